@@ -1,0 +1,1 @@
+"""The REST API (``/v1``): thin handlers that validate, call a service, map the result."""

@@ -1,0 +1,62 @@
+"""The ASGI application: API routers, console pages, error handling, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tongka import __version__
+from tongka.api import health
+from tongka.api.errors import install_error_handlers
+from tongka.clock import Clock, SystemClock
+from tongka.config import Settings, get_settings
+from tongka.db import Database
+from tongka.logging import configure_logging
+from tongka.worker import run_worker
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own database and clock; ``serve`` passes neither."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    owns_database = database is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.database is None:
+            app.state.database = Database.from_settings(settings)
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.run_worker_in_process:
+            worker_task = asyncio.create_task(
+                run_worker(app.state.database, app.state.clock, settings, stop)
+            )
+        yield
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        if owns_database:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="Tongka API",
+        version=__version__,
+        description=(
+            "通卡 — prepaid stored-value cards: issue, sell, load, redeem, buy back, settle."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = clock or SystemClock()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

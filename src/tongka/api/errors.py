@@ -1,0 +1,138 @@
+"""One error shape for every failure: ``{"error": {"type", "code", "message", "param"}}``.
+
+No stack trace ever reaches a client: unexpected exceptions are logged with a request id
+and answered with a generic 500 body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tongka.errors import DomainError, RateLimited
+
+log = structlog.get_logger(__name__)
+
+HTTP_STATUS_BY_KIND = {
+    "invalid_request": 400,
+    "authentication_failed": 401,
+    "permission_denied": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "unprocessable": 422,
+    "rate_limited": 429,
+}
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str
+    message: str
+    param: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def error_response(
+    status: int,
+    *,
+    type: str,
+    code: str,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"type": type, "code": code, "message": message, "param": param}}
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _param_of(location: tuple[Any, ...]) -> str | None:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    status = HTTP_STATUS_BY_KIND.get(exc.kind, 400)
+    return error_response(
+        status,
+        type=exc.kind,
+        code=exc.code,
+        message=exc.message,
+        param=exc.param,
+        headers=headers,
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    param = _param_of(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "invalid request"))
+    if param:
+        message = f"{param}: {message}"
+    code = "json_invalid" if first.get("type") == "json_invalid" else "validation_failed"
+    return error_response(
+        422 if code == "validation_failed" else 400,
+        type="invalid_request",
+        code=code,
+        message=message,
+        param=param,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    kind = {
+        401: "authentication_failed",
+        403: "permission_denied",
+        404: "not_found",
+        405: "invalid_request",
+        409: "conflict",
+        413: "invalid_request",
+        429: "rate_limited",
+    }.get(exc.status_code, "invalid_request")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+        exc.status_code, kind
+    )
+    return error_response(
+        exc.status_code,
+        type=kind,
+        code=code,
+        message=str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("api.unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return error_response(
+        500,
+        type="api_error",
+        code="internal_error",
+        message="An internal error occurred. It has been logged; please retry later.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+# Declared on routes so the OpenAPI document lists the error shape for each status.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 422, 429)
+}

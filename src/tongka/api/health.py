@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from tongka import __version__
+from tongka.api.deps import DatabaseDep
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+
+
+@router.get(
+    "/v1/health", response_model=Health, summary="Is the service up and its database reachable?"
+)
+async def health(database: DatabaseDep) -> Health:
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return Health(status="ok", version=__version__, database=database.dialect)

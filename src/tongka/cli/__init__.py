@@ -1,0 +1,20 @@
+"""``tongka``: the command line. Each part adds its sub-commands in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from tongka.cli import db, server
+
+app = typer.Typer(
+    name="tongka",
+    help="Tongka (通卡): prepaid stored-value card platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+server.register(app)
+
+
+def main() -> None:
+    app()

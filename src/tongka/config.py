@@ -1,0 +1,92 @@
+"""Configuration from the environment (``TONGKA_*``), with safe development defaults.
+
+Why one object: every entry point (API, worker, CLI, tests) builds its settings the same
+way, so a value set in the environment means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used (e.g. production mode without a secret key)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGKA_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file tongka.db in the data directory.",
+    )
+    timezone: str = "Asia/Shanghai"
+    secret_key: str | None = Field(
+        default=None,
+        description="Key material for keyed hashes, cookies and encryption (hex, >= 32 bytes).",
+    )
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    seal_interval_seconds: float = 1.0
+    run_worker_in_process: bool = Field(
+        default=False, description="Run the background worker inside the API process (make run)."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tongka.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def secret_key_bytes(self) -> bytes:
+        """The platform's root secret.
+
+        Production refuses to start without ``TONGKA_SECRET_KEY``; a development machine gets
+        one generated once into the data directory (with a warning), so restarts keep working
+        card secrets and sessions.
+        """
+        if self.secret_key:
+            return _decode_key(self.secret_key)
+        if self.environment == "production":
+            raise ConfigurationError(
+                "TONGKA_SECRET_KEY is required in production (64 hex characters or more)."
+            )
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+            warnings.warn(
+                f"generated a development secret key in {key_file}; "
+                "set TONGKA_SECRET_KEY in production",
+                stacklevel=2,
+            )
+        return _decode_key(key_file.read_text().strip())
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        key = bytes.fromhex(value)
+    except ValueError as exc:
+        raise ConfigurationError("TONGKA_SECRET_KEY must be hex") from exc
+    if len(key) < 32:
+        raise ConfigurationError("TONGKA_SECRET_KEY must be at least 32 bytes (64 hex chars)")
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

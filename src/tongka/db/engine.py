@@ -1,0 +1,139 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, transactions, and retries.
+
+Why the SQLite set-up: SQLite allows one writer at a time. With WAL and ``BEGIN IMMEDIATE``
+a writer takes the lock at the start of its transaction instead of failing at its first
+write, so two writers queue (busy timeout) rather than deadlock.
+
+Why the retry wrapper: on PostgreSQL (and distributed engines) a transaction may be aborted
+with a serialization failure (40001) or deadlock (40P01). Every posting is idempotent, so
+the whole unit of work is simply run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tongka.config import Settings
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+MAX_ATTEMPTS = 8
+
+
+def is_retryable_error(exc: BaseException) -> bool:
+    """True for serialization failures, deadlocks and SQLite's 'database is locked'."""
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if sqlstate is None and orig is not None:
+            # asyncpg errors wrapped by SQLAlchemy's adapter keep the original as __cause__
+            sqlstate = getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        if sqlstate in RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+            return True
+    return False
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine_for(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "timezone": "UTC",
+                # a forgotten transaction must not hold locks or block block-sealing forever
+                "idle_in_transaction_session_timeout": "60000",
+            }
+        },
+    )
+
+
+class Database:
+    """An engine plus a session factory; the one place transactions are opened."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Database:
+        return cls(create_engine_for(settings.resolved_database_url, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block ends, rolls back on any exception."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def run(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> T:
+        """Run ``work`` in a transaction, re-running it whole on a retryable failure.
+
+        ``work`` must be safe to repeat: it may run several times, only the last commits.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as session:
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable_error(exc):
+                    raise
+                log.info("db.retry", attempt=attempt, error=type(exc.orig).__name__)
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

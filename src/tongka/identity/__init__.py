@@ -1,0 +1,1 @@
+"""Who is who: platform users, merchants, stores, terminals, consumers, API keys."""
