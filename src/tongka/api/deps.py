@@ -26,12 +26,16 @@ def get_clock(request: Request) -> Clock:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A transaction for the request: committed when the handler returns normally."""
+    """A transaction for the request: committed when the handler returns normally.
+
+    Declared with ``scope="function"`` below so the commit happens *before* the response is
+    sent: a client must never see 200 for a change whose commit then failed.
+    """
     async with get_database(request).transaction() as session:
         yield session
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -1,0 +1,78 @@
+"""Cursor pagination for every list endpoint: ``limit``, ``starting_after``, created-time filters.
+
+Ids are time-ordered (``tongka.ids``), so lists are ordered newest first by id and
+``starting_after`` is simply the last id of the previous page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    starting_after: str | None
+    created_gte: datetime | None
+    created_lt: datetime | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size (1–100).")] = 20,
+    starting_after: Annotated[
+        str | None, Query(max_length=64, description="Id of the last object of the previous page.")
+    ] = None,
+    created_gte: Annotated[
+        datetime | None, Query(description="Only objects created at or after (RFC 3339).")
+    ] = None,
+    created_lt: Annotated[
+        datetime | None, Query(description="Only objects created before (RFC 3339).")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit, starting_after, created_gte, created_lt)
+
+
+PageParamsDep = Annotated[PageParams, Depends(page_params)]
+
+
+class ListResponse(BaseModel, Generic[T]):
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool
+
+
+def apply_page(
+    statement: Select[Any],
+    params: PageParams,
+    *,
+    id_column: InstrumentedAttribute[str],
+    created_column: InstrumentedAttribute[datetime],
+) -> Select[Any]:
+    """Filter and order ``statement`` for one page; fetches one extra row to know ``has_more``."""
+    if params.starting_after:
+        statement = statement.where(id_column < params.starting_after)
+    if params.created_gte:
+        statement = statement.where(created_column >= params.created_gte)
+    if params.created_lt:
+        statement = statement.where(created_column < params.created_lt)
+    return statement.order_by(id_column.desc()).limit(params.limit + 1)
+
+
+def make_list_response(
+    rows: Sequence[Row], params: PageParams, to_model: Callable[[Row], T]
+) -> ListResponse[T]:
+    return ListResponse[T](
+        data=[to_model(row) for row in rows[: params.limit]],
+        has_more=len(rows) > params.limit,
+    )
