@@ -156,7 +156,8 @@ class Rounding(StrEnum):
     """Toward positive infinity."""
 
 
-_PLAIN_NUMBER = re.compile(r"-?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?")
+# ASCII: ``\d`` would otherwise accept any Unicode digit (Arabic-Indic, full-width...).
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?", re.ASCII)
 
 
 def _require_int(value: object, what: str) -> int:
