@@ -245,38 +245,28 @@ def test_to_decimal_matches_the_decimal_string(money: Money) -> None:
 # --- formatting ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("money", "text"),
-    [
-        (Money(123456, "CNY"), "¥1,234.56"),
-        (Money(-123456, "CNY"), "-¥1,234.56"),
-        (Money(0, "CNY"), "¥0.00"),
-        (Money(5, "CNY"), "¥0.05"),
-        (Money(-5, "CNY"), "-¥0.05"),
-        (Money(100000000, "USD"), "$1,000,000.00"),
-        (Money(1999, "HKD"), "HK$19.99"),
-        (Money(1234, "EUR"), "€12.34"),
-        (Money(1234567, "JPY"), "JP¥1,234,567"),
-        (Money(-7, "JPY"), "-JP¥7"),
-    ],
-    ids=lambda value: value if isinstance(value, str) else None,
-)
-def test_format_money(money: Money, text: str) -> None:
-    assert format_money(money) == text
-    assert str(money) == text
+FORMAT_CASES = [
+    (Money(123456, "CNY"), "¥1,234.56", "1234.56"),
+    (Money(-123456, "CNY"), "-¥1,234.56", "-1234.56"),
+    (Money(0, "CNY"), "¥0.00", "0.00"),
+    (Money(5, "CNY"), "¥0.05", "0.05"),
+    (Money(-5, "USD"), "-$0.05", "-0.05"),
+    (Money(100000000, "USD"), "$1,000,000.00", "1000000.00"),
+    (Money(1999, "HKD"), "HK$19.99", "19.99"),
+    (Money(1234, "EUR"), "€12.34", "12.34"),
+    (Money(1234567, "JPY"), "JP¥1,234,567", "1234567"),
+    (Money(-7, "JPY"), "-JP¥7", "-7"),
+]
 
 
 @pytest.mark.parametrize(
-    ("money", "text"),
-    [
-        (Money(123456, "CNY"), "1234.56"),
-        (Money(-5, "USD"), "-0.05"),
-        (Money(0, "HKD"), "0.00"),
-        (Money(1234567, "JPY"), "1234567"),
-    ],
+    ("money", "display", "export"),
+    [pytest.param(*case, id=f"{case[0].currency} {case[2]}") for case in FORMAT_CASES],
 )
-def test_decimal_string_for_exports(money: Money, text: str) -> None:
-    assert money.to_decimal_string() == text
+def test_format_for_people_and_for_exports(money: Money, display: str, export: str) -> None:
+    assert format_money(money) == display
+    assert str(money) == display
+    assert money.to_decimal_string() == export
 
 
 # --- arithmetic ---------------------------------------------------------------------------
@@ -374,35 +364,31 @@ def test_adding_a_plain_number_is_refused(other) -> None:
 # --- rates --------------------------------------------------------------------------------
 
 
+HALF_UP, HALF_EVEN, HALF_DOWN = Rounding.HALF_UP, Rounding.HALF_EVEN, Rounding.HALF_DOWN
+DOWN, UP, FLOOR, CEILING = Rounding.DOWN, Rounding.UP, Rounding.FLOOR, Rounding.CEILING
+ROUNDING_CASES = [
+    # (minor units, rate, {mode: expected minor units})
+    # exact halves: 0.5 of 5 = 2.5, of 7 = 3.5, of -5 = -2.5
+    (5, "0.5", {HALF_UP: 3, HALF_EVEN: 2, HALF_DOWN: 2, DOWN: 2, UP: 3, FLOOR: 2, CEILING: 3}),
+    (7, "0.5", {HALF_UP: 4, HALF_EVEN: 4, HALF_DOWN: 3, DOWN: 3, UP: 4}),
+    (-5, "0.5", {HALF_UP: -3, HALF_EVEN: -2, HALF_DOWN: -2, DOWN: -2, FLOOR: -3, CEILING: -2}),
+    # 0.3% of ¥5.00 = 1.5 fen; of ¥15.00 = 4.5 fen; of ¥8.50 = 2.55 fen
+    (500, "0.003", {HALF_UP: 2, HALF_EVEN: 2, DOWN: 1}),
+    (1500, "0.003", {HALF_UP: 5, HALF_EVEN: 4, DOWN: 4}),
+    (850, "0.003", {HALF_UP: 3, HALF_EVEN: 3, DOWN: 2, UP: 3}),
+    # 0.6% of ¥1,234.56 = 740.736 fen
+    (123456, "0.006", {HALF_UP: 741, HALF_EVEN: 741, DOWN: 740, FLOOR: 740}),
+    (100, "0", {UP: 0}),
+    (100, "1", {DOWN: 100}),
+]
+
+
 @pytest.mark.parametrize(
     ("minor", "rate", "rounding", "expected"),
     [
-        # exact half: 0.5 of 5 = 2.5 and 0.5 of 7 = 3.5
-        (5, "0.5", Rounding.HALF_UP, 3),
-        (5, "0.5", Rounding.HALF_EVEN, 2),
-        (5, "0.5", Rounding.HALF_DOWN, 2),
-        (5, "0.5", Rounding.DOWN, 2),
-        (5, "0.5", Rounding.UP, 3),
-        (7, "0.5", Rounding.HALF_EVEN, 4),
-        (-5, "0.5", Rounding.HALF_UP, -3),
-        (-5, "0.5", Rounding.HALF_EVEN, -2),
-        (-5, "0.5", Rounding.DOWN, -2),
-        (-5, "0.5", Rounding.FLOOR, -3),
-        (-5, "0.5", Rounding.CEILING, -2),
-        # 0.3% of ¥5.00 = 1.5 fen; 0.3% of ¥8.50 = 2.55 fen
-        (500, "0.003", Rounding.HALF_UP, 2),
-        (500, "0.003", Rounding.HALF_EVEN, 2),
-        (500, "0.003", Rounding.DOWN, 1),
-        (1500, "0.003", Rounding.HALF_EVEN, 4),
-        (1500, "0.003", Rounding.HALF_UP, 5),
-        (850, "0.003", Rounding.HALF_EVEN, 3),
-        (850, "0.003", Rounding.DOWN, 2),
-        (850, "0.003", Rounding.UP, 3),
-        # 0.6% of ¥1,234.56 = 740.736 fen
-        (123456, "0.006", Rounding.HALF_UP, 741),
-        (123456, "0.006", Rounding.DOWN, 740),
-        (100, "0", Rounding.UP, 0),
-        (100, "1", Rounding.DOWN, 100),
+        pytest.param(minor, rate, mode, expected, id=f"{minor}x{rate}-{mode.name}")
+        for minor, rate, by_mode in ROUNDING_CASES
+        for mode, expected in by_mode.items()
     ],
 )
 def test_apply_rate_rounds_with_the_named_mode(
