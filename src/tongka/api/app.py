@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tongka import __version__
-from tongka.api import health
+from tongka.api import cards, health
 from tongka.api.errors import install_error_handlers
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
@@ -59,4 +59,6 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(cards.router)
+    app.include_router(cards.public_router)
     return app

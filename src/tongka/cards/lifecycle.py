@@ -11,13 +11,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.cards import accounts
+from tongka.cards import accounts, numbers
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
 from tongka.cards.errors import (
     CardNotFound,
@@ -41,6 +41,7 @@ from tongka.cards.quota import reserve_quota
 from tongka.clock import ensure_utc
 from tongka.events import record_event
 from tongka.ledger import AccountCode, TransferRequest
+from tongka.money import Money, Rounding
 
 # action -> the statuses it may start from
 ALLOWED_FROM: dict[str, frozenset[CardStatus]] = {
@@ -86,6 +87,45 @@ async def get_card(
     card = (await session.execute(statement)).scalar_one_or_none()
     if card is None:
         raise CardNotFound(f"No such card: {card_id}.", param="card_id")
+    return card
+
+
+def cards_query(
+    *,
+    merchant_id: str | None = None,
+    holder_id: str | None = None,
+    last4: str | None = None,
+    product_id: str | None = None,
+    batch_id: str | None = None,
+    status: str | None = None,
+) -> Select[tuple[Card]]:
+    """Cards matching every given filter (search by last four digits, holder, product...)."""
+    statement = select(Card)
+    for column, value in (
+        (Card.merchant_id, merchant_id),
+        (Card.holder_id, holder_id),
+        (Card.last4, last4),
+        (Card.product_id, product_id),
+        (Card.batch_id, batch_id),
+        (Card.status, status),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
+
+
+async def find_card_by_number(
+    session: AsyncSession, number: str, *, keys: CardKeys, merchant_id: str | None = None
+) -> Card:
+    """Exact lookup by full number through the blind index (the number is never stored)."""
+    statement = select(Card).where(
+        Card.number_index == keys.number_index(numbers.normalise(number))
+    )
+    if merchant_id is not None:
+        statement = statement.where(Card.merchant_id == merchant_id)
+    card = (await session.execute(statement)).scalar_one_or_none()
+    if card is None:
+        raise CardNotFound("No card with that number.", param="number")
     return card
 
 
@@ -746,6 +786,10 @@ async def _send_reminders(session: AsyncSession, *, now: datetime, actor: str, l
     return handled
 
 
+def _at_ratio(amount: int, currency: str, ratio: Decimal) -> int:
+    return Money(amount, currency).apply_rate(ratio, rounding=Rounding.DOWN).minor_units
+
+
 async def exchange_expired_card(
     session: AsyncSession,
     card_id: str,
@@ -765,9 +809,9 @@ async def exchange_expired_card(
         raise ExchangeNotAllowed("This card's product allows no exchange, or the grace ended.")
     ratio = parse_ratio(product.exchange_ratio) or Decimal(1)
     balance = await card_balance(session, old)
-    carried = CardBalance(
-        paid=int((balance.paid * ratio).to_integral_value(rounding=ROUND_DOWN)),
-        bonus=int((balance.bonus * ratio).to_integral_value(rounding=ROUND_DOWN)),
+    carried = CardBalance(  # rounded down: the holder never gets more than the ratio gives
+        paid=_at_ratio(balance.paid, old.currency, ratio),
+        bonus=_at_ratio(balance.bonus, old.currency, ratio),
     )
     remainder = CardBalance(paid=balance.paid - carried.paid, bonus=balance.bonus - carried.bonus)
     issued = await _replacement_card(

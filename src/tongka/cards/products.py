@@ -22,6 +22,7 @@ from tongka.cards.models import CardProduct, CardRegulation
 from tongka.events import record_event
 from tongka.identity.principal import Principal
 from tongka.ids import new_id
+from tongka.money import Money, format_money
 
 REGULATION = "《单用途商业预付卡管理办法（试行）》"
 CAPACITY_WARNING_RATIO = Decimal("0.9")
@@ -147,6 +148,10 @@ async def set_regulation(
     return rules
 
 
+def _show(amount: int, currency: str) -> str:
+    return format_money(Money(amount, currency))
+
+
 def regulation_problems(spec: ProductSpec, rules: RegulationRules) -> list[str]:
     """Every rule the product breaks, each citing its article (empty: compliant)."""
     if not rules.is_enforced:
@@ -155,12 +160,12 @@ def regulation_problems(spec: ProductSpec, rules: RegulationRules) -> list[str]:
     if spec.is_named and spec.max_balance > rules.named_max_balance:
         problems.append(
             f"{REGULATION}第二十一条: a named card (记名卡) may hold at most "
-            f"{rules.named_max_balance / 100:,.2f} {spec.currency}."
+            f"{_show(rules.named_max_balance, spec.currency)}."
         )
     if not spec.is_named and spec.max_balance > rules.anonymous_max_balance:
         problems.append(
             f"{REGULATION}第二十一条: an anonymous card (不记名卡) may hold at most "
-            f"{rules.anonymous_max_balance / 100:,.2f} {spec.currency}."
+            f"{_show(rules.anonymous_max_balance, spec.currency)}."
         )
     if spec.is_named and rules.is_named_expiry_forbidden and spec.validity_months is not None:
         problems.append(f"{REGULATION}第二十二条: a named card (记名卡) may not expire.")
