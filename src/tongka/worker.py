@@ -39,7 +39,10 @@ class Job:
 
 
 # Parts add their jobs here.
-JOBS: list[Job] = []
+JOBS: list[Job] = [
+    Job("cards.expire", "tongka.cards.jobs:expire_cards", 3600),
+    Job("cards.issue_batches", "tongka.cards.jobs:issue_batches", 2),
+]
 
 
 async def run_job_forever(

@@ -123,6 +123,20 @@ def build_file(header: str, segments: Iterable[str]) -> str:
     return "\n".join([MAGIC, header, *segments]) + "\n"
 
 
+PRODUCTION_HEADER = ["embossed_number", "barcode", "scratch_off_secret", "face_value", "expiry"]
+
+
+def production_rows(rows: list[list[str]]) -> list[list[str]]:
+    """The printer's file for physical cards: the number embossed in groups of four and as
+    a barcode, the secret printed under a scratch-off panel. It holds secrets, so it is
+    produced only from the decrypted export, on the operator's machine, never stored."""
+    produced = [PRODUCTION_HEADER]
+    for number, secret, face_value, _currency, expiry in rows[1:]:
+        grouped = " ".join(number[start : start + 4] for start in range(0, len(number), 4))
+        produced.append([grouped, number, secret, face_value, expiry])
+    return produced
+
+
 def decrypt_file(content: str, password: str) -> Iterator[list[str]]:
     """Yield the CSV rows (header first) of an export file; wrong password -> error."""
     lines = content.splitlines()

@@ -9,6 +9,7 @@ from tongka.cards.accounts import CardBalance, card_balance, card_balances
 from tongka.cards.history import CardTransaction, HistoryPage, card_history
 from tongka.cards.inquiry import BalanceAnswer, inquire_balance
 from tongka.cards.issuing import (
+    DEFAULT_CHUNK_SIZE,
     BatchStatus,
     CardStatus,
     IssuedCard,
@@ -54,6 +55,7 @@ from tongka.cards.products import (
 from tongka.cards.quota import outstanding_balance, set_quota
 
 __all__ = [
+    "DEFAULT_CHUNK_SIZE",
     "Acceptance",
     "BalanceAnswer",
     "BatchStatus",
