@@ -7,6 +7,7 @@ one-time batch export); everywhere else numbers are masked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -56,10 +57,17 @@ def holder_scope(principal: Principal) -> str | None:
     return None
 
 
-def card_scope(principal: Principal) -> dict[str, str | None]:
+@dataclass(frozen=True)
+class CardScope:
+    merchant_id: str | None
+    holder_id: str | None
+
+
+def card_scope(principal: Principal) -> CardScope:
+    """Merchants see their issuer's cards, consumers the cards they hold, the platform all."""
     if principal.kind is PrincipalKind.CONSUMER:
-        return {"merchant_id": None, "holder_id": holder_scope(principal)}
-    return {"merchant_id": merchant_scope(principal), "holder_id": None}
+        return CardScope(merchant_id=None, holder_id=holder_scope(principal))
+    return CardScope(merchant_id=merchant_scope(principal), holder_id=None)
 
 
 # --- products ----------------------------------------------------------------------------
@@ -334,8 +342,8 @@ async def list_cards(
 ) -> ListResponse[CardOut]:
     scope = card_scope(principal)
     statement = service.cards_query(
-        merchant_id=scope["merchant_id"],
-        holder_id=scope["holder_id"] or holder_id,
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id or holder_id,
         last4=last4,
         product_id=product_id,
         batch_id=batch_id,
@@ -349,7 +357,7 @@ async def list_cards(
 
 @router.get("/v1/cards/{card_id}", summary="One card with its balance")
 async def get_card(card_id: str, principal: PrincipalDep, session: SessionDep) -> CardOut:
-    card = await service.get_card(session, card_id, **card_scope(principal))
+    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
     return await _card_out(session, card)
 
 
@@ -384,7 +392,7 @@ async def freeze_card(
     card = await service.freeze_card(
         session,
         card_id,
-        **card_scope(principal),
+        **vars(card_scope(principal)),
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
@@ -422,7 +430,7 @@ async def report_lost(
     card = await service.report_lost(
         session,
         card_id,
-        **card_scope(principal),
+        **vars(card_scope(principal)),
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
@@ -491,7 +499,7 @@ async def merge_cards(
         session,
         card_id,
         body.source_card_ids,
-        **card_scope(principal),
+        **vars(card_scope(principal)),
         actor=principal.actor,
         now=clock.now(),
     )
@@ -525,7 +533,7 @@ async def card_transactions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after_sequence: Annotated[int | None, Query(ge=0)] = None,
 ) -> CardTransactionList:
-    card = await service.get_card(session, card_id, **card_scope(principal))
+    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
     page = await service.card_history(session, card, limit=limit, after_sequence=after_sequence)
     data = [
         CardTransactionOut(

@@ -10,6 +10,7 @@ from tongka.cards.history import CardTransaction, HistoryPage, card_history
 from tongka.cards.inquiry import BalanceAnswer, inquire_balance
 from tongka.cards.issuing import (
     DEFAULT_CHUNK_SIZE,
+    BatchProgress,
     BatchStatus,
     CardStatus,
     IssuedCard,
@@ -55,6 +56,7 @@ from tongka.cards.products import (
 from tongka.cards.quota import outstanding_balance, set_quota
 
 __all__ = [
+    "BatchProgress",
     "DEFAULT_CHUNK_SIZE",
     "Acceptance",
     "BalanceAnswer",

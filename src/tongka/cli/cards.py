@@ -16,7 +16,7 @@ from tongka.cards import export, service
 from tongka.cards.jobs import expire_cards
 from tongka.cards.keys import card_keys
 from tongka.cli.common import console, error_console, run_with_database
-from tongka.clock import FixedClock, SystemClock
+from tongka.clock import Clock, FixedClock, SystemClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.errors import DomainError
@@ -112,7 +112,7 @@ def expire(
     """Run the daily expiry job now, or as of the end of a past business date."""
 
     async def work(database: Database, settings: Settings) -> None:
-        clock = SystemClock()
+        clock: Clock = SystemClock()
         if on is not None:
             clock = FixedClock(end_of_business_date(date.fromisoformat(on), settings.timezone))
         handled = await expire_cards(database, clock, settings)
