@@ -9,7 +9,6 @@ gone: it might still be rolled back, and must not be believed by other sessions.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from tongka.db.base import UTCDateTime
 from tongka.ledger.errors import AccountConflict, AccountNotFound, InvalidTransfer
 from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
+from tongka.money import get_currency
 
 HOT_SHARD_COUNT = 16
-_CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, AccountInfo]] = weakref.WeakKeyDictionary()
@@ -86,12 +85,7 @@ def _validate_spec(spec: AccountSpec) -> None:
             code="invalid_account",
             param="account_id",
         )
-    if not _CURRENCY_PATTERN.match(spec.currency):
-        raise InvalidTransfer(
-            f"currency must be an ISO 4217 code such as 'CNY', got {spec.currency!r}",
-            code="invalid_currency",
-            param="currency",
-        )
+    get_currency(spec.currency)  # UnknownCurrency: only currencies whose exponent we know
     AccountType(spec.type)  # raises ValueError on a wrong type: a programming error
 
 

@@ -6,19 +6,22 @@ beancount habit: validation returns error records instead of stopping at the fir
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.ledger.models import LedgerAccount, LedgerBalance
+from tongka.ledger.models import LedgerAccount, LedgerBalance, LedgerBlock, LedgerBlockEntry
 from tongka.ledger.posting import Delta, transfer_effects
-from tongka.ledger.queries import transfers_table
-from tongka.ledger.types import TransferKind
+from tongka.ledger.queries import transfer_from_row, transfers_table
+from tongka.ledger.sealing import GENESIS_HASH, LATE_SEAL_GRACE, block_hash, seal_pending_blocks
+from tongka.ledger.types import Transfer, TransferKind
 
 MAX_LISTED = 10  # problems named per check; the count says how many there were
+UNSEALED_GRACE = timedelta(seconds=10)  # a transfer this old should have been sealed
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,111 @@ async def check_balances(session: AsyncSession, report: VerifyReport) -> None:
     )
 
 
+@dataclass
+class _BlockSeen:
+    number: int
+    sealed_at: datetime
+    min_sequence: int
+    max_sequence: int
+
+
+async def check_chain(session: AsyncSession, report: VerifyReport) -> None:
+    """Recompute every block's hash from the transfers it names, and the links between blocks."""
+    blocks = (
+        (await session.execute(select(LedgerBlock).order_by(LedgerBlock.number))).scalars().all()
+    )
+    entries = LedgerBlockEntry.__table__
+    result = await session.stream(
+        select(entries.c.block_number, entries.c.transfer_sequence, transfers_table)
+        .select_from(
+            entries.outerjoin(
+                transfers_table, transfers_table.c.sequence == entries.c.transfer_sequence
+            )
+        )
+        .order_by(entries.c.block_number, entries.c.transfer_sequence)
+    )
+    named: dict[int, list[Transfer]] = defaultdict(list)
+    problems: list[str] = []
+    async for row in result:
+        block_number, sequence = row[0], row[1]
+        if row.id is None:
+            problems.append(f"block {block_number} names transfer #{sequence}, which is gone")
+            continue
+        named[block_number].append(transfer_from_row(row))
+    previous_hash = GENESIS_HASH
+    seen: list[_BlockSeen] = []
+    for expected_number, block in enumerate(blocks, start=1):
+        transfers = named.pop(block.number, [])
+        if block.number != expected_number:
+            problems.append(f"block {expected_number} is missing (found {block.number})")
+        if block.previous_hash != previous_hash:
+            problems.append(f"block {block.number} does not link to the block before it")
+        if len(transfers) != block.transfer_count:
+            problems.append(
+                f"block {block.number} holds {len(transfers)} transfers, sealed with "
+                f"{block.transfer_count}"
+            )
+        if block_hash(block.previous_hash, transfers) != block.hash:
+            problems.append(
+                f"block {block.number}: hash does not match its transfers (one of "
+                f"#{transfers[0].sequence if transfers else '?'}..#"
+                f"{transfers[-1].sequence if transfers else '?'} was changed, added or removed)"
+            )
+        previous_hash = block.hash
+        if transfers:
+            seen.append(
+                _BlockSeen(
+                    block.number, block.sealed_at, transfers[0].sequence, transfers[-1].sequence
+                )
+            )
+    problems.extend(f"entries name block {number}, which does not exist" for number in named)
+    problems.extend(_late_seals(seen))
+    report.add(
+        "hash chain recomputes",
+        problems,
+        f"{len(blocks)} blocks, {sum(block.transfer_count for block in blocks)} transfers intact",
+    )
+
+
+def _late_seals(blocks: list[_BlockSeen]) -> list[str]:
+    """Blocks sealing a transfer long after a block had sealed higher sequence numbers."""
+    problems = []
+    highest: list[int] = []  # highest sequence sealed by each block and those before it
+    for block in blocks:
+        earlier = bisect.bisect_right(highest, block.min_sequence)
+        if earlier < len(highest):
+            first_later = blocks[earlier]
+            if block.sealed_at - first_later.sealed_at > LATE_SEAL_GRACE:
+                problems.append(
+                    f"block {block.number} sealed transfer #{block.min_sequence} long after "
+                    f"block {first_later.number} had sealed later ones (inserted after the fact?)"
+                )
+        highest.append(max(block.max_sequence, highest[-1] if highest else block.max_sequence))
+    return problems
+
+
+async def check_all_sealed(session: AsyncSession, report: VerifyReport, now: datetime) -> None:
+    sealed_entry = select(LedgerBlockEntry.transfer_sequence).where(
+        LedgerBlockEntry.transfer_sequence == transfers_table.c.sequence
+    )
+    rows = await session.execute(
+        select(transfers_table.c.sequence)
+        .where(~sealed_entry.exists(), transfers_table.c.created_at < now - UNSEALED_GRACE)
+        .limit(MAX_LISTED + 1)
+    )
+    report.add(
+        "every settled transfer is sealed",
+        [f"transfer #{sequence} is not in any block" for (sequence,) in rows],
+        f"no transfer older than {UNSEALED_GRACE.seconds} s is unsealed",
+    )
+
+
 async def verify_ledger(session: AsyncSession, now: datetime) -> VerifyReport:
-    """Run every check; ``report.ok`` is True only if all hold."""
+    """Seal what is committed, then run every check; ``report.ok`` only if all hold."""
     report = VerifyReport()
+    sealed = await seal_pending_blocks(session, now, full_scan=True, wait=True)
+    report.add("seal committed transfers", [], f"sealed {sealed} new transfers")
     await check_balances(session, report)
+    await check_chain(session, report)
+    await check_all_sealed(session, report, now)
     return report
