@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tongka import __version__
 from tongka.api import cards, health
+from tongka.api import identity as identity_api
 from tongka.api.errors import install_error_handlers
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
@@ -59,6 +60,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(identity_api.router)
     app.include_router(cards.router)
     app.include_router(cards.public_router)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongka import ledger
 from tongka.cards.models import Card
 from tongka.ledger import AccountCode, AccountSpec, AccountType, Transfer, TransferRequest
+from tongka.ledger.system_accounts import system_account as ledger_system_account
 
 
 def main_account_id(card_id: str) -> str:
@@ -91,7 +92,7 @@ async def system_account(
     session: AsyncSession, code: AccountCode, currency: str, *, now: datetime
 ) -> str:
     """The platform's account of ``code`` in ``currency`` (reserve bank, breakage income)."""
-    return await ledger.system_account(session, code, currency, now=now)
+    return await ledger_system_account(session, code, currency, now=now)
 
 
 async def post(

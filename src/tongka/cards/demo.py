@@ -1,19 +1,21 @@
 """Demo data for cards: a product for each demo merchant and a few active, funded cards.
 
 Idempotent: products are found by their fixed BINs, cards by their product. The numbers
-and secrets go into ``demo.json``; if that file was lost, a second run reads the numbers
-back (decrypting them) and gives the demo cards fresh secrets, so demo.json always works.
+and secrets go into ``demo.json``. Demo secrets (only theirs) are derived from the
+platform key and the card id, so a run after ``demo.json`` was deleted writes the same
+working credentials: the numbers are read back by decrypting them.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import accounts, service
-from tongka.cards.keys import card_keys, new_secret
+from tongka.cards.keys import SECRET_DIGITS, card_keys, derive_key
 from tongka.cards.models import Card, CardProduct
 from tongka.demo import DemoContext
 from tongka.identity.principal import SYSTEM
@@ -82,8 +84,21 @@ async def _issue_funded(
         await service.activate_card(
             session, issued.card.id, actor=ACTOR, now=now, funding=funding, reason="demo"
         )
-        shown.append(_credentials(issued.card, issued.number, issued.secret, paid, bonus))
+        secret = _demo_secret(context, issued.card)
+        shown.append(_credentials(issued.card, issued.number, secret, paid, bonus))
+    await session.flush()
     return shown
+
+
+def _demo_secret(context: DemoContext, card: Card) -> str:
+    """A stable secret for a demo card (replacing the random one it was issued with)."""
+    keys = card_keys(context.settings)
+    digest = hmac.digest(
+        derive_key(context.settings.secret_key_bytes(), "cards.demo.v1"), card.id.encode(), "sha256"
+    )
+    secret = f"{int.from_bytes(digest[:8], 'big') % 10**SECRET_DIGITS:0{SECRET_DIGITS}d}"
+    card.secret_hash = keys.hash_secret(secret, card.id)
+    return secret
 
 
 def _credentials(card: Card, number: str, secret: str, paid: int, bonus: int) -> dict[str, object]:
@@ -98,13 +113,12 @@ def _credentials(card: Card, number: str, secret: str, paid: int, bonus: int) ->
 async def _recover(
     session: AsyncSession, context: DemoContext, cards: list[Card]
 ) -> list[dict[str, object]]:
-    """demo.json was lost: read the numbers back and give the demo cards new secrets."""
+    """demo.json was lost: read the numbers back; the secrets are derived again."""
     keys = card_keys(context.settings)
     balances = await service.card_balances(session, cards)
     shown = []
     for card in cards:
-        secret = new_secret()
-        card.secret_hash = keys.hash_secret(secret, card.id)
+        secret = _demo_secret(context, card)
         number = keys.decrypt_number(card.number_ciphertext, card.id)
         balance = balances[card.id]
         shown.append(_credentials(card, number, secret, balance.paid, balance.bonus))
@@ -114,7 +128,6 @@ async def _recover(
 
 async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> None:
     merchant_ids = context.objects.get("merchant_ids") or FALLBACK_MERCHANTS
-    saved = context.credentials.get("cards", {})
     shown: dict[str, object] = {}
     for merchant_id, (bin_prefix, name, loads) in zip(merchant_ids, DEMO_PRODUCTS, strict=False):
         product = await _product(session, merchant_id, bin_prefix, name, now)
@@ -128,8 +141,6 @@ async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> No
         )
         if not cards:
             entries = await _issue_funded(session, context, product, loads, now)
-        elif bin_prefix in saved:
-            entries = saved[bin_prefix]["cards"]
         else:
             entries = await _recover(session, context, cards)
         shown[bin_prefix] = {"merchant_id": merchant_id, "product_id": product.id, "cards": entries}

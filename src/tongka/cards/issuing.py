@@ -357,7 +357,7 @@ async def get_batch(
         statement = statement.where(CardBatch.merchant_id == merchant_id)
     batch = (await session.execute(statement)).scalar_one_or_none()
     if batch is None:
-        raise CardBatchNotFound(f"No such card batch: {batch_id}.", param="batch_id")
+        raise CardBatchNotFound("No such card batch.", param="batch_id")
     return batch
 
 

@@ -86,7 +86,7 @@ async def get_card(
         statement = statement.with_for_update()
     card = (await session.execute(statement)).scalar_one_or_none()
     if card is None:
-        raise CardNotFound(f"No such card: {card_id}.", param="card_id")
+        raise CardNotFound("No such card.", param="card_id")
     return card
 
 
@@ -589,7 +589,7 @@ async def merge_cards(
         or (holder_id is not None and card.holder_id != holder_id)
         for card in cards
     ):
-        raise CardNotFound(f"No such card: {(missing or sources)[0]}.", param="card_ids")
+        raise CardNotFound("No such card.", param="card_ids")
     target = by_id[target_card_id]
     for card in cards:
         check_transition(card, "merge")

@@ -357,7 +357,7 @@ async def get_product(
         statement = statement.with_for_update()
     product = (await session.execute(statement)).scalar_one_or_none()
     if product is None:
-        raise CardProductNotFound(f"No such card product: {product_id}.", param="product_id")
+        raise CardProductNotFound("No such card product.", param="product_id")
     return product
 
 

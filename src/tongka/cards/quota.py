@@ -27,8 +27,11 @@ HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardS
 async def set_quota(
     session: AsyncSession, merchant_id: str, currency: str, quota: int, *, actor: str, now: datetime
 ) -> CardIssuerQuota:
+    """Grant (or change) an issuer's quota; setting the same value again changes nothing."""
     row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
     before = row.quota if row is not None else None
+    if row is not None and row.quota == quota:
+        return row
     if row is None:
         row = CardIssuerQuota(merchant_id=merchant_id, currency=currency, quota=quota)
         session.add(row)
