@@ -17,6 +17,9 @@ from tongka.cards.models import CardProduct
 from tongka.db import Database
 from tongka.events.models import Event
 from tongka.identity.principal import SYSTEM
+from tongka.ledger import AccountCode
+from tongka.ledger.system_accounts import system_account
+from tongka.ledger.verify import verify_ledger
 
 KEYS = CardKeys.from_root(bytes.fromhex(TEST_SECRET_KEY))
 MERCHANT = "mch_alpha"
@@ -70,3 +73,53 @@ async def event_types(database: Database, object_id: str | None = None) -> list[
         if object_id is not None:
             statement = statement.where(Event.object_id == object_id)
         return list((await session.execute(statement)).scalars().all())
+
+
+async def reserve_account(session: AsyncSession, now: datetime) -> str:
+    return await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
+
+
+async def funded_card(
+    session: AsyncSession,
+    now: datetime,
+    product: CardProduct,
+    *,
+    amount: int,
+    bonus: int = 0,
+    holder_id: str | None = None,
+) -> service.IssuedCard:
+    """An active card of ``product`` loaded from the reserve bank (bonus from equity)."""
+    await service.set_quota(session, product.merchant_id, "CNY", 10**12, actor="t", now=now)
+    issued = await service.issue_card(
+        session,
+        product.id,
+        merchant_id=product.merchant_id,
+        face_value=(product.face_values or [amount])[0],
+        holder_id=holder_id,
+        keys=KEYS,
+        actor="user:test",
+        now=now,
+    )
+    funding = service.CardFunding(
+        transfer_id=f"load:{issued.card.id}",
+        debit_account_id=await reserve_account(session, now),
+        amount=amount,
+        bonus=bonus,
+        bonus_account_id=await system_account(session, AccountCode.OPENING_EQUITY, "CNY", now=now),
+    )
+    await service.activate_card(
+        session, issued.card.id, actor="user:test", now=now, funding=funding
+    )
+    return issued
+
+
+async def balance_of(database: Database, card_id: str) -> service.CardBalance:
+    async with database.transaction() as session:
+        card = await service.get_card(session, card_id)
+        return await service.card_balance(session, card)
+
+
+async def assert_ledger_verifies(database: Database, now: datetime) -> None:
+    async with database.transaction() as session:
+        report = await verify_ledger(session, now)
+    assert report.ok, report.failures
