@@ -16,6 +16,7 @@ from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.logging import configure_logging
+from tongka.web import install as install_console
 from tongka.worker import run_worker
 
 
@@ -61,4 +62,5 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(identity_api.router)
+    install_console(app)
     return app
