@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Response
 
 from tongka.api.auth import ensure_same_merchant, list_scope
 from tongka.identity import service as identity
-from tongka.identity.models import ApiKey, MerchantRole, PlatformRole, Store, User
+from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.web.console import (
     Console,
     FormDep,
@@ -15,91 +17,85 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import page_of, require_role
+from tongka.web.pages.listing import (
+    MANAGERS,
+    ManagerDep,
+    render_list,
+    require_role,
+    submit,
+    visible_stores,
+)
 
 router = console_router()
-MANAGERS = ("merchant_admin", "admin")
 
 
-def _roles_for(console: Console) -> list[str]:
+async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     principal = console.signed_in
-    return list(PlatformRole) if principal.is_platform else list(MerchantRole)
-
-
-async def _users_page(console: Console, status_code: int = 200, **context: object) -> Response:
-    require_role(console.signed_in, *MANAGERS)
-    users, next_after = await page_of(
-        console, identity.users_query(list_scope(console.signed_in)), User
-    )
-    stores, _ = await page_of(console, identity.stores_query(list_scope(console.signed_in)), Store)
-    return console.render(
+    roles = list(PlatformRole) if principal.is_platform else list(MerchantRole)
+    return await render_list(
+        console,
         "users.html",
-        status_code=status_code,
-        users=users,
-        roles=_roles_for(console),
-        stores=stores,
-        next_after=next_after,
+        "users",
+        identity.users_query(list_scope(principal)),
+        User,
+        status_code,
+        roles=roles,
+        stores=await visible_stores(console),
         **context,
     )
 
 
-@router.get("/users")
-async def users_page(console: SignedInDep) -> Response:
-    return await _users_page(console)
-
-
-@router.post("/users")
-async def create_user(console: SignedInDep, form: FormDep) -> Response:
+async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     principal = console.signed_in
-    require_role(principal, *MANAGERS)
-    _, error = await console.attempt(
-        lambda: identity.create_user(
-            console.session,
-            email=form_text(form, "email"),
-            display_name=form_text(form, "display_name"),
-            role=form_text(form, "role"),
-            password=str(form.get("password") or ""),
-            merchant_id=principal.merchant_id,
-            store_id=optional_text(form, "store_id"),
-            actor=principal.actor,
-            now=console.now,
-        )
-    )
-    if error:
-        return await _users_page(console, 400, error=error)
-    return console.redirect("/console/users")
-
-
-async def _api_keys_page(console: Console, status_code: int = 200, **context: object) -> Response:
-    require_role(console.signed_in, *MANAGERS)
-    api_keys, next_after = await page_of(
-        console, identity.api_keys_query(list_scope(console.signed_in)), ApiKey
-    )
-    stores, _ = await page_of(console, identity.stores_query(list_scope(console.signed_in)), Store)
-    response = console.render(
+    roles = list(PlatformRole) if principal.is_platform else list(ApiKeyRole)
+    response = await render_list(
+        console,
         "api_keys.html",
-        status_code=status_code,
-        api_keys=api_keys,
-        stores=stores,
-        roles=_roles_for(console) if console.signed_in.is_platform else ["full", "cashier"],
-        next_after=next_after,
+        "api_keys",
+        identity.api_keys_query(list_scope(principal)),
+        ApiKey,
+        status_code,
+        roles=roles,
+        stores=await visible_stores(console),
         **context,
     )
     response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
     return response
 
 
+@router.get("/users")
+async def users_page(console: ManagerDep) -> Response:
+    return await _users_page(console)
+
+
+@router.post("/users")
+async def create_user(console: ManagerDep, form: FormDep) -> Response:
+    """Staff of the caller's own merchant, or (for platform admins) a platform operator."""
+    principal = console.signed_in
+    work = lambda: identity.create_user(  # noqa: E731
+        console.session,
+        email=form_text(form, "email"),
+        display_name=form_text(form, "display_name"),
+        role=form_text(form, "role"),
+        password=str(form.get("password") or ""),
+        merchant_id=principal.merchant_id,
+        store_id=optional_text(form, "store_id"),
+        actor=principal.actor,
+        now=console.now,
+    )
+    return await submit(console, work, success_url="/console/users", form_page=_users_page)
+
+
 @router.get("/api_keys")
-async def api_keys_page(console: SignedInDep) -> Response:
+async def api_keys_page(console: ManagerDep) -> Response:
     return await _api_keys_page(console)
 
 
 @router.post("/api_keys")
-async def create_api_key(console: SignedInDep, form: FormDep) -> Response:
-    """Creates a key of the caller's own merchant (or a platform key for platform admins)
-    and shows its secret on this response only."""
+async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
+    """A key of the caller's own merchant (or a platform key for platform admins); its
+    secret is shown on this response only."""
     principal = console.signed_in
-    require_role(principal, *MANAGERS)
     issued, error = await console.attempt(
         lambda: identity.create_api_key(
             console.session,

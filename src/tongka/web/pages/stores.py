@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from fastapi import Response
 from starlette.datastructures import FormData
@@ -19,10 +20,15 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import page_of, require_role
+from tongka.web.pages.listing import (
+    ManagerDep,
+    render_list,
+    submit,
+    visible_stores,
+)
 
 router = console_router()
-MANAGERS = ("merchant_admin", "admin")
+STORE_FIELDS = ("name", "address", "city")
 
 
 def _decimal(form: FormData, name: str) -> Decimal | None:
@@ -35,17 +41,25 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
         raise InvalidRequest(f"{name} must be a decimal number.", param=name) from exc
 
 
-async def _stores(console: Console) -> list[Store]:
-    rows, _ = await page_of(console, identity.stores_query(list_scope(console.signed_in)), Store)
-    return rows
-
-
-async def _stores_page(console: Console, status_code: int = 200, **context: object) -> Response:
-    stores, next_after = await page_of(
-        console, identity.stores_query(list_scope(console.signed_in)), Store
+async def _stores_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    statement = identity.stores_query(list_scope(console.signed_in))
+    return await render_list(
+        console, "stores.html", "stores", statement, Store, status_code, **context
     )
-    return console.render(
-        "stores.html", status_code=status_code, stores=stores, next_after=next_after, **context
+
+
+async def _terminals_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    statement = identity.terminals_query(list_scope(console.signed_in))
+    stores = await visible_stores(console)
+    return await render_list(
+        console,
+        "terminals.html",
+        "terminals",
+        statement,
+        Terminal,
+        status_code,
+        stores=stores,
+        **context,
     )
 
 
@@ -55,9 +69,10 @@ async def stores_page(console: SignedInDep) -> Response:
 
 
 @router.post("/stores")
-async def create_store(console: SignedInDep, form: FormDep) -> Response:
+async def create_store(console: ManagerDep, form: FormDep) -> Response:
     principal = console.signed_in
-    require_role(principal, *MANAGERS)
+    if not all(form_text(form, name) for name in STORE_FIELDS):
+        return await _stores_page(console, 400, error=console.t("stores.required"))
 
     async def work() -> Store:
         return await identity.create_store(
@@ -72,26 +87,7 @@ async def create_store(console: SignedInDep, form: FormDep) -> Response:
             now=console.now,
         )
 
-    if not all(form_text(form, name) for name in ("name", "address", "city")):
-        return await _stores_page(console, 400, error=console.t("stores.required"))
-    _, error = await console.attempt(work)
-    if error:
-        return await _stores_page(console, 400, error=error)
-    return console.redirect("/console/stores")
-
-
-async def _terminals_page(console: Console, status_code: int = 200, **context: object) -> Response:
-    terminals, next_after = await page_of(
-        console, identity.terminals_query(list_scope(console.signed_in)), Terminal
-    )
-    return console.render(
-        "terminals.html",
-        status_code=status_code,
-        terminals=terminals,
-        stores=await _stores(console),
-        next_after=next_after,
-        **context,
-    )
+    return await submit(console, work, success_url="/console/stores", form_page=_stores_page)
 
 
 @router.get("/terminals")
@@ -100,9 +96,8 @@ async def terminals_page(console: SignedInDep) -> Response:
 
 
 @router.post("/terminals")
-async def create_terminal(console: SignedInDep, form: FormDep) -> Response:
+async def create_terminal(console: ManagerDep, form: FormDep) -> Response:
     principal = console.signed_in
-    require_role(principal, *MANAGERS)
 
     async def work() -> Terminal:
         store = await identity.get_store(
@@ -118,7 +113,4 @@ async def create_terminal(console: SignedInDep, form: FormDep) -> Response:
             now=console.now,
         )
 
-    _, error = await console.attempt(work)
-    if error:
-        return await _terminals_page(console, 400, error=error)
-    return console.redirect("/console/terminals")
+    return await submit(console, work, success_url="/console/terminals", form_page=_terminals_page)
