@@ -13,7 +13,7 @@ HTMX requests send it in ``X-CSRF-Token`` from the ``<meta name="csrf-token">`` 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,7 +92,7 @@ class Console:
     def t(self, key: str) -> str:
         return translate(self.language, key)
 
-    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, template: str, status_code: int = 200, **context: Any) -> Response:
         context = {
             "console": self,
             "t": self.t,
@@ -208,7 +208,7 @@ FormDep = Annotated[FormData, Depends(get_checked_form)]
 class ConsoleRoute(APIRoute):
     """Console routes answer in HTML: a login redirect or an error page, never JSON."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def console_handler(request: Request) -> Response:
@@ -245,8 +245,9 @@ def console_router() -> APIRouter:
 
 
 def form_text(form: FormData, name: str) -> str:
+    """A form field, stripped, without NUL characters (PostgreSQL cannot store them)."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
 def optional_text(form: FormData, name: str) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Response
 
 from tongka.api.auth import ensure_same_merchant, list_scope
+from tongka.api.identity.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.web.console import (
@@ -114,7 +115,7 @@ async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/api_keys/{key_id}/revoke")
-async def revoke_api_key(key_id: str, console: SignedInDep, form: FormDep) -> Response:
+async def revoke_api_key(key_id: ObjectId, console: SignedInDep, form: FormDep) -> Response:
     principal = console.signed_in
     api_key = await identity.get_api_key(console.session, key_id)
     ensure_same_merchant(principal, api_key.merchant_id, what="API key")

@@ -48,7 +48,7 @@ async def login(console: ConsoleDep, form: FormDep) -> Response:
         console.session,
         console.keys,
         email=email,
-        password=str(form.get("password") or ""),
+        password=str(form.get("password") or "").replace("\x00", ""),
         now=console.now,
     )
     if not result.succeeded or result.user is None or result.session_token is None:

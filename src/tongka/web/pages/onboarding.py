@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from tongka.api.auth import ensure_same_merchant, list_scope
 from tongka.api.identity.merchants import MerchantRegistrationIn, registration_of
+from tongka.api.identity.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.web.console import ConsoleDep, FormDep, SignedInDep, console_router, form_text
@@ -78,7 +79,7 @@ async def merchants_page(console: SignedInDep) -> Response:
 
 
 @router.get("/merchants/{merchant_id}")
-async def merchant_page(merchant_id: str, console: SignedInDep) -> Response:
+async def merchant_page(merchant_id: ObjectId, console: SignedInDep) -> Response:
     ensure_same_merchant(console.signed_in, merchant_id, what="merchant")
     merchant = await identity.get_merchant(console.session, merchant_id)
     return console.render(
@@ -89,7 +90,9 @@ async def merchant_page(merchant_id: str, console: SignedInDep) -> Response:
 
 
 @router.post("/merchants/{merchant_id}/{decision}")
-async def review(merchant_id: str, decision: str, console: SignedInDep, form: FormDep) -> Response:
+async def review(
+    merchant_id: ObjectId, decision: str, console: SignedInDep, form: FormDep
+) -> Response:
     """Approve, reject (with a reason) or suspend, from the review queue or a merchant page."""
     require_platform_admin(console.signed_in)
     if decision not in ("approve", "reject", "suspend"):
