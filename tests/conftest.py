@@ -170,3 +170,25 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{(tmp_path / 'test.db').as_posix()}",
         secret_key=TEST_SECRET_KEY,
     )
+
+
+async def assert_books_balance(database: Database) -> None:
+    """STYLE habit 8: the books balance, stored balances equal the transfers, no limit crossed.
+
+    Call it after any test that moved money, or use the ``books_balance`` fixture.
+    """
+    from tongka.ledger.verify import VerifyReport, check_balances
+
+    report = VerifyReport()
+    async with database.transaction() as session:
+        await check_balances(session, report)
+    assert report.ok, "ledger invariants broken:\n" + "\n".join(
+        f"- {check.name}: {check.details}" for check in report.failures
+    )
+
+
+@pytest.fixture
+async def books_balance(database: Database) -> AsyncIterator[Database]:
+    """The ``database`` fixture, with the ledger invariants asserted after the test."""
+    yield database
+    await assert_books_balance(database)
