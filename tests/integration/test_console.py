@@ -135,6 +135,14 @@ async def test_idle_sessions_expire(
     assert api.json()["error"]["code"] == "session_expired"
 
 
+async def test_the_site_root_leads_to_the_console(browser: httpx.AsyncClient) -> None:
+    root = await browser.get("/")
+    assert root.headers["location"] == "/console/"
+    home = await browser.get("/console/")
+    assert home.headers["location"] == "/console/login?next=/console/"
+    assert (await browser.get("/static/htmx.min.js")).status_code == 200
+
+
 async def test_english_is_one_click_away(browser: httpx.AsyncClient) -> None:
     english = await browser.get("/console/login?lang=en")
     assert "Log in" in english.text

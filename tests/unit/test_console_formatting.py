@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tongka.money import Money, MoneyError
 from tongka.web.formatting import format_money, format_time, mask_card_number
 from tongka.web.i18n import translate
 
@@ -16,17 +17,19 @@ from tongka.web.i18n import translate
         (123456, "CNY", "¥1,234.56"),
         (5, "CNY", "¥0.05"),
         (-100000000, "CNY", "-¥1,000,000.00"),
-        (1500, "JPY", "¥1,500"),
-        (99, "XYZ", "XYZ 0.99"),
+        (1500, "JPY", "JP¥1,500"),
     ],
 )
 def test_money_is_formatted_from_minor_units(minor_units: int, currency: str, shown: str) -> None:
     assert format_money(minor_units, currency) == shown
 
 
-def test_money_refuses_floats() -> None:
-    with pytest.raises(TypeError):
+def test_money_accepts_money_and_refuses_floats_and_unknown_currencies() -> None:
+    assert format_money(Money.of_minor(-5, "USD")) == "-$0.05"
+    with pytest.raises(MoneyError):
         format_money(12.5)  # type: ignore[arg-type]
+    with pytest.raises(MoneyError):
+        format_money(99, "XYZ")
 
 
 def test_times_show_in_the_platform_zone() -> None:

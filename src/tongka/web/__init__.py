@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from tongka.web.console import WEB_DIR
@@ -22,5 +23,10 @@ PAGE_MODULES: list[str] = [
 def install(app: FastAPI) -> None:
     """Mount the static files (htmx is vendored, no CDN) and include every page module."""
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
     for module_name in PAGE_MODULES:
         app.include_router(importlib.import_module(module_name).router)

@@ -1,35 +1,20 @@
-"""Jinja filters: money, times in the platform's zone, masked card numbers.
-
-Money is formatted from integer minor units with integer arithmetic only (no float ever
-touches an amount). When ``tongka.money`` lands its formatting can replace ``format_money``.
-"""
+"""Jinja filters: money, times in the platform's zone, masked card numbers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-# symbol and minor-unit exponent per ISO 4217 currency the console shows
-CURRENCIES: dict[str, tuple[str, int]] = {
-    "CNY": ("¥", 2),
-    "HKD": ("HK$", 2),
-    "USD": ("$", 2),
-    "EUR": ("€", 2),
-    "JPY": ("¥", 0),
-}
+from tongka.money import DEFAULT_CURRENCY, Money
+from tongka.money import format_money as money_text
 
 
-def format_money(minor_units: int | None, currency: str = "CNY") -> str:
-    """``123456, "CNY"`` -> ``¥1,234.56``; negative amounts get a leading minus."""
-    if minor_units is None:
+def format_money(amount: Money | int | None, currency: str = DEFAULT_CURRENCY) -> str:
+    """``123456, "CNY"`` (integer minor units) or a ``Money`` -> ``¥1,234.56``."""
+    if amount is None:
         return ""
-    if isinstance(minor_units, bool) or not isinstance(minor_units, int):
-        raise TypeError("money is formatted from integer minor units only")
-    symbol, exponent = CURRENCIES.get(currency, (f"{currency} ", 2))
-    sign = "-" if minor_units < 0 else ""
-    major, minor = divmod(abs(minor_units), 10**exponent)
-    fraction = f".{minor:0{exponent}d}" if exponent else ""
-    return f"{sign}{symbol}{major:,}{fraction}"
+    money = amount if isinstance(amount, Money) else Money.of_minor(amount, currency)
+    return money_text(money)
 
 
 def format_time(moment: datetime | None, timezone: str = "Asia/Shanghai") -> str:
