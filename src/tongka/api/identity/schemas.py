@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,10 +19,23 @@ T = TypeVar("T")
 RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 403: {"model": ErrorBody}}
 
 
+ID_PATTERN = r"^[a-z]{2,8}_[0-9a-z]{1,40}$"
+# A path id: anything else is refused with 422 before it reaches a query.
+ObjectId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN, examples=["mch_01j9z3k4"])]
+
+
 class RequestModel(BaseModel):
-    """Request bodies refuse unknown fields (422 naming the field)."""
+    """Request bodies refuse unknown fields (422 naming the field) and NUL characters
+    (which PostgreSQL cannot store in text)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 async def fetch_page(
