@@ -24,13 +24,13 @@ PRINCIPALS = {
     "alpha": Principal(
         kind=PrincipalKind.MERCHANT,
         actor="user:alpha",
-        roles=frozenset({"owner"}),
+        roles=frozenset({"merchant_admin"}),
         merchant_id=MERCHANT,
     ),
     "beta": Principal(
         kind=PrincipalKind.MERCHANT,
         actor="user:beta",
-        roles=frozenset({"owner"}),
+        roles=frozenset({"merchant_admin"}),
         merchant_id=OTHER_MERCHANT,
     ),
     "platform": Principal(

@@ -16,21 +16,20 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from tongka.api.auth import PrincipalDep, require_merchant, require_platform
+from tongka.api.auth import PrincipalDep, list_scope, require_merchant, require_platform
 from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
-from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal, PrincipalKind
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
 public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
 
-MerchantDep = Annotated[Principal, require_merchant()]
-PlatformDep = Annotated[Principal, require_platform()]
+ManagerDep = Annotated[Principal, require_merchant("merchant_admin", "full")]
+PlatformDep = Annotated[Principal, require_platform("admin")]
 FinanceDep = Annotated[Principal, require_platform("admin", "finance")]
 
 
@@ -39,15 +38,6 @@ class RequestModel(BaseModel):
 
 
 # --- scoping -----------------------------------------------------------------------------
-
-
-def merchant_scope(principal: Principal) -> str | None:
-    """The merchant a caller is walled into (``None``: the platform sees every merchant)."""
-    if principal.is_platform:
-        return None
-    if principal.kind is PrincipalKind.MERCHANT and principal.merchant_id:
-        return principal.merchant_id
-    raise PermissionDenied("This endpoint is for merchants and the platform.")
 
 
 def holder_scope(principal: Principal) -> str | None:
@@ -67,7 +57,7 @@ def card_scope(principal: Principal) -> CardScope:
     """Merchants see their issuer's cards, consumers the cards they hold, the platform all."""
     if principal.kind is PrincipalKind.CONSUMER:
         return CardScope(merchant_id=None, holder_id=holder_scope(principal))
-    return CardScope(merchant_id=merchant_scope(principal), holder_id=None)
+    return CardScope(merchant_id=list_scope(principal), holder_id=None)
 
 
 # --- products ----------------------------------------------------------------------------
@@ -142,7 +132,7 @@ class ReviewRequest(RequestModel):
 
 @router.post("/v1/card_products", status_code=201, summary="Define a card product (卡种)")
 async def create_product(
-    body: ProductCreate, principal: MerchantDep, session: SessionDep, clock: ClockDep
+    body: ProductCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> ProductOut:
     product = await service.create_product(
         session, str(principal.merchant_id), body.to_spec(), actor=principal.actor, now=clock.now()
@@ -158,7 +148,7 @@ async def list_products(
     status: Annotated[service.ProductStatus | None, Query()] = None,
 ) -> ListResponse[ProductOut]:
     statement = select(CardProduct)
-    if (merchant_id := merchant_scope(principal)) is not None:
+    if (merchant_id := list_scope(principal)) is not None:
         statement = statement.where(CardProduct.merchant_id == merchant_id)
     if status is not None:
         statement = statement.where(CardProduct.status == status.value)
@@ -171,13 +161,13 @@ async def list_products(
 
 @router.get("/v1/card_products/{product_id}", summary="One card product")
 async def get_product(product_id: str, principal: PrincipalDep, session: SessionDep) -> ProductOut:
-    product = await service.get_product(session, product_id, merchant_id=merchant_scope(principal))
+    product = await service.get_product(session, product_id, merchant_id=list_scope(principal))
     return ProductOut.of(product)
 
 
 @router.post("/v1/card_products/{product_id}/submit", summary="Submit for the platform's review")
 async def submit_product(
-    product_id: str, principal: MerchantDep, session: SessionDep, clock: ClockDep
+    product_id: str, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> ProductOut:
     product = await service.submit_product(
         session,
@@ -307,7 +297,7 @@ class MergeRequest(RequestModel):
 @router.post("/v1/cards", status_code=201, summary="Issue one card (number and secret shown once)")
 async def issue_card(
     body: CardIssue,
-    principal: MerchantDep,
+    principal: ManagerDep,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -365,7 +355,7 @@ async def get_card(card_id: str, principal: PrincipalDep, session: SessionDep) -
 async def activate_card(
     card_id: str,
     body: ReasonRequest,
-    principal: MerchantDep,
+    principal: ManagerDep,
     session: SessionDep,
     clock: ClockDep,
 ) -> CardOut:
@@ -411,7 +401,7 @@ async def unfreeze_card(
     card = await service.unfreeze_card(
         session,
         card_id,
-        merchant_id=merchant_scope(principal),
+        merchant_id=list_scope(principal),
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
@@ -454,7 +444,7 @@ async def reissue_card(
     issued = await service.reissue_card(
         session,
         card_id,
-        merchant_id=merchant_scope(principal),
+        merchant_id=list_scope(principal),
         keys=card_keys(settings),
         actor=principal.actor,
         now=clock.now(),
@@ -479,7 +469,7 @@ async def close_card(
     card = await service.close_card(
         session,
         card_id,
-        merchant_id=merchant_scope(principal),
+        merchant_id=list_scope(principal),
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
@@ -619,7 +609,7 @@ class BatchFunding(RequestModel):
 
 @router.post("/v1/card_batches", status_code=202, summary="Start a batch issue (worker runs it)")
 async def create_batch(
-    body: BatchCreate, principal: MerchantDep, session: SessionDep, clock: ClockDep
+    body: BatchCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> BatchOut:
     batch = await service.create_batch(
         session,
@@ -640,7 +630,7 @@ async def list_batches(
     principal: PrincipalDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[BatchOut]:
     statement = select(CardBatch)
-    if (merchant_id := merchant_scope(principal)) is not None:
+    if (merchant_id := list_scope(principal)) is not None:
         statement = statement.where(CardBatch.merchant_id == merchant_id)
     statement = apply_page(
         statement, page, id_column=CardBatch.id, created_column=CardBatch.created_at
@@ -652,13 +642,13 @@ async def list_batches(
 @router.get("/v1/card_batches/{batch_id}", summary="One batch and its progress")
 async def get_batch(batch_id: str, principal: PrincipalDep, session: SessionDep) -> BatchOut:
     return BatchOut.of(
-        await service.get_batch(session, batch_id, merchant_id=merchant_scope(principal))
+        await service.get_batch(session, batch_id, merchant_id=list_scope(principal))
     )
 
 
 @router.post("/v1/card_batches/{batch_id}/export", summary="Take the one-time encrypted export")
 async def take_export(
-    batch_id: str, principal: MerchantDep, session: SessionDep, clock: ClockDep
+    batch_id: str, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> ExportOut:
     content = await service.take_export(
         session,
