@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from tongka.api.auth import PrincipalDep, list_scope, require_merchant, require_platform
 from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
@@ -147,11 +146,9 @@ async def list_products(
     page: PageParamsDep,
     status: Annotated[service.ProductStatus | None, Query()] = None,
 ) -> ListResponse[ProductOut]:
-    statement = select(CardProduct)
-    if (merchant_id := list_scope(principal)) is not None:
-        statement = statement.where(CardProduct.merchant_id == merchant_id)
-    if status is not None:
-        statement = statement.where(CardProduct.status == status.value)
+    statement = service.products_query(
+        merchant_id=list_scope(principal), status=status.value if status else None
+    )
     statement = apply_page(
         statement, page, id_column=CardProduct.id, created_column=CardProduct.created_at
     )
@@ -629,11 +626,11 @@ async def create_batch(
 async def list_batches(
     principal: PrincipalDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[BatchOut]:
-    statement = select(CardBatch)
-    if (merchant_id := list_scope(principal)) is not None:
-        statement = statement.where(CardBatch.merchant_id == merchant_id)
     statement = apply_page(
-        statement, page, id_column=CardBatch.id, created_column=CardBatch.created_at
+        service.batches_query(merchant_id=list_scope(principal)),
+        page,
+        id_column=CardBatch.id,
+        created_column=CardBatch.created_at,
     )
     rows = (await session.execute(statement)).scalars().all()
     return make_list_response(rows, page, BatchOut.of)

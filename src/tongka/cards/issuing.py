@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import export, numbers
@@ -498,8 +498,13 @@ async def take_export(
     return content
 
 
-async def list_batches(session: AsyncSession, *, merchant_id: str | None) -> list[CardBatch]:
-    statement = select(CardBatch).order_by(CardBatch.id.desc())
+def batches_query(*, merchant_id: str | None) -> Select[tuple[CardBatch]]:
+    statement = select(CardBatch)
     if merchant_id is not None:
         statement = statement.where(CardBatch.merchant_id == merchant_id)
+    return statement
+
+
+async def list_batches(session: AsyncSession, *, merchant_id: str | None) -> list[CardBatch]:
+    statement = batches_query(merchant_id=merchant_id).order_by(CardBatch.id.desc())
     return list((await session.execute(statement)).scalars().all())

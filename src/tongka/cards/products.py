@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import numbers
@@ -429,12 +429,20 @@ def product_capacity(product: CardProduct) -> int:
     return numbers.capacity(product.bin_prefix, product.number_length)
 
 
-async def list_products(
-    session: AsyncSession, *, merchant_id: str | None, status: str | None = None
-) -> list[CardProduct]:
-    statement = select(CardProduct).order_by(CardProduct.id.desc())
+def products_query(
+    *, merchant_id: str | None, status: str | None = None
+) -> Select[tuple[CardProduct]]:
+    """Products of ``merchant_id`` (``None``: every merchant), optionally of one status."""
+    statement = select(CardProduct)
     if merchant_id is not None:
         statement = statement.where(CardProduct.merchant_id == merchant_id)
     if status is not None:
         statement = statement.where(CardProduct.status == status)
-    return list((await session.execute(statement)).scalars().all())
+    return statement
+
+
+async def list_products(
+    session: AsyncSession, *, merchant_id: str | None, status: str | None = None
+) -> list[CardProduct]:
+    statement = products_query(merchant_id=merchant_id, status=status)
+    return list((await session.execute(statement.order_by(CardProduct.id.desc()))).scalars())

@@ -52,6 +52,11 @@ NAV: list[NavItem] = [
     # NavItem("webhooks", "nav.webhooks", "/console/webhooks", ("platform", "merchant")),
     # NavItem("events", "nav.events", "/console/events", ("platform", "merchant")),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
+    NavItem(
+        "card_products", "nav.card_products", "/console/card_products", ("platform", "merchant")
+    ),
+    NavItem("cards", "nav.cards", "/console/cards", ("platform", "merchant")),
+    NavItem("card_batches", "nav.card_batches", "/console/card_batches", ("platform", "merchant")),
 ]
 
 
