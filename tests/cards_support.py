@@ -59,6 +59,28 @@ async def active_product(
     )
 
 
+async def issue(
+    session: AsyncSession,
+    product_id: str,
+    now: datetime,
+    *,
+    merchant_id: str | None = MERCHANT,
+    face_value: int = 10_000,
+    holder_id: str | None = None,
+) -> service.IssuedCard:
+    """One issued card of ``product_id`` (scoped to ``merchant_id``)."""
+    return await service.issue_card(
+        session,
+        product_id,
+        merchant_id=merchant_id,
+        face_value=face_value,
+        holder_id=holder_id,
+        keys=KEYS,
+        actor="user:test",
+        now=now,
+    )
+
+
 async def count(database: Database, model: Any, *where: Any) -> int:
     async with database.transaction() as session:
         statement = select(func.count()).select_from(model)

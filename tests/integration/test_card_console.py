@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.cards_support import KEYS
+from tests.cards_support import KEYS, issue
 from tests.factories import make_merchant_with_key, make_platform_user
 from tongka.api.app import create_app
 from tongka.cards import export, service
@@ -105,15 +105,7 @@ async def test_a_product_is_created_reviewed_and_a_card_managed_from_the_console
             100_000,
             [10_000, 50_000],
         )
-        issued = await service.issue_card(
-            session,
-            product_id,
-            merchant_id=product.merchant_id,
-            face_value=10_000,
-            keys=KEYS,
-            actor="t",
-            now=clock.now(),
-        )
+        issued = await issue(session, product_id, clock.now(), merchant_id=product.merchant_id)
         await service.activate_card(session, issued.card.id, actor="t", now=clock.now())
     listed = await merchant.get("/console/cards", params={"last4": issued.number[-4:]})
     assert issued.card.id in listed.text

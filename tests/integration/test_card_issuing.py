@@ -8,7 +8,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, active_product, count, event_types
+from tests.cards_support import (
+    KEYS,
+    MERCHANT,
+    OTHER_MERCHANT,
+    active_product,
+    count,
+    event_types,
+    issue,
+)
 from tongka.cards import export, numbers, service
 from tongka.cards.errors import (
     BatchNotReady,
@@ -31,15 +39,7 @@ async def test_a_card_is_issued_with_a_valid_number_and_a_secret_shown_once(
 ) -> None:
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
-        issued = await service.issue_card(
-            session,
-            product.id,
-            merchant_id=MERCHANT,
-            face_value=10_000,
-            keys=KEYS,
-            actor="user:a",
-            now=clock.now(),
-        )
+        issued = await issue(session, product.id, clock.now())
     assert numbers.luhn_is_valid(issued.number)
     assert issued.number.startswith(product.bin_prefix)
     assert len(issued.secret) >= 8
@@ -64,15 +64,7 @@ async def test_face_values_outside_the_product_are_refused(
         product = await active_product(session, clock.now())
     with pytest.raises(InvalidFaceValue):
         async with database.transaction() as session:
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=MERCHANT,
-                face_value=12_345,
-                keys=KEYS,
-                actor="a",
-                now=clock.now(),
-            )
+            await issue(session, product.id, clock.now(), face_value=12_345)
     assert await count(database, Card) == 0
 
 
@@ -83,15 +75,7 @@ async def test_a_named_card_needs_a_holder(database: Database, clock: FixedClock
         )
     with pytest.raises(InvalidCardProduct, match="holder"):
         async with database.transaction() as session:
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=MERCHANT,
-                face_value=10_000,
-                keys=KEYS,
-                actor="a",
-                now=clock.now(),
-            )
+            await issue(session, product.id, clock.now())
 
 
 async def test_another_merchant_cannot_issue_on_a_product(
@@ -101,15 +85,7 @@ async def test_another_merchant_cannot_issue_on_a_product(
         product = await active_product(session, clock.now())
     with pytest.raises(CardProductNotFound):
         async with database.transaction() as session:
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=OTHER_MERCHANT,
-                face_value=10_000,
-                keys=KEYS,
-                actor="b",
-                now=clock.now(),
-            )
+            await issue(session, product.id, clock.now(), merchant_id=OTHER_MERCHANT)
 
 
 async def test_an_exhausted_bin_range_refuses_and_warns_before(
@@ -125,27 +101,11 @@ async def test_an_exhausted_bin_range_refuses_and_warns_before(
         )
     async with database.transaction() as session:
         product = await session.get_one(CardProduct, product.id)
-        await service.issue_card(
-            session,
-            product.id,
-            merchant_id=MERCHANT,
-            face_value=10_000,
-            keys=KEYS,
-            actor="a",
-            now=clock.now(),
-        )
+        await issue(session, product.id, clock.now())
     assert "card_product.capacity_low" in await event_types(database, product.id)
     with pytest.raises(BinRangeExhausted, match="62990001"):
         async with database.transaction() as session:
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=MERCHANT,
-                face_value=10_000,
-                keys=KEYS,
-                actor="a",
-                now=clock.now(),
-            )
+            await issue(session, product.id, clock.now())
     assert await count(database, Card) == 1
 
 
@@ -275,15 +235,7 @@ async def test_concurrent_issuers_never_share_a_number(
         for _ in range(10):
 
             async def one(session: AsyncSession) -> str:
-                card = await service.issue_card(
-                    session,
-                    product.id,
-                    merchant_id=MERCHANT,
-                    face_value=10_000,
-                    keys=KEYS,
-                    actor=f"worker:{worker}",
-                    now=clock.now(),
-                )
+                card = await issue(session, product.id, clock.now())
                 return card.number
 
             issued.append(await pg_database.run(one))

@@ -19,6 +19,7 @@ from tests.cards_support import (
     count,
     event_types,
     funded_card,
+    issue,
     reserve_account,
 )
 from tongka.cards import service
@@ -57,15 +58,7 @@ async def test_activation_with_money_credits_the_card_and_sets_the_expiry(
 async def _issued(database: Database, clock: FixedClock, **overrides: object) -> service.IssuedCard:
     async with database.transaction() as session:
         product = await active_product(session, clock.now(), **overrides)
-        return await service.issue_card(
-            session,
-            product.id,
-            merchant_id=MERCHANT,
-            face_value=10_000,
-            keys=KEYS,
-            actor=ACTOR,
-            now=clock.now(),
-        )
+        return await issue(session, product.id, clock.now())
 
 
 async def _activate(
@@ -89,15 +82,7 @@ async def test_funding_beyond_the_issuers_quota_is_refused_and_writes_nothing(
     first = await _issued(database, clock)
     async with database.transaction() as session:
         await service.set_quota(session, MERCHANT, "CNY", 15_000, actor="ops", now=clock.now())
-        second = await service.issue_card(
-            session,
-            first.card.product_id,
-            merchant_id=MERCHANT,
-            face_value=10_000,
-            keys=KEYS,
-            actor=ACTOR,
-            now=clock.now(),
-        )
+        second = await issue(session, first.card.product_id, clock.now())
     assert await _activate(database, clock, first.card.id, 10_000) == service.CardBalance(10_000, 0)
     transfers_before = await count(database, LedgerTransfer)
     with pytest.raises(IssuerQuotaExceeded, match="15000"):
@@ -133,17 +118,7 @@ async def _status_card(database: Database, clock: FixedClock, status: str) -> st
         issued = await funded_card(session, clock.now(), product, amount=5_000)
         card_id = issued.card.id
         if status == "issued":
-            return (
-                await service.issue_card(
-                    session,
-                    product.id,
-                    merchant_id=MERCHANT,
-                    face_value=10_000,
-                    keys=KEYS,
-                    actor=ACTOR,
-                    now=clock.now(),
-                )
-            ).card.id
+            return (await issue(session, product.id, clock.now())).card.id
         if status == "frozen":
             await service.freeze_card(session, card_id, actor=ACTOR, now=clock.now())
         if status == "lost":
@@ -426,18 +401,7 @@ async def test_concurrent_fundings_never_exceed_the_issuers_quota(
     async with pg_database.transaction() as session:
         product = await active_product(session, clock.now())
         await service.set_quota(session, MERCHANT, "CNY", 50_000, actor="ops", now=clock.now())
-        cards = [
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=MERCHANT,
-                face_value=10_000,
-                keys=KEYS,
-                actor=ACTOR,
-                now=clock.now(),
-            )
-            for _ in range(12)
-        ]
+        cards = [await issue(session, product.id, clock.now()) for _ in range(12)]
 
     async def fund(card_id: str) -> bool:
         try:

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 
 from tests.cards_support import (
-    KEYS,
     MERCHANT,
     OTHER_MERCHANT,
     active_product,
     count,
     event_types,
+    issue,
     spec,
 )
 from tongka.cards import service
@@ -38,15 +38,7 @@ async def test_a_product_is_a_draft_until_the_platform_approves_it(
             session, MERCHANT, spec(), actor="user:a", now=clock.now()
         )
         with pytest.raises(ProductNotActive):
-            await service.issue_card(
-                session,
-                product.id,
-                merchant_id=MERCHANT,
-                face_value=10_000,
-                keys=KEYS,
-                actor="user:a",
-                now=clock.now(),
-            )
+            await issue(session, product.id, clock.now())
         await service.submit_product(
             session, product.id, merchant_id=MERCHANT, actor="user:a", now=clock.now()
         )

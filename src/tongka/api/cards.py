@@ -368,61 +368,45 @@ async def activate_card(
     return await _card_out(session, card)
 
 
-@router.post("/v1/cards/{card_id}/freeze", summary="Freeze a card (冻结)")
-async def freeze_card(
-    card_id: str,
-    body: ReasonRequest,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> CardOut:
-    card = await service.freeze_card(
-        session,
-        card_id,
-        **vars(card_scope(principal)),
-        actor=principal.actor,
-        now=clock.now(),
-        reason=body.reason,
+LIFECYCLE_SUMMARIES = {
+    "freeze": "Freeze a card (冻结): no value may leave it",
+    "unfreeze": "Unfreeze a frozen card",
+    "report_lost": "Report a card lost (挂失)",
+    "close": "Close an empty card",
+}
+
+
+def _lifecycle_endpoint(action: str) -> Any:
+    async def endpoint(
+        card_id: str,
+        body: ReasonRequest,
+        principal: PrincipalDep,
+        session: SessionDep,
+        clock: ClockDep,
+    ) -> CardOut:
+        card = await service.apply_lifecycle_action(
+            session,
+            card_id,
+            action,
+            **vars(card_scope(principal)),
+            actor=principal.actor,
+            now=clock.now(),
+            reason=body.reason,
+        )
+        return await _card_out(session, card)
+
+    endpoint.__name__ = f"{action}_card"
+    return endpoint
+
+
+for _action in service.LIFECYCLE_ACTIONS:
+    router.add_api_route(
+        f"/v1/cards/{{card_id}}/{_action}",
+        _lifecycle_endpoint(_action),
+        methods=["POST"],
+        summary=LIFECYCLE_SUMMARIES[_action],
+        response_model=CardOut,
     )
-    return await _card_out(session, card)
-
-
-@router.post("/v1/cards/{card_id}/unfreeze", summary="Unfreeze a card")
-async def unfreeze_card(
-    card_id: str,
-    body: ReasonRequest,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> CardOut:
-    card = await service.unfreeze_card(
-        session,
-        card_id,
-        merchant_id=list_scope(principal),
-        actor=principal.actor,
-        now=clock.now(),
-        reason=body.reason,
-    )
-    return await _card_out(session, card)
-
-
-@router.post("/v1/cards/{card_id}/report_lost", summary="Report a card lost (挂失)")
-async def report_lost(
-    card_id: str,
-    body: ReasonRequest,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> CardOut:
-    card = await service.report_lost(
-        session,
-        card_id,
-        **vars(card_scope(principal)),
-        actor=principal.actor,
-        now=clock.now(),
-        reason=body.reason,
-    )
-    return await _card_out(session, card)
 
 
 @router.post(
@@ -453,25 +437,6 @@ async def reissue_card(
         paid=balance.paid, bonus=balance.bonus, total=balance.total, currency=issued.card.currency
     )
     return out
-
-
-@router.post("/v1/cards/{card_id}/close", summary="Close an empty card")
-async def close_card(
-    card_id: str,
-    body: ReasonRequest,
-    principal: PrincipalDep,
-    session: SessionDep,
-    clock: ClockDep,
-) -> CardOut:
-    card = await service.close_card(
-        session,
-        card_id,
-        merchant_id=list_scope(principal),
-        actor=principal.actor,
-        now=clock.now(),
-        reason=body.reason,
-    )
-    return await _card_out(session, card)
 
 
 @router.post("/v1/cards/{card_id}/merge", summary="Merge other cards into this one (并卡)")

@@ -364,19 +364,28 @@ async def fund_batch(
     return batch
 
 
-async def _simple_transition(
+# action -> (the status it leads to, the event it records)
+SIMPLE_TRANSITIONS: dict[str, tuple[CardStatus, str]] = {
+    "freeze": (CardStatus.FROZEN, "card.frozen"),  # no value may leave a frozen card
+    "unfreeze": (CardStatus.ACTIVE, "card.unfrozen"),
+    "report_lost": (CardStatus.LOST, "card.reported_lost"),  # 挂失: only a reissue moves on
+}
+
+
+async def transition_card(
     session: AsyncSession,
     card_id: str,
-    *,
     action: str,
-    target: CardStatus,
-    event: str,
+    *,
     actor: str,
     now: datetime,
-    merchant_id: str | None,
+    merchant_id: str | None = None,
     holder_id: str | None = None,
-    reason: str | None,
+    reason: str | None = None,
 ) -> Card:
+    """Freeze, unfreeze or report lost (``SIMPLE_TRANSITIONS``): a status change and its
+    event, on a locked card, refused unless allowed from the card's status."""
+    target, event = SIMPLE_TRANSITIONS[action]
     card = await get_card(session, card_id, merchant_id=merchant_id, holder_id=holder_id, lock=True)
     check_transition(card, action)
     card.status = target
@@ -386,76 +395,16 @@ async def _simple_transition(
     return card
 
 
-async def freeze_card(
-    session: AsyncSession,
-    card_id: str,
-    *,
-    actor: str,
-    now: datetime,
-    merchant_id: str | None = None,
-    holder_id: str | None = None,
-    reason: str | None = None,
-) -> Card:
-    """No value may leave a frozen card (redemption checks the status)."""
-    return await _simple_transition(
-        session,
-        card_id,
-        action="freeze",
-        target=CardStatus.FROZEN,
-        event="card.frozen",
-        actor=actor,
-        now=now,
-        merchant_id=merchant_id,
-        holder_id=holder_id,
-        reason=reason,
-    )
+async def freeze_card(session: AsyncSession, card_id: str, **options: Any) -> Card:
+    return await transition_card(session, card_id, "freeze", **options)
 
 
-async def unfreeze_card(
-    session: AsyncSession,
-    card_id: str,
-    *,
-    actor: str,
-    now: datetime,
-    merchant_id: str | None = None,
-    reason: str | None = None,
-) -> Card:
-    return await _simple_transition(
-        session,
-        card_id,
-        action="unfreeze",
-        target=CardStatus.ACTIVE,
-        event="card.unfrozen",
-        actor=actor,
-        now=now,
-        merchant_id=merchant_id,
-        reason=reason,
-    )
+async def unfreeze_card(session: AsyncSession, card_id: str, **options: Any) -> Card:
+    return await transition_card(session, card_id, "unfreeze", **options)
 
 
-async def report_lost(
-    session: AsyncSession,
-    card_id: str,
-    *,
-    actor: str,
-    now: datetime,
-    merchant_id: str | None = None,
-    holder_id: str | None = None,
-    reason: str | None = None,
-) -> Card:
-    """挂失: the card is frozen as lost; only a reissue moves its balance on."""
-    return await _simple_transition(
-        session,
-        card_id,
-        action="report_lost",
-        target=CardStatus.LOST,
-        event="card.reported_lost",
-        actor=actor,
-        now=now,
-        merchant_id=merchant_id,
-        holder_id=holder_id,
-        reason=reason,
-    )
+async def report_lost(session: AsyncSession, card_id: str, **options: Any) -> Card:
+    return await transition_card(session, card_id, "report_lost", **options)
 
 
 async def close_card(
@@ -465,10 +414,11 @@ async def close_card(
     actor: str,
     now: datetime,
     merchant_id: str | None = None,
+    holder_id: str | None = None,
     reason: str | None = None,
 ) -> Card:
     """Close an empty card. A card with a balance must be spent, refunded or merged first."""
-    card = await get_card(session, card_id, merchant_id=merchant_id, lock=True)
+    card = await get_card(session, card_id, merchant_id=merchant_id, holder_id=holder_id, lock=True)
     check_transition(card, "close")
     balance = await card_balance(session, card)
     if balance.total != 0:
@@ -481,6 +431,18 @@ async def close_card(
     await session.flush()
     await card_event(session, card, "card.closed", actor=actor, now=now, reason=reason)
     return card
+
+
+LIFECYCLE_ACTIONS = (*SIMPLE_TRANSITIONS, "close")
+
+
+async def apply_lifecycle_action(
+    session: AsyncSession, card_id: str, action: str, **options: Any
+) -> Card:
+    """One of ``LIFECYCLE_ACTIONS`` by name (the API and the console offer them alike)."""
+    if action == "close":
+        return await close_card(session, card_id, **options)
+    return await transition_card(session, card_id, action, **options)
 
 
 def _close(card: Card, now: datetime, replaced_by: str | None = None) -> None:

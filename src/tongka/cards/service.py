@@ -24,8 +24,10 @@ from tongka.cards.issuing import (
     take_export,
 )
 from tongka.cards.lifecycle import (
+    LIFECYCLE_ACTIONS,
     CardFunding,
     activate_card,
+    apply_lifecycle_action,
     cards_query,
     close_card,
     exchange_expired_card,
@@ -37,6 +39,7 @@ from tongka.cards.lifecycle import (
     merge_cards,
     reissue_card,
     report_lost,
+    transition_card,
     unfreeze_card,
 )
 from tongka.cards.products import (
@@ -58,6 +61,8 @@ from tongka.cards.products import (
 from tongka.cards.quota import outstanding_balance, set_quota
 
 __all__ = [
+    "LIFECYCLE_ACTIONS",
+    "apply_lifecycle_action",
     "BatchProgress",
     "DEFAULT_CHUNK_SIZE",
     "Acceptance",
@@ -108,5 +113,6 @@ __all__ = [
     "set_regulation",
     "submit_product",
     "take_export",
+    "transition_card",
     "unfreeze_card",
 ]

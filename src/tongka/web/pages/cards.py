@@ -22,7 +22,6 @@ from tongka.web.i18n import add_messages
 from tongka.web.pages.listing import ManagerDep, page_of, render_list, require_platform_admin
 
 router = console_router()
-LIFECYCLE_ACTIONS = ("freeze", "unfreeze", "report_lost", "close")
 
 
 def _yuan(form: FormData, name: str, currency: str = "CNY") -> int:
@@ -213,7 +212,7 @@ async def _card_page(
         balance=balance,
         history=history,
         masked=_masked(card),
-        actions=LIFECYCLE_ACTIONS,
+        actions=service.LIFECYCLE_ACTIONS,
         **context,
     )
 
@@ -250,21 +249,16 @@ async def reissue(card_id: str, console: SignedInDep, form: FormDep) -> Response
 async def lifecycle_action(
     card_id: str, action: str, console: SignedInDep, form: FormDep
 ) -> Response:
-    if action not in LIFECYCLE_ACTIONS:
+    if action not in service.LIFECYCLE_ACTIONS:
         raise InvalidRequest("Unknown action.")
     principal = console.signed_in
-    operation = {
-        "freeze": service.freeze_card,
-        "unfreeze": service.unfreeze_card,
-        "report_lost": service.report_lost,
-        "close": service.close_card,
-    }[action]
     await service.get_card(console.session, card_id, merchant_id=list_scope(principal))  # 404
 
     async def work() -> object:
-        return await operation(  # type: ignore[operator]
+        return await service.apply_lifecycle_action(
             console.session,
             card_id,
+            action,
             merchant_id=list_scope(principal),
             actor=principal.actor,
             now=console.now,
