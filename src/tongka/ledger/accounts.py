@@ -24,7 +24,7 @@ from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
 from tongka.money import get_currency
 
-HOT_SHARD_COUNT = 16
+HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, AccountInfo]] = weakref.WeakKeyDictionary()

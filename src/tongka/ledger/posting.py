@@ -20,6 +20,7 @@ How a posting stays correct with many processes posting at once:
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Iterable, Sequence
@@ -76,6 +77,11 @@ class Delta:
         self.credits_posted += other.credits_posted
         self.debits_pending += other.debits_pending
         self.credits_pending += other.credits_pending
+
+    def negated(self) -> Delta:
+        return Delta(
+            -self.debits_posted, -self.credits_posted, -self.debits_pending, -self.credits_pending
+        )
 
     @property
     def raises_debits(self) -> bool:
@@ -134,9 +140,32 @@ def _delta_params(account_id: str, shard: int, delta: Delta) -> dict[str, Any]:
     }
 
 
-def _free_shard(account: AccountInfo) -> int:
-    """Where an untested change goes: any shard (spreads row locks on a hot account)."""
-    return random.randrange(account.shard_count) if account.is_sharded else 0
+_SLOT_KEY = "tongka.ledger.shard_slot"
+_slot_counter = itertools.count(random.randrange(1 << 20))
+
+
+async def connection_slot(session: AsyncSession) -> int:
+    """A number fixed for the database connection this session uses.
+
+    Changes that test no limit go to shard ``slot % shard_count`` of a hot account. On
+    PostgreSQL the slot is the server process id, which differs between all connections
+    open at the same time (whichever API process holds them), so concurrent transactions
+    land on different shard rows and do not wait for each other's row locks, as long as
+    there are no more concurrent connections than shards.
+    """
+    connection = await session.connection()
+    slot = connection.info.get(_SLOT_KEY)
+    if slot is None:
+        raw = await connection.get_raw_connection()
+        server_pid = getattr(raw.driver_connection, "get_server_pid", None)
+        slot = server_pid() if callable(server_pid) else next(_slot_counter)
+        connection.info[_SLOT_KEY] = slot
+    return int(slot)
+
+
+def _free_shard(account: AccountInfo, slot: int) -> int:
+    """Where an untested change goes: this connection's shard (see ``connection_slot``)."""
+    return slot % account.shard_count
 
 
 @dataclass(frozen=True)
@@ -174,6 +203,7 @@ async def apply_deltas(
     applied: ``post_transfers`` does so with its savepoint), or None when all were applied.
     """
     dialect = session.get_bind().dialect.name
+    slot = await connection_slot(session)
     for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
         delta = deltas[account.account_id]
         tests = _tested_limits(account, delta)
@@ -186,7 +216,7 @@ async def apply_deltas(
                 return breach
             tests, shard = (False, False), 0
         else:
-            shard = _free_shard(account) if not any(tests) else 0
+            shard = _free_shard(account, slot) if not any(tests) else 0
         result = await session.execute(
             statements.APPLY_DELTA[tests], _delta_params(account.account_id, shard, delta)
         )
@@ -381,6 +411,13 @@ async def _current_balance(session: AsyncSession, account_id: str) -> Delta:
 # --------------------------------------------------------------------------- atomic groups
 
 
+class LedgerCorrupted(RuntimeError):
+    """A balance row the ledger relies on is missing: the database was tampered with.
+
+    Not a domain error on purpose: nothing a caller can do; the transaction must roll back.
+    """
+
+
 class _AlreadyPosted(Exception):
     """Internal: some transfer id already exists; leave the savepoint and replay instead."""
 
@@ -437,10 +474,105 @@ async def post_transfers(
     )
     for request in requests:
         check_request_accounts(request, accounts)
+    if len(requests) == 1 and session.get_bind().dialect.name == "postgresql":
+        slot = await connection_slot(session)
+        plan = _single_plan(_new_transfer(requests[0], 0, now), accounts, slot)
+        if plan is not None:
+            return [await _post_single_postgresql(session, requests[0], plan)]
     try:
         return await _post_group(session, requests, accounts, now)
     except _AlreadyPosted:
         return await _replay_group(session, requests)
+
+
+@dataclass(frozen=True)
+class _SinglePlan:
+    """One transfer's two balance updates, in lock order, for the one-statement path."""
+
+    transfer: Transfer
+    first: AccountInfo
+    first_delta: Delta
+    first_shard: int
+    first_tests: tuple[bool, bool]
+    second: AccountInfo
+    second_delta: Delta
+    second_shard: int
+
+
+def _single_plan(
+    transfer: Transfer, accounts: dict[str, AccountInfo], slot: int
+) -> _SinglePlan | None:
+    """A plan if the transfer fits the one-statement path: only the account locked first
+    tests a limit, and it is not sharded (a sharded account's limit needs all its rows)."""
+    debit, credit = transfer_effects(transfer.kind, transfer.amount)
+    sides = sorted(
+        [
+            (accounts[transfer.debit_account_id], debit),
+            (accounts[transfer.credit_account_id], credit),
+        ],
+        key=lambda side: lock_order(side[0]),
+    )
+    (first, first_delta), (second, second_delta) = sides
+    first_tests = _tested_limits(first, first_delta)
+    if any(_tested_limits(second, second_delta)) or (first.is_sharded and any(first_tests)):
+        return None
+    return _SinglePlan(
+        transfer=transfer,
+        first=first,
+        first_delta=first_delta,
+        first_shard=0 if any(first_tests) else _free_shard(first, slot),
+        first_tests=first_tests,
+        second=second,
+        second_delta=second_delta,
+        second_shard=_free_shard(second, slot),
+    )
+
+
+def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{key}": value for key, value in params.items()}
+
+
+async def _post_single_postgresql(
+    session: AsyncSession, request: TransferRequest, plan: _SinglePlan
+) -> Transfer:
+    """One transfer in one statement (``statements.SINGLE_TRANSFER_POSTGRESQL``)."""
+    transfer, first = plan.transfer, plan.first
+    connection = await session.connection()
+    row = (
+        await connection.execute(
+            statements.SINGLE_TRANSFER_POSTGRESQL[plan.first_tests],
+            {
+                **_insert_params(transfer),
+                **_prefixed(
+                    "first_", _delta_params(first.account_id, plan.first_shard, plan.first_delta)
+                ),
+                **_prefixed(
+                    "second_",
+                    _delta_params(plan.second.account_id, plan.second_shard, plan.second_delta),
+                ),
+            },
+        )
+    ).one()
+    if row.sequence is not None:
+        if row.second_updated != 1:
+            raise LedgerCorrupted(f"balance row of account {plan.second.account_id} is missing")
+        return replace(transfer, sequence=row.sequence)
+    if row.first_updated == 1:
+        # A concurrent posting of the same id committed after our NOT EXISTS looked: take
+        # back our update of the first account (we still hold its row lock), then replay.
+        await connection.execute(
+            statements.APPLY_DELTA[(False, False)],
+            _delta_params(first.account_id, plan.first_shard, plan.first_delta.negated()),
+        )
+    existing = await find_transfers(session, [transfer.transfer_id])
+    if existing:
+        return (await _replay_group(session, [request]))[0]
+    if not any(plan.first_tests):
+        forget_account(session, first.account_id)
+        raise AccountNotFound(f"ledger account {first.account_id} does not exist")
+    current = await _current_balance(session, first.account_id)
+    breach = LimitBreach(first, is_debit_limit=plan.first_tests[0])
+    raise _limit_error(breach, transfer.transfer_id, current)
 
 
 async def _post_group(
@@ -658,12 +790,13 @@ async def _write_batch(
         accepted[index] = replace(transfer, sequence=sequences[transfer.transfer_id])
         _add_effects(deltas, transfer)
     ordered = sorted((accounts[account_id] for account_id in deltas), key=lock_order)
+    slot = await connection_slot(session)
     await session.execute(
         statements.APPLY_DELTA[(False, False)],
         [
             _delta_params(
                 account.account_id,
-                0 if is_limited(account) else _free_shard(account),
+                0 if is_limited(account) else _free_shard(account, slot),
                 deltas[account.account_id],
             )
             for account in ordered

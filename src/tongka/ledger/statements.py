@@ -22,29 +22,43 @@ INSERT_TRANSFER = text(
     bindparam("created_at", type_=UTCDateTime()),
 )
 
-_APPLY = (
-    "UPDATE ledger_balances SET debits_posted = debits_posted + :debits_posted,"
-    " credits_posted = credits_posted + :credits_posted,"
-    " debits_pending = debits_pending + :debits_pending,"
-    " credits_pending = credits_pending + :credits_pending"
-    " WHERE account_id = :account_id AND shard = :shard"
-)
-_DEBIT_LIMIT = (
-    " AND debits_posted + :debits_posted + debits_pending + :debits_pending"
-    " <= credits_posted + :credits_posted"
-)
-_CREDIT_LIMIT = (
-    " AND credits_posted + :credits_posted + credits_pending + :credits_pending"
-    " <= debits_posted + :debits_posted"
-)
+BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+def _apply(prefix: str = "") -> str:
+    """Add a delta (parameters ``:<prefix><column>``) to one balance shard."""
+    assignments = ", ".join(
+        f"{column} = {column} + :{prefix}{column}" for column in BALANCE_COLUMNS
+    )
+    return (
+        f"UPDATE ledger_balances SET {assignments}"
+        f" WHERE account_id = :{prefix}account_id AND shard = :{prefix}shard"
+    )
+
+
+def _debit_limit(prefix: str = "") -> str:
+    """After the change, debits (posted and pending) still do not exceed posted credits."""
+    return (
+        f" AND debits_posted + :{prefix}debits_posted + debits_pending + :{prefix}debits_pending"
+        f" <= credits_posted + :{prefix}credits_posted"
+    )
+
+
+def _credit_limit(prefix: str = "") -> str:
+    """After the change, credits (posted and pending) still do not exceed posted debits."""
+    return (
+        f" AND credits_posted + :{prefix}credits_posted"
+        f" + credits_pending + :{prefix}credits_pending <= debits_posted + :{prefix}debits_posted"
+    )
+
 
 # Keyed by (tests the debit limit, tests the credit limit): the limit is checked in the same
 # statement as the write, against the row as it is when the row lock is granted.
 APPLY_DELTA: dict[tuple[bool, bool], TextClause] = {
-    (False, False): text(_APPLY),
-    (True, False): text(_APPLY + _DEBIT_LIMIT),
-    (False, True): text(_APPLY + _CREDIT_LIMIT),
-    (True, True): text(_APPLY + _DEBIT_LIMIT + _CREDIT_LIMIT),
+    (False, False): text(_apply()),
+    (True, False): text(_apply() + _debit_limit()),
+    (False, True): text(_apply() + _credit_limit()),
+    (True, True): text(_apply() + _debit_limit() + _credit_limit()),
 }
 
 _SELECT_SHARDS = (
@@ -67,3 +81,47 @@ LOCK_SHARDS = {
 
 def lock_shards_statement(dialect: str) -> TextClause:
     return LOCK_SHARDS.get(dialect, LOCK_SHARDS["postgresql"])
+
+
+def _single_transfer_statement(first_limit: str) -> TextClause:
+    """PostgreSQL: one transfer in ONE statement (one round trip), in lock order.
+
+    The first account's update (with its limit test, if any) runs only if the transfer id
+    is not taken yet; the insert only if that update happened; the second account's update
+    only if the insert happened. So a refused transfer (limit, replay) writes nothing.
+    The one case that needs undoing is a concurrent duplicate whose insert committed after
+    our ``NOT EXISTS`` looked: then ``inserted`` is empty and the caller reverses the first
+    update (see ``posting._post_single_postgresql``).
+    """
+    return text(
+        f"WITH first_account AS ({_apply('first_')}{first_limit}"
+        " AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = CAST(:id AS VARCHAR))"
+        " RETURNING 1),"
+        " inserted AS (INSERT INTO ledger_transfers (id, kind, debit_account_id,"
+        " credit_account_id, amount, currency, code, reference, metadata, pending_id,"
+        " timeout_seconds, expires_at, created_at)"
+        " SELECT CAST(:id AS VARCHAR), CAST(:kind AS VARCHAR),"
+        " CAST(:debit_account_id AS VARCHAR), CAST(:credit_account_id AS VARCHAR),"
+        " CAST(:amount AS BIGINT), CAST(:currency AS VARCHAR), CAST(:code AS VARCHAR),"
+        " CAST(:reference AS VARCHAR), CAST(:metadata AS JSON), CAST(:pending_id AS VARCHAR),"
+        " CAST(:timeout_seconds AS INTEGER), CAST(:expires_at AS TIMESTAMP WITH TIME ZONE),"
+        " CAST(:created_at AS TIMESTAMP WITH TIME ZONE)"
+        " WHERE EXISTS (SELECT 1 FROM first_account)"
+        " ON CONFLICT DO NOTHING RETURNING sequence),"
+        f" second_account AS ({_apply('second_')} AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
+        " SELECT (SELECT count(*) FROM first_account) AS first_updated,"
+        " (SELECT sequence FROM inserted) AS sequence,"
+        " (SELECT count(*) FROM second_account) AS second_updated"
+    ).bindparams(
+        bindparam("metadata", type_=JSON()),
+        bindparam("expires_at", type_=UTCDateTime()),
+        bindparam("created_at", type_=UTCDateTime()),
+    )
+
+
+# Keyed by the first account's tested limits (at most one side is ever tested here).
+SINGLE_TRANSFER_POSTGRESQL: dict[tuple[bool, bool], TextClause] = {
+    (False, False): _single_transfer_statement(""),
+    (True, False): _single_transfer_statement(_debit_limit("first_")),
+    (False, True): _single_transfer_statement(_credit_limit("first_")),
+}
