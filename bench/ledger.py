@@ -253,8 +253,10 @@ def _process_main(
 
 
 def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -> Outcome:
-    share = [scenario.clients // processes + (1 if i < scenario.clients % processes else 0)
-             for i in range(processes)]
+    share = [
+        scenario.clients // processes + (1 if i < scenario.clients % processes else 0)
+        for i in range(processes)
+    ]
     start_at = time.time() + 2.0  # every process connected and waiting by then
     stop_at = start_at + seconds
     with ProcessPoolExecutor(max_workers=processes) as pool:
@@ -319,8 +321,15 @@ def main() -> int:
                 url, scenario, arguments.processes, arguments.seconds
             )
         table = Table(title=f"tongka ledger benchmark ({os.cpu_count()} cores, PostgreSQL)")
-        for column in ("scenario", "clients", "transfers/s", "p50 ms", "p99 ms", "target",
-                       "ratio to target"):
+        for column in (
+            "scenario",
+            "clients",
+            "transfers/s",
+            "p50 ms",
+            "p99 ms",
+            "target",
+            "ratio to target",
+        ):
             table.add_column(column, justify="right" if column != "scenario" else "left")
         for scenario in scenarios:
             outcome = outcomes.get(scenario.key)

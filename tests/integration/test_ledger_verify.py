@@ -196,3 +196,18 @@ async def test_verify_flags_transfers_left_unsealed(database: Database, clock: F
     assert _failed(report) == {
         "every settled transfer is sealed": "1 problem(s): transfer #2 is not in any block"
     }
+
+
+async def test_verify_catches_a_deleted_block(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        await post_transfers(session, [transfer("later", "card-2", "m", 1)], now=clock.now())
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM ledger_blocks WHERE number = 1"))
+
+    failed = _failed(await _verify(database, clock))
+
+    assert "entries name block 1, which does not exist" in failed["hash chain recomputes"]
+    assert "block 1 is missing (found 2)" in failed["hash chain recomputes"]
