@@ -6,7 +6,11 @@ locks), so statements that take row locks come in a per-dialect pair.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import JSON, TextClause, bindparam, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from tongka.db.base import UTCDateTime
 
@@ -73,8 +77,12 @@ def _expanding(statement: str) -> TextClause:
 
 SELECT_SHARDS = _expanding(_SELECT_SHARDS)
 # Locks are taken in (account_id, shard) order, the order every posting locks rows in.
+# ``COLLATE "C"`` sorts by code point, as Python sorts the ids it locks one by one.
 LOCK_SHARDS = {
-    "postgresql": _expanding(_SELECT_SHARDS + " FOR UPDATE"),
+    "postgresql": _expanding(
+        _SELECT_SHARDS.removesuffix("ORDER BY account_id, shard")
+        + 'ORDER BY account_id COLLATE "C", shard FOR UPDATE'
+    ),
     "sqlite": SELECT_SHARDS,
 }
 
@@ -125,3 +133,71 @@ SINGLE_TRANSFER_POSTGRESQL: dict[tuple[bool, bool], TextClause] = {
     (True, False): _single_transfer_statement(_debit_limit("first_")),
     (False, True): _single_transfer_statement(_credit_limit("first_")),
 }
+
+
+class DriverStatement:
+    """A statement compiled once for asyncpg, run with ``exec_driver_sql``.
+
+    The hot path's statement skips SQLAlchemy's per-call compilation-cache lookup and bind
+    processing; the caller passes values the driver takes as they are (JSON as text,
+    timezone-aware datetimes).
+    """
+
+    def __init__(self, clause: TextClause) -> None:
+        compiled = clause.compile(dialect=asyncpg_dialect())
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+
+    def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] for name in self.names)
+
+
+SINGLE_TRANSFER_DRIVER: dict[tuple[bool, bool], DriverStatement] = {
+    tests: DriverStatement(clause) for tests, clause in SINGLE_TRANSFER_POSTGRESQL.items()
+}
+
+
+# --------------------------------------------------------------------------- batches (PostgreSQL)
+# A batch touches many rows; these statements take arrays (``unnest``) so the whole batch is
+# one statement per step, whatever its size.
+
+BATCH_LOCK_POSTGRESQL = DriverStatement(
+    text(
+        "SELECT b.account_id, b.shard, b.debits_posted, b.credits_posted, b.debits_pending,"
+        " b.credits_pending FROM ledger_balances AS b"
+        " JOIN unnest(CAST(:account_ids AS VARCHAR[]), CAST(:shards AS INTEGER[]),"
+        " CAST(:limited AS BOOLEAN[])) AS t(account_id, shard, limited)"
+        " ON b.account_id = t.account_id AND (t.limited OR b.shard = t.shard)"
+        # the common lock order: limited accounts first, then by id (code points), then shard
+        ' ORDER BY t.limited DESC, b.account_id COLLATE "C", b.shard FOR UPDATE OF b'
+    )
+)
+
+BATCH_INSERT_POSTGRESQL = DriverStatement(
+    text(
+        "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount,"
+        " currency, code, reference, metadata, pending_id, timeout_seconds, expires_at,"
+        " created_at) SELECT * FROM unnest(CAST(:id AS VARCHAR[]), CAST(:kind AS VARCHAR[]),"
+        " CAST(:debit_account_id AS VARCHAR[]), CAST(:credit_account_id AS VARCHAR[]),"
+        " CAST(:amount AS BIGINT[]), CAST(:currency AS VARCHAR[]), CAST(:code AS VARCHAR[]),"
+        " CAST(:reference AS VARCHAR[]), CAST(:metadata AS JSON[]),"
+        " CAST(:pending_id AS VARCHAR[]), CAST(:timeout_seconds AS INTEGER[]),"
+        " CAST(:expires_at AS TIMESTAMP WITH TIME ZONE[]),"
+        " CAST(:created_at AS TIMESTAMP WITH TIME ZONE[]))"
+        " ON CONFLICT DO NOTHING RETURNING id, sequence"
+    )
+)
+
+BATCH_APPLY_POSTGRESQL = DriverStatement(
+    text(
+        "UPDATE ledger_balances AS b SET debits_posted = b.debits_posted + d.debits_posted,"
+        " credits_posted = b.credits_posted + d.credits_posted,"
+        " debits_pending = b.debits_pending + d.debits_pending,"
+        " credits_pending = b.credits_pending + d.credits_pending"
+        " FROM unnest(CAST(:account_id AS VARCHAR[]), CAST(:shard AS INTEGER[]),"
+        " CAST(:debits_posted AS BIGINT[]), CAST(:credits_posted AS BIGINT[]),"
+        " CAST(:debits_pending AS BIGINT[]), CAST(:credits_pending AS BIGINT[]))"
+        " AS d(account_id, shard, debits_posted, credits_posted, debits_pending, credits_pending)"
+        " WHERE b.account_id = d.account_id AND b.shard = d.shard"
+    )
+)
