@@ -27,13 +27,16 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+import asyncpg  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -50,7 +53,8 @@ from tongka.ledger import (  # noqa: E402
     post_batch,
     post_transfers,
 )
-from tongka.ledger.accounts import load_accounts  # noqa: E402
+from tongka.ledger.accounts import HOT_SHARD_COUNT, load_accounts  # noqa: E402
+from tongka.ledger.statements import SINGLE_TRANSFER_DRIVER  # noqa: E402
 from tongka.ledger.verify import verify_ledger  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -79,6 +83,7 @@ class Scenario:
     hot: bool
     target_per_second: float
     target_note: str
+    mode: str = "ledger"  # "session": an empty SQLAlchemy transaction; "raw": asyncpg only
 
 
 @dataclass
@@ -88,6 +93,7 @@ class Outcome:
     latencies_ms: list[float]
     processes: int
     load_average: float  # 1-minute load average right after the run (machine is shared)
+    client_cpu_per_transfer: float  # seconds of client-process CPU per transfer
 
     @property
     def per_second(self) -> float:
@@ -194,6 +200,12 @@ async def _client(
     await asyncio.sleep(max(0.0, start_at - time.time()))
     while time.time() < stop_at:
         began = time.perf_counter()
+        if scenario.mode == "session":
+            async with database.transaction() as session:
+                await session.execute(text("SELECT 1"))
+            posted += 1
+            latencies.append((time.perf_counter() - began) * 1000)
+            continue
         async with database.transaction() as session:
             if scenario.batch_size:
                 requests = [
@@ -213,9 +225,89 @@ async def _client(
     return posted
 
 
+async def _raw_client(
+    pool: asyncpg.Pool, client: int, start_at: float, stop_at: float, latencies: list[float]
+) -> int:
+    """The ledger's single-transfer statement straight through asyncpg: the floor."""
+    rng = random.Random(f"raw-{os.getpid()}-{client}")
+    prefix = f"raw:{uuid.uuid4().hex[:8]}:{client}"
+    statement = SINGLE_TRANSFER_DRIVER[(True, False)]
+    posted = 0
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    async with pool.acquire() as connection:
+        prepared = await connection.prepare(statement.sql)
+        shard = connection.get_server_pid() % HOT_SHARD_COUNT
+        while time.time() < stop_at:
+            began = time.perf_counter()
+            amount = rng.randint(1, 10_000)
+            values = {
+                "id": f"{prefix}:{posted}",
+                "kind": "single",
+                "debit_account_id": card_id(rng.randrange(CARD_COUNT)),
+                "credit_account_id": merchant_id(rng.randrange(MERCHANT_COUNT)),
+                "amount": amount,
+                "currency": "CNY",
+                "code": "redemption",
+                "reference": None,
+                "metadata": "{}",
+                "pending_id": None,
+                "timeout_seconds": None,
+                "expires_at": None,
+                "created_at": datetime.now(UTC),
+            }
+            values |= {
+                "first_account_id": values["debit_account_id"],
+                "first_shard": 0,
+                "first_debits_posted": amount,
+                "first_credits_posted": 0,
+                "first_debits_pending": 0,
+                "first_credits_pending": 0,
+                "second_account_id": values["credit_account_id"],
+                "second_shard": shard,
+                "second_debits_posted": 0,
+                "second_credits_posted": amount,
+                "second_debits_pending": 0,
+                "second_credits_pending": 0,
+            }
+            async with connection.transaction():
+                await prepared.fetchrow(*statement.arguments(values))
+            posted += 1
+            latencies.append((time.perf_counter() - began) * 1000)
+    return posted
+
+
+async def _run_raw_clients(
+    url: str, clients: int, start_at: float, stop_at: float
+) -> tuple[int, list[float], float]:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=clients, max_size=clients)
+    latencies: list[float] = []
+    try:
+        return await _timed(
+            start_at,
+            [_raw_client(pool, client, start_at, stop_at, latencies) for client in range(clients)],
+            latencies,
+        )
+    finally:
+        await pool.close()
+
+
+async def _timed(
+    start_at: float, clients: list[Coroutine[Any, Any, int]], latencies: list[float]
+) -> tuple[int, list[float], float]:
+    """Run the clients (which start at ``start_at``), measuring this process's CPU meanwhile."""
+    tasks = [asyncio.create_task(client) for client in clients]
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    cpu_before = time.process_time()
+    counts = await asyncio.gather(*tasks)
+    return sum(counts), latencies, time.process_time() - cpu_before
+
+
 async def _run_clients(
     url: str, scenario: Scenario, clients: int, start_at: float, stop_at: float
-) -> tuple[int, list[float]]:
+) -> tuple[int, list[float], float]:
+    if scenario.mode == "raw":
+        return await _run_raw_clients(url, clients, start_at, stop_at)
     database = Database(create_engine_for(url, pool_size=clients + 2))
     # a long-running API process has the accounts it uses in its metadata cache
     async with database.transaction() as session:
@@ -231,15 +323,16 @@ async def _run_clients(
             group.create_task(_warm(database))
     latencies: list[float] = []
     try:
-        counts = await asyncio.gather(
-            *(
+        return await _timed(
+            start_at,
+            [
                 _client(database, scenario, client, start_at, stop_at, latencies)
                 for client in range(clients)
-            )
+            ],
+            latencies,
         )
     finally:
         await database.dispose()
-    return sum(counts), latencies
 
 
 async def _warm(database: Database) -> None:
@@ -250,7 +343,8 @@ async def _warm(database: Database) -> None:
 
 def _process_main(
     url: str, scenario: Scenario, clients: int, start_at: float, stop_at: float
-) -> tuple[int, list[float]]:
+) -> tuple[int, list[float], float]:
+    """One client process; returns (transfers, latencies, CPU seconds spent while timed)."""
     return asyncio.run(_run_clients(url, scenario, clients, start_at, stop_at))
 
 
@@ -268,9 +362,12 @@ def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -
         ]
         results = [future.result() for future in futures]
     elapsed = max(stop_at, time.time()) - start_at
-    transfers = sum(count for count, _ in results)
-    latencies = [latency for _, part in results for latency in part]
-    return Outcome(transfers, elapsed, latencies, processes, os.getloadavg()[0])
+    transfers = sum(count for count, _, _ in results)
+    latencies = [latency for _, part, _ in results for latency in part]
+    client_cpu = sum(cpu for _, _, cpu in results)
+    return Outcome(
+        transfers, elapsed, latencies, processes, os.getloadavg()[0], client_cpu / transfers
+    )
 
 
 async def verify(url: str) -> bool:
@@ -293,7 +390,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--only", choices=["a", "b", "c"], action="append")
+    parser.add_argument("--only", choices=["a", "b", "c", "s", "r"], action="append")
     arguments = parser.parse_args()
 
     own_database = None
@@ -314,6 +411,26 @@ def main() -> int:
             Scenario("a", "(a) single transfers, 100 merchants", 32, 0, False, 2000, ">= 2,000/s"),
             Scenario("b", "(b) single transfers, 1 hot merchant", 32, 0, True, 0, ">= 90% of (a)"),
             Scenario("c", "(c) post_batch, 100 per batch", 4, 100, False, 20000, ">= 20,000/s"),
+            Scenario(
+                "s",
+                "reference: empty SQLAlchemy session transaction",
+                32,
+                0,
+                False,
+                0,
+                "-",
+                mode="session",
+            ),
+            Scenario(
+                "r",
+                "reference: (a)'s SQL via raw asyncpg, no SQLAlchemy",
+                32,
+                0,
+                False,
+                0,
+                "-",
+                mode="raw",
+            ),
         ]
         outcomes: dict[str, Outcome] = {}
         for scenario in scenarios:
@@ -331,6 +448,8 @@ def main() -> int:
             "p99 ms",
             "target",
             "ratio to target",
+            "client CPU µs/transfer",
+            "load avg",
         ):
             table.add_column(column, justify="right" if column != "scenario" else "left")
         for scenario in scenarios:
@@ -340,7 +459,8 @@ def main() -> int:
             target = scenario.target_per_second
             if scenario.key == "b" and "a" in outcomes:
                 target = 0.9 * outcomes["a"].per_second
-            ratio = outcome.per_second / target if target else float("nan")
+            ratio = f"{outcome.per_second / target:.2f}" if target else "-"
+            target_text = f"{scenario.target_note}, p99 < 50" if target else "-"
             latency_note = " per batch" if scenario.batch_size else ""
             table.add_row(
                 scenario.title,
@@ -348,8 +468,9 @@ def main() -> int:
                 f"{outcome.per_second:,.0f}",
                 f"{outcome.percentile(0.50):.1f}{latency_note}",
                 f"{outcome.percentile(0.99):.1f}{latency_note}",
-                f"{scenario.target_note}, p99 < 50",
-                f"{ratio:.2f}",
+                target_text,
+                ratio,
+                f"{outcome.client_cpu_per_transfer * 1e6:.0f}",
                 f"{outcome.load_average:.1f}",
             )
         console.print(table)
