@@ -222,6 +222,13 @@ async def _history(session: AsyncSession, account_id: str) -> list[Transfer]:
     return found
 
 
+async def _card_with_1000(database: Database, clock: FixedClock) -> Database:
+    """card-1 holding 1,000, and a merchant m."""
+    await open_accounts(database, card_spec("card-1"), merchant_spec("m"), now=clock.now())
+    await fund(database, "card-1", 1_000, now=clock.now())
+    return database
+
+
 async def _post(database: Database, requests: list, clock: FixedClock) -> list[Transfer]:
     return await database.run(lambda session: post_transfers(session, requests, now=clock.now()))
 
@@ -254,9 +261,7 @@ async def test_the_same_key_from_many_clients_at_once_posts_once(
 async def test_the_same_key_in_concurrent_batches_posts_once(
     pg_database: Database, clock: FixedClock
 ) -> None:
-    database = pg_database
-    await open_accounts(database, card_spec("card-1"), merchant_spec("m"), now=clock.now())
-    await fund(database, "card-1", 1_000, now=clock.now())
+    database = await _card_with_1000(pg_database, clock)
     batch = [transfer("pay-1", "card-1", "m", 300), transfer("pay-2", "card-1", "m", 200)]
 
     results = await _all_at_once(
@@ -274,9 +279,7 @@ async def test_the_same_key_in_concurrent_batches_posts_once(
 async def test_only_one_of_many_concurrent_resolutions_wins(
     pg_database: Database, clock: FixedClock
 ) -> None:
-    database = pg_database
-    await open_accounts(database, card_spec("card-1"), merchant_spec("m"), now=clock.now())
-    await fund(database, "card-1", 1_000, now=clock.now())
+    database = await _card_with_1000(pg_database, clock)
     await _post(
         database, [transfer("auth", "card-1", "m", 600, pending=True, timeout_seconds=30)], clock
     )

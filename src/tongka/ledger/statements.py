@@ -14,12 +14,38 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from tongka.db.base import UTCDateTime
 
+TRANSFER_COLUMNS = (
+    "id",
+    "kind",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "currency",
+    "code",
+    "reference",
+    "metadata",
+    "pending_id",
+    "timeout_seconds",
+    "expires_at",
+    "created_at",
+)
+# PostgreSQL types of those columns, for casting parameters where no column gives a type.
+TRANSFER_COLUMN_TYPES = dict(
+    zip(
+        TRANSFER_COLUMNS,
+        ["VARCHAR"] * 4
+        + ["BIGINT"]
+        + ["VARCHAR"] * 3
+        + ["JSON", "VARCHAR", "INTEGER"]
+        + ["TIMESTAMP WITH TIME ZONE"] * 2,
+        strict=True,
+    )
+)
+
 INSERT_TRANSFER = text(
-    "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount,"
-    " currency, code, reference, metadata, pending_id, timeout_seconds, expires_at,"
-    " created_at) VALUES (:id, :kind, :debit_account_id, :credit_account_id, :amount,"
-    " :currency, :code, :reference, :metadata, :pending_id, :timeout_seconds, :expires_at,"
-    " :created_at) ON CONFLICT DO NOTHING RETURNING sequence"
+    f"INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
+    f" VALUES ({', '.join(':' + column for column in TRANSFER_COLUMNS)})"
+    " ON CONFLICT DO NOTHING RETURNING sequence"
 ).bindparams(
     bindparam("metadata", type_=JSON()),
     bindparam("expires_at", type_=UTCDateTime()),
@@ -105,16 +131,10 @@ def _single_transfer_statement(first_limit: str) -> TextClause:
         f"WITH first_account AS ({_apply('first_')}{first_limit}"
         " AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = CAST(:id AS VARCHAR))"
         " RETURNING 1),"
-        " inserted AS (INSERT INTO ledger_transfers (id, kind, debit_account_id,"
-        " credit_account_id, amount, currency, code, reference, metadata, pending_id,"
-        " timeout_seconds, expires_at, created_at)"
-        " SELECT CAST(:id AS VARCHAR), CAST(:kind AS VARCHAR),"
-        " CAST(:debit_account_id AS VARCHAR), CAST(:credit_account_id AS VARCHAR),"
-        " CAST(:amount AS BIGINT), CAST(:currency AS VARCHAR), CAST(:code AS VARCHAR),"
-        " CAST(:reference AS VARCHAR), CAST(:metadata AS JSON), CAST(:pending_id AS VARCHAR),"
-        " CAST(:timeout_seconds AS INTEGER), CAST(:expires_at AS TIMESTAMP WITH TIME ZONE),"
-        " CAST(:created_at AS TIMESTAMP WITH TIME ZONE)"
-        " WHERE EXISTS (SELECT 1 FROM first_account)"
+        f" inserted AS (INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
+        " SELECT "
+        + ", ".join(f"CAST(:{c} AS {t})" for c, t in TRANSFER_COLUMN_TYPES.items())
+        + " WHERE EXISTS (SELECT 1 FROM first_account)"
         " ON CONFLICT DO NOTHING RETURNING sequence),"
         f" second_account AS ({_apply('second_')} AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
         " SELECT (SELECT count(*) FROM first_account) AS first_updated,"
@@ -175,15 +195,9 @@ BATCH_LOCK_POSTGRESQL = DriverStatement(
 
 BATCH_INSERT_POSTGRESQL = DriverStatement(
     text(
-        "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount,"
-        " currency, code, reference, metadata, pending_id, timeout_seconds, expires_at,"
-        " created_at) SELECT * FROM unnest(CAST(:id AS VARCHAR[]), CAST(:kind AS VARCHAR[]),"
-        " CAST(:debit_account_id AS VARCHAR[]), CAST(:credit_account_id AS VARCHAR[]),"
-        " CAST(:amount AS BIGINT[]), CAST(:currency AS VARCHAR[]), CAST(:code AS VARCHAR[]),"
-        " CAST(:reference AS VARCHAR[]), CAST(:metadata AS JSON[]),"
-        " CAST(:pending_id AS VARCHAR[]), CAST(:timeout_seconds AS INTEGER[]),"
-        " CAST(:expires_at AS TIMESTAMP WITH TIME ZONE[]),"
-        " CAST(:created_at AS TIMESTAMP WITH TIME ZONE[]))"
+        f"INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)}) SELECT * FROM unnest("
+        + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in TRANSFER_COLUMN_TYPES.items())
+        + ")"
         " ON CONFLICT DO NOTHING RETURNING id, sequence"
     )
 )
