@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -93,16 +93,8 @@ async def _regulation_row(session: AsyncSession, now: datetime, *, lock: bool) -
         statement = statement.with_for_update()
     row = (await session.execute(statement)).scalar_one_or_none()
     if row is None:
-        defaults = RegulationRules()
         row = CardRegulation(
-            id=REGULATION_ID,
-            is_enforced=defaults.is_enforced,
-            anonymous_max_balance=defaults.anonymous_max_balance,
-            named_max_balance=defaults.named_max_balance,
-            anonymous_min_validity_months=defaults.anonymous_min_validity_months,
-            is_named_expiry_forbidden=defaults.is_named_expiry_forbidden,
-            updated_by="system",
-            updated_at=now,
+            id=REGULATION_ID, updated_by="system", updated_at=now, **asdict(RegulationRules())
         )
         session.add(row)
         await session.flush()
@@ -111,11 +103,7 @@ async def _regulation_row(session: AsyncSession, now: datetime, *, lock: bool) -
 
 def _rules_of(row: CardRegulation) -> RegulationRules:
     return RegulationRules(
-        is_enforced=row.is_enforced,
-        anonymous_max_balance=row.anonymous_max_balance,
-        named_max_balance=row.named_max_balance,
-        anonymous_min_validity_months=row.anonymous_min_validity_months,
-        is_named_expiry_forbidden=row.is_named_expiry_forbidden,
+        **{rule.name: getattr(row, rule.name) for rule in fields(RegulationRules)}
     )
 
 
@@ -129,11 +117,8 @@ async def set_regulation(
     """The platform changes the rules; products already approved keep their terms."""
     row = await _regulation_row(session, now, lock=True)
     before = _rules_of(row)
-    row.is_enforced = rules.is_enforced
-    row.anonymous_max_balance = rules.anonymous_max_balance
-    row.named_max_balance = rules.named_max_balance
-    row.anonymous_min_validity_months = rules.anonymous_min_validity_months
-    row.is_named_expiry_forbidden = rules.is_named_expiry_forbidden
+    for name, value in asdict(rules).items():
+        setattr(row, name, value)
     row.updated_by = actor
     row.updated_at = now
     await record_event(
@@ -143,7 +128,7 @@ async def set_regulation(
         object_id=str(REGULATION_ID),
         actor=actor,
         now=now,
-        data={"before": before.__dict__, "after": rules.__dict__},
+        data={"before": asdict(before), "after": asdict(rules)},
     )
     return rules
 
@@ -294,31 +279,19 @@ async def create_product(
     if violations:
         raise RegulationViolation(" ".join(violations), details={"violations": violations})
     await _ensure_bin_is_free(session, spec.bin_prefix)
+    columns = asdict(spec) | {
+        "name": spec.name.strip(),
+        "face_values": sorted(spec.face_values) if spec.face_values is not None else None,
+        "exchange_ratio": str(spec.exchange_ratio) if spec.exchange_ratio is not None else None,
+    }
     product = CardProduct(
         id=new_id("cpr"),
         merchant_id=merchant_id,
-        name=spec.name.strip(),
-        currency=spec.currency,
         status=ProductStatus.DRAFT,
-        bin_prefix=spec.bin_prefix,
-        number_length=spec.number_length,
         issued_count=0,
-        face_values=sorted(spec.face_values) if spec.face_values is not None else None,
-        face_value_min=spec.face_value_min,
-        face_value_max=spec.face_value_max,
-        is_top_up_allowed=spec.is_top_up_allowed,
-        max_balance=spec.max_balance,
-        is_named=spec.is_named,
-        validity_months=spec.validity_months,
-        acceptance=spec.acceptance,
-        accepted_store_ids=list(spec.accepted_store_ids),
-        accepted_merchant_ids=list(spec.accepted_merchant_ids),
-        breakage_policy=spec.breakage_policy,
-        exchange_grace_days=spec.exchange_grace_days,
-        exchange_ratio=str(spec.exchange_ratio) if spec.exchange_ratio is not None else None,
-        form=spec.form,
         created_at=now,
         updated_at=now,
+        **columns,
     )
     session.add(product)
     await session.flush()
@@ -403,26 +376,9 @@ async def review_product(
 
 
 def product_spec(product: CardProduct) -> ProductSpec:
-    return ProductSpec(
-        name=product.name,
-        currency=product.currency,
-        bin_prefix=product.bin_prefix,
-        number_length=product.number_length,
-        max_balance=product.max_balance,
-        is_named=product.is_named,
-        form=CardForm(product.form),
-        face_values=product.face_values,
-        face_value_min=product.face_value_min,
-        face_value_max=product.face_value_max,
-        is_top_up_allowed=product.is_top_up_allowed,
-        validity_months=product.validity_months,
-        acceptance=Acceptance(product.acceptance),
-        accepted_store_ids=product.accepted_store_ids,
-        accepted_merchant_ids=product.accepted_merchant_ids,
-        breakage_policy=BreakagePolicy(product.breakage_policy),
-        exchange_grace_days=product.exchange_grace_days,
-        exchange_ratio=parse_ratio(product.exchange_ratio),
-    )
+    """The terms a product was created with (to re-check them against today's rules)."""
+    terms = {term.name: getattr(product, term.name) for term in fields(ProductSpec)}
+    return ProductSpec(**terms | {"exchange_ratio": parse_ratio(product.exchange_ratio)})
 
 
 def product_capacity(product: CardProduct) -> int:
