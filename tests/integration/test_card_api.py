@@ -10,9 +10,10 @@ import httpx
 import pytest
 from fastapi import Request
 
-from tests.cards_support import MERCHANT, OTHER_MERCHANT, count, event_types
+from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, count, event_types, reserve_account
 from tongka.api.app import create_app
 from tongka.api.auth import authenticate
+from tongka.cards import service
 from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.config import Settings
@@ -296,3 +297,64 @@ async def test_one_address_is_limited_across_cards(client: httpx.AsyncClient) ->
     ]
     assert answers[:30] == [400] * 30
     assert answers[30] == 429
+
+
+async def test_a_cards_transactions_and_balance_come_from_the_ledger(
+    client: httpx.AsyncClient, database: Database, clock: FixedClock
+) -> None:
+    card = await issued_card(client)
+    async with database.transaction() as session:
+        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        funding = service.CardFunding(
+            transfer_id="sale:1",
+            debit_account_id=await reserve_account(session, clock.now()),
+            amount=10_000,
+        )
+        await service.activate_card(
+            session, card["id"], actor="t", now=clock.now(), funding=funding
+        )
+    shown = await call(client, "GET", f"/v1/cards/{card['id']}", "alpha")
+    assert shown.json()["balance"] == {
+        "paid": 10_000,
+        "bonus": 0,
+        "total": 10_000,
+        "currency": "CNY",
+    }
+    history = await call(client, "GET", f"/v1/cards/{card['id']}/transactions", "alpha")
+    assert [(item["amount"], item["code"]) for item in history.json()["data"]] == [
+        (10_000, "card_load")
+    ]
+
+
+async def test_only_platform_finance_activates_a_batch(
+    client: httpx.AsyncClient, database: Database, clock: FixedClock
+) -> None:
+    product = await active_product(client)
+    created = await call(
+        client,
+        "POST",
+        "/v1/card_batches",
+        "alpha",
+        json={
+            "product_id": product["id"],
+            "count": 2,
+            "face_value": 10_000,
+            "export_password": "a long export password",
+        },
+    )
+    batch_id = created.json()["id"]
+    await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
+    async with database.transaction() as session:
+        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+    body = {"transfer_reference": "BANK-7", "amount": 20_000}
+    refused = await call(
+        client, "POST", f"/v1/card_batches/{batch_id}/activate", "alpha", json=body
+    )
+    assert refused.status_code == 403
+    activated = await call(
+        client, "POST", f"/v1/card_batches/{batch_id}/activate", "platform", json=body
+    )
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["funding_reference"] == "BANK-7"
+    listed = await call(client, "GET", "/v1/cards", "alpha", params={"batch_id": batch_id})
+    assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
