@@ -13,27 +13,29 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tongka.api.auth import PrincipalDep, list_scope, require_merchant, require_platform
 from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
-from tongka.api.errors import ERROR_RESPONSES
+from tongka.api.identity.schemas import (
+    ID_PATTERN,
+    RESPONSES,
+    ObjectId,
+    RequestModel,
+    fetch_page,
+)
 from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.identity.principal import Principal, PrincipalKind
 
-router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
-public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
+router = APIRouter(responses=RESPONSES, tags=["cards"])
+public_router = APIRouter(responses=RESPONSES, tags=["cards"])
 
 ManagerDep = Annotated[Principal, require_merchant("merchant_admin", "full")]
 PlatformDep = Annotated[Principal, require_platform("admin")]
 FinanceDep = Annotated[Principal, require_platform("admin", "finance")]
-
-
-class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # --- scoping -----------------------------------------------------------------------------
@@ -149,22 +151,20 @@ async def list_products(
     statement = service.products_query(
         merchant_id=list_scope(principal), status=status.value if status else None
     )
-    statement = apply_page(
-        statement, page, id_column=CardProduct.id, created_column=CardProduct.created_at
-    )
-    rows = (await session.execute(statement)).scalars().all()
-    return make_list_response(rows, page, ProductOut.of)
+    return await fetch_page(session, statement, page, CardProduct, ProductOut.of)
 
 
 @router.get("/v1/card_products/{product_id}", summary="One card product")
-async def get_product(product_id: str, principal: PrincipalDep, session: SessionDep) -> ProductOut:
+async def get_product(
+    product_id: ObjectId, principal: PrincipalDep, session: SessionDep
+) -> ProductOut:
     product = await service.get_product(session, product_id, merchant_id=list_scope(principal))
     return ProductOut.of(product)
 
 
 @router.post("/v1/card_products/{product_id}/submit", summary="Submit for the platform's review")
 async def submit_product(
-    product_id: str, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    product_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> ProductOut:
     product = await service.submit_product(
         session,
@@ -177,7 +177,7 @@ async def submit_product(
 
 
 async def _review(
-    product_id: str,
+    product_id: ObjectId,
     body: ReviewRequest,
     principal: Principal,
     session: Any,
@@ -193,7 +193,7 @@ async def _review(
 
 @router.post("/v1/card_products/{product_id}/approve", summary="Platform: approve a product")
 async def approve_product(
-    product_id: str,
+    product_id: ObjectId,
     body: ReviewRequest,
     principal: PlatformDep,
     session: SessionDep,
@@ -204,7 +204,7 @@ async def approve_product(
 
 @router.post("/v1/card_products/{product_id}/reject", summary="Platform: reject a product")
 async def reject_product(
-    product_id: str,
+    product_id: ObjectId,
     body: ReviewRequest,
     principal: PlatformDep,
     session: SessionDep,
@@ -278,9 +278,11 @@ class IssuedCardOut(CardOut):
 
 
 class CardIssue(RequestModel):
-    product_id: str = Field(max_length=40)
+    product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
     face_value: int = Field(gt=0, description="Minor units; one of the product's face values.")
-    holder_id: str | None = Field(default=None, max_length=40, description="Consumer (con_...).")
+    holder_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Consumer (con_...)."
+    )
 
 
 class ReasonRequest(RequestModel):
@@ -322,9 +324,9 @@ async def list_cards(
     session: SessionDep,
     page: PageParamsDep,
     last4: Annotated[str | None, Query(pattern="^[0-9]{4}$")] = None,
-    holder_id: Annotated[str | None, Query(max_length=40)] = None,
-    product_id: Annotated[str | None, Query(max_length=40)] = None,
-    batch_id: Annotated[str | None, Query(max_length=40)] = None,
+    holder_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    product_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    batch_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     status: Annotated[service.CardStatus | None, Query()] = None,
 ) -> ListResponse[CardOut]:
     scope = card_scope(principal)
@@ -343,14 +345,14 @@ async def list_cards(
 
 
 @router.get("/v1/cards/{card_id}", summary="One card with its balance")
-async def get_card(card_id: str, principal: PrincipalDep, session: SessionDep) -> CardOut:
+async def get_card(card_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> CardOut:
     card = await service.get_card(session, card_id, **vars(card_scope(principal)))
     return await _card_out(session, card)
 
 
 @router.post("/v1/cards/{card_id}/activate", summary="Activate an issued card without money")
 async def activate_card(
-    card_id: str,
+    card_id: ObjectId,
     body: ReasonRequest,
     principal: ManagerDep,
     session: SessionDep,
@@ -378,7 +380,7 @@ LIFECYCLE_SUMMARIES = {
 
 def _lifecycle_endpoint(action: str) -> Any:
     async def endpoint(
-        card_id: str,
+        card_id: ObjectId,
         body: ReasonRequest,
         principal: PrincipalDep,
         session: SessionDep,
@@ -415,7 +417,7 @@ for _action in service.LIFECYCLE_ACTIONS:
     summary="Reissue a lost card (补卡): new number and secret shown once, balance moved",
 )
 async def reissue_card(
-    card_id: str,
+    card_id: ObjectId,
     body: ReasonRequest,
     principal: PrincipalDep,
     session: SessionDep,
@@ -441,7 +443,7 @@ async def reissue_card(
 
 @router.post("/v1/cards/{card_id}/merge", summary="Merge other cards into this one (并卡)")
 async def merge_cards(
-    card_id: str,
+    card_id: ObjectId,
     body: MergeRequest,
     principal: PrincipalDep,
     session: SessionDep,
@@ -479,7 +481,7 @@ class CardTransactionList(BaseModel):
 
 @router.get("/v1/cards/{card_id}/transactions", summary="A card's transaction history")
 async def card_transactions(
-    card_id: str,
+    card_id: ObjectId,
     principal: PrincipalDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -511,7 +513,7 @@ async def card_transactions(
 
 
 class BatchCreate(RequestModel):
-    product_id: str = Field(max_length=40)
+    product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
     count: int = Field(ge=1, le=100_000)
     face_value: int = Field(gt=0)
     export_password: str = Field(
@@ -591,18 +593,12 @@ async def create_batch(
 async def list_batches(
     principal: PrincipalDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[BatchOut]:
-    statement = apply_page(
-        service.batches_query(merchant_id=list_scope(principal)),
-        page,
-        id_column=CardBatch.id,
-        created_column=CardBatch.created_at,
-    )
-    rows = (await session.execute(statement)).scalars().all()
-    return make_list_response(rows, page, BatchOut.of)
+    statement = service.batches_query(merchant_id=list_scope(principal))
+    return await fetch_page(session, statement, page, CardBatch, BatchOut.of)
 
 
 @router.get("/v1/card_batches/{batch_id}", summary="One batch and its progress")
-async def get_batch(batch_id: str, principal: PrincipalDep, session: SessionDep) -> BatchOut:
+async def get_batch(batch_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> BatchOut:
     return BatchOut.of(
         await service.get_batch(session, batch_id, merchant_id=list_scope(principal))
     )
@@ -610,7 +606,7 @@ async def get_batch(batch_id: str, principal: PrincipalDep, session: SessionDep)
 
 @router.post("/v1/card_batches/{batch_id}/export", summary="Take the one-time encrypted export")
 async def take_export(
-    batch_id: str, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    batch_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> ExportOut:
     content = await service.take_export(
         session,
@@ -627,7 +623,7 @@ async def take_export(
     summary="Finance: activate a batch paid by bank transfer (one ledger transaction)",
 )
 async def activate_batch(
-    batch_id: str,
+    batch_id: ObjectId,
     body: BatchFunding,
     principal: FinanceDep,
     session: SessionDep,
