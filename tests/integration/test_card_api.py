@@ -34,6 +34,12 @@ PRINCIPALS = {
         roles=frozenset({"merchant_admin"}),
         merchant_id=OTHER_MERCHANT,
     ),
+    "holder": Principal(
+        kind=PrincipalKind.CONSUMER,
+        actor="consumer:con_holder",
+        roles=frozenset(),
+        consumer_id="con_holder",
+    ),
     "platform": Principal(
         kind=PrincipalKind.PLATFORM, actor="user:ops", roles=frozenset({"admin"})
     ),
@@ -358,3 +364,31 @@ async def test_only_platform_finance_activates_a_batch(
     assert activated.json()["funding_reference"] == "BANK-7"
     listed = await call(client, "GET", "/v1/cards", "alpha", params={"batch_id": batch_id})
     assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
+
+
+async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncClient) -> None:
+    product = await active_product(client)
+    mine = await call(
+        client,
+        "POST",
+        "/v1/cards",
+        "alpha",
+        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"},
+    )
+    others = await call(
+        client,
+        "POST",
+        "/v1/cards",
+        "alpha",
+        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_other"},
+    )
+    listed = await call(client, "GET", "/v1/cards", "holder")
+    assert [item["id"] for item in listed.json()["data"]] == [mine.json()["id"]]
+    assert (
+        await call(client, "GET", f"/v1/cards/{mine.json()['id']}", "holder")
+    ).status_code == 200
+    assert (
+        await call(client, "GET", f"/v1/cards/{others.json()['id']}", "holder")
+    ).status_code == 404
+    frozen = await call(client, "POST", f"/v1/cards/{mine.json()['id']}/report_lost", "holder")
+    assert frozen.status_code == 422  # an issued (unsold) card cannot be reported lost
