@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import numbers
@@ -41,11 +42,17 @@ class BalanceAnswer:
 
 
 async def _count_client_attempt(session: AsyncSession, client: str, now: datetime) -> None:
-    window = await session.get(CardInquiryWindow, client, with_for_update=True)
-    if window is None:
-        session.add(CardInquiryWindow(client=client, window_start=now, attempts=1))
-        await session.flush()
-        return
+    # insert-if-absent first, so two first requests from one address cannot both insert
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(CardInquiryWindow)
+        .values(client=client, window_start=now, attempts=0)
+        .on_conflict_do_nothing()
+    )
+    window = await session.get(
+        CardInquiryWindow, client, with_for_update=True, populate_existing=True
+    )
+    assert window is not None
     if ensure_utc(window.window_start) + CLIENT_WINDOW <= now:
         window.window_start = now
         window.attempts = 0
