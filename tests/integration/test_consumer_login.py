@@ -14,7 +14,7 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.errors import InvalidRequest, RateLimited, ServiceUnavailable
 from tongka.events.models import Event
-from tongka.identity import consumer_login
+from tongka.identity import consumer_login, sms
 from tongka.identity import service as identity
 from tongka.identity.consumer_login import CODE_EXPIRED, CODE_INVALID, CODE_LOCKED
 from tongka.identity.models import (
@@ -93,12 +93,16 @@ async def test_a_first_sign_in_creates_the_consumer_at_kyc_1_with_a_session(
 
 
 async def test_the_code_is_stored_only_as_a_keyed_hash_and_never_in_events_or_logs(
-    database: Database,
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with structlog.testing.capture_logs() as logs:
-        code = await _request(database)
-        await _verify(database, _wrong(code))
-        await _verify(database, code)
+    capture = structlog.testing.LogCapture()  # module loggers are cached: swap them
+    for module in (consumer_login, sms):
+        logger = structlog.wrap_logger(structlog.PrintLogger(), processors=[capture])
+        monkeypatch.setattr(module, "log", logger)
+    code = await _request(database)
+    await _verify(database, _wrong(code))
+    await _verify(database, code)
+    logs = capture.entries
     async with database.transaction() as session:
         login_code = await session.scalar(select(ConsumerLoginCode))
     assert login_code is not None
@@ -109,7 +113,11 @@ async def test_the_code_is_stored_only_as_a_keyed_hash_and_never_in_events_or_lo
     assert sent.type == "consumer.login_code_sent"
     assert sent.data == {"phone": "138****5678", "expires_at": "2026-01-01T08:05:00+00:00"}
     assert all(code not in repr(event.data) for event in events)
-    assert logs
+    assert [entry["event"] for entry in logs] == [
+        "sms.sandbox_delivered",
+        "identity.login_code_sent",
+        "identity.login_code_refused",
+    ]
     assert all(code not in repr(entry) and PHONE not in repr(entry) for entry in logs)
 
 
