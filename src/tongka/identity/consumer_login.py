@@ -110,6 +110,7 @@ async def _check_send_rate(session: AsyncSession, phone: str, now: datetime) -> 
                 ConsumerLoginCode.phone == phone, ConsumerLoginCode.created_at > since_day
             )
         )
+        assert oldest is not None  # counted above
         wait = ensure_utc(oldest) + DAILY_WINDOW - now
         raise RateLimited(
             f"No more than {DAILY_SEND_LIMIT} codes a day go to one number; try again later.",
