@@ -86,7 +86,13 @@ def _new_code() -> str:
 
 
 async def _check_send_rate(session: AsyncSession, phone: str, now: datetime) -> None:
-    """At most one code per ``RESEND_INTERVAL`` and ``DAILY_SEND_LIMIT`` a day per phone."""
+    """At most one code per ``RESEND_INTERVAL`` and ``DAILY_SEND_LIMIT`` a day per phone.
+
+    The phone's latest code row is locked first, so concurrent requests for one phone take
+    turns and each counts what the one before it sent (a phone's very first request has no
+    row to lock; at worst two first codes race, and the newer supersedes the other).
+    """
+    await _latest_code(session, phone)
     since_day = now - DAILY_WINDOW
     sent_today, latest = (
         await session.execute(
