@@ -34,7 +34,7 @@ CONSUMER_HOME_SECTIONS: dict[str, SectionProvider] = {}
 
 # Shown while no part provides the section of that key.
 PLACEHOLDERS: dict[str, HomeSection] = {
-    "cards": HomeSection(title="consumer.my_cards", template="_consumer_no_cards.html"),
+    "cards": HomeSection(title="consumer.cards", template="_consumer_no_cards.html"),
 }
 
 
