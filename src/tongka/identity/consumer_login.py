@@ -85,6 +85,27 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**LOGIN_CODE_LENGTH):0{LOGIN_CODE_LENGTH}d}"
 
 
+async def _code_event(
+    session: AsyncSession,
+    type: str,
+    login_code: ConsumerLoginCode,
+    *,
+    actor: str,
+    now: datetime,
+    **data: object,
+) -> None:
+    """An event about a code: the phone masked, the code itself never."""
+    await record_event(
+        session,
+        type=type,
+        object_type="consumer_login_code",
+        object_id=login_code.id,
+        actor=actor,
+        now=now,
+        data={"phone": mask_phone(login_code.phone), **data},
+    )
+
+
 async def _check_send_rate(session: AsyncSession, phone: str, now: datetime) -> None:
     """At most one code per ``RESEND_INTERVAL`` and ``DAILY_SEND_LIMIT`` a day per phone.
 
@@ -159,14 +180,13 @@ async def request_login_code(
     session.add(login_code)
     await session.flush()
     await sender.send(session, phone=phone, body=login_code_message(code), now=now)
-    await record_event(
+    await _code_event(
         session,
-        type="consumer.login_code_sent",
-        object_type="consumer_login_code",
-        object_id=login_code.id,
+        "consumer.login_code_sent",
+        login_code,
         actor="public",
         now=now,
-        data={"phone": mask_phone(phone), "expires_at": login_code.expires_at.isoformat()},
+        expires_at=login_code.expires_at.isoformat(),
     )
     log.info("identity.login_code_sent", code_id=login_code.id, phone=mask_phone(phone))
     return SentCode(code_id=login_code.id, phone=phone, expires_at=login_code.expires_at)
@@ -194,14 +214,13 @@ async def _count_wrong_code(
     log.warning(
         "identity.login_code_locked", code_id=login_code.id, phone=mask_phone(login_code.phone)
     )
-    await record_event(
+    await _code_event(
         session,
-        type="consumer.login_code_locked",
-        object_type="consumer_login_code",
-        object_id=login_code.id,
+        "consumer.login_code_locked",
+        login_code,
         actor="system",
         now=now,
-        data={"phone": mask_phone(login_code.phone), "failed_attempts": MAX_CODE_ATTEMPTS},
+        failed_attempts=MAX_CODE_ATTEMPTS,
     )
     return CODE_LOCKED
 
