@@ -33,6 +33,7 @@ CONSUMER_ROUTES = {
     ("POST", "/v1/consumer_sessions/codes"),
     ("POST", "/v1/consumer_sessions"),
     ("GET", "/v1/consumers/me"),
+    ("DELETE", "/v1/consumer_sessions/current"),
     ("POST", "/v1/merchants"),
     ("GET", "/v1/health"),
 }
@@ -168,6 +169,16 @@ async def test_an_expired_consumer_token_is_refused(
     assert response.json()["error"]["code"] == "session_expired"
 
 
+async def test_signing_out_ends_the_token_at_once(app: FastAPI, database: Database) -> None:
+    holder = await make_consumer_with_token(database)
+    async with api_client(app, holder.token) as client:
+        ended = await client.delete("/v1/consumer_sessions/current")
+        after = await client.get("/v1/consumers/me")
+    assert ended.status_code == 204
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "session_expired"
+
+
 async def test_merchants_and_operators_have_no_consumer_profile(
     app: FastAPI, database: Database
 ) -> None:
@@ -176,6 +187,7 @@ async def test_merchants_and_operators_have_no_consumer_profile(
     for key in (merchant.api_key, platform_key):
         async with api_client(app, key) as client:
             assert (await client.get("/v1/consumers/me")).status_code == 403
+            assert (await client.delete("/v1/consumer_sessions/current")).status_code == 403
 
 
 async def test_a_consumer_token_reaches_no_merchant_or_platform_endpoint(

@@ -954,6 +954,15 @@ async def end_console_session(
     )
 
 
+async def end_session(
+    session: AsyncSession, console_session: ConsoleSession, *, now: datetime
+) -> None:
+    """Log out the session at hand (e.g. a consumer's API token): it stops working at once."""
+    if console_session.ended_at is None:
+        console_session.ended_at = now
+        await session.flush()
+
+
 def csrf_token_for(keys: IdentityKeys, console_session_id: str) -> str:
     """The synchronizer token of a console session: forms and HTMX requests must echo it."""
     return keyed_hash(keys.csrf, console_session_id)

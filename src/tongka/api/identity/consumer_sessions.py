@@ -1,7 +1,9 @@
 """Consumer (card holder) sign-in by phone + one-time code, and the consumer's own profile.
 
 ``POST /v1/consumer_sessions/codes`` and ``POST /v1/consumer_sessions`` are public; the
-token the second returns (``tk_con_...``) is then sent as ``Authorization: Bearer``.
+token the second returns (``tk_con_...``) is then sent as ``Authorization: Bearer``, and
+``DELETE /v1/consumer_sessions/current`` ends it. Per-IP limits on these public endpoints
+come with the API conventions' rate limiter; the per-phone limits are in the service.
 The console's consumer login page (``/console/consumer/login``) uses the same services.
 """
 
@@ -10,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tongka.api.auth import IdentityKeysDep, require_consumer
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
-from tongka.api.errors import error_response
+from tongka.api.errors import ErrorBody, error_response
 from tongka.api.identity.schemas import RESPONSES, RequestModel
 from tongka.api.identity.users import ConsumerOut
 from tongka.identity import consumer_login
@@ -72,6 +74,7 @@ class ConsumerSessionOut(BaseModel):
     status_code=202,
     response_model=LoginCodeSentOut,
     summary="Send a sign-in code by SMS (public, rate limited per phone)",
+    responses={503: {"model": ErrorBody, "description": "No SMS gateway is configured."}},
 )
 async def request_login_code(
     body: LoginCodeRequestIn,
@@ -125,6 +128,21 @@ async def create_consumer_session(
         expires_at=result.console_session.expires_at,
         consumer=ConsumerOut.of(result.consumer),
     )
+
+
+@router.delete(
+    "/v1/consumer_sessions/current",
+    status_code=204,
+    summary="Sign out: the consumer's session token stops working",
+)
+async def end_consumer_session(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    _principal: Principal = require_consumer(),
+) -> Response:
+    await identity.end_session(session, request.state.console_session, now=clock.now())
+    return Response(status_code=204)
 
 
 @router.get(
