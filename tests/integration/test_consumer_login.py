@@ -212,6 +212,20 @@ async def test_an_existing_consumer_is_raised_to_kyc_1_never_lowered(database: D
     ]
 
 
+async def test_a_consumer_registered_with_a_formatted_number_is_the_same_person(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        registered = await identity.create_consumer(
+            session, phone="+86 138-1234-5678", actor="test", now=NOW
+        )
+    assert registered.phone == PHONE
+    result = await _verify(database, await _request(database))
+    assert result.consumer is not None
+    assert result.consumer.id == registered.id
+    assert await _count(database, Consumer) == 1
+
+
 @pytest.mark.parametrize(
     ("given", "normalized"),
     [

@@ -53,6 +53,7 @@ from tongka.identity.models import (
 )
 from tongka.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from tongka.identity.principal import Principal, PrincipalKind, expand_role
+from tongka.identity.sms import canonical_phone
 from tongka.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -554,6 +555,7 @@ async def create_consumer(
     display_name: str | None = None,
     kyc_level: KycLevel = KycLevel.NONE,
 ) -> Consumer:
+    phone = canonical_phone(phone)
     if await session.scalar(select(Consumer.id).where(Consumer.phone == phone)) is not None:
         raise AlreadyExists("A consumer with this phone number already exists.", param="phone")
     consumer = Consumer(
@@ -588,7 +590,7 @@ def consumers_query() -> Select[Any]:
 
 
 async def find_consumer_by_phone(session: AsyncSession, phone: str) -> Consumer | None:
-    return await session.scalar(select(Consumer).where(Consumer.phone == phone))
+    return await session.scalar(select(Consumer).where(Consumer.phone == canonical_phone(phone)))
 
 
 def principal_for_consumer(consumer: Consumer) -> Principal:

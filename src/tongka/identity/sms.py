@@ -46,6 +46,16 @@ def normalize_mobile(phone: str) -> str:
     return match.group(1)
 
 
+def canonical_phone(phone: str) -> str:
+    """How a consumer's phone is stored and looked up: a mainland mobile as its 11 digits
+    (so ``+86 138-0013-8000`` and ``13800138000`` are one person), anything else with
+    spaces and dashes removed."""
+    try:
+        return normalize_mobile(phone)
+    except InvalidRequest:
+        return re.sub(r"[\s\-()]", "", phone)
+
+
 def mask_phone(phone: str) -> str:
     """``13812345678`` -> ``138****5678``: how a phone number appears in responses and logs."""
     if len(phone) < 8:
