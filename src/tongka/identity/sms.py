@@ -32,11 +32,15 @@ log = structlog.get_logger(__name__)
 _MAINLAND_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9][0-9]{9})$")
 
 
+def _compact(phone: str) -> str:
+    """Without the spaces, dashes and brackets people write numbers with."""
+    return re.sub(r"[\s\-()]", "", phone)
+
+
 def normalize_mobile(phone: str) -> str:
     """A mainland China mobile number as its 11 digits (``+86 138-0013-8000`` ->
     ``13800138000``); anything else is refused (we can only text those)."""
-    compact = re.sub(r"[\s\-()]", "", phone or "")
-    match = _MAINLAND_MOBILE.fullmatch(compact)
+    match = _MAINLAND_MOBILE.fullmatch(_compact(phone or ""))
     if match is None:
         raise InvalidRequest(
             "A mainland China mobile number of 11 digits is required (e.g. 13800138000).",
@@ -53,7 +57,7 @@ def canonical_phone(phone: str) -> str:
     try:
         return normalize_mobile(phone)
     except InvalidRequest:
-        return re.sub(r"[\s\-()]", "", phone)
+        return _compact(phone)
 
 
 def mask_phone(phone: str) -> str:
