@@ -22,6 +22,7 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.identity.models import ConsoleSession, ConsumerLoginCode
 from tongka.web import consumer_home
+from tongka.web.console import is_consumer_page
 from tongka.web.consumer_home import HomeSection
 
 PHONE = "13812345678"
@@ -167,3 +168,11 @@ async def test_the_factory_token_works_as_the_console_cookie(
         home = await client.get("/console/me")
     assert home.status_code == 200
     assert f"{holder.phone[:3]}****{holder.phone[-4:]}" in home.text
+
+
+@pytest.mark.parametrize(
+    ("path", "is_consumer"),
+    [("/console/me", True), ("/console/me/cards/card_1", True), ("/console/merchants", False)],
+)
+def test_pages_under_me_belong_to_card_holders(path: str, is_consumer: bool) -> None:
+    assert is_consumer_page(path) is is_consumer

@@ -52,9 +52,14 @@ templates.env.filters["masked_phone"] = mask_phone
 
 ANONYMOUS_CSRF_COOKIE = "tongka_csrf"
 CONSUMER_LOGIN = "/console/consumer/login"
-CONSUMER_PAGES = frozenset({"/console/me"})  # nobody signed in: the consumer login, not staff
+# Card holders' pages live under here; nobody signed in goes to the consumer login there.
+CONSUMER_AREA = "/console/me"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def is_consumer_page(path: str) -> bool:
+    return path == CONSUMER_AREA or path.startswith(CONSUMER_AREA + "/")
 
 
 class LoginRequired(Exception):
@@ -222,7 +227,7 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except LoginRequired:
-                login = CONSUMER_LOGIN if request.url.path in CONSUMER_PAGES else "/console/login"
+                login = CONSUMER_LOGIN if is_consumer_page(request.url.path) else "/console/login"
                 target = f"{login}?next={quote(request.url.path)}"
                 if request.headers.get("HX-Request"):
                     return Response(status_code=200, headers={"HX-Redirect": target})
