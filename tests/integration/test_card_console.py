@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.cards_support import KEYS, issue
-from tests.factories import make_merchant_with_key, make_platform_user
+from tests.cards_support import KEYS, active_product, funded_card, issue
+from tests.factories import make_consumer_with_token, make_merchant_with_key, make_platform_user
 from tongka.api.app import create_app
 from tongka.cards import export, service
 from tongka.clock import FixedClock
@@ -168,3 +168,27 @@ async def test_a_batch_is_created_in_the_console_and_its_export_taken_once(
         merchant, f"/console/card_batches/{batch.id}/export", "/console/card_batches"
     )
     assert again.status_code == 400
+
+
+async def test_a_holder_sees_their_cards_on_the_home_page(
+    app: FastAPI, database: Database, clock: FixedClock
+) -> None:
+    holder = await make_consumer_with_token(database)
+    async with database.transaction() as session:
+        product = await active_product(
+            session, clock.now(), is_named=True, max_balance=500_000, validity_months=None
+        )
+        mine = await funded_card(
+            session, clock.now(), product, amount=12_300, holder_id=holder.consumer_id
+        )
+        others = await funded_card(session, clock.now(), product, amount=100, holder_id="con_x")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", cookies={"tongka_session": holder.token}
+    ) as client:
+        home = await client.get("/console/me")
+    assert home.status_code == 200
+    assert f"{mine.number[:4]} **** **** {mine.number[-4:]}" in home.text
+    assert "¥123.00" in home.text
+    assert mine.number not in home.text
+    assert others.card.id not in home.text

@@ -18,6 +18,7 @@ from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.errors import InvalidRequest
 from tongka.money import Money
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
+from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.i18n import add_messages
 from tongka.web.pages.listing import ManagerDep, page_of, render_list, require_platform_admin
 
@@ -344,6 +345,16 @@ async def take_export(batch_id: str, console: ManagerDep, form: FormDep) -> Resp
         media_type="application/octet-stream",
         headers={"Content-Disposition": f'attachment; filename="{batch_id}.tkx"'},
     )
+
+
+@consumer_home_section("cards")
+async def my_cards(console: Console) -> HomeSection | None:
+    """The signed-in holder's cards (我的卡) with their balances, masked."""
+    statement = service.cards_query(holder_id=console.signed_in.consumer_id or "-")
+    cards = list((await console.session.scalars(statement.order_by(Card.id.desc()))).all())
+    balances = await service.card_balances(console.session, cards)
+    rows = [{"masked": _masked(card), "card": card, "balance": balances[card.id]} for card in cards]
+    return HomeSection("consumer.cards", "_consumer_cards.html", {"cards": rows})
 
 
 add_messages(
