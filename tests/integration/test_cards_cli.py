@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tongka.cards import numbers
+from tongka.cards import numbers, service
+from tongka.cards.keys import card_keys
 from tongka.cli import app
 from tongka.cli.cards import end_of_business_date
 from tongka.config import get_settings
-from tongka.db import migrate
+from tongka.db import Database, migrate
 
 runner = CliRunner()
 PASSWORD = "a long export password"
@@ -107,4 +109,34 @@ def test_expire_back_fills_a_business_date(data_dir: Path) -> None:
 def test_a_business_date_ends_at_midnight_in_shanghai() -> None:
     assert end_of_business_date(date(2026, 11, 23), "Asia/Shanghai").astimezone(UTC) == datetime(
         2026, 11, 23, 15, 59, 59, 999999, tzinfo=UTC
+    )
+
+
+def test_the_demo_cards_answer_the_balance_inquiry(data_dir: Path) -> None:
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    cards = json.loads((data_dir / "demo.json").read_text())["cards"]
+    settings = get_settings()
+
+    async def inquire(number: str, secret: str) -> int:
+        database = Database.from_settings(settings)
+        try:
+            answer = await service.inquire_balance(
+                database,
+                number,
+                secret,
+                client="test",
+                keys=card_keys(settings),
+                now=datetime.now(UTC),
+            )
+        finally:
+            await database.dispose()
+        return answer.balance.total
+
+    for product in cards.values():
+        for card in product["cards"]:
+            expected = card["balance"]["paid"] + card["balance"]["bonus"]
+            assert asyncio.run(inquire(card["number"], card["secret"])) == expected
+    assert (
+        cards["62880103"]["holder_id"]
+        == json.loads((data_dir / "demo.json").read_text())["consumer"]["id"]
     )

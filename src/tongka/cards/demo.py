@@ -9,6 +9,7 @@ working credentials: the numbers are read back by decrypting them.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,28 +24,41 @@ from tongka.ledger import AccountCode
 
 ACTOR = "demo"
 FALLBACK_MERCHANTS = ["mch_demo_canteen", "mch_demo_books"]
-# (BIN, product name, card loads as (paid, bonus))
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    bin_prefix: str
+    name: str
+    merchant: int  # index into the identity demo's merchants
+    loads: list[tuple[int, int]]  # one card per (paid, bonus)
+    is_named: bool = False  # named cards go to the demo card holder
+
+
 DEMO_PRODUCTS = [
-    ("62880101", "示范餐饮储值卡 Canteen gift card", [(50_000, 5_000), (20_000, 0)]),
-    ("62880202", "示范书店购书卡 Bookshop card", [(30_000, 0), (10_000, 1_000)]),
+    DemoProduct("62880101", "示范餐饮储值卡 Canteen gift card", 0, [(50_000, 5_000), (20_000, 0)]),
+    DemoProduct("62880202", "示范书店购书卡 Bookshop card", 1, [(30_000, 0), (10_000, 1_000)]),
+    DemoProduct("62880103", "示范餐饮会员卡 Canteen member card", 0, [(20_000, 2_000)], True),
 ]
 
 
 async def _product(
-    session: AsyncSession, merchant_id: str, bin_prefix: str, name: str, now: datetime
+    session: AsyncSession, merchant_id: str, demo: DemoProduct, now: datetime
 ) -> CardProduct:
-    existing = await session.scalar(select(CardProduct).where(CardProduct.bin_prefix == bin_prefix))
+    existing = await session.scalar(
+        select(CardProduct).where(CardProduct.bin_prefix == demo.bin_prefix)
+    )
     if existing is not None:
         return existing
     spec = service.ProductSpec(
-        name=name,
+        name=demo.name,
         currency="CNY",
-        bin_prefix=bin_prefix,
+        bin_prefix=demo.bin_prefix,
         number_length=16,
-        max_balance=100_000,
-        is_named=False,
+        max_balance=500_000 if demo.is_named else 100_000,
+        is_named=demo.is_named,
         face_values=[10_000, 20_000, 30_000, 50_000],
-        validity_months=36,
+        validity_months=None if demo.is_named else 36,  # the regulation: named cards never expire
     )
     product = await service.create_product(session, merchant_id, spec, actor=ACTOR, now=now)
     await service.submit_product(session, product.id, merchant_id=merchant_id, actor=ACTOR, now=now)
@@ -59,6 +73,7 @@ async def _issue_funded(
     product: CardProduct,
     loads: list[tuple[int, int]],
     now: datetime,
+    holder_id: str | None,
 ) -> list[dict[str, object]]:
     keys = card_keys(context.settings)
     reserve = await accounts.system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
@@ -70,6 +85,7 @@ async def _issue_funded(
             product.id,
             merchant_id=product.merchant_id,
             face_value=paid,
+            holder_id=holder_id,
             keys=keys,
             actor=ACTOR,
             now=now,
@@ -128,21 +144,25 @@ async def _recover(
 
 async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> None:
     merchant_ids = context.objects.get("merchant_ids") or FALLBACK_MERCHANTS
+    holder_id = context.credentials.get("consumer", {}).get("id")
     shown: dict[str, object] = {}
-    for merchant_id, (bin_prefix, name, loads) in zip(merchant_ids, DEMO_PRODUCTS, strict=False):
-        product = await _product(session, merchant_id, bin_prefix, name, now)
+    for demo in DEMO_PRODUCTS:
+        if demo.is_named and holder_id is None:
+            continue  # no demo card holder to give a named card to
+        merchant_id = merchant_ids[demo.merchant]
+        product = await _product(session, merchant_id, demo, now)
         await service.set_quota(session, merchant_id, "CNY", 10_000_000, actor=ACTOR, now=now)
-        cards = list(
-            (
-                await session.execute(
-                    select(Card).where(Card.product_id == product.id).order_by(Card.id)
-                )
-            ).scalars()
-        )
-        if not cards:
-            entries = await _issue_funded(session, context, product, loads, now)
-        else:
+        statement = select(Card).where(Card.product_id == product.id).order_by(Card.id)
+        cards = list((await session.execute(statement)).scalars())
+        if cards:
             entries = await _recover(session, context, cards)
-        shown[bin_prefix] = {"merchant_id": merchant_id, "product_id": product.id, "cards": entries}
+        else:
+            holder = holder_id if demo.is_named else None
+            entries = await _issue_funded(session, context, product, demo.loads, now, holder)
+        shown[demo.bin_prefix] = {
+            "merchant_id": merchant_id,
+            "product_id": product.id,
+            "holder_id": holder_id if demo.is_named else None,
+            "cards": entries,
+        }
     context.credentials["cards"] = shown
-    context.objects["card_product_ids"] = [entry["product_id"] for entry in shown.values()]  # type: ignore[index]
