@@ -392,3 +392,21 @@ async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncC
     ).status_code == 404
     frozen = await call(client, "POST", f"/v1/cards/{mine.json()['id']}/report_lost", "holder")
     assert frozen.status_code == 422  # an issued (unsold) card cannot be reported lost
+
+
+async def test_the_platform_sets_the_regulation_and_merchants_only_read_it(
+    client: httpx.AsyncClient,
+) -> None:
+    shown = await call(client, "GET", "/v1/card_regulation", "alpha")
+    assert shown.json()["anonymous_max_balance"] == 100_000
+    relaxed = {**shown.json(), "anonymous_max_balance": 200_000}
+    relaxed.pop("object")
+    assert (
+        await call(client, "POST", "/v1/card_regulation", "alpha", json=relaxed)
+    ).status_code == 403
+    changed = await call(client, "POST", "/v1/card_regulation", "platform", json=relaxed)
+    assert changed.json()["anonymous_max_balance"] == 200_000
+    created = await call(
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+    )
+    assert created.status_code == 201

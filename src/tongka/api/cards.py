@@ -7,7 +7,7 @@ one-time batch export); everywhere else numbers are masked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -676,6 +676,40 @@ async def set_quota(
         quota=row.quota,
         outstanding=outstanding,
     )
+
+
+# --- the regulation ----------------------------------------------------------------------
+
+
+class RegulationBody(RequestModel):
+    """单用途商业预付卡管理办法（试行） as the platform enforces it (amounts in minor units)."""
+
+    is_enforced: bool = True
+    anonymous_max_balance: int = Field(default=100_000, gt=0, description="第二十一条: ¥1,000")
+    named_max_balance: int = Field(default=500_000, gt=0, description="第二十一条: ¥5,000")
+    anonymous_min_validity_months: int = Field(default=36, ge=0, description="第二十二条")
+    is_named_expiry_forbidden: bool = Field(default=True, description="第二十二条")
+
+
+class RegulationOut(RegulationBody):
+    object: Literal["card_regulation"] = "card_regulation"
+
+
+@router.get("/v1/card_regulation", summary="The prepaid-card rules products are checked against")
+async def get_regulation(
+    principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> RegulationOut:
+    list_scope(principal)  # staff only: consumers get 403
+    return RegulationOut(**asdict(await service.get_regulation(session, clock.now())))
+
+
+@router.post("/v1/card_regulation", summary="Platform: change the prepaid-card rules")
+async def set_regulation(
+    body: RegulationBody, principal: PlatformDep, session: SessionDep, clock: ClockDep
+) -> RegulationOut:
+    rules = service.RegulationRules(**body.model_dump())
+    await service.set_regulation(session, rules, actor=principal.actor, now=clock.now())
+    return RegulationOut(**asdict(rules))
 
 
 # --- public balance inquiry --------------------------------------------------------------
