@@ -11,11 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import unique_phone
 from tongka.cards import service
 from tongka.cards.keys import CardKeys
 from tongka.cards.models import CardProduct
 from tongka.db import Database
 from tongka.events.models import Event
+from tongka.identity import service as identity
+from tongka.identity.models import KycLevel
 from tongka.identity.principal import SYSTEM
 from tongka.ledger import AccountCode
 from tongka.ledger.system_accounts import system_account
@@ -79,6 +82,16 @@ async def issue(
         actor="user:test",
         now=now,
     )
+
+
+async def make_holder(
+    session: AsyncSession, now: datetime, kyc_level: KycLevel = KycLevel.PHONE
+) -> str:
+    """A consumer who can hold named cards (phone verified unless told otherwise)."""
+    consumer = await identity.create_consumer(
+        session, phone=unique_phone(), actor="test", now=now, kyc_level=kyc_level
+    )
+    return consumer.id
 
 
 async def count(database: Database, model: Any, *where: Any) -> int:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.cards_support import KEYS, active_product, funded_card, issue
+from tests.cards_support import KEYS, active_product, funded_card, issue, make_holder
 from tests.factories import make_consumer_with_token, make_merchant_with_key, make_platform_user
 from tongka.api.app import create_app
 from tongka.cards import export, service
@@ -181,7 +181,10 @@ async def test_a_holder_sees_their_cards_on_the_home_page(
         mine = await funded_card(
             session, clock.now(), product, amount=12_300, holder_id=holder.consumer_id
         )
-        others = await funded_card(session, clock.now(), product, amount=100, holder_id="con_x")
+        someone_else = await make_holder(session, clock.now())
+        others = await funded_card(
+            session, clock.now(), product, amount=100, holder_id=someone_else
+        )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://test", cookies={"tongka_session": holder.token}

@@ -16,6 +16,7 @@ from tests.cards_support import (
     count,
     event_types,
     issue,
+    make_holder,
 )
 from tongka.cards import export, numbers, service
 from tongka.cards.errors import (
@@ -24,12 +25,15 @@ from tongka.cards.errors import (
     CardBatchNotFound,
     CardProductNotFound,
     ExportAlreadyDownloaded,
+    HolderNotVerified,
     InvalidCardProduct,
     InvalidFaceValue,
 )
 from tongka.cards.models import Card, CardBatch, CardExportSegment, CardProduct
 from tongka.clock import FixedClock
 from tongka.db import Database
+from tongka.errors import NotFound
+from tongka.identity.models import KycLevel
 
 PASSWORD = "a long export password"
 
@@ -76,6 +80,42 @@ async def test_a_named_card_needs_a_holder(database: Database, clock: FixedClock
     with pytest.raises(InvalidCardProduct, match="holder"):
         async with database.transaction() as session:
             await issue(session, product.id, clock.now())
+
+
+@pytest.mark.parametrize(
+    ("kyc_level", "refusal"),
+    [(KycLevel.NONE, HolderNotVerified), (KycLevel.PHONE, None)],
+    ids=["unverified holder refused", "phone-verified holder accepted"],
+)
+async def test_a_named_card_is_bound_to_a_verified_holder(
+    database: Database, clock: FixedClock, kyc_level: KycLevel, refusal: type[Exception] | None
+) -> None:
+    async with database.transaction() as session:
+        product = await active_product(
+            session, clock.now(), is_named=True, max_balance=500_000, validity_months=None
+        )
+        holder = await make_holder(session, clock.now(), kyc_level)
+    if refusal is not None:
+        with pytest.raises(refusal):
+            async with database.transaction() as session:
+                await issue(session, product.id, clock.now(), holder_id=holder)
+        assert await count(database, Card) == 0
+    else:
+        async with database.transaction() as session:
+            issued = await issue(session, product.id, clock.now(), holder_id=holder)
+        assert issued.card.holder_id == holder
+
+
+async def test_a_named_card_for_an_unknown_holder_is_refused(
+    database: Database, clock: FixedClock
+) -> None:
+    async with database.transaction() as session:
+        product = await active_product(
+            session, clock.now(), is_named=True, max_balance=500_000, validity_months=None
+        )
+    with pytest.raises(NotFound):
+        async with database.transaction() as session:
+            await issue(session, product.id, clock.now(), holder_id="con_nobody")
 
 
 async def test_another_merchant_cannot_issue_on_a_product(

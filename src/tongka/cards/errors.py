@@ -47,6 +47,10 @@ class IllegalCardTransition(BusinessRuleViolation):
     code = "illegal_card_transition"
 
 
+class HolderNotVerified(BusinessRuleViolation):
+    code = "card_holder_not_verified"
+
+
 class InvalidFaceValue(InvalidRequest):
     code = "invalid_face_value"
 

@@ -24,6 +24,7 @@ from tongka.cards.errors import (
     BinRangeExhausted,
     CardBatchNotFound,
     ExportAlreadyDownloaded,
+    HolderNotVerified,
     InvalidCardProduct,
     InvalidFaceValue,
     ProductNotActive,
@@ -33,9 +34,14 @@ from tongka.cards.models import Card, CardBatch, CardExportSegment, CardProduct
 from tongka.cards.products import CAPACITY_WARNING_RATIO, ProductStatus, get_product
 from tongka.db import Database
 from tongka.events import record_event
+from tongka.identity import service as identity
+from tongka.identity.models import KycLevel
 from tongka.ids import new_id
 
 MAX_BATCH_SIZE = 100_000
+# Who may hold a named card. The phone level lets a signed-in member get one; a platform
+# that reads 第二十一条's real-name rule strictly raises this to KycLevel.ID_CARD.
+NAMED_CARD_MIN_KYC = KycLevel.PHONE
 DEFAULT_CHUNK_SIZE = 5_000
 
 
@@ -249,10 +255,8 @@ async def issue_card(
     """
     product = await _issuable_product(session, product_id, merchant_id)
     check_face_value(product, face_value)
-    if product.is_named and not holder_id:
-        raise InvalidCardProduct(
-            "A named card (记名卡) must be issued to a holder (consumer id).", param="holder_id"
-        )
+    if product.is_named:
+        await _check_named_holder(session, holder_id)
     [issued] = await create_cards(
         session,
         product,
@@ -276,6 +280,21 @@ async def issue_card(
         data={"product_id": product.id, "face_value": face_value, "last4": card.last4},
     )
     return IssuedCard(card=card, number=issued.number, secret=issued.secret)
+
+
+async def _check_named_holder(session: AsyncSession, holder_id: str | None) -> None:
+    """A named card (记名卡) is bound to a known, verified consumer."""
+    if not holder_id:
+        raise InvalidCardProduct(
+            "A named card (记名卡) must be issued to a holder (consumer id).", param="holder_id"
+        )
+    consumer = await identity.get_consumer(session, holder_id)  # unknown: not found
+    if consumer.kyc_level < NAMED_CARD_MIN_KYC:
+        raise HolderNotVerified(
+            f"A named card needs a holder verified to KYC level {int(NAMED_CARD_MIN_KYC)} "
+            f"({NAMED_CARD_MIN_KYC.name.lower()}); this holder is at level {consumer.kyc_level}.",
+            param="holder_id",
+        )
 
 
 # --- batches -----------------------------------------------------------------------------
