@@ -404,7 +404,15 @@ def _limit_error(breach: LimitBreach, transfer_id: str, current: Delta) -> Excep
 
 
 async def _current_balance(session: AsyncSession, account_id: str) -> Delta:
-    rows = await session.execute(statements.SELECT_SHARDS, {"account_ids": [account_id]})
+    """The summed balance of an account a limit test refused (to say why in the error).
+
+    No rows means the account is not there at all: the metadata cache believed in an account
+    whose opening was rolled back (e.g. by a test harness); forget it and say so.
+    """
+    rows = (await session.execute(statements.SELECT_SHARDS, {"account_ids": [account_id]})).all()
+    if not rows:
+        forget_account(session, account_id)
+        raise AccountNotFound(f"ledger account {account_id} does not exist", param="account_id")
     return _sum_shards(rows)
 
 
