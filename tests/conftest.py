@@ -147,6 +147,16 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await db.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """argon2id with tiny parameters: production's ~0.2 s per hash would dominate the suite."""
+    from argon2 import PasswordHasher
+
+    from tongka.identity.passwords import use_password_hasher
+
+    use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()

@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from tongka import __version__
 from tongka.api import health
+from tongka.api import identity as identity_api
 from tongka.api.errors import install_error_handlers
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.logging import configure_logging
+from tongka.web import install as install_console
 from tongka.worker import run_worker
 
 
@@ -59,4 +61,6 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(identity_api.router)
+    install_console(app)
     return app
