@@ -24,7 +24,8 @@ import itertools
 import json
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -690,7 +691,7 @@ async def _post_batch_once(
             new.append(index)
 
     if new:
-        async with session.begin_nested():
+        async with session.begin_nested(), _index_joins(session):
             accepted = await _decide_batch(session, requests, new, accounts, fail)
             transfers = [_new_transfer(requests[index], 0, now) for index in accepted]
             if transfers:
@@ -713,6 +714,23 @@ async def _post_batch_once(
 
 def _as_transfer(request: TransferRequest, now: datetime) -> Transfer:
     return _new_transfer(request, 0, now)
+
+
+@asynccontextmanager
+async def _index_joins(session: AsyncSession) -> AsyncIterator[None]:
+    """On PostgreSQL, make the batch's array joins probe primary keys (see
+    ``statements.PREFER_INDEX_JOINS``); the caller's planner settings come back after."""
+    if dialect_of(session) != "postgresql":
+        yield
+        return
+    connection = await session.connection()
+    prefer = statements.PREFER_INDEX_JOINS
+    hashjoin, mergejoin, *_ = (await connection.exec_driver_sql(prefer.sql)).one()
+    yield
+    restore = statements.RESTORE_JOINS
+    await connection.exec_driver_sql(
+        restore.sql, restore.arguments({"hashjoin": hashjoin, "mergejoin": mergejoin})
+    )
 
 
 async def _decide_batch(
@@ -812,32 +830,12 @@ async def _write_batch(
     accounts: dict[str, AccountInfo],
     transfers: list[Transfer],
 ) -> dict[str, int]:
-    """Insert the accepted transfers in one statement, then each account's summed change.
-
-    Returns each transfer's sequence; raises ``_AlreadyPosted`` if a concurrent transaction
-    inserted one of the ids first.
-    """
+    """Insert the accepted transfers and write each account's summed change (on PostgreSQL
+    in one statement). Returns each transfer's sequence; raises ``_AlreadyPosted`` if a
+    concurrent transaction inserted one of the ids first (the caller's savepoint then undoes
+    the writes)."""
     connection = await session.connection()
     slot = await connection_slot(connection)
-    is_postgresql = dialect_of(session) == "postgresql"
-    rows: Result[Any]
-    if is_postgresql:
-        columns: dict[str, list[Any]] = defaultdict(list)
-        for transfer in transfers:
-            for name, value in _insert_params(transfer).items():
-                columns[name].append(json.dumps(value) if name == "metadata" else value)
-        insert = statements.BATCH_INSERT_POSTGRESQL
-        rows = await connection.exec_driver_sql(insert.sql, insert.arguments(columns))
-    else:
-        statement = (
-            _dialect_insert("sqlite")
-            .on_conflict_do_nothing()
-            .returning(transfers_table.c.id, transfers_table.c.sequence)
-        )
-        rows = await session.execute(statement, [_insert_params(t) for t in transfers])
-    sequences: dict[str, int] = {row[0]: row[1] for row in rows}
-    if len(sequences) != len(transfers):
-        raise _AlreadyPosted
     deltas: dict[str, Delta] = {}
     for transfer in transfers:
         _add_effects(deltas, transfer)
@@ -846,14 +844,27 @@ async def _write_batch(
         _delta_params(account.account_id, _batch_shard(account, slot), deltas[account.account_id])
         for account in ordered
     ]
-    if is_postgresql:
-        apply = statements.BATCH_APPLY_POSTGRESQL
-        await connection.exec_driver_sql(
-            apply.sql,
-            apply.arguments({name: [change[name] for change in changes] for name in changes[0]}),
-        )
+    if dialect_of(session) == "postgresql":
+        columns: dict[str, list[Any]] = defaultdict(list)
+        for transfer in transfers:
+            for name, value in _insert_params(transfer).items():
+                columns[name].append(json.dumps(value) if name == "metadata" else value)
+        for name in changes[0]:
+            columns[name] = [change[name] for change in changes]
+        write = statements.BATCH_WRITE_POSTGRESQL
+        rows = await connection.exec_driver_sql(write.sql, write.arguments(columns))
+        sequences: dict[str, int] = {row[0]: row[1] for row in rows}
     else:
+        statement = (
+            _dialect_insert("sqlite")
+            .on_conflict_do_nothing()
+            .returning(transfers_table.c.id, transfers_table.c.sequence)
+        )
+        inserted = await session.execute(statement, [_insert_params(t) for t in transfers])
+        sequences = {row[0]: row[1] for row in inserted}
         await session.execute(statements.APPLY_DELTA[(False, False)], changes)
+    if len(sequences) != len(transfers):
+        raise _AlreadyPosted
     return sequences
 
 
