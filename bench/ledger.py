@@ -265,6 +265,7 @@ async def _raw_client(
                 "first_credits_pending": 0,
                 "second_account_id": values["credit_account_id"],
                 "second_shard": shard,
+                "second_shard_count": HOT_SHARD_COUNT,
                 "second_debits_posted": 0,
                 "second_credits_posted": amount,
                 "second_debits_pending": 0,

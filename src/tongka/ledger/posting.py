@@ -554,7 +554,11 @@ async def _post_single_postgresql(
     )
     values.update(
         _prefixed(
-            "second_", _delta_params(plan.second.account_id, plan.second_shard, plan.second_delta)
+            "second_",
+            {
+                **_delta_params(plan.second.account_id, plan.second_shard, plan.second_delta),
+                "shard_count": plan.second.shard_count,
+            },
         )
     )
     statement = statements.SINGLE_TRANSFER_DRIVER[plan.first_tests]

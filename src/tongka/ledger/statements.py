@@ -66,6 +66,21 @@ def _apply(prefix: str = "") -> str:
     )
 
 
+def _apply_to_free_shard(prefix: str) -> str:
+    """Like ``_apply``, but on the first shard row no other transaction holds, starting at
+    ``:<prefix>shard`` (PostgreSQL ``SKIP LOCKED``); if every shard is taken, wait for that
+    one. Concurrent credits to one hot account then never queue while a shard is free, even
+    when two connections' preferred shards coincide."""
+    free_shard = (
+        f"(SELECT free.shard FROM ledger_balances AS free WHERE free.account_id ="
+        f" :{prefix}account_id ORDER BY (free.shard + :{prefix}shard_count - :{prefix}shard)"
+        f" % :{prefix}shard_count LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    )
+    return _apply(prefix).replace(
+        f"shard = :{prefix}shard", f"shard = COALESCE({free_shard}, :{prefix}shard)"
+    )
+
+
 def _debit_limit(prefix: str = "") -> str:
     """After the change, debits (posted and pending) still do not exceed posted credits."""
     return (
@@ -136,7 +151,8 @@ def _single_transfer_statement(first_limit: str) -> TextClause:
         + ", ".join(f"CAST(:{c} AS {t})" for c, t in TRANSFER_COLUMN_TYPES.items())
         + " WHERE EXISTS (SELECT 1 FROM first_account)"
         " ON CONFLICT DO NOTHING RETURNING sequence),"
-        f" second_account AS ({_apply('second_')} AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
+        f" second_account AS ({_apply_to_free_shard('second_')}"
+        " AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
         " SELECT (SELECT count(*) FROM first_account) AS first_updated,"
         " (SELECT sequence FROM inserted) AS sequence,"
         " (SELECT count(*) FROM second_account) AS second_updated"
