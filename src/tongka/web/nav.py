@@ -51,6 +51,9 @@ NAV: list[NavItem] = [
     # --- conventions part: webhook endpoints + delivery attempts, and events ---------------
     # NavItem("webhooks", "nav.webhooks", "/console/webhooks", ("platform", "merchant")),
     # NavItem("events", "nav.events", "/console/events", ("platform", "merchant")),
+    # --- consumers: their home page; sandbox SMS (development sign-in codes) for operators ---
+    NavItem("my_cards", "nav.my_cards", "/console/me", ("consumer",)),
+    NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", ("platform",), ("support",)),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
 ]
 
