@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -77,14 +77,15 @@ async def post_batch(
     )
 
 
-async def _post_batch_once(
-    session: AsyncSession, requests: list[TransferRequest], now: datetime
-) -> list[BatchResult]:
-    results: list[BatchResult | None] = [None] * len(requests)
-
-    def fail(index: int, error: Exception) -> None:
-        results[index] = BatchResult(transfer=None, error=error)
-
+async def _sort_requests(
+    session: AsyncSession,
+    requests: list[TransferRequest],
+    results: list[BatchResult | None],
+    fail: Callable[[int, Exception], None],
+) -> tuple[dict[str, AccountInfo], list[int], dict[int, int]]:
+    """Settle what needs no lock: malformed requests and unknown accounts fail, replays get
+    their original transfer. Returns the accounts, the indexes of new transfers, and the
+    repeats of an id earlier in the same batch (index -> first index)."""
     valid: list[int] = []
     for index, request in enumerate(requests):
         try:
@@ -124,7 +125,18 @@ async def _post_batch_once(
         else:
             first_index[request.transfer_id] = index
             new.append(index)
+    return accounts, new, repeats
 
+
+async def _post_batch_once(
+    session: AsyncSession, requests: list[TransferRequest], now: datetime
+) -> list[BatchResult]:
+    results: list[BatchResult | None] = [None] * len(requests)
+
+    def fail(index: int, error: Exception) -> None:
+        results[index] = BatchResult(transfer=None, error=error)
+
+    accounts, new, repeats = await _sort_requests(session, requests, results, fail)
     if new:
         async with session.begin_nested(), _index_joins(session):
             accepted = await _decide_batch(session, requests, new, accounts, fail)
@@ -175,7 +187,7 @@ async def _decide_batch(
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
-    fail: Any,
+    fail: Callable[[int, Exception], None],
 ) -> list[int]:
     """Lock the batch's rows, decide each new transfer in order; returns the accepted."""
     involved = {

@@ -13,9 +13,10 @@ How a posting stays correct with many processes posting at once:
   first, then the others; each group by account id; then shard), in ``post_transfers``,
   ``post_batch`` and the pending paths alike, so two postings never wait for each other in
   a cycle.
-* **A failed call writes nothing.** ``post_transfers`` runs inside a savepoint, so a limit
-  failure after its transfer rows were inserted leaves no trace even if the caller goes on
-  using its transaction.
+* **A failed call writes nothing**, even if the caller goes on using its transaction. On
+  PostgreSQL a single transfer is one statement that writes only if all of it succeeds
+  (``statements.SINGLE_TRANSFER_POSTGRESQL``); groups, and everything on SQLite, run inside
+  a savepoint that a refusal rolls back.
 """
 
 from __future__ import annotations
