@@ -39,7 +39,9 @@ class Job:
 
 
 # Parts add their jobs here.
-JOBS: list[Job] = []
+JOBS: list[Job] = [
+    Job("idempotency.purge", "tongka.api.idempotency:purge_expired", 600),
+]
 
 
 async def run_job_forever(

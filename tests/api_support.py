@@ -1,0 +1,81 @@
+"""Helpers for API tests: an HTTP client over the ASGI app, and a probe router.
+
+The probe router exercises the API conventions (idempotency, errors, limits) without
+depending on any business feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.errors import ERROR_RESPONSES
+from tongka.api.idempotency import IdempotentRoute
+from tongka.api.schemas import RequestModel
+from tongka.db import Database
+from tongka.errors import Conflict
+from tongka.events import record_event
+from tongka.events.models import Event
+
+
+@asynccontextmanager
+async def api_client(app: FastAPI, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for ``app``; server errors come back as responses (as a real client sees)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=headers
+    ) as client:
+        yield client
+
+
+class ThingIn(RequestModel):
+    name: str
+    pause_seconds: float = 0.0
+
+
+def probe_router(behaviour: dict[str, Any]) -> APIRouter:
+    """``POST /v1/probe_things`` records an event; ``behaviour`` scripts failures for tests."""
+    router = APIRouter(route_class=IdempotentRoute, responses=ERROR_RESPONSES)
+
+    @router.post("/v1/probe_things", status_code=201)
+    async def create_thing(body: ThingIn, session: SessionDep, clock: ClockDep) -> dict[str, Any]:
+        event = await record_event(
+            session,
+            type="probe.created",
+            object_type="probe",
+            object_id=body.name,
+            actor="test",
+            now=clock.now(),
+            data={"name": body.name},
+        )
+        if body.pause_seconds:
+            await asyncio.sleep(body.pause_seconds)
+        failures = behaviour.get("failures", [])
+        if failures:
+            failure = failures.pop(0)
+            if failure == "conflict":
+                raise Conflict("scripted conflict", code="scripted")
+            if failure == "crash":
+                raise RuntimeError("scripted crash with secret detail")
+            if failure == "unavailable":
+                return JSONResponse({"error": "unavailable"}, status_code=503)  # type: ignore[return-value]
+        return {"id": event.id, "name": body.name}
+
+    @router.get("/v1/probe_things/crash")
+    async def crash() -> None:
+        raise RuntimeError("database password is hunter2")
+
+    return router
+
+
+async def count_events(database: Database) -> int:
+    async with database.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
