@@ -12,18 +12,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
+from tongka.api.auth import authenticate
+from tongka.api.callers import bearer_token
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.schemas import RequestModel
 from tongka.db import Database
-from tongka.errors import Conflict
+from tongka.errors import AuthenticationFailed, Conflict
 from tongka.events import record_event
 from tongka.events.models import Event
+from tongka.identity.principal import Principal, PrincipalKind
 
 
 @asynccontextmanager
@@ -79,3 +82,45 @@ def probe_router(behaviour: dict[str, Any]) -> APIRouter:
 async def count_events(database: Database) -> int:
     async with database.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+# Callers for API tests until real API keys exist: "Authorization: Bearer <name>".
+TEST_PRINCIPALS = {
+    "merchant-a": Principal(
+        kind=PrincipalKind.MERCHANT,
+        actor="key:merchant-a",
+        roles=frozenset({"full"}),
+        merchant_id="mch_a",
+    ),
+    "merchant-b": Principal(
+        kind=PrincipalKind.MERCHANT,
+        actor="key:merchant-b",
+        roles=frozenset({"full"}),
+        merchant_id="mch_b",
+    ),
+    "cashier-a": Principal(
+        kind=PrincipalKind.MERCHANT,
+        actor="key:cashier-a",
+        roles=frozenset({"cashier"}),
+        merchant_id="mch_a",
+    ),
+    "platform": Principal(
+        kind=PrincipalKind.PLATFORM, actor="user:admin", roles=frozenset({"admin"})
+    ),
+}
+
+
+def authenticate_test_principals(app: FastAPI) -> None:
+    """Make ``Authorization: Bearer <name of TEST_PRINCIPALS>`` authenticate as that caller."""
+
+    async def by_test_key(request: Request) -> Principal:
+        token = bearer_token(request)
+        if token not in TEST_PRINCIPALS:
+            raise AuthenticationFailed("Missing or invalid credentials.")
+        return TEST_PRINCIPALS[token]
+
+    app.dependency_overrides[authenticate] = by_test_key
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {name}"}

@@ -41,6 +41,7 @@ class Job:
 # Parts add their jobs here.
 JOBS: list[Job] = [
     Job("idempotency.purge", "tongka.api.idempotency:purge_expired", 600),
+    Job("webhooks.deliver", "tongka.webhooks.delivery:deliver_due", 1),
 ]
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tongka import __version__
-from tongka.api import health
+from tongka.api import events, health, webhook_endpoints
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
@@ -63,4 +63,6 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
+    app.include_router(events.router)
+    app.include_router(webhook_endpoints.router)
     return app
