@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 from pydantic import Field
 
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
@@ -103,7 +103,16 @@ def _with_secret(result: service.EndpointWithSecret) -> EndpointWithSecretOut:
     summary="Register a webhook endpoint (its signing secret is shown once)",
 )
 async def create_endpoint(
-    body: EndpointIn,
+    body: Annotated[
+        EndpointIn,
+        Body(
+            openapi_examples={
+                "all events": {
+                    "value": {"url": "https://shop.example/tongka", "enabled_events": ["*"]}
+                }
+            }
+        ),
+    ],
     principal: ManagerDep,
     session: SessionDep,
     settings: SettingsDep,
