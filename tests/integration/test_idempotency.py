@@ -105,16 +105,24 @@ async def test_same_key_with_another_body_is_refused(app: FastAPI, database: Dat
     assert await count_events(database) == 1
 
 
-async def test_keys_are_scoped_per_caller(app: FastAPI, database: Database) -> None:
+@pytest.mark.parametrize(
+    "callers",
+    [
+        [{"Authorization": "Bearer key-one"}, {"Authorization": "Bearer key-two"}, {}],
+        [{"Cookie": "tongka_session=one"}, {"Cookie": "tongka_session=two"}],
+    ],
+    ids=["api-keys-and-ip", "console-sessions"],
+)
+async def test_keys_are_scoped_per_caller(
+    app: FastAPI, database: Database, callers: list[dict[str, str]]
+) -> None:
     async with api_client(app) as client:
-        for caller in ("Bearer key-one", "Bearer key-two", None):
-            headers = {"Idempotency-Key": "shared"}
-            if caller:
-                headers["Authorization"] = caller
+        for caller in callers:
+            headers = {"Idempotency-Key": "shared", **caller}
             response = await client.post(THING, json={"name": "a"}, headers=headers)
             assert response.status_code == 201
             assert "idempotent-replayed" not in response.headers
-    assert await count_events(database) == 3
+    assert await count_events(database) == len(callers)
 
 
 @pytest.mark.parametrize("failure", ["conflict", "crash", "unavailable"])

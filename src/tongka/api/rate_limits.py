@@ -2,9 +2,9 @@
 
 Every ``/v1/`` request except the health check counts against the caller's limits
 (``Settings.rate_limit_per_key`` / ``rate_limit_per_ip``, e.g. ``"100/second;3000/minute"``).
-A caller with a bearer token is counted by a SHA-256 hash of the token (``callers``) —
-the key itself never reaches the storage — and anyone else by IP address. Over the limit:
-429 ``rate_limited`` with ``Retry-After`` (whole seconds).
+A caller with a bearer token (or console session) is counted by a SHA-256 hash of the
+token (``callers``) — the key itself never reaches the storage — and anyone else by IP.
+Over the limit: 429 ``rate_limited`` with ``Retry-After`` (whole seconds).
 
 Counters live in memory (one API process) unless ``TONGKA_REDIS_URL`` is set; then in Redis,
 so the limit holds across every API process. If Redis is unreachable the request is allowed
@@ -23,7 +23,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tongka.api.callers import bearer_token, caller_identity
+from tongka.api.callers import caller_identity
 from tongka.api.errors import error_response
 from tongka.config import Settings
 
@@ -65,9 +65,10 @@ class RateLimiter:
         return None
 
     async def check(self, request: Request) -> int | None:
-        items = self._per_key if bearer_token(request) is not None else self._per_ip
+        identity = caller_identity(request)
+        items = self._per_ip if identity.startswith("ip:") else self._per_key
         try:
-            return await self.retry_after(caller_identity(request), items)
+            return await self.retry_after(identity, items)
         except Exception as exc:  # the limiter's storage failing must not fail the API
             log.warning("rate_limit.storage_unavailable", error=type(exc).__name__)
             return None
