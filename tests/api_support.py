@@ -22,6 +22,7 @@ from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.schemas import RequestModel
+from tongka.clock import Clock
 from tongka.db import Database
 from tongka.errors import AuthenticationFailed, Conflict
 from tongka.events import record_event
@@ -124,3 +125,26 @@ def authenticate_test_principals(app: FastAPI) -> None:
 
 def bearer(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {name}"}
+
+
+async def emit_event(
+    database: Database,
+    clock: Clock,
+    *,
+    type: str = "card.frozen",
+    merchant_id: str | None = "mch_a",
+    data: dict[str, Any] | None = None,
+) -> str:
+    """Record one event about ``card_1`` in its own transaction; returns its id."""
+    async with database.transaction() as session:
+        event = await record_event(
+            session,
+            type=type,
+            object_type="card",
+            object_id="card_1",
+            actor="test",
+            now=clock.now(),
+            merchant_id=merchant_id,
+            data=data,
+        )
+    return event.id

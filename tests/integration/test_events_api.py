@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from fastapi import FastAPI
 
-from tests.api_support import api_client, authenticate_test_principals, bearer
+from tests.api_support import api_client, authenticate_test_principals, bearer, emit_event
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
-from tongka.events import record_event
 
 
 @pytest.fixture
@@ -23,19 +22,9 @@ def app(settings: Settings, database: Database, clock: FixedClock) -> FastAPI:
 
 
 async def emit(database: Database, clock: FixedClock, type: str, merchant_id: str | None) -> str:
-    async with database.transaction() as session:
-        event = await record_event(
-            session,
-            type=type,
-            object_type="card",
-            object_id="card_1",
-            actor="test",
-            now=clock.now(),
-            merchant_id=merchant_id,
-            data={"n": 1},
-        )
+    event_id = await emit_event(database, clock, type=type, merchant_id=merchant_id, data={"n": 1})
     clock.advance(timedelta(minutes=1))
-    return event.id
+    return event_id
 
 
 async def test_a_merchant_lists_only_its_own_events(

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.api_support import emit_event
 from tests.receiver import Receiver, running_receiver
 from tongka.clock import FixedClock, ensure_utc
 from tongka.config import Settings
 from tongka.db import Database
-from tongka.events import record_event
 from tongka.webhooks import verify_signature
 from tongka.webhooks.delivery import RETRY_WINDOW, claim_due, deliver_due
 from tongka.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
@@ -54,18 +54,9 @@ async def register(
 async def emit(
     database: Database, clock: FixedClock, type: str = "card.frozen", merchant_id: str = "mch_a"
 ) -> str:
-    async with database.transaction() as session:
-        event = await record_event(
-            session,
-            type=type,
-            object_type="card",
-            object_id="card_1",
-            actor="test",
-            now=clock.now(),
-            merchant_id=merchant_id,
-            data={"reason": "lost"},
-        )
-    return event.id
+    return await emit_event(
+        database, clock, type=type, merchant_id=merchant_id, data={"reason": "lost"}
+    )
 
 
 async def deliveries(database: Database) -> list[WebhookDelivery]:
