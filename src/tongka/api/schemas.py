@@ -2,14 +2,18 @@
 
 - ``RequestModel``: the base of every request body. Unknown fields are refused (422
   ``unknown_field`` naming the field) so a typo such as ``amout`` never silently does nothing.
-- ``ResponseModel``: the base of response bodies (ignores nothing, adds nothing; exists so
-  later conventions land in one place).
-- ``MoneyAmount``: money in JSON — integer minor units plus an ISO 4217 currency, never a float.
+- ``ResponseModel``: the base of response bodies (reads ORM objects by attribute).
+- ``MoneyModel`` (from ``tongka.money``, re-exported here): money in JSON — integer minor
+  units plus an ISO 4217 currency, ``{"amount": 12345, "currency": "CNY"}``, never a float.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from tongka.money import MoneyModel
+
+__all__ = ["MoneyModel", "RequestModel", "ResponseModel"]
 
 
 class RequestModel(BaseModel):
@@ -22,14 +26,3 @@ class ResponseModel(BaseModel):
     """Base of every response body."""
 
     model_config = ConfigDict(from_attributes=True)
-
-
-class MoneyAmount(BaseModel):
-    """An amount of money: ``{"amount": 12345, "currency": "CNY"}`` is ¥123.45."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amount: int = Field(description="Integer minor units (fen for CNY).")
-    currency: str = Field(
-        min_length=3, max_length=3, pattern="^[A-Z]{3}$", description="ISO 4217 code."
-    )
