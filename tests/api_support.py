@@ -111,14 +111,16 @@ TEST_PRINCIPALS = {
 }
 
 
-def authenticate_test_principals(app: FastAPI) -> None:
-    """Make ``Authorization: Bearer <name of TEST_PRINCIPALS>`` authenticate as that caller."""
+def authenticate_test_principals(
+    app: FastAPI, principals: dict[str, Principal] = TEST_PRINCIPALS
+) -> None:
+    """Make ``Authorization: Bearer <name in principals>`` authenticate as that caller."""
 
     async def by_test_key(request: Request) -> Principal:
         token = bearer_token(request)
-        if token not in TEST_PRINCIPALS:
+        if token not in principals:
             raise AuthenticationFailed("Missing or invalid credentials.")
-        return TEST_PRINCIPALS[token]
+        return principals[token]
 
     app.dependency_overrides[authenticate] = by_test_key
 

@@ -8,7 +8,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.api_support import api_client, authenticate_test_principals, bearer
+from tests.api_support import (
+    TEST_PRINCIPALS,
+    api_client,
+    authenticate_test_principals,
+    bearer,
+)
 from tests.receiver import running_receiver
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
@@ -83,6 +88,23 @@ async def test_a_retried_create_returns_the_same_endpoint(app: FastAPI, database
     assert retry.headers["idempotent-replayed"] == "true"
     assert retry.json() == first.json()
     assert len(await stored_endpoints(database)) == 1
+
+
+async def test_a_revoked_key_gets_401_not_the_stored_answer(
+    settings: Settings, database: Database, clock: FixedClock
+) -> None:
+    # given an endpoint created with a key
+    app = create_app(settings, database=database, clock=clock)
+    keys = dict(TEST_PRINCIPALS)
+    authenticate_test_principals(app, keys)
+    first = await create(app, key="k")
+    # when the key is revoked and the request retried
+    del keys["merchant-a"]
+    retry = await create(app, key="k")
+    # then authentication comes first
+    assert first.status_code == 201
+    assert retry.status_code == 401
+    assert "secret" not in retry.text
 
 
 @pytest.mark.parametrize(

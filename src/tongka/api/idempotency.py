@@ -9,9 +9,9 @@ untouched. The handler must do its work in the request's ``SessionDep`` session.
 
 How it works, and why it is safe under crashes and concurrency:
 
-1. Before the handler runs, a dependency inserts a row (caller, key, request hash) into
-   ``idempotency_records`` *in the request's own transaction* (``INSERT ... ON CONFLICT DO
-   NOTHING``).
+1. Before the handler runs — after authentication and every other dependency — a
+   dependency inserts a row (caller, key, request hash) into ``idempotency_records`` *in the
+   request's own transaction* (``INSERT ... ON CONFLICT DO NOTHING``).
 2. After the handler returns, the route class seals the response (status, content type,
    body; AES-GCM, since a response may carry a secret shown once) into that row — still
    before ``SessionDep`` commits. Effect and record commit or roll back together.
@@ -33,7 +33,9 @@ rows, and an expired row is reused as if absent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +47,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
 from tongka.api.callers import caller_identity
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
@@ -223,16 +226,46 @@ async def _complete(reservation: _Reservation, response: Response) -> None:
     )
 
 
+_PARAMETER = "_idempotency_key_reserved"
+
+
+def _with_idempotency_parameter(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """The endpoint with ``require_idempotency_key`` as its *last* dependency parameter.
+
+    Last, because FastAPI resolves dependencies in order: authentication and every other
+    dependency run before the key is reserved, so a replay is only for a caller who is still
+    allowed in (a revoked key gets 401, not the stored answer), and nothing but the handler
+    itself runs after the reservation. (A route-level dependency would run first.)
+    """
+    signature = inspect.signature(endpoint, eval_str=True)
+    if _PARAMETER in signature.parameters:
+        return endpoint
+
+    @functools.wraps(endpoint)
+    async def endpoint_with_key(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop(_PARAMETER, None)
+        if inspect.iscoroutinefunction(endpoint):
+            return await endpoint(*args, **kwargs)
+        return await run_in_threadpool(endpoint, *args, **kwargs)
+
+    reserved = inspect.Parameter(
+        _PARAMETER,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=Depends(require_idempotency_key),
+        annotation=None,
+    )
+    parameters = [*signature.parameters.values(), reserved]
+    endpoint_with_key.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return endpoint_with_key
+
+
 class IdempotentRoute(APIRoute):
     """Route class that makes every POST of a router idempotent (see module docstring)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods: Sequence[str] = kwargs.get("methods") or ()
-        dependencies = list(kwargs.get("dependencies") or [])
-        already = any(d.dependency is require_idempotency_key for d in dependencies)
-        if "POST" in {method.upper() for method in methods} and not already:
-            # first, so the key is reserved before any other dependency or the handler acts
-            kwargs["dependencies"] = [Depends(require_idempotency_key), *dependencies]
+        if "POST" in {method.upper() for method in methods}:
+            endpoint = _with_idempotency_parameter(endpoint)
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
