@@ -73,6 +73,12 @@ def probe_router(behaviour: dict[str, Any]) -> APIRouter:
                 return JSONResponse({"error": "unavailable"}, status_code=503)  # type: ignore[return-value]
         return {"id": event.id, "name": body.name}
 
+    @router.post("/v1/probe_things/plain", status_code=201)
+    def create_plain_thing(body: ThingIn) -> dict[str, str]:
+        """A synchronous handler: idempotency must work for those too."""
+        behaviour["plain_calls"] = behaviour.get("plain_calls", 0) + 1
+        return {"name": body.name}
+
     @router.get("/v1/probe_things/crash")
     async def crash() -> None:
         raise RuntimeError("database password is hunter2")

@@ -95,6 +95,21 @@ async def test_retry_replays_the_first_response_without_acting_again(
     assert await count_events(database) == 1
 
 
+async def test_synchronous_handlers_are_protected_too(
+    app: FastAPI, behaviour: dict[str, Any]
+) -> None:
+    async with api_client(app) as client:
+        responses = [
+            await client.post(
+                f"{THING}/plain", json={"name": "a"}, headers={"Idempotency-Key": "k1"}
+            )
+            for _ in range(2)
+        ]
+    assert [r.status_code for r in responses] == [201, 201]
+    assert responses[1].headers["idempotent-replayed"] == "true"
+    assert behaviour["plain_calls"] == 1
+
+
 async def test_same_key_with_another_body_is_refused(app: FastAPI, database: Database) -> None:
     async with api_client(app) as client:
         await client.post(THING, json={"name": "a"}, headers={"Idempotency-Key": "k1"})
