@@ -9,25 +9,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from tongka.api.auth import authenticate
-from tongka.api.callers import bearer_token
+from tests.factories import (
+    DEFAULT_NOW,
+    TEST_KEYS,
+    MerchantWithKey,
+    make_merchant_with_key,
+    make_platform_key,
+)
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.schemas import RequestModel
 from tongka.clock import Clock
 from tongka.db import Database
-from tongka.errors import AuthenticationFailed, Conflict
+from tongka.errors import Conflict
 from tongka.events import record_event
 from tongka.events.models import Event
-from tongka.identity.principal import Principal, PrincipalKind
+from tongka.identity import service as identity
 
 
 @asynccontextmanager
@@ -91,48 +97,38 @@ async def count_events(database: Database) -> int:
         return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
 
 
-# Callers for API tests until real API keys exist: "Authorization: Bearer <name>".
-TEST_PRINCIPALS = {
-    "merchant-a": Principal(
-        kind=PrincipalKind.MERCHANT,
-        actor="key:merchant-a",
-        roles=frozenset({"full"}),
-        merchant_id="mch_a",
-    ),
-    "merchant-b": Principal(
-        kind=PrincipalKind.MERCHANT,
-        actor="key:merchant-b",
-        roles=frozenset({"full"}),
-        merchant_id="mch_b",
-    ),
-    "cashier-a": Principal(
-        kind=PrincipalKind.MERCHANT,
-        actor="key:cashier-a",
-        roles=frozenset({"cashier"}),
-        merchant_id="mch_a",
-    ),
-    "platform": Principal(
-        kind=PrincipalKind.PLATFORM, actor="user:admin", roles=frozenset({"admin"})
-    ),
-}
+@dataclass(frozen=True)
+class Callers:
+    """Real API keys: two merchants' full keys, a cashier key of A, a platform admin key."""
+
+    merchant_a: MerchantWithKey
+    merchant_b: MerchantWithKey
+    cashier_a: str
+    platform: str
 
 
-def authenticate_test_principals(
-    app: FastAPI, principals: dict[str, Principal] = TEST_PRINCIPALS
-) -> None:
-    """Make ``Authorization: Bearer <name in principals>`` authenticate as that caller."""
+async def make_callers(database: Database) -> Callers:
+    merchant_a = await make_merchant_with_key(database, legal_name="商户甲")
+    async with database.transaction() as session:
+        cashier = await identity.create_api_key(
+            session,
+            TEST_KEYS,
+            name="till",
+            role="cashier",
+            merchant_id=merchant_a.merchant_id,
+            actor="test",
+            now=DEFAULT_NOW,
+        )
+    return Callers(
+        merchant_a=merchant_a,
+        merchant_b=await make_merchant_with_key(database, legal_name="商户乙"),
+        cashier_a=cashier.secret,
+        platform=await make_platform_key(database),
+    )
 
-    async def by_test_key(request: Request) -> Principal:
-        token = bearer_token(request)
-        if token not in principals:
-            raise AuthenticationFailed("Missing or invalid credentials.")
-        return principals[token]
 
-    app.dependency_overrides[authenticate] = by_test_key
-
-
-def bearer(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {name}"}
+def bearer(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
 
 
 async def emit_event(

@@ -168,6 +168,16 @@ async def redis_url() -> str:
     return REDIS_TEST_URL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """argon2id with tiny parameters: production's ~0.2 s per hash would dominate the suite."""
+    from argon2 import PasswordHasher
+
+    from tongka.identity.passwords import use_password_hasher
+
+    use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
@@ -181,3 +191,25 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{(tmp_path / 'test.db').as_posix()}",
         secret_key=TEST_SECRET_KEY,
     )
+
+
+async def assert_books_balance(database: Database) -> None:
+    """STYLE habit 8: the books balance, stored balances equal the transfers, no limit crossed.
+
+    Call it after any test that moved money, or use the ``books_balance`` fixture.
+    """
+    from tongka.ledger.verify import VerifyReport, check_balances
+
+    report = VerifyReport()
+    async with database.transaction() as session:
+        await check_balances(session, report)
+    assert report.ok, "ledger invariants broken:\n" + "\n".join(
+        f"- {check.name}: {check.details}" for check in report.failures
+    )
+
+
+@pytest.fixture
+async def books_balance(database: Database) -> AsyncIterator[Database]:
+    """The ``database`` fixture, with the ledger invariants asserted after the test."""
+    yield database
+    await assert_books_balance(database)

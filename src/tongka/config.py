@@ -7,7 +7,7 @@ way, so a value set in the environment means the same thing everywhere.
 from __future__ import annotations
 
 import secrets
-import warnings
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -81,10 +81,9 @@ class Settings(BaseSettings):
             self.data_dir.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_hex(32))
             key_file.chmod(0o600)
-            warnings.warn(
-                f"generated a development secret key in {key_file}; "
-                "set TONGKA_SECRET_KEY in production",
-                stacklevel=2,
+            sys.stderr.write(
+                f"warning: generated a development secret key in {key_file}; "
+                "set TONGKA_SECRET_KEY in production\n"
             )
         return _decode_key(key_file.read_text().strip())
 

@@ -31,6 +31,12 @@ class Job:
     name: str
     target: str
     interval_seconds: float
+    interval_setting: str | None = None  # a Settings field that overrides interval_seconds
+
+    def interval(self, settings: Settings) -> float:
+        if self.interval_setting is None:
+            return self.interval_seconds
+        return float(getattr(settings, self.interval_setting))
 
     def resolve(self) -> JobFunction:
         module_name, function_name = self.target.split(":")
@@ -40,6 +46,8 @@ class Job:
 
 # Parts add their jobs here.
 JOBS: list[Job] = [
+    Job("ledger.seal_blocks", "tongka.ledger.jobs:seal_blocks", 1.0, "seal_interval_seconds"),
+    Job("ledger.expire_pending", "tongka.ledger.jobs:expire_pending_transfers", 5.0),
     Job("idempotency.purge", "tongka.api.idempotency:purge_expired", 600),
     Job("webhooks.deliver", "tongka.webhooks.delivery:deliver_due", 1),
 ]
@@ -57,7 +65,7 @@ async def run_job_forever(
         except Exception:  # a failing job must not stop the others; it is logged and retried
             log.exception("worker.job_failed", job=job.name)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=job.interval_seconds)
+            await asyncio.wait_for(stop.wait(), timeout=job.interval(settings))
 
 
 async def run_worker(

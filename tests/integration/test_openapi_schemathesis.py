@@ -1,13 +1,14 @@
 """Our OpenAPI document tells the truth: schemathesis fuzzes every operation against it.
 
-For each operation it generates requests from the schema (``TONGKA_SCHEMATHESIS_EXAMPLES``
-each, default 20, derandomized so CI is reproducible) and checks that no answer is a server
-error and that every status, content type, header and body is the one the document declares.
-All operations are checked and every problem is reported together.
+For each operation, as a merchant and as a platform caller, it sends the documented examples
+and generated requests (``TONGKA_SCHEMATHESIS_EXAMPLES`` each, default 15, derandomized so CI
+is reproducible) and checks that no answer is a server error and that every status, content
+type, header and body is the one the document declares. Every problem is reported together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections import Counter
@@ -26,13 +27,15 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette_testclient import TestClient  # requests-based, as schemathesis expects
 
-from tests.api_support import authenticate_test_principals, bearer
+from tests.api_support import bearer
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import make_merchant_with_key, make_platform_key
 from tongka.api.app import create_app
 from tongka.config import Settings
-from tongka.db import migrate
+from tongka.db import Database, migrate
+from tongka.db.engine import create_engine_for
 
-EXAMPLES = int(os.environ.get("TONGKA_SCHEMATHESIS_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("TONGKA_SCHEMATHESIS_EXAMPLES", "15"))
 CHECKS = (
     not_a_server_error,
     status_code_conformance,
@@ -40,6 +43,15 @@ CHECKS = (
     response_headers_conformance,
     response_schema_conformance,
 )
+
+
+async def _keys(url: str) -> dict[str, str]:
+    database = Database(create_engine_for(url))
+    try:
+        merchant = await make_merchant_with_key(database, with_store=True)
+        return {"merchant": merchant.api_key, "platform": await make_platform_key(database)}
+    finally:
+        await database.dispose()
 
 
 def fuzz(
@@ -63,7 +75,8 @@ def fuzz(
 
 
 def test_every_operation_conforms_to_the_openapi_document(tmp_path: Path) -> None:
-    # given the app on a migrated database, called as a merchant with a full-access key
+    # given the app on a migrated database, called by a merchant's full-access key and by a
+    # platform admin's key (so platform-only operations are fuzzed past their role check)
     url = f"sqlite+aiosqlite:///{(tmp_path / 'fuzz.db').as_posix()}"
     migrate.upgrade(url)
     app_settings = Settings(
@@ -74,32 +87,35 @@ def test_every_operation_conforms_to_the_openapi_document(tmp_path: Path) -> Non
         rate_limit_per_key="100000/second",
         rate_limit_per_ip="100000/second",
     )
+    callers = asyncio.run(_keys(url))
     app = create_app(app_settings)
-    authenticate_test_principals(app)
     schemathesis.experimental.OPEN_API_3_1.enable()  # FastAPI writes OpenAPI 3.1
     schema = schemathesis.from_dict(app.openapi())
     failures: dict[str, str] = {}
     statuses: Counter[int] = Counter()
     operations = 0
     with TestClient(app, raise_server_exceptions=False) as client:
-
-        def conforms(case: schemathesis.Case) -> None:
-            headers = {**bearer("merchant-a"), "Idempotency-Key": str(uuid.uuid4())}
-            response = case.call(session=client, base_url="http://testserver", headers=headers)
-            statuses[response.status_code] += 1
-            case.validate_response(response, checks=CHECKS)
-
         for result in schema.get_all_operations():
             operation = result.ok()
             operations += 1
-            # the documented examples first (they reach the success paths), then fuzzing
-            runs = [(strategy, 3) for strategy in operation.get_strategies_from_examples()]
-            runs.append((operation.as_strategy(), EXAMPLES))
-            try:
-                for strategy, examples in runs:
-                    fuzz(strategy, examples, conforms)
-            except Exception as exc:  # collect every operation's problem, then fail once
-                failures[operation.verbose_name] = str(exc)[:2000]
+            for caller, api_key in callers.items():
+
+                def conforms(case: schemathesis.Case, api_key: str = api_key) -> None:
+                    headers = {**bearer(api_key), "Idempotency-Key": str(uuid.uuid4())}
+                    response = case.call(
+                        session=client, base_url="http://testserver", headers=headers
+                    )
+                    statuses[response.status_code] += 1
+                    case.validate_response(response, checks=CHECKS)
+
+                # the documented examples first (they reach the success paths), then fuzzing
+                runs = [(strategy, 3) for strategy in operation.get_strategies_from_examples()]
+                runs.append((operation.as_strategy(), EXAMPLES))
+                try:
+                    for strategy, examples in runs:
+                        fuzz(strategy, examples, conforms)
+                except Exception as exc:  # collect every problem, then fail once
+                    failures[f"{operation.verbose_name} as {caller}"] = str(exc)[:2000]
     # then
     assert operations >= 8
     assert statuses[201] > 0, statuses  # the examples reached handlers, not only validation

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.api_support import (
-    TEST_PRINCIPALS,
-    api_client,
-    authenticate_test_principals,
-    bearer,
-)
+from tests.api_support import Callers, api_client, bearer, make_callers
+from tests.factories import DEFAULT_NOW
 from tests.receiver import running_receiver
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.events.models import Event
+from tongka.identity import service as identity
 from tongka.webhooks.delivery import deliver_due
 from tongka.webhooks.models import WebhookEndpoint
 
@@ -28,20 +26,32 @@ BASE = "/v1/webhook_endpoints"
 
 @pytest.fixture
 def app(settings: Settings, database: Database, clock: FixedClock) -> FastAPI:
-    app = create_app(settings, database=database, clock=clock)
-    authenticate_test_principals(app)
-    return app
+    return create_app(settings, database=database, clock=clock)
 
 
-def as_merchant_a(key: str) -> dict[str, str]:
-    return {**bearer("merchant-a"), "Idempotency-Key": key}
+@pytest.fixture
+async def callers(database: Database) -> Callers:
+    return await make_callers(database)
 
 
-async def create(app: FastAPI, url: str = "https://shop.example/hooks", key: str = "c1") -> Any:
-    async with api_client(app) as client:
-        return await client.post(
-            BASE, json={"url": url, "enabled_events": ["card.frozen"]}, headers=as_merchant_a(key)
-        )
+@pytest.fixture
+def as_merchant_a(callers: Callers) -> Callable[[str], dict[str, str]]:
+    def headers(idempotency_key: str) -> dict[str, str]:
+        return {**bearer(callers.merchant_a.api_key), "Idempotency-Key": idempotency_key}
+
+    return headers
+
+
+@pytest.fixture
+def create(
+    app: FastAPI, as_merchant_a: Callable[[str], dict[str, str]]
+) -> Callable[..., Awaitable[Any]]:
+    async def post(url: str = "https://shop.example/hooks", key: str = "c1") -> Any:
+        body = {"url": url, "enabled_events": ["card.frozen"]}
+        async with api_client(app) as client:
+            return await client.post(BASE, json=body, headers=as_merchant_a(key))
+
+    return post
 
 
 async def stored_endpoints(database: Database) -> list[WebhookEndpoint]:
@@ -50,9 +60,9 @@ async def stored_endpoints(database: Database) -> list[WebhookEndpoint]:
 
 
 async def test_create_shows_the_secret_once_and_stores_it_sealed(
-    app: FastAPI, database: Database
+    app: FastAPI, database: Database, callers: Callers, create: Callable[..., Awaitable[Any]]
 ) -> None:
-    response = await create(app)
+    response = await create()
     assert response.status_code == 201
     created = response.json()
     secret = created.pop("secret")
@@ -60,7 +70,7 @@ async def test_create_shows_the_secret_once_and_stores_it_sealed(
     assert created == {
         "id": created["id"],
         "object": "webhook_endpoint",
-        "merchant_id": "mch_a",
+        "merchant_id": callers.merchant_a.merchant_id,
         "url": "https://shop.example/hooks",
         "description": "",
         "enabled_events": ["card.frozen"],
@@ -69,7 +79,7 @@ async def test_create_shows_the_secret_once_and_stores_it_sealed(
         "disabled_at": None,
         "previous_secret_expires_at": None,
     }
-    async with api_client(app, **bearer("merchant-a")) as client:
+    async with api_client(app, **bearer(callers.merchant_a.api_key)) as client:
         detail = (await client.get(f"{BASE}/{created['id']}")).json()
         listed = (await client.get(BASE)).json()
     assert detail == created
@@ -77,30 +87,33 @@ async def test_create_shows_the_secret_once_and_stores_it_sealed(
     [stored] = await stored_endpoints(database)
     assert secret.encode() not in stored.sealed_secret
     async with database.transaction() as session:
-        event = (await session.scalars(select(Event))).one()
-    assert event.type == "webhook_endpoint.created"
+        statement = select(Event).where(Event.type == "webhook_endpoint.created")
+        event = (await session.scalars(statement)).one()
+    assert event.object_id == created["id"]
     assert secret not in str(event.data)
 
 
-async def test_a_retried_create_returns_the_same_endpoint(app: FastAPI, database: Database) -> None:
-    first = await create(app, key="same")
-    retry = await create(app, key="same")
+async def test_a_retried_create_returns_the_same_endpoint(
+    database: Database, create: Callable[..., Awaitable[Any]]
+) -> None:
+    first = await create(key="same")
+    retry = await create(key="same")
     assert retry.headers["idempotent-replayed"] == "true"
     assert retry.json() == first.json()
     assert len(await stored_endpoints(database)) == 1
 
 
 async def test_a_revoked_key_gets_401_not_the_stored_answer(
-    settings: Settings, database: Database, clock: FixedClock
+    database: Database, callers: Callers, create: Callable[..., Awaitable[Any]]
 ) -> None:
     # given an endpoint created with a key
-    app = create_app(settings, database=database, clock=clock)
-    keys = dict(TEST_PRINCIPALS)
-    authenticate_test_principals(app, keys)
-    first = await create(app, key="k")
+    first = await create(key="k")
     # when the key is revoked and the request retried
-    del keys["merchant-a"]
-    retry = await create(app, key="k")
+    async with database.transaction() as session:
+        await identity.revoke_api_key(
+            session, callers.merchant_a.api_key_id, actor="test", now=DEFAULT_NOW
+        )
+    retry = await create(key="k")
     # then authentication comes first
     assert first.status_code == 201
     assert retry.status_code == 401
@@ -123,23 +136,29 @@ async def test_a_revoked_key_gets_401_not_the_stored_answer(
     ],
 )
 async def test_urls_are_validated(
-    app: FastAPI, database: Database, settings: Settings, url: str, production: bool
+    database: Database,
+    settings: Settings,
+    create: Callable[..., Awaitable[Any]],
+    url: str,
+    production: bool,
 ) -> None:
     if production:
         settings.environment = "production"
-    response = await create(app, url=url)
+    response = await create(url=url)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "url_invalid"
     assert response.json()["error"]["param"] == "url"
     assert await stored_endpoints(database) == []
 
 
-async def test_local_urls_are_allowed_outside_production(app: FastAPI) -> None:
-    assert (await create(app, url="http://127.0.0.1:8080/hooks")).status_code == 201
+async def test_local_urls_are_allowed_outside_production(
+    create: Callable[..., Awaitable[Any]],
+) -> None:
+    assert (await create(url="http://127.0.0.1:8080/hooks")).status_code == 201
 
 
 async def test_unknown_fields_and_empty_event_lists_are_refused(
-    app: FastAPI, database: Database
+    app: FastAPI, database: Database, as_merchant_a: Callable[[str], dict[str, str]]
 ) -> None:
     async with api_client(app) as client:
         unknown = await client.post(
@@ -156,10 +175,10 @@ async def test_unknown_fields_and_empty_event_lists_are_refused(
 
 
 async def test_another_merchant_cannot_see_or_change_the_endpoint(
-    app: FastAPI, database: Database
+    app: FastAPI, database: Database, callers: Callers, create: Callable[..., Awaitable[Any]]
 ) -> None:
-    endpoint_id = (await create(app)).json()["id"]
-    others = {**bearer("merchant-b"), "Idempotency-Key": "x"}
+    endpoint_id = (await create()).json()["id"]
+    others = {**bearer(callers.merchant_b.api_key), "Idempotency-Key": "x"}
     async with api_client(app) as client:
         responses = [
             await client.get(f"{BASE}/{endpoint_id}", headers=others),
@@ -168,7 +187,7 @@ async def test_another_merchant_cannot_see_or_change_the_endpoint(
             await client.post(f"{BASE}/{endpoint_id}/rotate_secret", headers=others),
         ]
         listed = await client.get(BASE, headers=others)
-        platform = await client.get(f"{BASE}/{endpoint_id}", headers=bearer("platform"))
+        platform = await client.get(f"{BASE}/{endpoint_id}", headers=bearer(callers.platform))
     assert [r.status_code for r in responses] == [404, 404, 404, 404]
     assert listed.json()["data"] == []
     assert platform.status_code == 200
@@ -176,8 +195,12 @@ async def test_another_merchant_cannot_see_or_change_the_endpoint(
     assert stored.status == "enabled"
 
 
-async def test_disable_and_rotate(app: FastAPI, database: Database) -> None:
-    created = (await create(app)).json()
+async def test_disable_and_rotate(
+    app: FastAPI,
+    create: Callable[..., Awaitable[Any]],
+    as_merchant_a: Callable[[str], dict[str, str]],
+) -> None:
+    created = (await create()).json()
     endpoint_id, old_secret = created["id"], created["secret"]
     async with api_client(app) as client:
         rotated = await client.post(
@@ -199,7 +222,12 @@ async def test_disable_and_rotate(app: FastAPI, database: Database) -> None:
 
 
 async def test_attempts_are_listed(
-    app: FastAPI, database: Database, settings: Settings, clock: FixedClock
+    app: FastAPI,
+    database: Database,
+    settings: Settings,
+    clock: FixedClock,
+    callers: Callers,
+    as_merchant_a: Callable[[str], dict[str, str]],
 ) -> None:
     with running_receiver() as receiver:
         receiver.statuses = [500]
@@ -210,7 +238,9 @@ async def test_attempts_are_listed(
             endpoint_id = created.json()["id"]
             # the endpoint receives its own "webhook_endpoint.created" event ("*" by default)
             await deliver_due(database, clock, settings)
-            page = await client.get(f"{BASE}/{endpoint_id}/attempts", headers=bearer("merchant-a"))
+            page = await client.get(
+                f"{BASE}/{endpoint_id}/attempts", headers=bearer(callers.merchant_a.api_key)
+            )
     [attempt] = page.json()["data"]
     assert attempt["object"] == "webhook_attempt"
     assert (attempt["attempt_number"], attempt["status_code"], attempt["succeeded"]) == (

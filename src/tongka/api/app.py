@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tongka import __version__
 from tongka.api import events, health, webhook_endpoints
+from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
@@ -63,6 +64,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
+    app.include_router(identity_api.router)
     app.include_router(events.router)
     app.include_router(webhook_endpoints.router)
     return app

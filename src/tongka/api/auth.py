@@ -1,12 +1,21 @@
 """Who is calling: API keys (``Authorization: Bearer``) and console sessions -> ``Principal``.
 
-CONTRACT (the identity part implements it; every router uses these names):
+CONTRACT (every router uses these names):
 
 - ``PrincipalDep``: the authenticated caller, or 401 ``authentication_failed``.
 - ``require_platform(*roles)`` / ``require_merchant(*roles)``: dependency factories that
-  also check the kind of caller and a role; a missing role answers 403.
+  also check the kind of caller and a role; a missing role answers 403. Roles imply others
+  (``tongka.identity.principal.ROLE_IMPLIES``): ``admin`` passes any platform role check,
+  ``merchant_admin`` and ``full`` keys pass ``cashier`` checks. Name the least role needed.
 - ``ensure_same_merchant(principal, merchant_id)``: raises ``NotFound`` (404, never 403) and
   logs when a merchant caller touches another merchant's object; platform callers pass.
+- ``merchant_scope(principal, requested_merchant_id)``: the merchant an action is for —
+  the caller's own for merchant callers (another id -> 404), the requested one (required)
+  for platform callers.
+
+A console session authenticates API calls too (the console's HTMX requests); then every
+unsafe method must carry the session's CSRF token in ``X-CSRF-Token``. Keys, tokens and
+passwords are never logged.
 """
 
 from __future__ import annotations
@@ -16,16 +25,78 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tongka.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tongka.api.deps import ClockDep, SessionDep
+from tongka.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
+from tongka.identity import service as identity
+from tongka.identity.crypto import IdentityKeys
 from tongka.identity.principal import Principal, PrincipalKind
 
 log = structlog.get_logger(__name__)
 
+SESSION_COOKIE = "tongka_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-async def authenticate(request: Request) -> Principal:
-    """Placeholder until the identity part lands: nobody is authenticated."""
-    raise AuthenticationFailed("Missing or invalid credentials.", code="authentication_failed")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer tk_live_...` (shown once when created).",
+)
+
+
+def get_identity_keys(request: Request) -> IdentityKeys:
+    """Keys derived once per app from the configured root secret."""
+    state = request.app.state
+    keys: IdentityKeys | None = getattr(state, "identity_keys", None)
+    if keys is None:
+        keys = IdentityKeys.from_settings(state.settings)
+        state.identity_keys = keys
+    return keys
+
+
+IdentityKeysDep = Annotated[IdentityKeys, Depends(get_identity_keys)]
+
+
+def _refuse(message: str, code: str = "authentication_failed") -> AuthenticationFailed:
+    return AuthenticationFailed(message, code=code)
+
+
+async def authenticate(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    keys: IdentityKeysDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from a Bearer API key or else a console session cookie; 401 otherwise."""
+    now = clock.now()
+    if credentials is not None:
+        principal = await identity.authenticate_api_key(
+            session, keys, credentials.credentials.strip(), now=now
+        )
+        if principal is None:
+            log.info("auth.api_key_refused", path=request.url.path)
+            raise _refuse("The API key is unknown or revoked.", "invalid_api_key")
+        return principal
+    if request.headers.get("authorization"):
+        raise _refuse("Use `Authorization: Bearer <API key>`.", "invalid_authorization_header")
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise _refuse("Missing credentials: send `Authorization: Bearer <API key>`.")
+    resolved = await identity.resolve_console_session(session, keys, token, now=now)
+    if resolved is None:
+        raise _refuse("The console session has expired; please log in again.", "session_expired")
+    console_session, user = resolved
+    if request.method not in SAFE_METHODS and not identity.csrf_token_matches(
+        keys, console_session.id, request.headers.get(CSRF_HEADER)
+    ):
+        log.warning("auth.csrf_refused", user_id=user.id, path=request.url.path)
+        raise PermissionDenied("Missing or wrong CSRF token.", code="csrf_token_invalid")
+    request.state.console_session = console_session
+    request.state.user = user
+    return identity.principal_for_user(user)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
@@ -41,6 +112,8 @@ def _require(
             raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")
         return principal
 
+    # Lets tests (the cross-tenant scoping walk) tell which routes a merchant may call.
+    dependency.required_kind = kind  # type: ignore[attr-defined]
     return dependency
 
 
@@ -59,3 +132,27 @@ def ensure_same_merchant(principal: Principal, merchant_id: str | None, *, what:
     if principal.merchant_id is None or principal.merchant_id != merchant_id:
         log.warning("auth.cross_tenant_access", actor=principal.actor, object=what)
         raise NotFound(f"No such {what}.")
+
+
+def merchant_scope(principal: Principal, requested_merchant_id: str | None) -> str:
+    """The merchant an action is for (see the module docstring)."""
+    if principal.is_platform:
+        if requested_merchant_id is None:
+            raise InvalidRequest(
+                "Platform callers must say which merchant: merchant_id.", param="merchant_id"
+            )
+        return requested_merchant_id
+    if requested_merchant_id is not None:
+        ensure_same_merchant(principal, requested_merchant_id, what="merchant")
+    if principal.merchant_id is None:
+        raise PermissionDenied("This endpoint is for merchant or platform callers.")
+    return principal.merchant_id
+
+
+def list_scope(principal: Principal) -> str | None:
+    """The merchant a list is restricted to: the caller's own, or None (all) for platform."""
+    if principal.is_platform:
+        return None
+    if principal.merchant_id is None:
+        raise PermissionDenied("This endpoint is for merchant or platform callers.")
+    return principal.merchant_id

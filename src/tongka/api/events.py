@@ -18,15 +18,16 @@ from tongka.identity.principal import Principal, PrincipalKind
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 
-# Merchant roles that manage integrations (events, webhooks): not cashiers.
-MERCHANT_MANAGER_ROLES = ("merchant_admin", "full")
+# Merchant roles that manage integrations (events, webhooks): not cashiers. ``full`` keys
+# imply ``merchant_admin`` (tongka.identity.principal.ROLE_IMPLIES).
+MERCHANT_MANAGER_ROLE = "merchant_admin"
 
 
 async def integration_manager(principal: PrincipalDep) -> Principal:
     """Platform callers, or a merchant's admin user or full-access key."""
     if principal.is_platform:
         return principal
-    if principal.kind is PrincipalKind.MERCHANT and principal.has_role(*MERCHANT_MANAGER_ROLES):
+    if principal.kind is PrincipalKind.MERCHANT and principal.has_role(MERCHANT_MANAGER_ROLE):
         return principal
     raise PermissionDenied("Requires a merchant admin or a full-access key.")
 

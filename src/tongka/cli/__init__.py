@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tongka.cli import db, server
+from tongka.cli import db, ledger, server
 
 app = typer.Typer(
     name="tongka",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(ledger.app, name="ledger")
 server.register(app)
 
 

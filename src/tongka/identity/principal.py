@@ -35,4 +35,19 @@ class Principal:
         return bool(self.roles.intersection(roles))
 
 
+# A role grants the roles it implies: an admin may do what finance, risk and support may; a
+# merchant admin (and a ``full`` API key) may do what a cashier may. ``require_platform``
+# and ``require_merchant`` check the expanded set, so endpoints name the least role needed.
+ROLE_IMPLIES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin", "finance", "risk", "support"}),
+    "merchant_admin": frozenset({"merchant_admin", "full", "cashier"}),
+    "full": frozenset({"merchant_admin", "full", "cashier"}),
+}
+
+
+def expand_role(role: str) -> frozenset[str]:
+    """Every role ``role`` grants, itself included."""
+    return ROLE_IMPLIES.get(role, frozenset({role}))
+
+
 SYSTEM = Principal(kind=PrincipalKind.PLATFORM, actor="system", roles=frozenset({"admin"}))

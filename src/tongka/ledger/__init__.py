@@ -1,5 +1,18 @@
-"""The double-entry ledger: the only code that changes a balance. See ``README.md`` here."""
+"""The double-entry ledger: the only code that changes a balance. See ``README.md`` here.
 
+Other parts use only what this module exports; every function takes the caller's
+``AsyncSession`` and ``now`` and never commits (the caller owns the transaction).
+"""
+
+from tongka.ledger.accounts import open_account
+from tongka.ledger.posting import (
+    expire_pending,
+    post_batch,
+    post_pending,
+    post_transfers,
+    void_pending,
+)
+from tongka.ledger.queries import get_balance, get_balances, get_transfer, list_transfers
 from tongka.ledger.types import (
     AccountCode,
     AccountSpec,
@@ -20,4 +33,14 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "TransferRequest",
+    "expire_pending",
+    "get_balance",
+    "get_balances",
+    "get_transfer",
+    "list_transfers",
+    "open_account",
+    "post_batch",
+    "post_pending",
+    "post_transfers",
+    "void_pending",
 ]

@@ -91,9 +91,10 @@ class Transfer:
     code: str
     reference: str | None
     metadata: dict[str, Any]
-    pending_id: str | None
+    pending_id: str | None  # phase two only: the pending transfer this one resolves
     expires_at: datetime | None
     created_at: datetime
+    timeout_seconds: int | None = None  # pending transfers only
 
 
 @dataclass(frozen=True)

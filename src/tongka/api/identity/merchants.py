@@ -1,0 +1,214 @@
+"""``/v1/merchants``: public registration, the platform's review (开户与入驻), reading."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from tongka.api.auth import (
+    IdentityKeysDep,
+    PrincipalDep,
+    ensure_same_merchant,
+    list_scope,
+    require_platform,
+)
+from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.identity import service as identity
+from tongka.identity.models import Merchant, MerchantStatus
+from tongka.identity.principal import Principal
+
+router = APIRouter(prefix="/v1/merchants", tags=["merchants"], responses=RESPONSES)
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9 \-]{5,20}$"
+
+
+class SettlementAccountIn(RequestModel):
+    bank_name: str = Field(min_length=1, max_length=200, examples=["中国工商银行上海分行"])
+    account_name: str = Field(min_length=1, max_length=200)
+    account_number: str = Field(pattern=r"^[0-9 ]{8,40}$", examples=["6222 0212 3456 7890"])
+
+
+class MerchantRegistrationIn(RequestModel):
+    legal_name: str = Field(min_length=2, max_length=200, examples=["上海示例餐饮有限公司"])
+    credit_code: str = Field(
+        min_length=18,
+        max_length=24,
+        description="统一社会信用代码 (18 characters, GB 32100-2015 check character).",
+        examples=["91350100M000100Y43"],
+    )
+    contact_name: str = Field(min_length=1, max_length=100)
+    contact_phone: str = Field(pattern=PHONE_PATTERN, examples=["13800138000"])
+    contact_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    admin_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    admin_password: str = Field(min_length=10, max_length=200)
+    admin_display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    settlement_account: SettlementAccountIn | None = None
+
+
+class RejectionIn(RequestModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SuspensionIn(RequestModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SettlementAccountOut(BaseModel):
+    bank_name: str | None
+    account_name: str | None
+    account_number_masked: str | None
+
+
+class MerchantOut(BaseModel):
+    object: Literal["merchant"] = "merchant"
+    id: str
+    legal_name: str
+    credit_code: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    settlement_account: SettlementAccountOut | None
+    status: MerchantStatus
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    rejection_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantOut:
+        account = None
+        if merchant.settlement_account_last4 is not None:
+            account = SettlementAccountOut(
+                bank_name=merchant.settlement_bank_name,
+                account_name=merchant.settlement_account_name,
+                account_number_masked=identity.masked_account_number(
+                    merchant.settlement_account_last4
+                ),
+            )
+        return cls(
+            id=merchant.id,
+            legal_name=merchant.legal_name,
+            credit_code=merchant.credit_code,
+            contact_name=merchant.contact_name,
+            contact_phone=merchant.contact_phone,
+            contact_email=merchant.contact_email,
+            settlement_account=account,
+            status=MerchantStatus(merchant.status),
+            reviewed_by=merchant.reviewed_by,
+            reviewed_at=merchant.reviewed_at,
+            rejection_reason=merchant.rejection_reason,
+            created_at=merchant.created_at,
+        )
+
+
+def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistration:
+    account = body.settlement_account
+    return identity.MerchantRegistration(
+        legal_name=body.legal_name,
+        credit_code=body.credit_code,
+        contact_name=body.contact_name,
+        contact_phone=body.contact_phone,
+        contact_email=body.contact_email,
+        admin_email=body.admin_email,
+        admin_password=body.admin_password,
+        admin_display_name=body.admin_display_name,
+        settlement_account=(
+            identity.SettlementAccount(
+                bank_name=account.bank_name,
+                account_name=account.account_name,
+                account_number=account.account_number,
+            )
+            if account
+            else None
+        ),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MerchantOut,
+    summary="Register a merchant (public; the platform reviews it before it can do business)",
+)
+async def register_merchant(
+    body: MerchantRegistrationIn, session: SessionDep, clock: ClockDep, keys: IdentityKeysDep
+) -> MerchantOut:
+    merchant, _admin = await identity.register_merchant(
+        session, keys, registration_of(body), now=clock.now()
+    )
+    return MerchantOut.of(merchant)
+
+
+@router.get("", response_model=ListResponse[MerchantOut], summary="List merchants")
+async def list_merchants(
+    principal: PrincipalDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    status: Annotated[MerchantStatus | None, Query(description="Only this status.")] = None,
+) -> ListResponse[MerchantOut]:
+    """The platform sees every merchant; a merchant sees only itself."""
+    statement = identity.merchants_query(list_scope(principal), status)
+    return await fetch_page(session, statement, page, Merchant, MerchantOut.of)
+
+
+@router.get("/{merchant_id}", response_model=MerchantOut, summary="Get a merchant")
+async def get_merchant(
+    merchant_id: str, principal: PrincipalDep, session: SessionDep
+) -> MerchantOut:
+    ensure_same_merchant(principal, merchant_id, what="merchant")
+    return MerchantOut.of(await identity.get_merchant(session, merchant_id))
+
+
+@router.post(
+    "/{merchant_id}/approve",
+    response_model=MerchantOut,
+    summary="Approve a registration (or lift a suspension): the merchant becomes active",
+)
+async def approve_merchant(
+    merchant_id: str,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Principal = require_platform("admin"),
+) -> MerchantOut:
+    merchant = await identity.review_merchant(
+        session, merchant_id, "approve", actor=principal.actor, now=clock.now()
+    )
+    return MerchantOut.of(merchant)
+
+
+@router.post("/{merchant_id}/reject", response_model=MerchantOut, summary="Reject a registration")
+async def reject_merchant(
+    merchant_id: str,
+    body: RejectionIn,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Principal = require_platform("admin"),
+) -> MerchantOut:
+    merchant = await identity.review_merchant(
+        session, merchant_id, "reject", actor=principal.actor, now=clock.now(), reason=body.reason
+    )
+    return MerchantOut.of(merchant)
+
+
+@router.post(
+    "/{merchant_id}/suspend",
+    response_model=MerchantOut,
+    summary="Suspend an active merchant: its keys and users stop working until approved again",
+)
+async def suspend_merchant(
+    merchant_id: str,
+    body: SuspensionIn,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Principal = require_platform("admin"),
+) -> MerchantOut:
+    merchant = await identity.review_merchant(
+        session, merchant_id, "suspend", actor=principal.actor, now=clock.now(), reason=body.reason
+    )
+    return MerchantOut.of(merchant)

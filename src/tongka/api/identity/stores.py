@@ -1,0 +1,204 @@
+"""``/v1/stores`` and ``/v1/terminals`` (门店 / 终端): a merchant's places and POS devices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from tongka.api.auth import (
+    PrincipalDep,
+    ensure_same_merchant,
+    list_scope,
+    merchant_scope,
+)
+from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.errors import PermissionDenied
+from tongka.identity import service as identity
+from tongka.identity.models import Store, Terminal
+from tongka.identity.principal import Principal
+
+router = APIRouter(responses=RESPONSES)
+
+MERCHANT_ID_FIELD = Field(
+    default=None,
+    max_length=40,
+    description="Platform callers name the merchant; merchant callers may omit it.",
+)
+
+
+def require_manager(principal: Principal) -> None:
+    """Stores, terminals, users and keys are managed by a merchant admin or platform admin."""
+    if not principal.has_role("merchant_admin", "admin"):
+        raise PermissionDenied("Requires the merchant_admin (or platform admin) role.")
+
+
+class StoreIn(RequestModel):
+    merchant_id: str | None = MERCHANT_ID_FIELD
+    name: str = Field(min_length=1, max_length=200, examples=["静安寺店"])
+    address: str = Field(min_length=1, max_length=500, examples=["上海市静安区南京西路1788号"])
+    city: str = Field(min_length=1, max_length=100, examples=["上海"])
+    latitude: Decimal | None = Field(default=None, ge=-90, le=90, max_digits=9, decimal_places=6)
+    longitude: Decimal | None = Field(default=None, ge=-180, le=180, max_digits=9, decimal_places=6)
+
+
+class StoreOut(BaseModel):
+    object: Literal["store"] = "store"
+    id: str
+    merchant_id: str
+    name: str
+    address: str
+    city: str
+    latitude: Decimal | None = Field(description="Degrees, as a decimal string.")
+    longitude: Decimal | None = Field(description="Degrees, as a decimal string.")
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, store: Store) -> StoreOut:
+        return cls(
+            id=store.id,
+            merchant_id=store.merchant_id,
+            name=store.name,
+            address=store.address,
+            city=store.city,
+            latitude=store.latitude,
+            longitude=store.longitude,
+            status=store.status,
+            created_at=store.created_at,
+        )
+
+
+class TerminalIn(RequestModel):
+    store_id: str = Field(min_length=1, max_length=40)
+    device_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="The POS device's serial; unique per merchant.",
+        examples=["POS-0001"],
+    )
+    name: str | None = Field(default=None, max_length=100)
+
+
+class TerminalOut(BaseModel):
+    object: Literal["terminal"] = "terminal"
+    id: str
+    merchant_id: str
+    store_id: str
+    device_id: str
+    name: str | None
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, terminal: Terminal) -> TerminalOut:
+        return cls(
+            id=terminal.id,
+            merchant_id=terminal.merchant_id,
+            store_id=terminal.store_id,
+            device_id=terminal.device_id,
+            name=terminal.name,
+            status=terminal.status,
+            created_at=terminal.created_at,
+        )
+
+
+@router.post(
+    "/v1/stores", status_code=201, response_model=StoreOut, summary="Open a store", tags=["stores"]
+)
+async def create_store(
+    body: StoreIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> StoreOut:
+    require_manager(principal)
+    store = await identity.create_store(
+        session,
+        merchant_id=merchant_scope(principal, body.merchant_id),
+        name=body.name,
+        address=body.address,
+        city=body.city,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return StoreOut.of(store)
+
+
+@router.get(
+    "/v1/stores", response_model=ListResponse[StoreOut], summary="List stores", tags=["stores"]
+)
+async def list_stores(
+    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+) -> ListResponse[StoreOut]:
+    statement = identity.stores_query(list_scope(principal))
+    return await fetch_page(session, statement, page, Store, StoreOut.of)
+
+
+@router.get(
+    "/v1/stores/{store_id}", response_model=StoreOut, summary="Get a store", tags=["stores"]
+)
+async def get_store(store_id: str, principal: PrincipalDep, session: SessionDep) -> StoreOut:
+    store = await identity.get_store(session, store_id, merchant_id=None)
+    ensure_same_merchant(principal, store.merchant_id, what="store")
+    return StoreOut.of(store)
+
+
+@router.post(
+    "/v1/terminals",
+    status_code=201,
+    response_model=TerminalOut,
+    summary="Register a POS terminal at one of the merchant's stores",
+    tags=["terminals"],
+)
+async def create_terminal(
+    body: TerminalIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> TerminalOut:
+    require_manager(principal)
+    store = await identity.get_store(session, body.store_id, merchant_id=None)
+    ensure_same_merchant(principal, store.merchant_id, what="store")
+    terminal = await identity.create_terminal(
+        session,
+        merchant_id=store.merchant_id,
+        store_id=store.id,
+        device_id=body.device_id,
+        name=body.name,
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return TerminalOut.of(terminal)
+
+
+@router.get(
+    "/v1/terminals",
+    response_model=ListResponse[TerminalOut],
+    summary="List terminals",
+    tags=["terminals"],
+)
+async def list_terminals(
+    principal: PrincipalDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    store_id: Annotated[str | None, Query(max_length=40, description="Only this store's.")] = None,
+) -> ListResponse[TerminalOut]:
+    statement = identity.terminals_query(list_scope(principal), store_id)
+    return await fetch_page(session, statement, page, Terminal, TerminalOut.of)
+
+
+@router.get(
+    "/v1/terminals/{terminal_id}",
+    response_model=TerminalOut,
+    summary="Get a terminal",
+    tags=["terminals"],
+)
+async def get_terminal(
+    terminal_id: str, principal: PrincipalDep, session: SessionDep
+) -> TerminalOut:
+    terminal = await identity.get_terminal(session, terminal_id)
+    ensure_same_merchant(principal, terminal.merchant_id, what="terminal")
+    return TerminalOut.of(terminal)

@@ -1,0 +1,216 @@
+"""``/v1/users`` (console users: platform operators and merchant staff) and ``/v1/consumers``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tongka.api.auth import (
+    PrincipalDep,
+    ensure_same_merchant,
+    list_scope,
+    require_platform,
+)
+from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
+from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.identity.stores import require_manager
+from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.identity import service as identity
+from tongka.identity.models import Consumer, KycLevel, User
+from tongka.identity.principal import Principal
+
+router = APIRouter(responses=RESPONSES)
+
+
+class UserIn(RequestModel):
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    display_name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "finance", "risk", "support", "merchant_admin", "cashier"] = Field(
+        description="Platform roles for platform users; merchant_admin or cashier for staff."
+    )
+    password: str = Field(min_length=10, max_length=200)
+    merchant_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Whose staff. Merchant callers: their own (may be omitted). Platform "
+        "callers: omit to create a platform user.",
+    )
+    store_id: str | None = Field(default=None, max_length=40)
+
+
+class UserOut(BaseModel):
+    object: Literal["user"] = "user"
+    id: str
+    kind: Literal["platform", "merchant"]
+    merchant_id: str | None
+    store_id: str | None
+    email: str
+    display_name: str
+    role: str
+    status: str
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            kind=user.kind,  # type: ignore[arg-type]
+            merchant_id=user.merchant_id,
+            store_id=user.store_id,
+            email=user.email,
+            display_name=user.display_name,
+            role=user.role,
+            status=user.status,
+            locked_until=user.locked_until,
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+        )
+
+
+class ConsumerIn(RequestModel):
+    phone: str = Field(pattern=PHONE_PATTERN, examples=["13800138000"])
+    display_name: str | None = Field(default=None, max_length=100)
+    kyc_level: KycLevel = Field(
+        default=KycLevel.NONE, description="0 none, 1 phone, 2 ID card, 3 bank card."
+    )
+
+
+class KycLevelIn(RequestModel):
+    kyc_level: KycLevel
+
+
+class ConsumerOut(BaseModel):
+    object: Literal["consumer"] = "consumer"
+    id: str
+    phone: str
+    display_name: str | None
+    kyc_level: int
+    kyc_level_name: Literal["none", "phone", "id_card", "bank_card"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, consumer: Consumer) -> ConsumerOut:
+        return cls(
+            id=consumer.id,
+            phone=consumer.phone,
+            display_name=consumer.display_name,
+            kyc_level=consumer.kyc_level,
+            kyc_level_name=KycLevel(consumer.kyc_level).name.lower(),  # type: ignore[arg-type]
+            created_at=consumer.created_at,
+        )
+
+
+@router.post(
+    "/v1/users",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create a console user (merchant staff, or a platform operator)",
+    tags=["users"],
+)
+async def create_user(
+    body: UserIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+) -> UserOut:
+    require_manager(principal)
+    merchant_id = body.merchant_id
+    if not principal.is_platform:
+        ensure_same_merchant(principal, merchant_id or principal.merchant_id, what="merchant")
+        merchant_id = principal.merchant_id
+    user = await identity.create_user(
+        session,
+        email=body.email,
+        display_name=body.display_name,
+        role=body.role,
+        password=body.password,
+        merchant_id=merchant_id,
+        store_id=body.store_id,
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return UserOut.of(user)
+
+
+@router.get("/v1/users", response_model=ListResponse[UserOut], summary="List users", tags=["users"])
+async def list_users(
+    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+) -> ListResponse[UserOut]:
+    """Platform callers see everyone; merchant callers their own staff."""
+    statement = identity.users_query(list_scope(principal))
+    return await fetch_page(session, statement, page, User, UserOut.of)
+
+
+@router.get("/v1/users/{user_id}", response_model=UserOut, summary="Get a user", tags=["users"])
+async def get_user(user_id: str, principal: PrincipalDep, session: SessionDep) -> UserOut:
+    user = await identity.get_user(session, user_id)
+    ensure_same_merchant(principal, user.merchant_id, what="user")
+    return UserOut.of(user)
+
+
+@router.post(
+    "/v1/consumers",
+    status_code=201,
+    response_model=ConsumerOut,
+    summary="Register a consumer (card holder)",
+    tags=["consumers"],
+)
+async def create_consumer(
+    body: ConsumerIn,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Principal = require_platform("support"),
+) -> ConsumerOut:
+    consumer = await identity.create_consumer(
+        session,
+        phone=body.phone,
+        display_name=body.display_name,
+        kyc_level=body.kyc_level,
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return ConsumerOut.of(consumer)
+
+
+@router.get(
+    "/v1/consumers",
+    response_model=ListResponse[ConsumerOut],
+    summary="List consumers",
+    tags=["consumers"],
+    dependencies=[require_platform()],
+)
+async def list_consumers(session: SessionDep, page: PageParamsDep) -> ListResponse[ConsumerOut]:
+    return await fetch_page(session, identity.consumers_query(), page, Consumer, ConsumerOut.of)
+
+
+@router.get(
+    "/v1/consumers/{consumer_id}",
+    response_model=ConsumerOut,
+    summary="Get a consumer",
+    tags=["consumers"],
+    dependencies=[require_platform()],
+)
+async def get_consumer(consumer_id: str, session: SessionDep) -> ConsumerOut:
+    return ConsumerOut.of(await identity.get_consumer(session, consumer_id))
+
+
+@router.post(
+    "/v1/consumers/{consumer_id}/kyc_level",
+    response_model=ConsumerOut,
+    summary="Set a consumer's verified KYC level (实名认证)",
+    tags=["consumers"],
+)
+async def set_kyc_level(
+    consumer_id: str,
+    body: KycLevelIn,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Principal = require_platform("risk"),
+) -> ConsumerOut:
+    consumer = await identity.set_kyc_level(
+        session, consumer_id, body.kyc_level, actor=principal.actor, now=clock.now()
+    )
+    return ConsumerOut.of(consumer)

@@ -1,0 +1,19 @@
+"""The ledger's worker jobs (registered in ``tongka.worker.JOBS``)."""
+
+from __future__ import annotations
+
+from tongka.clock import Clock
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.ledger.posting import expire_pending
+from tongka.ledger.sealing import seal_pending_blocks
+
+
+async def seal_blocks(database: Database, clock: Clock, settings: Settings) -> int:
+    """Seal what committed since the last run (skips its turn if another worker is sealing)."""
+    return await database.run(lambda session: seal_pending_blocks(session, clock.now()))
+
+
+async def expire_pending_transfers(database: Database, clock: Clock, settings: Settings) -> int:
+    """Release pending transfers whose timeout passed, a bounded number per run."""
+    return await database.run(lambda session: expire_pending(session, now=clock.now()))

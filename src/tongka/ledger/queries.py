@@ -1,0 +1,135 @@
+"""Reading the ledger: balances (exact sums over shards), transfers, an account's history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.ledger.accounts import load_accounts
+from tongka.ledger.errors import InvalidTransfer, TransferNotFound
+from tongka.ledger.models import LedgerBalance, LedgerTransfer
+from tongka.ledger.types import AccountType, Balance, Transfer, TransferKind
+
+MAX_PAGE_SIZE = 1000
+transfers_table = cast(Table, LedgerTransfer.__table__)
+
+
+def transfer_from_row(row: Any) -> Transfer:
+    """A ``Transfer`` from a row of ``ledger_transfers`` (ORM object or Core row)."""
+    mapping = row._mapping if hasattr(row, "_mapping") else None
+    if mapping is not None:
+
+        def value(name: str) -> Any:
+            return mapping[name]
+
+    else:
+
+        def value(name: str) -> Any:
+            return getattr(row, "transfer_metadata" if name == "metadata" else name)
+
+    return Transfer(
+        transfer_id=value("id"),
+        sequence=value("sequence"),
+        kind=TransferKind(value("kind")),
+        debit_account_id=value("debit_account_id"),
+        credit_account_id=value("credit_account_id"),
+        amount=value("amount"),
+        currency=value("currency"),
+        code=value("code"),
+        reference=value("reference"),
+        metadata=value("metadata") or {},
+        pending_id=value("pending_id"),
+        expires_at=value("expires_at"),
+        created_at=value("created_at"),
+        timeout_seconds=value("timeout_seconds"),
+    )
+
+
+async def find_transfers(session: AsyncSession, transfer_ids: Iterable[str]) -> dict[str, Transfer]:
+    """The transfers among ``transfer_ids`` that exist, by id."""
+    ids = list(dict.fromkeys(transfer_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(transfers_table).where(transfers_table.c.id.in_(ids)))
+    return {row.id: transfer_from_row(row) for row in rows}
+
+
+async def get_transfer(session: AsyncSession, transfer_id: str) -> Transfer:
+    found = await find_transfers(session, [transfer_id])
+    if transfer_id not in found:
+        raise TransferNotFound(f"ledger transfer {transfer_id} does not exist", param="transfer_id")
+    return found[transfer_id]
+
+
+async def get_balances(session: AsyncSession, account_ids: Iterable[str]) -> dict[str, Balance]:
+    """Exact balances (the sum over shards); ``AccountNotFound`` if any account is missing."""
+    accounts = await load_accounts(session, account_ids)
+    if not accounts:
+        return {}
+    rows = await session.execute(
+        select(
+            LedgerBalance.account_id,
+            func.sum(LedgerBalance.debits_posted),
+            func.sum(LedgerBalance.credits_posted),
+            func.sum(LedgerBalance.debits_pending),
+            func.sum(LedgerBalance.credits_pending),
+        )
+        .where(LedgerBalance.account_id.in_(list(accounts)))
+        .group_by(LedgerBalance.account_id)
+    )
+    sums = {row[0]: [int(total) for total in row[1:]] for row in rows}
+    balances = {}
+    for account_id, info in accounts.items():
+        debits_posted, credits_posted, debits_pending, credits_pending = sums.get(
+            account_id, [0, 0, 0, 0]
+        )
+        balances[account_id] = Balance(
+            account_id=account_id,
+            currency=info.currency,
+            type=AccountType(info.spec.type),
+            debits_posted=debits_posted,
+            credits_posted=credits_posted,
+            debits_pending=debits_pending,
+            credits_pending=credits_pending,
+        )
+    return balances
+
+
+async def get_balance(session: AsyncSession, account_id: str) -> Balance:
+    return (await get_balances(session, [account_id]))[account_id]
+
+
+async def list_transfers(
+    session: AsyncSession,
+    account_id: str,
+    *,
+    limit: int = 50,
+    after_sequence: int | None = None,
+) -> list[Transfer]:
+    """An account's transfers (either side), oldest first; page with ``after_sequence``.
+
+    Two index range scans (debit side, credit side), each already in sequence order, merged:
+    this stays fast however long the account's history is.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidTransfer(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", param="limit"
+        )
+    await load_accounts(session, [account_id])
+    after = after_sequence if after_sequence is not None else 0
+    sides = []
+    for column in (transfers_table.c.debit_account_id, transfers_table.c.credit_account_id):
+        side = (
+            select(transfers_table)
+            .where(column == account_id, transfers_table.c.sequence > after)
+            .order_by(transfers_table.c.sequence)
+            .limit(limit)
+            .subquery()
+        )
+        sides.append(select(side))
+    merged = union_all(*sides).subquery()
+    rows = await session.execute(select(merged).order_by(merged.c.sequence).limit(limit))
+    return [transfer_from_row(row) for row in rows]

@@ -1,0 +1,198 @@
+"""Sealing and ``verify``: tampering with the journal or the balances is caught and named."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+
+from tests.ledger_support import card_spec, fund, merchant_spec, open_accounts, transfer
+from tongka.clock import FixedClock
+from tongka.db import Database
+from tongka.ledger import post_transfers
+from tongka.ledger.models import LedgerBlock, LedgerBlockEntry
+from tongka.ledger.sealing import seal_pending_blocks
+from tongka.ledger.verify import VerifyReport, check_all_sealed, verify_ledger
+
+
+async def _books(database: Database, clock: FixedClock) -> None:
+    """A small ledger: two funded cards, three redemptions."""
+    await open_accounts(
+        database,
+        card_spec("card-1"),
+        card_spec("card-2"),
+        merchant_spec("m", hot=True),
+        now=clock.now(),
+    )
+    await fund(database, "card-1", 1_000, now=clock.now())
+    await fund(database, "card-2", 500, now=clock.now())
+    async with database.transaction() as session:
+        for number, card in enumerate(["card-1", "card-2", "card-1"]):
+            await post_transfers(
+                session, [transfer(f"redeem-{number}", card, "m", 100 + number)], now=clock.now()
+            )
+
+
+async def _verify(database: Database, clock: FixedClock) -> VerifyReport:
+    async with database.transaction() as session:
+        return await verify_ledger(session, clock.now())
+
+
+def _failed(report: VerifyReport) -> dict[str, str]:
+    return {check.name: check.details for check in report.failures}
+
+
+async def test_sealing_puts_each_committed_transfer_in_exactly_one_block(
+    database: Database, clock: FixedClock
+) -> None:
+    await _books(database, clock)
+    async with database.transaction() as session:
+        assert await seal_pending_blocks(session, clock.now()) == 5
+        assert await seal_pending_blocks(session, clock.now()) == 0
+    async with database.transaction() as session:
+        await post_transfers(session, [transfer("late", "card-2", "m", 1)], now=clock.now())
+        assert await seal_pending_blocks(session, clock.now()) == 1
+        blocks = (
+            await session.execute(select(LedgerBlock.number, LedgerBlock.transfer_count))
+        ).all()
+        entries = await session.scalar(select(func.count()).select_from(LedgerBlockEntry))
+    assert [tuple(block) for block in blocks] == [(1, 5), (2, 1)]
+    assert entries == 6
+
+
+async def test_verify_passes_on_honest_books_and_reports_every_check(
+    database: Database, clock: FixedClock
+) -> None:
+    await _books(database, clock)
+    report = await _verify(database, clock)
+    assert report.ok, report.failures
+    assert [check.name for check in report.checks] == [
+        "seal committed transfers",
+        "debits equal credits per currency",
+        "stored balances equal the sum of transfers",
+        "no account crosses its limit",
+        "transfers join existing accounts of their currency",
+        "hash chain recomputes",
+        "every settled transfer is sealed",
+    ]
+
+
+async def test_verify_catches_an_edited_amount_in_a_sealed_transfer(
+    database: Database, clock: FixedClock
+) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        # the attacker also fixes the balances, so only the seal can tell
+        await session.execute(text("UPDATE ledger_transfers SET amount = 1 WHERE id = 'redeem-0'"))
+        await session.execute(
+            text(
+                "UPDATE ledger_balances SET debits_posted = debits_posted - 99 "
+                "WHERE account_id = 'card-1'"
+            )
+        )
+        await session.execute(
+            text(
+                "UPDATE ledger_balances SET credits_posted = credits_posted - 99 "
+                "WHERE account_id = 'm' AND credits_posted >= 100"
+            )
+        )
+
+    failed = _failed(await _verify(database, clock))
+
+    assert "hash chain recomputes" in failed
+    assert "block 1: hash does not match" in failed["hash chain recomputes"]
+
+
+async def test_verify_catches_a_deleted_transfer(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM ledger_transfers WHERE id = 'redeem-1'"))
+
+    failed = _failed(await _verify(database, clock))
+
+    assert "which is gone" in failed["hash chain recomputes"]
+    assert "card-2" in failed["stored balances equal the sum of transfers"]
+
+
+async def test_verify_catches_an_inserted_transfer(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    clock.advance(timedelta(hours=1))
+    async with database.transaction() as session:
+        # slipped in below the sealed sequence numbers, with balances made to match
+        await session.execute(
+            text(
+                "INSERT INTO ledger_transfers (sequence, id, kind, debit_account_id,"
+                " credit_account_id, amount, currency, code, metadata, created_at)"
+                " VALUES (-1, 'forged', 'single', 'funding', 'card-2', 1000, 'CNY', 'test',"
+                " '{}', :created_at)"
+            ).bindparams(created_at=clock.now() - timedelta(days=1)),
+        )
+        for account, column in (("funding", "debits_posted"), ("card-2", "credits_posted")):
+            await session.execute(
+                text(
+                    f"UPDATE ledger_balances SET {column} = {column} + 1000 "
+                    "WHERE account_id = :account"
+                ),
+                {"account": account},
+            )
+
+    failed = _failed(await _verify(database, clock))
+
+    assert list(failed) == ["hash chain recomputes"]
+    assert "sealed transfer #-1 long after block 1" in failed["hash chain recomputes"]
+
+
+async def test_verify_catches_a_tampered_balance_row(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    async with database.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
+                "WHERE account_id = 'card-2'"
+            )
+        )
+
+    failed = _failed(await _verify(database, clock))
+
+    assert set(failed) == {
+        "debits equal credits per currency",
+        "stored balances equal the sum of transfers",
+    }
+    assert "card-2" in failed["stored balances equal the sum of transfers"]
+
+
+async def test_verify_reports_a_crossed_limit(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    async with database.transaction() as session:
+        # a forged overdraft, consistent everywhere except the card's limit
+        await session.execute(
+            text(
+                "UPDATE ledger_balances SET debits_posted = debits_posted + 5000 "
+                "WHERE account_id = 'card-2'"
+            )
+        )
+        await session.execute(
+            text(
+                "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
+                "WHERE account_id = 'funding'"
+            )
+        )
+
+    failed = _failed(await _verify(database, clock))
+
+    assert "card-2: debits" in failed["no account crosses its limit"]
+
+
+async def test_verify_flags_transfers_left_unsealed(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM ledger_block_entries WHERE transfer_sequence = 2"))
+        report = VerifyReport()
+        await check_all_sealed(session, report, clock.now() + timedelta(minutes=1))
+    assert _failed(report) == {
+        "every settled transfer is sealed": "1 problem(s): transfer #2 is not in any block"
+    }

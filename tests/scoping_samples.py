@@ -1,0 +1,168 @@
+"""Sample objects for the cross-tenant walk (``tests/integration/test_tenant_scoping.py``).
+
+The walk calls every ``/v1`` route that takes an id in its path with a SECOND merchant's
+key, against an object of the FIRST merchant, and expects 404 and no change. It needs, for
+each path parameter, one object of merchant A. A parameter is identified by the path
+segment before it: ``/v1/stores/{store_id}`` and ``/v1/stores/{id}/close`` both use the
+sample registered for ``"stores"``.
+
+To cover a new part's routes, add one factory here::
+
+    @sample("cards")
+    async def a_card(owner: Owner) -> str:
+        response = await owner.client.post("/v1/cards", json={...})
+        return response.json()["id"]
+
+A route whose request body cannot be generated from its schema (``example_body`` fills
+required fields from ``examples``, enums and types) can register one in ``BODIES``.
+The walk fails, naming the collection, when a route has no sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.factories import TEST_PASSWORD, MerchantWithKey, unique_email
+from tongka.db import Database
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Merchant A, whose objects the walk tries to reach with merchant B's key."""
+
+    merchant: MerchantWithKey  # active, with a store (``merchant.store_id``) and a full key
+    client: httpx.AsyncClient  # authenticated with merchant A's full key
+    platform: httpx.AsyncClient  # authenticated with a platform admin key
+    database: Database
+
+
+SampleFactory = Callable[[Owner], Awaitable[str]]
+SAMPLES: dict[str, SampleFactory] = {}
+# (method, path template) -> request body, for bodies ``example_body`` cannot make.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def sample(collection: str) -> Callable[[SampleFactory], SampleFactory]:
+    def register(factory: SampleFactory) -> SampleFactory:
+        SAMPLES[collection] = factory
+        return factory
+
+    return register
+
+
+async def created_id(response: httpx.Response) -> str:
+    assert response.status_code == 201, response.text
+    object_id: str = response.json()["id"]
+    return object_id
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+@sample("merchants")
+async def the_merchant(owner: Owner) -> str:
+    return owner.merchant.merchant_id
+
+
+@sample("stores")
+async def a_store(owner: Owner) -> str:
+    assert owner.merchant.store_id is not None
+    return owner.merchant.store_id
+
+
+@sample("terminals")
+async def a_terminal(owner: Owner) -> str:
+    body = {"store_id": owner.merchant.store_id, "device_id": "SCOPE-1"}
+    return await created_id(await owner.client.post("/v1/terminals", json=body))
+
+
+@sample("users")
+async def a_user(owner: Owner) -> str:
+    body = {
+        "email": unique_email("scoped"),
+        "display_name": "A's cashier",
+        "role": "cashier",
+        "password": TEST_PASSWORD,
+    }
+    return await created_id(await owner.client.post("/v1/users", json=body))
+
+
+@sample("api_keys")
+async def an_api_key(owner: Owner) -> str:
+    return await created_id(await owner.client.post("/v1/api_keys", json={"name": "scoped"}))
+
+
+@sample("consumers")
+async def a_consumer(owner: Owner) -> str:
+    body = {"phone": "13600136000"}
+    return await created_id(await owner.platform.post("/v1/consumers", json=body))
+
+
+# --- events and webhooks ------------------------------------------------------------------
+
+
+@sample("webhook_endpoints")
+async def a_webhook_endpoint(owner: Owner) -> str:
+    body = {"url": "https://merchant-a.example/hooks", "enabled_events": ["*"]}
+    return await created_id(await owner.client.post("/v1/webhook_endpoints", json=body))
+
+
+@sample("events")
+async def an_event(owner: Owner) -> str:
+    await a_webhook_endpoint(owner)  # records a webhook_endpoint.created event of merchant A
+    response = await owner.client.get("/v1/events", params={"limit": 1})
+    event_id: str = response.json()["data"][0]["id"]
+    return event_id
+
+
+# --- request bodies from the OpenAPI schema -----------------------------------------------
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
+def example_value(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A value that satisfies ``schema`` (required fields only), preferring its examples."""
+    schema = _resolve(document, schema)
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = [option for option in schema.get(key, []) if option.get("type") != "null"]
+        if options:
+            return example_value(document, options[0])
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {
+            name: example_value(document, schema["properties"][name])
+            for name in schema.get("required", [])
+        }
+    if kind == "string":
+        return "x" * max(int(schema.get("minLength", 1)), 1)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    return None
+
+
+def example_body(document: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
+    if (method, path) in BODIES:
+        return BODIES[(method, path)]
+    operation = document["paths"][path][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None:
+        return None
+    value = example_value(document, content["schema"])
+    return value if isinstance(value, dict) else None
