@@ -5,23 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.api.errors import ERROR_RESPONSES, ErrorBody
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParams, apply_page, make_list_response
+from tongka.api.schemas import RequestModel
 
 T = TypeVar("T")
 
-# Every identity route may also answer 403 (wrong kind of caller or missing role).
-RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 403: {"model": ErrorBody}}
-
-
-class RequestModel(BaseModel):
-    """Request bodies refuse unknown fields (422 naming the field)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# The shared error responses (400/401/403/404/409/422/429) and request base (unknown fields
+# refused), under the names the identity routers use.
+RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
+__all__ = ["RESPONSES", "RequestModel", "fetch_page"]
 
 
 async def fetch_page(
