@@ -222,3 +222,26 @@ async def test_concurrent_requests_with_one_key_have_one_effect(
     replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
     assert len(replayed) == 4
     assert await count_events(database) == 1
+
+
+@pytest.mark.pg
+async def test_under_snapshot_isolation_a_concurrent_twin_gets_409(
+    settings: Settings, pg_database: Database, clock: FixedClock, behaviour: dict[str, Any]
+) -> None:
+    # given PostgreSQL at REPEATABLE READ (the way distributed engines behave)
+    database = Database(pg_database.engine.execution_options(isolation_level="REPEATABLE READ"))
+    app = probe_app(settings, database, clock, behaviour)
+    headers = {"Idempotency-Key": "race", "Authorization": "Bearer racer"}
+    body = {"name": "a", "pause_seconds": 0.3}
+    async with api_client(app) as client:
+        first = asyncio.create_task(client.post(THING, json=body, headers=headers))
+        await asyncio.sleep(0.1)  # the first holds its reservation, uncommitted
+        twin = await client.post(THING, json=body, headers=headers)
+        first_response = await first
+        retry = await client.post(THING, json=body, headers=headers)
+    # then the twin is told to retry; the retry replays; one effect
+    assert first_response.status_code == 201
+    assert twin.status_code == 409
+    assert twin.json()["error"]["code"] == "idempotency_request_in_progress"
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await count_events(database) == 1

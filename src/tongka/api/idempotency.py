@@ -20,9 +20,9 @@ How it works, and why it is safe under crashes and concurrency:
    ``idempotency_key_reused``.
 4. A concurrent twin blocks on the unique constraint (PostgreSQL waits for the first
    transaction; SQLite's single writer queues it), then sees the committed row and replays:
-   **the twin waits and replays**; it never runs the handler a second time. (409
-   ``idempotency_request_in_progress`` is only answered for a row left without a response,
-   which the route class never commits.)
+   **the twin waits and replays**; it never runs the handler a second time. Under snapshot
+   isolation (REPEATABLE READ / SERIALIZABLE / CockroachDB) the database cannot do that and
+   the twin gets 409 ``idempotency_request_in_progress`` instead — still one effect.
 
 What is not stored: failures raised as exceptions (4xx domain and validation errors, 5xx)
 roll the whole transaction back, the key included — they changed nothing, so a retry simply
@@ -46,6 +46,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -55,7 +56,7 @@ from tongka.api.errors import HeaderErrors, register_header_errors
 from tongka.api.models import IdempotencyRecord
 from tongka.clock import Clock
 from tongka.config import Settings
-from tongka.db import Database
+from tongka.db import Database, is_retryable_error
 from tongka.errors import Conflict
 from tongka.secretbox import SecretBox
 
@@ -105,11 +106,29 @@ async def _request_hash(request: Request) -> str:
     return digest.hexdigest()
 
 
+def _in_progress() -> Conflict:
+    return Conflict(
+        "A request with this key is still in progress; retry shortly.",
+        code="idempotency_request_in_progress",
+        param=HEADER,
+    )
+
+
 async def _insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert the reservation; False when the (caller, key) row already exists (committed)."""
+    """Insert the reservation; False when the (caller, key) row already exists (committed).
+
+    Under snapshot isolation (REPEATABLE READ, SERIALIZABLE, CockroachDB) the database
+    refuses to wait-and-skip a row committed after our snapshot and aborts with a
+    serialization failure instead; the twin is then answered 409 ``in_progress``.
+    """
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     statement = insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
+    try:
+        result = await session.execute(statement)
+    except DBAPIError as exc:
+        if is_retryable_error(exc):
+            raise _in_progress() from exc
+        raise
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -194,17 +213,9 @@ async def require_idempotency_key(
                 param=HEADER,
             )
         if existing.status_code is None:
-            raise Conflict(
-                "A request with this key is still in progress; retry shortly.",
-                code="idempotency_request_in_progress",
-                param=HEADER,
-            )
+            raise _in_progress()
         raise IdempotentReplay(_replay(existing, box, context))
-    raise Conflict(
-        "A request with this key is still in progress; retry shortly.",
-        code="idempotency_request_in_progress",
-        param=HEADER,
-    )
+    raise _in_progress()
 
 
 async def _complete(reservation: _Reservation, response: Response) -> None:
