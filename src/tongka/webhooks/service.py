@@ -90,25 +90,18 @@ async def create_endpoint(
     return EndpointWithSecret(endpoint, secret)
 
 
-def _scoped(
-    statement: Select[tuple[WebhookEndpoint]], merchant_id: str | None
-) -> Select[tuple[WebhookEndpoint]]:
+def endpoints_query(merchant_id: str | None) -> Select[tuple[WebhookEndpoint]]:
+    """Endpoints the caller may see: a merchant's own, or all for the platform (``None``)."""
+    statement = select(WebhookEndpoint)
     if merchant_id is None:
         return statement
     return statement.where(WebhookEndpoint.merchant_id == merchant_id)
 
 
-def endpoints_query(merchant_id: str | None) -> Select[tuple[WebhookEndpoint]]:
-    """Endpoints the caller may see (for pagination by the API)."""
-    return _scoped(select(WebhookEndpoint), merchant_id)
-
-
 async def get_endpoint(
     session: AsyncSession, endpoint_id: str, *, merchant_id: str | None, for_update: bool = False
 ) -> WebhookEndpoint:
-    statement = _scoped(select(WebhookEndpoint), merchant_id).where(
-        WebhookEndpoint.id == endpoint_id
-    )
+    statement = endpoints_query(merchant_id).where(WebhookEndpoint.id == endpoint_id)
     if for_update:
         statement = statement.with_for_update()
     endpoint = (await session.scalars(statement)).one_or_none()
