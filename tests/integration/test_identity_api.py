@@ -88,6 +88,16 @@ async def test_onboarding_over_the_api(
             id="check-digit",
         ),
         pytest.param(
+            {"credit_code": "91３50100M000100Y43"},
+            400,
+            "invalid_credit_code",
+            "credit_code",
+            id="full-width-digit",
+        ),
+        pytest.param(
+            {"legal_name": "bad\x00name"}, 422, "validation_failed", "legal_name", id="nul"
+        ),
+        pytest.param(
             {"admin_password": "short"},
             422,
             "validation_failed",
@@ -213,3 +223,13 @@ async def test_platform_only_endpoints_refuse_merchants(app: FastAPI, database: 
     assert created.status_code == 201
     assert created.json()["kyc_level_name"] == "none"
     assert level.status_code == 403  # setting KYC levels is for risk (or admin)
+
+
+async def test_malformed_path_ids_are_refused_before_any_query(
+    app: FastAPI, database: Database
+) -> None:
+    merchant = await make_merchant_with_key(database)
+    async with api_client(app, merchant.api_key) as client:
+        response = await client.get("/v1/stores/sto_%00x")
+    assert response.status_code == 422
+    assert response.json()["error"]["param"] == "store_id"

@@ -18,6 +18,7 @@ from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.logging import configure_logging
+from tongka.web import install as install_console
 from tongka.worker import run_worker
 
 
@@ -67,4 +68,5 @@ def create_app(
     app.include_router(identity_api.router)
     app.include_router(events.router)
     app.include_router(webhook_endpoints.router)
+    install_console(app)
     return app

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Select, select
 
 from tongka.api.auth import PrincipalDep
 from tongka.api.deps import SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.schemas import ObjectId
 from tongka.errors import NotFound, PermissionDenied
 from tongka.events.models import Event
 from tongka.events.payload import EventPayload
+from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.identity.principal import Principal, PrincipalKind
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -57,7 +59,12 @@ async def list_events(
     session: SessionDep,
     page: PageParamsDep,
     type: Annotated[
-        str | None, Query(max_length=80, description="Only events of this type.")
+        str | None,
+        Query(
+            max_length=80,
+            pattern=EVENT_TYPE_PATTERN,
+            description="Only events of this type (e.g. card.frozen).",
+        ),
     ] = None,
 ) -> ListResponse[EventOut]:
     statement = _visible_events(principal)
@@ -72,7 +79,7 @@ async def list_events(
 async def get_event(
     principal: ManagerDep,
     session: SessionDep,
-    event_id: Annotated[str, Path(max_length=64)],
+    event_id: ObjectId,
 ) -> EventOut:
     statement = _visible_events(principal).where(Event.id == event_id)
     event = (await session.scalars(statement)).one_or_none()

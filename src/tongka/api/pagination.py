@@ -31,7 +31,12 @@ class PageParams:
 def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (1–100).")] = 20,
     starting_after: Annotated[
-        str | None, Query(max_length=64, description="Id of the last object of the previous page.")
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[a-z]+_[0-9a-z]+$",
+            description="Id of the last object of the previous page.",
+        ),
     ] = None,
     created_gte: Annotated[
         datetime | None, Query(description="Only objects created at or after (RFC 3339).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 from pydantic import Field
 
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
@@ -13,7 +13,7 @@ from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
-from tongka.api.schemas import RequestModel, ResponseModel
+from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal
 from tongka.webhooks import service
@@ -25,8 +25,6 @@ router = APIRouter(
     route_class=IdempotentRoute,
     responses=ERROR_RESPONSES,
 )
-
-EndpointId = Annotated[str, Path(max_length=64, description="A webhook endpoint id (we_...).")]
 
 
 class EndpointIn(RequestModel):
@@ -147,7 +145,7 @@ async def list_endpoints(
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Retrieve a webhook endpoint")
 async def get_endpoint(
-    endpoint_id: EndpointId, principal: ManagerDep, session: SessionDep
+    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep
 ) -> EndpointOut:
     endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
     return EndpointOut.model_validate(endpoint)
@@ -159,7 +157,7 @@ async def get_endpoint(
     summary="Disable a webhook endpoint (its pending deliveries are canceled)",
 )
 async def disable_endpoint(
-    endpoint_id: EndpointId, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> EndpointOut:
     endpoint = await service.disable_endpoint(
         session, endpoint_id, merchant_id=_scope(principal), actor=principal.actor, now=clock.now()
@@ -173,7 +171,7 @@ async def disable_endpoint(
     summary="Replace the signing secret (the new one is shown once)",
 )
 async def rotate_secret(
-    endpoint_id: EndpointId,
+    endpoint_id: ObjectId,
     principal: ManagerDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -199,7 +197,7 @@ async def rotate_secret(
     summary="List delivery attempts to a webhook endpoint",
 )
 async def list_attempts(
-    endpoint_id: EndpointId, principal: ManagerDep, session: SessionDep, page: PageParamsDep
+    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[AttemptOut]:
     endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
     statement = apply_page(

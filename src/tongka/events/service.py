@@ -11,6 +11,9 @@ from tongka.events.models import Event
 from tongka.ids import new_id
 from tongka.webhooks.fanout import enqueue_deliveries
 
+# Event types are dotted lower-case words: ``card.frozen``, ``redemption.captured``.
+EVENT_TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
+
 
 async def record_event(
     session: AsyncSession,

@@ -6,6 +6,7 @@ merchant never finds another merchant's endpoint (``NotFound``).
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from tongka.clock import ensure_utc
 from tongka.config import Settings
 from tongka.errors import BusinessRuleViolation, InvalidRequest, NotFound
 from tongka.events import record_event
+from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.ids import new_id
 from tongka.secretbox import SecretBox
 from tongka.webhooks.models import (
@@ -52,9 +54,11 @@ def _new_secret() -> str:
 
 def _validated_event_types(enabled_events: Sequence[str]) -> list[str]:
     types = sorted({event_type.strip() for event_type in enabled_events})
-    if not types or len(types) > MAX_EVENT_TYPES or "" in types:
+    malformed = [t for t in types if t != ALL_EVENTS and not re.fullmatch(EVENT_TYPE_PATTERN, t)]
+    if not types or len(types) > MAX_EVENT_TYPES or malformed:
         raise InvalidRequest(
-            f"enabled_events: give 1 to {MAX_EVENT_TYPES} event types, or '*' for all.",
+            f"enabled_events: give 1 to {MAX_EVENT_TYPES} event types (like card.frozen), "
+            "or '*' for all.",
             code="validation_failed",
             param="enabled_events",
         )

@@ -16,7 +16,7 @@ from tongka.api.auth import (
 )
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.identity.stores import require_manager
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.errors import InvalidRequest, PermissionDenied
@@ -127,7 +127,7 @@ async def list_api_keys(
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut, summary="Get an API key (never its secret)")
-async def get_api_key(key_id: str, principal: PrincipalDep, session: SessionDep) -> ApiKeyOut:
+async def get_api_key(key_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> ApiKeyOut:
     api_key = await identity.get_api_key(session, key_id)
     ensure_same_merchant(principal, api_key.merchant_id, what="API key")
     return ApiKeyOut.of(api_key)
@@ -139,7 +139,7 @@ async def get_api_key(key_id: str, principal: PrincipalDep, session: SessionDep)
     summary="Revoke an API key: it stops working at once (revoking twice is harmless)",
 )
 async def revoke_api_key(
-    key_id: str, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    key_id: ObjectId, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> ApiKeyOut:
     api_key = await identity.get_api_key(session, key_id)
     ensure_same_merchant(principal, api_key.merchant_id, what="API key")

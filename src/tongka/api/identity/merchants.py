@@ -17,7 +17,7 @@ from tongka.api.auth import (
 )
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
@@ -162,7 +162,7 @@ async def list_merchants(
 
 @router.get("/{merchant_id}", response_model=MerchantOut, summary="Get a merchant")
 async def get_merchant(
-    merchant_id: str, principal: PrincipalDep, session: SessionDep
+    merchant_id: ObjectId, principal: PrincipalDep, session: SessionDep
 ) -> MerchantOut:
     ensure_same_merchant(principal, merchant_id, what="merchant")
     return MerchantOut.of(await identity.get_merchant(session, merchant_id))
@@ -174,7 +174,7 @@ async def get_merchant(
     summary="Approve a registration (or lift a suspension): the merchant becomes active",
 )
 async def approve_merchant(
-    merchant_id: str,
+    merchant_id: ObjectId,
     session: SessionDep,
     clock: ClockDep,
     principal: Principal = require_platform("admin"),
@@ -187,7 +187,7 @@ async def approve_merchant(
 
 @router.post("/{merchant_id}/reject", response_model=MerchantOut, summary="Reject a registration")
 async def reject_merchant(
-    merchant_id: str,
+    merchant_id: ObjectId,
     body: RejectionIn,
     session: SessionDep,
     clock: ClockDep,
@@ -205,7 +205,7 @@ async def reject_merchant(
     summary="Suspend an active merchant: its keys and users stop working until approved again",
 )
 async def suspend_merchant(
-    merchant_id: str,
+    merchant_id: ObjectId,
     body: SuspensionIn,
     session: SessionDep,
     clock: ClockDep,

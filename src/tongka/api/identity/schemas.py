@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParams, apply_page, make_list_response
-from tongka.api.schemas import RequestModel
+from tongka.api.schemas import ObjectId, RequestModel
 
 T = TypeVar("T")
 
 # The shared error responses (400/401/403/404/409/422/429) and request base (unknown fields
-# refused), under the names the identity routers use.
+# and NUL characters refused), under the names the identity routers use.
 RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
-__all__ = ["RESPONSES", "RequestModel", "fetch_page"]
+__all__ = ["RESPONSES", "ObjectId", "RequestModel", "fetch_page"]
 
 
 async def fetch_page(

@@ -17,7 +17,7 @@ from tongka.api.auth import (
 )
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.errors import PermissionDenied
 from tongka.identity import service as identity
@@ -144,7 +144,7 @@ async def list_stores(
 @router.get(
     "/v1/stores/{store_id}", response_model=StoreOut, summary="Get a store", tags=["stores"]
 )
-async def get_store(store_id: str, principal: PrincipalDep, session: SessionDep) -> StoreOut:
+async def get_store(store_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> StoreOut:
     store = await identity.get_store(session, store_id, merchant_id=None)
     ensure_same_merchant(principal, store.merchant_id, what="store")
     return StoreOut.of(store)
@@ -198,7 +198,7 @@ async def list_terminals(
     tags=["terminals"],
 )
 async def get_terminal(
-    terminal_id: str, principal: PrincipalDep, session: SessionDep
+    terminal_id: ObjectId, principal: PrincipalDep, session: SessionDep
 ) -> TerminalOut:
     terminal = await identity.get_terminal(session, terminal_id)
     ensure_same_merchant(principal, terminal.merchant_id, what="terminal")

@@ -17,7 +17,7 @@ from tongka.api.auth import (
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
-from tongka.api.identity.schemas import RESPONSES, RequestModel, fetch_page
+from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.identity.stores import require_manager
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
@@ -146,7 +146,7 @@ async def list_users(
 
 
 @router.get("/v1/users/{user_id}", response_model=UserOut, summary="Get a user", tags=["users"])
-async def get_user(user_id: str, principal: PrincipalDep, session: SessionDep) -> UserOut:
+async def get_user(user_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> UserOut:
     user = await identity.get_user(session, user_id)
     ensure_same_merchant(principal, user.merchant_id, what="user")
     return UserOut.of(user)
@@ -194,7 +194,7 @@ async def list_consumers(session: SessionDep, page: PageParamsDep) -> ListRespon
     tags=["consumers"],
     dependencies=[require_platform()],
 )
-async def get_consumer(consumer_id: str, session: SessionDep) -> ConsumerOut:
+async def get_consumer(consumer_id: ObjectId, session: SessionDep) -> ConsumerOut:
     return ConsumerOut.of(await identity.get_consumer(session, consumer_id))
 
 
@@ -205,7 +205,7 @@ async def get_consumer(consumer_id: str, session: SessionDep) -> ConsumerOut:
     tags=["consumers"],
 )
 async def set_kyc_level(
-    consumer_id: str,
+    consumer_id: ObjectId,
     body: KycLevelIn,
     session: SessionDep,
     clock: ClockDep,

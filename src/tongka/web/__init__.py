@@ -1,0 +1,32 @@
+"""The web console (``/console``): server-rendered Jinja2 pages with HTMX. See README.md."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from tongka.web.console import WEB_DIR
+
+# Each module has a ``router`` (``console_router()``). A part adds its module here.
+PAGE_MODULES: list[str] = [
+    "tongka.web.pages.home",
+    "tongka.web.pages.onboarding",
+    "tongka.web.pages.stores",
+    "tongka.web.pages.access",
+    # conventions part: "tongka.web.pages.webhooks", "tongka.web.pages.events",
+]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the static files (htmx is vendored, no CDN) and include every page module."""
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    for module_name in PAGE_MODULES:
+        app.include_router(importlib.import_module(module_name).router)

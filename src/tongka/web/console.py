@@ -1,0 +1,254 @@
+"""The console's frame: who is signed in, CSRF, rendering with the layout, error pages.
+
+A page module declares ``router = console_router()`` and its routes take ``ConsoleDep``
+(anyone), ``SignedInDep`` (redirects to the login page when nobody is signed in) and, for
+every form POST, ``FormDep`` (the form, after the CSRF token was checked server-side).
+
+CSRF: signed-in pages use a synchronizer token derived from the server-side session
+(``identity.csrf_token_for``); public forms (login, registration) use a random token kept in
+a cookie and echoed by the form (double submit). Forms send it as the ``csrf_token`` field;
+HTMX requests send it in ``X-CSRF-Token`` from the ``<meta name="csrf-token">`` tag.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+
+from tongka.api.auth import SESSION_COOKIE, IdentityKeysDep
+from tongka.api.deps import ClockDep, SessionDep, SettingsDep
+from tongka.config import Settings
+from tongka.errors import DomainError, PermissionDenied
+from tongka.identity import service as identity
+from tongka.identity.crypto import IdentityKeys
+from tongka.identity.models import ConsoleSession, User
+from tongka.identity.principal import Principal
+from tongka.web import formatting
+from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translate
+from tongka.web.nav import nav_for
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+WEB_DIR = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+templates.env.filters["money"] = formatting.format_money
+templates.env.filters["masked_card"] = formatting.mask_card_number
+
+ANONYMOUS_CSRF_COOKIE = "tongka_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class LoginRequired(Exception):
+    """Nobody is signed in (or the session expired): go to the login page."""
+
+
+@dataclass
+class Console:
+    """Everything a console page needs about the request and its caller."""
+
+    request: Request
+    session: AsyncSession
+    keys: IdentityKeys
+    settings: Settings
+    now: datetime
+    language: str
+    user: User | None = None
+    principal: Principal | None = None
+    console_session: ConsoleSession | None = None
+    anonymous_csrf: str | None = None
+    new_anonymous_csrf: bool = False
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def csrf_token(self) -> str:
+        if self.console_session is not None:
+            return identity.csrf_token_for(self.keys, self.console_session.id)
+        if self.anonymous_csrf is None:
+            self.anonymous_csrf = secrets.token_urlsafe(32)
+            self.new_anonymous_csrf = True
+        return self.anonymous_csrf
+
+    @property
+    def signed_in(self) -> Principal:
+        if self.principal is None:
+            raise LoginRequired()
+        return self.principal
+
+    def t(self, key: str) -> str:
+        return translate(self.language, key)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> Response:
+        context = {
+            "console": self,
+            "t": self.t,
+            "user": self.user,
+            "principal": self.principal,
+            "nav": nav_for(self.principal) if self.principal else [],
+            "csrf_token": self.csrf_token,
+            "language": self.language,
+            "languages": LANGUAGES,
+            "current_path": self.request.url.path,
+            "localtime": lambda moment: formatting.format_time(moment, self.settings.timezone),
+            **context,
+        }
+        response = templates.TemplateResponse(
+            self.request, template, context, status_code=status_code
+        )
+        return self.finish(response)
+
+    def redirect(self, url: str) -> Response:
+        """After a POST: 303 to ``url`` (HTMX follows it and swaps the new page in)."""
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def finish(self, response: Response) -> Response:
+        secure = self.request.url.scheme == "https"
+        if self.new_anonymous_csrf and self.anonymous_csrf:
+            response.set_cookie(
+                ANONYMOUS_CSRF_COOKIE,
+                self.anonymous_csrf,
+                httponly=True,
+                samesite="lax",
+                secure=secure,
+                path="/console",
+            )
+        if "lang" in self.request.query_params and self.language in LANGUAGES:
+            response.set_cookie(
+                LANGUAGE_COOKIE, self.language, samesite="lax", secure=secure, max_age=31536000
+            )
+        for name, value in self.cookies.items():
+            if value:
+                response.set_cookie(
+                    name, value, httponly=True, samesite="lax", secure=secure, path="/"
+                )
+            else:
+                response.delete_cookie(name, path="/")
+        return response
+
+    async def attempt(self, work: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
+        """Run a service call in a savepoint: on a domain error nothing it wrote stays, and
+        the error's message comes back for the form to show."""
+        try:
+            async with self.session.begin_nested():
+                return await work(), None
+        except DomainError as exc:
+            return None, exc.message
+
+
+async def get_console(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    keys: IdentityKeysDep,
+    settings: SettingsDep,
+) -> Console:
+    console = Console(
+        request=request,
+        session=session,
+        keys=keys,
+        settings=settings,
+        now=clock.now(),
+        language=language_of(request),
+        anonymous_csrf=request.cookies.get(ANONYMOUS_CSRF_COOKIE),
+    )
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        resolved = await identity.resolve_console_session(session, keys, token, now=console.now)
+        if resolved is not None:
+            console.console_session, console.user = resolved
+            console.principal = identity.principal_for_user(console.user)
+    return console
+
+
+ConsoleDep = Annotated[Console, Depends(get_console)]
+
+
+async def get_signed_in(console: ConsoleDep) -> Console:
+    console.signed_in  # noqa: B018 - raises LoginRequired when nobody is signed in
+    return console
+
+
+SignedInDep = Annotated[Console, Depends(get_signed_in)]
+
+
+async def get_checked_form(console: ConsoleDep) -> FormData:
+    """The POSTed form, once its CSRF token matched (server-side); 403 otherwise."""
+    form = await console.request.form()
+    # the form's own field first: after a boosted login the page's header token may be stale
+    sent = str(form.get(CSRF_FIELD) or "") or console.request.headers.get(CSRF_HEADER, "")
+    if console.console_session is not None:
+        valid = identity.csrf_token_matches(console.keys, console.console_session.id, sent)
+    else:
+        valid = bool(console.anonymous_csrf) and secrets.compare_digest(
+            console.anonymous_csrf or "", sent
+        )
+    if not valid:
+        log.warning("console.csrf_refused", path=console.request.url.path)
+        raise PermissionDenied("The form expired or did not come from this site; reload it.")
+    return form
+
+
+FormDep = Annotated[FormData, Depends(get_checked_form)]
+
+
+class ConsoleRoute(APIRoute):
+    """Console routes answer in HTML: a login redirect or an error page, never JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = f"/console/login?next={quote(request.url.path)}"
+                if request.headers.get("HX-Request"):
+                    return Response(status_code=200, headers={"HX-Redirect": target})
+                return RedirectResponse(target, status_code=303)
+            except DomainError as exc:
+                status = {"not_found": 404, "permission_denied": 403}.get(exc.kind, 400)
+                language = language_of(request)
+                return templates.TemplateResponse(
+                    request,
+                    "error.html",
+                    {
+                        "t": lambda key: translate(language, key),
+                        "message": exc.message,
+                        "language": language,
+                        "languages": LANGUAGES,
+                        "nav": [],
+                        "current_path": request.url.path,
+                    },
+                    status_code=status,
+                )
+
+        return console_handler
+
+
+def console_router() -> APIRouter:
+    """A router for console pages (not in the OpenAPI document)."""
+    return APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field, stripped, without NUL characters (PostgreSQL cannot store them)."""
+    value = form.get(name)
+    return value.replace("\x00", "").strip() if isinstance(value, str) else ""
+
+
+def optional_text(form: FormData, name: str) -> str | None:
+    return form_text(form, name) or None

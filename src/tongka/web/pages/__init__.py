@@ -1,0 +1,1 @@
+"""Console page modules (one per area); listed in ``tongka.web.PAGE_MODULES``."""

@@ -1,0 +1,124 @@
+"""Users and API keys: who may use the console and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+
+from tongka.api.auth import ensure_same_merchant, list_scope
+from tongka.api.identity.schemas import ObjectId
+from tongka.identity import service as identity
+from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
+from tongka.web.console import (
+    Console,
+    FormDep,
+    SignedInDep,
+    console_router,
+    form_text,
+    optional_text,
+)
+from tongka.web.pages.listing import (
+    MANAGERS,
+    ManagerDep,
+    render_list,
+    require_role,
+    submit,
+    visible_stores,
+)
+
+router = console_router()
+
+
+async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    principal = console.signed_in
+    roles = list(PlatformRole) if principal.is_platform else list(MerchantRole)
+    return await render_list(
+        console,
+        "users.html",
+        "users",
+        identity.users_query(list_scope(principal)),
+        User,
+        status_code,
+        roles=roles,
+        stores=await visible_stores(console),
+        **context,
+    )
+
+
+async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    principal = console.signed_in
+    roles = list(PlatformRole) if principal.is_platform else list(ApiKeyRole)
+    response = await render_list(
+        console,
+        "api_keys.html",
+        "api_keys",
+        identity.api_keys_query(list_scope(principal)),
+        ApiKey,
+        status_code,
+        roles=roles,
+        stores=await visible_stores(console),
+        **context,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
+    return response
+
+
+@router.get("/users")
+async def users_page(console: ManagerDep) -> Response:
+    return await _users_page(console)
+
+
+@router.post("/users")
+async def create_user(console: ManagerDep, form: FormDep) -> Response:
+    """Staff of the caller's own merchant, or (for platform admins) a platform operator."""
+    principal = console.signed_in
+    work = lambda: identity.create_user(  # noqa: E731
+        console.session,
+        email=form_text(form, "email"),
+        display_name=form_text(form, "display_name"),
+        role=form_text(form, "role"),
+        password=str(form.get("password") or ""),
+        merchant_id=principal.merchant_id,
+        store_id=optional_text(form, "store_id"),
+        actor=principal.actor,
+        now=console.now,
+    )
+    return await submit(console, work, success_url="/console/users", form_page=_users_page)
+
+
+@router.get("/api_keys")
+async def api_keys_page(console: ManagerDep) -> Response:
+    return await _api_keys_page(console)
+
+
+@router.post("/api_keys")
+async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
+    """A key of the caller's own merchant (or a platform key for platform admins); its
+    secret is shown on this response only."""
+    principal = console.signed_in
+    issued, error = await console.attempt(
+        lambda: identity.create_api_key(
+            console.session,
+            console.keys,
+            name=form_text(form, "name") or "console",
+            role=form_text(form, "role") or ("admin" if principal.is_platform else "full"),
+            merchant_id=principal.merchant_id,
+            store_id=optional_text(form, "store_id"),
+            actor=principal.actor,
+            now=console.now,
+        )
+    )
+    if error or issued is None:
+        return await _api_keys_page(console, 400, error=error)
+    return await _api_keys_page(console, 201, created=issued)
+
+
+@router.post("/api_keys/{key_id}/revoke")
+async def revoke_api_key(key_id: ObjectId, console: SignedInDep, form: FormDep) -> Response:
+    principal = console.signed_in
+    api_key = await identity.get_api_key(console.session, key_id)
+    ensure_same_merchant(principal, api_key.merchant_id, what="API key")
+    require_role(principal, *MANAGERS)
+    await identity.revoke_api_key(console.session, key_id, actor=principal.actor, now=console.now)
+    return console.redirect("/console/api_keys")

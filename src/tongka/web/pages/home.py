@@ -1,0 +1,70 @@
+"""Login, logout, and the landing page (which sends each kind of user to their first page)."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from tongka.api.auth import SESSION_COOKIE
+from tongka.identity import service as identity
+from tongka.web.console import ConsoleDep, FormDep, SignedInDep, console_router, form_text
+
+router = console_router()
+
+LOGIN_FAILURES = {
+    "invalid_credentials": "login.failed",
+    "locked": "login.locked",
+    "merchant_not_active": "login.merchant_not_active",
+}
+
+
+def landing_page(console_is_platform: bool) -> str:
+    return "/console/review" if console_is_platform else "/console/stores"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only local console paths, so the login form cannot redirect to another site."""
+    if target and target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@router.get("", summary="Console home")
+@router.get("/", summary="Console home")
+async def home(console: SignedInDep) -> Response:
+    return console.redirect(landing_page(console.signed_in.is_platform))
+
+
+@router.get("/login")
+async def login_page(console: ConsoleDep) -> Response:
+    if console.principal is not None:
+        return console.redirect(landing_page(console.principal.is_platform))
+    return console.render("login.html", next=console.request.query_params.get("next", ""))
+
+
+@router.post("/login")
+async def login(console: ConsoleDep, form: FormDep) -> Response:
+    email = form_text(form, "email")
+    result = await identity.login(
+        console.session,
+        console.keys,
+        email=email,
+        password=str(form.get("password") or "").replace("\x00", ""),
+        now=console.now,
+    )
+    if not result.succeeded or result.user is None or result.session_token is None:
+        # the failed-attempt counter is committed with this response (no exception)
+        message = console.t(LOGIN_FAILURES.get(result.failure or "", "login.failed"))
+        return console.render(
+            "login.html", status_code=401, error=message, email=email, next=form_text(form, "next")
+        )
+    console.cookies[SESSION_COOKIE] = result.session_token
+    target = _safe_next(form_text(form, "next")) or landing_page(result.user.kind == "platform")
+    return console.redirect(target)
+
+
+@router.post("/logout")
+async def logout(console: SignedInDep, form: FormDep) -> Response:
+    token = console.request.cookies.get(SESSION_COOKIE, "")
+    await identity.end_console_session(console.session, console.keys, token, now=console.now)
+    console.cookies[SESSION_COOKIE] = ""
+    return console.redirect("/console/login")

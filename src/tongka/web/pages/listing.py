@@ -1,0 +1,99 @@
+"""Helpers the console's list-and-form pages share: a page of rows, role checks, form posts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Response
+from sqlalchemy import Select
+
+from tongka.api.auth import list_scope
+from tongka.api.pagination import PageParams, apply_page
+from tongka.errors import PermissionDenied
+from tongka.identity import service as identity
+from tongka.identity.models import Store
+from tongka.identity.principal import Principal
+from tongka.web.console import Console, SignedInDep
+
+PAGE_SIZE = 50
+MANAGERS = ("merchant_admin", "admin")  # who manages stores, terminals, users and keys
+
+
+class PageRenderer(Protocol):
+    def __call__(
+        self, console: Console, status_code: int = 200, **context: Any
+    ) -> Awaitable[Response]: ...
+
+
+async def page_of(
+    console: Console, statement: Select[Any], model: Any
+) -> tuple[list[Any], str | None]:
+    """The rows of this page and the id to continue after (None on the last page)."""
+    params = PageParams(
+        limit=PAGE_SIZE,
+        starting_after=console.request.query_params.get("starting_after") or None,
+        created_gte=None,
+        created_lt=None,
+    )
+    page = apply_page(statement, params, id_column=model.id, created_column=model.created_at)
+    rows = list((await console.session.scalars(page)).all())
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (rows[-1].id if has_more else None)
+
+
+async def render_list(
+    console: Console,
+    template: str,
+    name: str,
+    statement: Select[Any],
+    model: Any,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """``template`` with one page of ``statement`` as ``name`` (and ``next_after``)."""
+    rows, next_after = await page_of(console, statement, model)
+    context[name] = rows
+    return console.render(template, status_code=status_code, next_after=next_after, **context)
+
+
+async def visible_stores(console: Console) -> list[Store]:
+    """The stores the signed-in caller may pick in a form."""
+    rows, _ = await page_of(console, identity.stores_query(list_scope(console.signed_in)), Store)
+    return rows
+
+
+async def submit(
+    console: Console,
+    work: Callable[[], Awaitable[object]],
+    *,
+    success_url: str,
+    form_page: PageRenderer,
+) -> Response:
+    """Run a form's service call (in a savepoint); on a domain error show the form page
+    again with the message (400), else redirect to ``success_url``."""
+    _, error = await console.attempt(work)
+    if error:
+        return await form_page(console, 400, error=error)
+    return console.redirect(success_url)
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if not principal.has_role(*roles):
+        raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")
+
+
+def require_platform_admin(principal: Principal) -> None:
+    if not principal.is_platform:
+        raise PermissionDenied("This page is for platform operators.")
+    require_role(principal, "admin")
+
+
+async def get_manager(console: SignedInDep) -> Console:
+    """A signed-in merchant admin or platform admin (403 for anyone else)."""
+    require_role(console.signed_in, *MANAGERS)
+    return console
+
+
+ManagerDep = Annotated[Console, Depends(get_manager)]
