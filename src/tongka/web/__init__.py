@@ -16,7 +16,8 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.onboarding",
     "tongka.web.pages.stores",
     "tongka.web.pages.access",
-    # conventions part: "tongka.web.pages.webhooks", "tongka.web.pages.events",
+    "tongka.web.pages.webhooks",
+    "tongka.web.pages.events",
 ]
 
 

@@ -49,8 +49,20 @@ NAV: list[NavItem] = [
         ("admin", "merchant_admin"),
     ),
     # --- conventions part: webhook endpoints + delivery attempts, and events ---------------
-    # NavItem("webhooks", "nav.webhooks", "/console/webhooks", ("platform", "merchant")),
-    # NavItem("events", "nav.events", "/console/events", ("platform", "merchant")),
+    NavItem(
+        "webhooks",
+        "nav.webhooks",
+        "/console/webhooks",
+        ("platform", "merchant"),
+        ("admin", "merchant_admin"),
+    ),
+    NavItem(
+        "events",
+        "nav.events",
+        "/console/events",
+        ("platform", "merchant"),
+        ("admin", "merchant_admin"),
+    ),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
 ]
 
