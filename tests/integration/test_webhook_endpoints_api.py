@@ -64,6 +64,7 @@ async def test_create_shows_the_secret_once_and_stores_it_sealed(
 ) -> None:
     response = await create()
     assert response.status_code == 201
+    assert response.headers["cache-control"] == "no-store"
     created = response.json()
     secret = created.pop("secret")
     assert secret.startswith("whsec_")
@@ -99,6 +100,7 @@ async def test_a_retried_create_returns_the_same_endpoint(
     first = await create(key="same")
     retry = await create(key="same")
     assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["cache-control"] == "no-store"
     assert retry.json() == first.json()
     assert len(await stored_endpoints(database)) == 1
 

@@ -150,7 +150,8 @@ def _replay(record: IdempotencyRecord, box: SecretBox, context: str) -> Response
         content=body,
         status_code=record.status_code or 200,
         media_type=record.content_type,
-        headers={REPLAYED_HEADER: "true"},
+        # a stored answer may carry a secret shown once: never cache it on the way
+        headers={REPLAYED_HEADER: "true", "Cache-Control": "no-store"},
     )
 
 

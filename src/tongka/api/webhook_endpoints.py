@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 from pydantic import Field
 
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
@@ -89,7 +89,8 @@ def _merchant_of(principal: Principal) -> str:
     return principal.merchant_id
 
 
-def _with_secret(result: service.EndpointWithSecret) -> EndpointWithSecretOut:
+def _with_secret(result: service.EndpointWithSecret, response: Response) -> EndpointWithSecretOut:
+    response.headers["Cache-Control"] = "no-store"  # the secret must not be cached anywhere
     out = EndpointOut.model_validate(result.endpoint)
     return EndpointWithSecretOut(**out.model_dump(), secret=result.secret)
 
@@ -115,6 +116,7 @@ async def create_endpoint(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    response: Response,
 ) -> EndpointWithSecretOut:
     result = await service.create_endpoint(
         session,
@@ -126,7 +128,7 @@ async def create_endpoint(
         settings=settings,
         now=clock.now(),
     )
-    return _with_secret(result)
+    return _with_secret(result, response)
 
 
 @router.get("", response_model=ListResponse[EndpointOut], summary="List webhook endpoints")
@@ -176,6 +178,7 @@ async def rotate_secret(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    response: Response,
     body: RotateSecretIn | None = None,
 ) -> EndpointWithSecretOut:
     grace = (body or RotateSecretIn()).previous_secret_valid_seconds
@@ -188,7 +191,7 @@ async def rotate_secret(
         settings=settings,
         now=clock.now(),
     )
-    return _with_secret(result)
+    return _with_secret(result, response)
 
 
 @router.get(
