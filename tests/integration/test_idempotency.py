@@ -181,6 +181,23 @@ async def test_keys_expire_after_24_hours(
     assert await count_records(database) == 1
 
 
+async def test_concurrent_reuse_of_an_expired_key_has_one_effect(
+    app: FastAPI, database: Database, clock: FixedClock
+) -> None:
+    headers = {"Idempotency-Key": "k1"}
+    async with api_client(app) as client:
+        await client.post(THING, json={"name": "old"}, headers=headers)
+        clock.advance(timedelta(hours=25))
+        body = {"name": "new", "pause_seconds": 0.3}
+        responses = await asyncio.gather(
+            *(client.post(THING, json=body, headers=headers) for _ in range(3))
+        )
+    assert [r.status_code for r in responses] == [201] * 3
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 2
+    assert {r.json()["name"] for r in responses} == {"new"}
+    assert await count_events(database) == 2
+
+
 async def test_purge_deletes_only_records_older_than_24_hours(
     app: FastAPI, database: Database, clock: FixedClock, settings: Settings
 ) -> None:

@@ -54,7 +54,7 @@ from tongka.api.callers import caller_identity
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
 from tongka.api.errors import HeaderErrors, register_header_errors
 from tongka.api.models import IdempotencyRecord
-from tongka.clock import Clock
+from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.db import Database, is_retryable_error
 from tongka.errors import Conflict
@@ -193,8 +193,9 @@ async def require_idempotency_key(
     select_record = select(IdempotencyRecord).where(
         IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
     )
-    # Twice: the first holder may have rolled back or had its row deleted in between.
-    for _ in range(2):
+    # A few rounds: in between, the holder may have rolled back, deleted its row (5xx) or
+    # taken over an expired one; each round looks at the row afresh.
+    for _ in range(3):
         if await _insert_if_absent(session, values):
             record_id = (await session.scalars(select_record)).one().id
             request.state.idempotency = _Reservation(session, record_id, box, context)
@@ -204,9 +205,11 @@ async def require_idempotency_key(
         ).one_or_none()
         if existing is None:
             continue
-        if await _reuse_expired(session, existing, values, now):
-            request.state.idempotency = _Reservation(session, existing.id, box, context)
-            return
+        if ensure_utc(existing.created_at) < now - RETENTION:
+            if await _reuse_expired(session, existing, values, now):
+                request.state.idempotency = _Reservation(session, existing.id, box, context)
+                return
+            continue
         if existing.request_hash != values["request_hash"]:
             raise Conflict(
                 f"This {HEADER} was already used for a different request.",
