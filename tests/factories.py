@@ -6,6 +6,10 @@ Usage::
     async with api_client(app, merchant.api_key) as client:
         response = await client.get("/v1/stores")
 
+    holder = await make_consumer_with_token(database)           # signed-in card holder
+    async with api_client(app, holder.token) as client:
+        response = await client.get("/v1/consumers/me")
+
 Objects are made through the identity services (one committed transaction each), with the
 same root secret as the ``settings`` fixture, so an app built from ``settings`` accepts the
 keys. Each call makes distinct emails and credit codes.
@@ -14,6 +18,7 @@ keys. Each call makes distinct emails and credit codes.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +33,8 @@ from tongka.db import Database
 from tongka.identity import service as identity
 from tongka.identity.credit_code import check_character
 from tongka.identity.crypto import IdentityKeys
+from tongka.identity.models import KycLevel, SandboxSmsMessage
+from tongka.identity.sms import sandbox_messages_query
 
 TEST_KEYS = IdentityKeys.from_root(bytes.fromhex(TEST_SECRET_KEY))
 TEST_PASSWORD = "correct horse battery"
@@ -146,6 +153,60 @@ async def make_platform_user(
     return email, TEST_PASSWORD
 
 
+def unique_phone() -> str:
+    """A distinct mainland mobile number per call (``139`` + 8 digits)."""
+    return f"139{next(_sequence):08d}"
+
+
+@dataclass(frozen=True)
+class ConsumerWithToken:
+    """A card holder and a live session token: send it as ``Authorization: Bearer`` (via
+    ``api_client(app, holder.token)``) or as the ``tongka_session`` console cookie."""
+
+    consumer_id: str
+    phone: str
+    token: str
+
+
+async def make_consumer_with_token(
+    database: Database,
+    *,
+    phone: str | None = None,
+    kyc_level: KycLevel = KycLevel.PHONE,
+    now: datetime = DEFAULT_NOW,
+) -> ConsumerWithToken:
+    """A consumer signed in at ``now`` (the ``clock`` fixture's default time): the session
+    lives 2 hours idle and 12 hours at most, like one opened by a verified sign-in code."""
+    phone = phone or unique_phone()
+    async with database.transaction() as session:
+        consumer = await identity.find_consumer_by_phone(session, phone)
+        if consumer is None:
+            consumer = await identity.create_consumer(
+                session, phone=phone, actor="test", now=now, kyc_level=kyc_level
+            )
+        _console_session, token = await identity.open_consumer_session(
+            session, TEST_KEYS, consumer, now=now
+        )
+    return ConsumerWithToken(consumer.id, phone, token)
+
+
+async def read_sandbox_code(database: Database, phone: str) -> str:
+    """The sign-in code last texted to ``phone`` by the sandbox SMS sender (as a developer
+    reads it on the console's Sandbox SMS page)."""
+    async with database.transaction() as session:
+        body = await session.scalar(
+            sandbox_messages_query()
+            .where(SandboxSmsMessage.phone == phone)
+            .order_by(SandboxSmsMessage.created_at.desc(), SandboxSmsMessage.id.desc())
+            .limit(1)
+            .with_only_columns(SandboxSmsMessage.body)
+        )
+    assert body is not None, f"no sandbox SMS to {phone}"
+    match = re.search(r"[0-9]{6}", body)
+    assert match is not None, body
+    return match.group(0)
+
+
 @asynccontextmanager
 async def api_client(app: FastAPI, api_key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` in-process, authenticated with ``api_key`` if given."""
@@ -167,13 +228,17 @@ async def add_idempotency_key(request: httpx.Request) -> None:
 
 
 __all__ = [
+    "ConsumerWithToken",
     "MerchantWithKey",
     "TEST_KEYS",
     "TEST_PASSWORD",
     "api_client",
+    "make_consumer_with_token",
     "make_merchant_with_key",
     "make_platform_key",
     "make_platform_user",
+    "read_sandbox_code",
     "unique_email",
+    "unique_phone",
     "valid_credit_code",
 ]

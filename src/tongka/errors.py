@@ -70,3 +70,10 @@ class BusinessRuleViolation(DomainError):
 
     kind = "unprocessable"
     code = "business_rule_violation"
+
+
+class ServiceUnavailable(DomainError):
+    """Something the request needs is not configured or reachable (e.g. no SMS sender)."""
+
+    kind = "unavailable"
+    code = "service_unavailable"

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from tests.factories import api_client
+from tests.factories import api_client, read_sandbox_code
 from tongka.api.app import create_app
+from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.db.models import import_all_models
@@ -40,6 +41,7 @@ async def test_demo_credentials_work_and_a_second_run_changes_nothing(
     assert counts["merchants"] == 2
     assert counts["stores"] == counts["terminals"] == 2
     assert counts["users"] == 5
+    assert counts["consumers"] == 1
     # the credentials work: API keys against the API, passwords at login
     app = create_app(settings, database=database)
     for merchant in first["merchants"]:
@@ -53,3 +55,21 @@ async def test_demo_credentials_work_and_a_second_run_changes_nothing(
                 session, keys, email=account["email"], password=account["password"], now=NOW
             )
         assert result.succeeded
+
+
+async def test_the_demo_consumer_signs_in_with_a_sandbox_code(
+    settings: Settings, database: Database
+) -> None:
+    path = await load_demo_data(database, settings, NOW)
+    holder = json.loads(path.read_text())["consumer"]
+    app = create_app(settings, database=database, clock=FixedClock(NOW))
+    async with api_client(app) as client:
+        sent = await client.post("/v1/consumer_sessions/codes", json={"phone": holder["phone"]})
+        assert sent.status_code == 202
+        code = await read_sandbox_code(database, holder["phone"])
+        signed_in = await client.post(
+            "/v1/consumer_sessions", json={"phone": holder["phone"], "code": code}
+        )
+    assert signed_in.status_code == 201
+    assert signed_in.json()["consumer"]["id"] == holder["id"]
+    assert "/console/sandbox_sms" in holder["how_to_sign_in"]

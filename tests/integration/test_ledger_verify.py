@@ -38,6 +38,13 @@ async def _verify(database: Database, clock: FixedClock) -> VerifyReport:
         return await verify_ledger(session, clock.now())
 
 
+async def _tamper(database: Database, *statements: str) -> None:
+    """Change the tables behind the ledger's back, as an attacker with SQL access would."""
+    async with database.transaction() as session:
+        for statement in statements:
+            await session.execute(text(statement))
+
+
 def _failed(report: VerifyReport) -> dict[str, str]:
     return {check.name: check.details for check in report.failures}
 
@@ -82,21 +89,13 @@ async def test_verify_catches_an_edited_amount_in_a_sealed_transfer(
 ) -> None:
     await _books(database, clock)
     assert (await _verify(database, clock)).ok
-    async with database.transaction() as session:
-        # the attacker also fixes the balances, so only the seal can tell
-        await session.execute(text("UPDATE ledger_transfers SET amount = 1 WHERE id = 'redeem-0'"))
-        await session.execute(
-            text(
-                "UPDATE ledger_balances SET debits_posted = debits_posted - 99 "
-                "WHERE account_id = 'card-1'"
-            )
-        )
-        await session.execute(
-            text(
-                "UPDATE ledger_balances SET credits_posted = credits_posted - 99 "
-                "WHERE account_id = 'm' AND credits_posted >= 100"
-            )
-        )
+    await _tamper(  # the attacker also fixes the balances, so only the seal can tell
+        database,
+        "UPDATE ledger_transfers SET amount = 1 WHERE id = 'redeem-0'",
+        "UPDATE ledger_balances SET debits_posted = debits_posted - 99 WHERE account_id = 'card-1'",
+        "UPDATE ledger_balances SET credits_posted = credits_posted - 99 "
+        "WHERE account_id = 'm' AND credits_posted >= 100",
+    )
 
     failed = _failed(await _verify(database, clock))
 
@@ -107,8 +106,7 @@ async def test_verify_catches_an_edited_amount_in_a_sealed_transfer(
 async def test_verify_catches_a_deleted_transfer(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
     assert (await _verify(database, clock)).ok
-    async with database.transaction() as session:
-        await session.execute(text("DELETE FROM ledger_transfers WHERE id = 'redeem-1'"))
+    await _tamper(database, "DELETE FROM ledger_transfers WHERE id = 'redeem-1'")
 
     failed = _failed(await _verify(database, clock))
 
@@ -120,24 +118,16 @@ async def test_verify_catches_an_inserted_transfer(database: Database, clock: Fi
     await _books(database, clock)
     assert (await _verify(database, clock)).ok
     clock.advance(timedelta(hours=1))
-    async with database.transaction() as session:
-        # slipped in below the sealed sequence numbers, with balances made to match
-        await session.execute(
-            text(
-                "INSERT INTO ledger_transfers (sequence, id, kind, debit_account_id,"
-                " credit_account_id, amount, currency, code, metadata, created_at)"
-                " VALUES (-1, 'forged', 'single', 'funding', 'card-2', 1000, 'CNY', 'test',"
-                " '{}', :created_at)"
-            ).bindparams(created_at=clock.now() - timedelta(days=1)),
-        )
-        for account, column in (("funding", "debits_posted"), ("card-2", "credits_posted")):
-            await session.execute(
-                text(
-                    f"UPDATE ledger_balances SET {column} = {column} + 1000 "
-                    "WHERE account_id = :account"
-                ),
-                {"account": account},
-            )
+    await _tamper(  # slipped in below the sealed sequence numbers, balances made to match
+        database,
+        "INSERT INTO ledger_transfers (sequence, id, kind, debit_account_id, credit_account_id,"
+        " amount, currency, code, metadata, created_at) VALUES (-1, 'forged', 'single',"
+        " 'funding', 'card-2', 1000, 'CNY', 'test', '{}', '2025-12-31 00:00:00+00')",
+        "UPDATE ledger_balances SET debits_posted = debits_posted + 1000 "
+        "WHERE account_id = 'funding'",
+        "UPDATE ledger_balances SET credits_posted = credits_posted + 1000 "
+        "WHERE account_id = 'card-2'",
+    )
 
     failed = _failed(await _verify(database, clock))
 
@@ -147,13 +137,11 @@ async def test_verify_catches_an_inserted_transfer(database: Database, clock: Fi
 
 async def test_verify_catches_a_tampered_balance_row(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
-    async with database.transaction() as session:
-        await session.execute(
-            text(
-                "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
-                "WHERE account_id = 'card-2'"
-            )
-        )
+    await _tamper(
+        database,
+        "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
+        "WHERE account_id = 'card-2'",
+    )
 
     failed = _failed(await _verify(database, clock))
 
@@ -166,20 +154,13 @@ async def test_verify_catches_a_tampered_balance_row(database: Database, clock: 
 
 async def test_verify_reports_a_crossed_limit(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
-    async with database.transaction() as session:
-        # a forged overdraft, consistent everywhere except the card's limit
-        await session.execute(
-            text(
-                "UPDATE ledger_balances SET debits_posted = debits_posted + 5000 "
-                "WHERE account_id = 'card-2'"
-            )
-        )
-        await session.execute(
-            text(
-                "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
-                "WHERE account_id = 'funding'"
-            )
-        )
+    await _tamper(  # a forged overdraft, consistent everywhere except the card's limit
+        database,
+        "UPDATE ledger_balances SET debits_posted = debits_posted + 5000 "
+        "WHERE account_id = 'card-2'",
+        "UPDATE ledger_balances SET credits_posted = credits_posted + 5000 "
+        "WHERE account_id = 'funding'",
+    )
 
     failed = _failed(await _verify(database, clock))
 
@@ -196,3 +177,17 @@ async def test_verify_flags_transfers_left_unsealed(database: Database, clock: F
     assert _failed(report) == {
         "every settled transfer is sealed": "1 problem(s): transfer #2 is not in any block"
     }
+
+
+async def test_verify_catches_a_deleted_block(database: Database, clock: FixedClock) -> None:
+    await _books(database, clock)
+    assert (await _verify(database, clock)).ok
+    async with database.transaction() as session:
+        await post_transfers(session, [transfer("later", "card-2", "m", 1)], now=clock.now())
+    assert (await _verify(database, clock)).ok
+    await _tamper(database, "DELETE FROM ledger_blocks WHERE number = 1")
+
+    failed = _failed(await _verify(database, clock))
+
+    assert "entries name block 1, which does not exist" in failed["hash chain recomputes"]
+    assert "block 1 is missing (found 2)" in failed["hash chain recomputes"]

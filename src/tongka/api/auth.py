@@ -1,4 +1,5 @@
-"""Who is calling: API keys (``Authorization: Bearer``) and console sessions -> ``Principal``.
+"""Who is calling: API keys and consumer tokens (``Authorization: Bearer``) and console
+sessions (of staff or consumers) -> ``Principal``.
 
 CONTRACT (every router uses these names):
 
@@ -7,6 +8,9 @@ CONTRACT (every router uses these names):
   also check the kind of caller and a role; a missing role answers 403. Roles imply others
   (``tongka.identity.principal.ROLE_IMPLIES``): ``admin`` passes any platform role check,
   ``merchant_admin`` and ``full`` keys pass ``cashier`` checks. Name the least role needed.
+- ``require_consumer()``: a signed-in card holder (``Principal.consumer_id``); consumers
+  sign in with a phone and a one-time code (``POST /v1/consumer_sessions``) and call the API
+  with the session token ``tk_con_...`` as bearer, or through a console session cookie.
 - ``ensure_same_merchant(principal, merchant_id)``: raises ``NotFound`` (404, never 403) and
   logs when a merchant caller touches another merchant's object; platform callers pass.
 - ``merchant_scope(principal, requested_merchant_id)``: the merchant an action is for —
@@ -21,11 +25,13 @@ passwords are never logged.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
@@ -42,7 +48,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="An API key: `Authorization: Bearer tk_live_...` (shown once when created).",
+    description="An API key (`Authorization: Bearer tk_live_...`, shown once when created) "
+    "or a consumer's session token (`tk_con_...`, from `POST /v1/consumer_sessions`).",
 )
 
 
@@ -73,9 +80,10 @@ async def authenticate(
     """The caller, from a Bearer API key or else a console session cookie; 401 otherwise."""
     now = clock.now()
     if credentials is not None:
-        principal = await identity.authenticate_api_key(
-            session, keys, credentials.credentials.strip(), now=now
-        )
+        secret = credentials.credentials.strip()
+        if secret.startswith(identity.CONSUMER_TOKEN_PREFIX):
+            return await _consumer_bearer(request, session, keys, secret, now)
+        principal = await identity.authenticate_api_key(session, keys, secret, now=now)
         if principal is None:
             log.info("auth.api_key_refused", path=request.url.path)
             raise _refuse("The API key is unknown or revoked.", "invalid_api_key")
@@ -85,18 +93,31 @@ async def authenticate(
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _refuse("Missing credentials: send `Authorization: Bearer <API key>`.")
-    resolved = await identity.resolve_console_session(session, keys, token, now=now)
-    if resolved is None:
+    signed_in = await identity.resolve_session(session, keys, token, now=now)
+    if signed_in is None:
         raise _refuse("The console session has expired; please log in again.", "session_expired")
-    console_session, user = resolved
     if request.method not in SAFE_METHODS and not identity.csrf_token_matches(
-        keys, console_session.id, request.headers.get(CSRF_HEADER)
+        keys, signed_in.console_session.id, request.headers.get(CSRF_HEADER)
     ):
-        log.warning("auth.csrf_refused", user_id=user.id, path=request.url.path)
+        log.warning("auth.csrf_refused", actor=signed_in.principal.actor, path=request.url.path)
         raise PermissionDenied("Missing or wrong CSRF token.", code="csrf_token_invalid")
-    request.state.console_session = console_session
-    request.state.user = user
-    return identity.principal_for_user(user)
+    request.state.console_session = signed_in.console_session
+    request.state.user = signed_in.user
+    return signed_in.principal
+
+
+async def _consumer_bearer(
+    request: Request, session: AsyncSession, keys: IdentityKeys, token: str, now: datetime
+) -> Principal:
+    """A consumer's session token sent as a bearer token (no cookie, so no CSRF check)."""
+    signed_in = await identity.resolve_session(session, keys, token, now=now)
+    if signed_in is None or signed_in.consumer is None:
+        log.info("auth.consumer_token_refused", path=request.url.path)
+        raise _refuse(
+            "The consumer session has expired or ended; sign in again.", "session_expired"
+        )
+    request.state.console_session = signed_in.console_session
+    return signed_in.principal
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
@@ -123,6 +144,11 @@ def require_platform(*roles: str) -> Any:
 
 def require_merchant(*roles: str) -> Any:
     return Depends(_require(PrincipalKind.MERCHANT, roles))
+
+
+def require_consumer() -> Any:
+    """A signed-in card holder (``principal.consumer_id`` is set); anyone else gets 403."""
+    return Depends(_require(PrincipalKind.CONSUMER, ()))
 
 
 def ensure_same_merchant(principal: Principal, merchant_id: str | None, *, what: str) -> None:

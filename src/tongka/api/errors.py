@@ -29,6 +29,7 @@ HTTP_STATUS_BY_KIND = {
     "conflict": 409,
     "unprocessable": 422,
     "rate_limited": 429,
+    "unavailable": 503,
 }
 
 

@@ -75,6 +75,7 @@ class IdentityKeys:
     csrf: bytes
     bank_account: bytes
     demo: bytes
+    login_code: bytes
 
     @classmethod
     def from_root(cls, root: bytes) -> IdentityKeys:
@@ -84,6 +85,7 @@ class IdentityKeys:
             csrf=derive_key(root, "console-csrf"),
             bank_account=derive_key(root, "merchant-bank-account"),
             demo=derive_key(root, "demo-credentials"),
+            login_code=derive_key(root, "consumer-login-code"),
         )
 
     @classmethod

@@ -1,5 +1,5 @@
 """Demo data for identity: a platform admin, two active merchants with a store, a terminal,
-an admin, a cashier and an API key each.
+an admin, a cashier and an API key each, and a card holder (consumer) who signs in by phone.
 
 Idempotent: objects are found by their natural keys (email, credit code, device id) before
 anything is created. Passwords and API keys are derived from the platform's secret key
@@ -22,10 +22,19 @@ from tongka.demo import DemoContext
 from tongka.identity import service as identity
 from tongka.identity.credit_code import check_character
 from tongka.identity.crypto import IdentityKeys
-from tongka.identity.models import Merchant, MerchantStatus, Store, Terminal, User
+from tongka.identity.models import (
+    Consumer,
+    KycLevel,
+    Merchant,
+    MerchantStatus,
+    Store,
+    Terminal,
+    User,
+)
 from tongka.identity.passwords import hash_password, verify_password
 
 ACTOR = "demo"
+DEMO_CONSUMER_PHONE = "13800000001"
 _ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 DEMO_MERCHANTS: list[dict[str, Any]] = [
@@ -207,6 +216,21 @@ async def _merchant(
     }
 
 
+async def _consumer(session: AsyncSession, now: datetime) -> Consumer:
+    """The demo card holder, phone verified (KYC 1); signs in with a texted code."""
+    consumer = await identity.find_consumer_by_phone(session, DEMO_CONSUMER_PHONE)
+    if consumer is None:
+        consumer = await identity.create_consumer(
+            session,
+            phone=DEMO_CONSUMER_PHONE,
+            display_name="示范持卡人",
+            kyc_level=KycLevel.PHONE,
+            actor=ACTOR,
+            now=now,
+        )
+    return consumer
+
+
 async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> None:
     keys = IdentityKeys.from_settings(context.settings)
     platform_admin = await _user(
@@ -216,8 +240,22 @@ async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> No
         session, keys, now, label="platform-admin", name="demo platform admin", role="admin"
     )
     merchants = [await _merchant(session, keys, now, spec) for spec in DEMO_MERCHANTS]
+    consumer = await _consumer(session, now)
     context.credentials["console"] = "/console/login"
+    context.credentials["consumer"] = {
+        "id": consumer.id,
+        "phone": consumer.phone,
+        "console": "/console/consumer/login",
+        "how_to_sign_in": (
+            "Ask for a code (console page, or POST /v1/consumer_sessions/codes); no SMS is sent "
+            "outside production: read the code as the platform admin on /console/sandbox_sms, or "
+            'run: sqlite3 var/tongka.db "SELECT body FROM sandbox_sms_messages ORDER BY '
+            'created_at DESC LIMIT 1". Then POST /v1/consumer_sessions {phone, code} for a '
+            "bearer token, or enter it on the page."
+        ),
+    }
     context.credentials["platform_admin"] = {**platform_admin, "api_key": platform_key}
     context.credentials["merchants"] = merchants
     context.objects["merchant_ids"] = [merchant["id"] for merchant in merchants]
     context.objects["merchants"] = merchants
+    context.objects["consumer_id"] = consumer.id

@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongka.db.base import Base, UTCDateTime
@@ -178,15 +178,67 @@ class ApiKey(Base):
 
 
 class ConsoleSession(Base):
-    """A logged-in console browser. The cookie holds a random token; we keep its HMAC."""
+    """A signed-in console browser or consumer app. The cookie (or a consumer's bearer
+    token) holds a random token; we keep its HMAC.
+
+    Exactly one of ``user_id`` (staff, password login) and ``consumer_id`` (card holder,
+    phone + one-time code) is set: both kinds share expiry, logout and CSRF.
+    """
 
     __tablename__ = "console_sessions"
-    __table_args__ = (Index("ix_console_sessions_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_console_sessions_user_id", "user_id"),
+        Index("ix_console_sessions_consumer_id", "consumer_id"),
+        CheckConstraint(
+            "(user_id IS NULL AND consumer_id IS NOT NULL)"
+            " OR (user_id IS NOT NULL AND consumer_id IS NULL)",
+            name="one_subject",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    consumer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginCodeStatus(enum.StrEnum):
+    PENDING = "pending"  # may still be verified
+    USED = "used"  # verified once: single use
+    SUPERSEDED = "superseded"  # a newer code was sent to the same phone
+    LOCKED = "locked"  # too many wrong attempts
+
+
+class ConsumerLoginCode(Base):
+    """A one-time sign-in code sent by SMS. Only its keyed hash is kept (bound to the row
+    id), so a database dump does not reveal live codes. Rows double as the send log the
+    per-phone rate limit counts."""
+
+    __tablename__ = "consumer_login_codes"
+    __table_args__ = (Index("ix_consumer_login_codes_phone_created", "phone", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SandboxSmsMessage(Base):
+    """A text message the sandbox SMS sender "delivered" (development and test only): the
+    developer reads sign-in codes here instead of on a phone. Production never writes it."""
+
+    __tablename__ = "sandbox_sms_messages"
+    __table_args__ = (Index("ix_sandbox_sms_messages_phone", "phone"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -53,6 +53,7 @@ from tongka.identity.models import (
 )
 from tongka.identity.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from tongka.identity.principal import Principal, PrincipalKind, expand_role
+from tongka.identity.sms import canonical_phone
 from tongka.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,7 @@ LOCKOUT = timedelta(minutes=15)
 SESSION_IDLE_TIMEOUT = timedelta(hours=2)
 SESSION_MAX_AGE = timedelta(hours=12)
 SESSION_TOUCH_RESOLUTION = timedelta(minutes=1)
+CONSUMER_TOKEN_PREFIX = "tk_con_"  # consumer session tokens (cookie and API bearer)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -553,6 +555,7 @@ async def create_consumer(
     display_name: str | None = None,
     kyc_level: KycLevel = KycLevel.NONE,
 ) -> Consumer:
+    phone = canonical_phone(phone)
     if await session.scalar(select(Consumer.id).where(Consumer.phone == phone)) is not None:
         raise AlreadyExists("A consumer with this phone number already exists.", param="phone")
     consumer = Consumer(
@@ -584,6 +587,20 @@ async def get_consumer(session: AsyncSession, consumer_id: str) -> Consumer:
 
 def consumers_query() -> Select[Any]:
     return select(Consumer)
+
+
+async def find_consumer_by_phone(session: AsyncSession, phone: str) -> Consumer | None:
+    return await session.scalar(select(Consumer).where(Consumer.phone == canonical_phone(phone)))
+
+
+def principal_for_consumer(consumer: Consumer) -> Principal:
+    """A card holder: no merchant, no platform role; scoped by ``consumer_id``."""
+    return Principal(
+        kind=PrincipalKind.CONSUMER,
+        actor=f"consumer:{consumer.id}",
+        roles=frozenset({"consumer"}),
+        consumer_id=consumer.id,
+    )
 
 
 async def set_kyc_level(
@@ -805,18 +822,44 @@ async def login(
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
-    token = random_token(43)
+    console_session, token = await _open_session(session, keys, now, user_id=user.id)
+    return LoginResult(user=user, session_token=token, console_session=console_session)
+
+
+async def _open_session(
+    session: AsyncSession,
+    keys: IdentityKeys,
+    now: datetime,
+    *,
+    user_id: str | None = None,
+    consumer_id: str | None = None,
+    token_prefix: str = "",
+) -> tuple[ConsoleSession, str]:
+    """A new session of a user or a consumer, and its token (kept only as an HMAC)."""
+    token = token_prefix + random_token(43)
     console_session = ConsoleSession(
         id=new_id("ses"),
         token_hash=keyed_hash(keys.session_hash, token),
-        user_id=user.id,
+        user_id=user_id,
+        consumer_id=consumer_id,
         created_at=now,
         last_seen_at=now,
         expires_at=now + SESSION_MAX_AGE,
     )
     session.add(console_session)
     await session.flush()
-    return LoginResult(user=user, session_token=token, console_session=console_session)
+    return console_session, token
+
+
+async def open_consumer_session(
+    session: AsyncSession, keys: IdentityKeys, consumer: Consumer, *, now: datetime
+) -> tuple[ConsoleSession, str]:
+    """A consumer's session (after a verified sign-in code). Its token starts with
+    ``CONSUMER_TOKEN_PREFIX`` and works as the console cookie and as an API bearer token;
+    it expires like a console session (idle and absolute limits)."""
+    return await _open_session(
+        session, keys, now, consumer_id=consumer.id, token_prefix=CONSUMER_TOKEN_PREFIX
+    )
 
 
 async def _count_failed_login(session: AsyncSession, user: User, now: datetime) -> None:
@@ -837,12 +880,38 @@ async def _count_failed_login(session: AsyncSession, user: User, now: datetime) 
     await session.flush()
 
 
-async def resolve_console_session(
+@dataclass(frozen=True)
+class SignedIn:
+    """A live session and who it belongs to: a console user or a consumer."""
+
+    console_session: ConsoleSession
+    principal: Principal
+    user: User | None = None
+    consumer: Consumer | None = None
+
+
+async def _session_subject(
+    session: AsyncSession, console_session: ConsoleSession
+) -> SignedIn | None:
+    if console_session.consumer_id is not None:
+        consumer = await session.get(Consumer, console_session.consumer_id)
+        if consumer is None:
+            return None
+        return SignedIn(console_session, principal_for_consumer(consumer), consumer=consumer)
+    user = await session.get(User, console_session.user_id)
+    if user is None or user.status != UserStatus.ACTIVE:
+        return None
+    if not await _merchant_is_active(session, user.merchant_id):
+        return None
+    return SignedIn(console_session, principal_for_user(user), user=user)
+
+
+async def resolve_session(
     session: AsyncSession, keys: IdentityKeys, token: str, *, now: datetime
-) -> tuple[ConsoleSession, User] | None:
-    """The live session and its user for a cookie token, or None if unknown, ended, idle
-    for longer than ``SESSION_IDLE_TIMEOUT``, older than ``SESSION_MAX_AGE``, or its user
-    (or merchant) can no longer log in."""
+) -> SignedIn | None:
+    """The live session for a cookie (or consumer bearer) token, or None if unknown, ended,
+    idle for longer than ``SESSION_IDLE_TIMEOUT``, older than ``SESSION_MAX_AGE``, or its
+    user (or merchant) can no longer log in."""
     console_session = await session.scalar(
         select(ConsoleSession).where(
             ConsoleSession.token_hash == keyed_hash(keys.session_hash, token)
@@ -853,15 +922,23 @@ async def resolve_console_session(
     last_seen = ensure_utc(console_session.last_seen_at)
     if ensure_utc(console_session.expires_at) <= now or last_seen + SESSION_IDLE_TIMEOUT <= now:
         return None
-    user = await session.get(User, console_session.user_id)
-    if user is None or user.status != UserStatus.ACTIVE:
-        return None
-    if not await _merchant_is_active(session, user.merchant_id):
+    signed_in = await _session_subject(session, console_session)
+    if signed_in is None:
         return None
     if last_seen + SESSION_TOUCH_RESOLUTION <= now:
         console_session.last_seen_at = now
         await session.flush()
-    return console_session, user
+    return signed_in
+
+
+async def resolve_console_session(
+    session: AsyncSession, keys: IdentityKeys, token: str, *, now: datetime
+) -> tuple[ConsoleSession, User] | None:
+    """A console *user's* live session (see ``resolve_session``); None for consumers."""
+    signed_in = await resolve_session(session, keys, token, now=now)
+    if signed_in is None or signed_in.user is None:
+        return None
+    return signed_in.console_session, signed_in.user
 
 
 async def end_console_session(
@@ -877,6 +954,15 @@ async def end_console_session(
         .values(ended_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+async def end_session(
+    session: AsyncSession, console_session: ConsoleSession, *, now: datetime
+) -> None:
+    """Log out the session at hand (e.g. a consumer's API token): it stops working at once."""
+    if console_session.ended_at is None:
+        console_session.ended_at = now
+        await session.flush()
 
 
 def csrf_token_for(keys: IdentityKeys, console_session_id: str) -> str:

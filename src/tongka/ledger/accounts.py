@@ -24,7 +24,7 @@ from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
 from tongka.money import get_currency
 
-HOT_SHARD_COUNT = 16
+HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, AccountInfo]] = weakref.WeakKeyDictionary()
@@ -63,8 +63,20 @@ class AccountInfo:
         return self.shard_count > 1
 
 
+def engine_of(session: AsyncSession) -> Engine:
+    """The engine behind a session (cheaply: the hot path asks on every posting)."""
+    bind = session.bind
+    if bind is not None:
+        return bind.sync_engine
+    return session.get_bind().engine
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return engine_of(session).dialect.name
+
+
 def _engine_cache(session: AsyncSession) -> dict[str, AccountInfo]:
-    return _cache.setdefault(session.get_bind().engine, {})
+    return _cache.setdefault(engine_of(session), {})
 
 
 def _session_accounts(session: AsyncSession) -> dict[str, AccountInfo]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongka.db.base import Base, BigIntPK, UTCDateTime
@@ -60,15 +60,29 @@ class LedgerBalance(Base):
 class LedgerTransfer(Base):
     """One transfer. Phase two of a pending transfer is a new row naming it in ``pending_id``.
 
-    ``pending_id`` is unique, so the database itself guarantees that a pending transfer is
-    posted, voided or expired at most once, even under concurrent attempts.
+    ``pending_id`` is unique (a partial unique index), so the database itself guarantees
+    that a pending transfer is posted, voided or expired at most once, even under
+    concurrent attempts.
     """
 
     __tablename__ = "ledger_transfers"
     __table_args__ = (
         Index("ix_ledger_transfers_debit_account", "debit_account_id", "sequence"),
         Index("ix_ledger_transfers_credit_account", "credit_account_id", "sequence"),
-        Index("ix_ledger_transfers_expires_at", "expires_at"),
+        # Only pending transfers have these: partial indexes keep every other insert cheaper.
+        Index(
+            "ix_ledger_transfers_expires_at",
+            "expires_at",
+            postgresql_where=text("expires_at IS NOT NULL"),
+            sqlite_where=text("expires_at IS NOT NULL"),
+        ),
+        Index(
+            "uq_ledger_transfers_pending_id",
+            "pending_id",
+            unique=True,
+            postgresql_where=text("pending_id IS NOT NULL"),
+            sqlite_where=text("pending_id IS NOT NULL"),
+        ),
         Index("ix_ledger_transfers_created_at", "created_at"),
     )
 
@@ -82,9 +96,7 @@ class LedgerTransfer(Base):
     code: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     transfer_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
-    pending_id: Mapped[str | None] = mapped_column(
-        String(TRANSFER_ID_LENGTH), nullable=True, unique=True
-    )
+    pending_id: Mapped[str | None] = mapped_column(String(TRANSFER_ID_LENGTH), nullable=True)
     timeout_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

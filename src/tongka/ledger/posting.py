@@ -20,21 +20,23 @@ How a posting stays correct with many processes posting at once:
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongka.errors import InvalidRequest
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, forget_account, load_accounts
+from tongka.ledger.accounts import AccountInfo, dialect_of, forget_account, load_accounts
 from tongka.ledger.errors import (
     AccountNotFound,
     CreditLimitExceeded,
@@ -76,6 +78,11 @@ class Delta:
         self.credits_posted += other.credits_posted
         self.debits_pending += other.debits_pending
         self.credits_pending += other.credits_pending
+
+    def negated(self) -> Delta:
+        return Delta(
+            -self.debits_posted, -self.credits_posted, -self.debits_pending, -self.credits_pending
+        )
 
     @property
     def raises_debits(self) -> bool:
@@ -134,9 +141,31 @@ def _delta_params(account_id: str, shard: int, delta: Delta) -> dict[str, Any]:
     }
 
 
-def _free_shard(account: AccountInfo) -> int:
-    """Where an untested change goes: any shard (spreads row locks on a hot account)."""
-    return random.randrange(account.shard_count) if account.is_sharded else 0
+_SLOT_KEY = "tongka.ledger.shard_slot"
+_slot_counter = itertools.count(random.randrange(1 << 20))
+
+
+async def connection_slot(connection: AsyncConnection) -> int:
+    """A number fixed for the database connection this session uses.
+
+    Changes that test no limit go to shard ``slot % shard_count`` of a hot account. On
+    PostgreSQL the slot is the server process id, which differs between all connections
+    open at the same time (whichever API process holds them), so concurrent transactions
+    land on different shard rows and do not wait for each other's row locks, as long as
+    there are no more concurrent connections than shards.
+    """
+    slot = connection.info.get(_SLOT_KEY)
+    if slot is None:
+        raw = await connection.get_raw_connection()
+        server_pid = getattr(raw.driver_connection, "get_server_pid", None)
+        slot = server_pid() if callable(server_pid) else next(_slot_counter)
+        connection.info[_SLOT_KEY] = slot
+    return int(slot)
+
+
+def _free_shard(account: AccountInfo, slot: int) -> int:
+    """Where an untested change goes: this connection's shard (see ``connection_slot``)."""
+    return slot % account.shard_count
 
 
 @dataclass(frozen=True)
@@ -173,7 +202,8 @@ async def apply_deltas(
     Returns the first limit that would be crossed (the caller must then roll back what was
     applied: ``post_transfers`` does so with its savepoint), or None when all were applied.
     """
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
+    slot = await connection_slot(await session.connection())
     for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
         delta = deltas[account.account_id]
         tests = _tested_limits(account, delta)
@@ -186,7 +216,7 @@ async def apply_deltas(
                 return breach
             tests, shard = (False, False), 0
         else:
-            shard = _free_shard(account) if not any(tests) else 0
+            shard = _free_shard(account, slot) if not any(tests) else 0
         result = await session.execute(
             statements.APPLY_DELTA[tests], _delta_params(account.account_id, shard, delta)
         )
@@ -381,6 +411,13 @@ async def _current_balance(session: AsyncSession, account_id: str) -> Delta:
 # --------------------------------------------------------------------------- atomic groups
 
 
+class LedgerCorrupted(RuntimeError):
+    """A balance row the ledger relies on is missing: the database was tampered with.
+
+    Not a domain error on purpose: nothing a caller can do; the transaction must roll back.
+    """
+
+
 class _AlreadyPosted(Exception):
     """Internal: some transfer id already exists; leave the savepoint and replay instead."""
 
@@ -437,10 +474,103 @@ async def post_transfers(
     )
     for request in requests:
         check_request_accounts(request, accounts)
+    if len(requests) == 1 and dialect_of(session) == "postgresql":
+        connection = await session.connection()
+        slot = await connection_slot(connection)
+        plan = _single_plan(_new_transfer(requests[0], 0, now), accounts, slot)
+        if plan is not None:
+            return [await _post_single_postgresql(session, connection, requests[0], plan)]
     try:
         return await _post_group(session, requests, accounts, now)
     except _AlreadyPosted:
         return await _replay_group(session, requests)
+
+
+@dataclass(frozen=True)
+class _SinglePlan:
+    """One transfer's two balance updates, in lock order, for the one-statement path."""
+
+    transfer: Transfer
+    first: AccountInfo
+    first_delta: Delta
+    first_shard: int
+    first_tests: tuple[bool, bool]
+    second: AccountInfo
+    second_delta: Delta
+    second_shard: int
+
+
+def _single_plan(
+    transfer: Transfer, accounts: dict[str, AccountInfo], slot: int
+) -> _SinglePlan | None:
+    """A plan if the transfer fits the one-statement path: only the account locked first
+    tests a limit, and it is not sharded (a sharded account's limit needs all its rows)."""
+    debit, credit = transfer_effects(transfer.kind, transfer.amount)
+    sides = sorted(
+        [
+            (accounts[transfer.debit_account_id], debit),
+            (accounts[transfer.credit_account_id], credit),
+        ],
+        key=lambda side: lock_order(side[0]),
+    )
+    (first, first_delta), (second, second_delta) = sides
+    first_tests = _tested_limits(first, first_delta)
+    if any(_tested_limits(second, second_delta)) or (first.is_sharded and any(first_tests)):
+        return None
+    return _SinglePlan(
+        transfer=transfer,
+        first=first,
+        first_delta=first_delta,
+        first_shard=0 if any(first_tests) else _free_shard(first, slot),
+        first_tests=first_tests,
+        second=second,
+        second_delta=second_delta,
+        second_shard=_free_shard(second, slot),
+    )
+
+
+def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{key}": value for key, value in params.items()}
+
+
+async def _post_single_postgresql(
+    session: AsyncSession, connection: AsyncConnection, request: TransferRequest, plan: _SinglePlan
+) -> Transfer:
+    """One transfer in one statement (``statements.SINGLE_TRANSFER_POSTGRESQL``)."""
+    transfer, first = plan.transfer, plan.first
+    values = _insert_params(transfer)
+    values["metadata"] = json.dumps(transfer.metadata)
+    values.update(
+        _prefixed("first_", _delta_params(first.account_id, plan.first_shard, plan.first_delta))
+    )
+    values.update(
+        _prefixed(
+            "second_", _delta_params(plan.second.account_id, plan.second_shard, plan.second_delta)
+        )
+    )
+    statement = statements.SINGLE_TRANSFER_DRIVER[plan.first_tests]
+    result = await connection.exec_driver_sql(statement.sql, statement.arguments(values))
+    row = result.one()
+    if row.sequence is not None:
+        if row.second_updated != 1:
+            raise LedgerCorrupted(f"balance row of account {plan.second.account_id} is missing")
+        return replace(transfer, sequence=row.sequence)
+    if row.first_updated == 1:
+        # A concurrent posting of the same id committed after our NOT EXISTS looked: take
+        # back our update of the first account (we still hold its row lock), then replay.
+        await connection.execute(
+            statements.APPLY_DELTA[(False, False)],
+            _delta_params(first.account_id, plan.first_shard, plan.first_delta.negated()),
+        )
+    existing = await find_transfers(session, [transfer.transfer_id])
+    if existing:
+        return (await _replay_group(session, [request]))[0]
+    if not any(plan.first_tests):
+        forget_account(session, first.account_id)
+        raise AccountNotFound(f"ledger account {first.account_id} does not exist")
+    current = await _current_balance(session, first.account_id)
+    breach = LimitBreach(first, is_debit_limit=plan.first_tests[0])
+    raise _limit_error(breach, transfer.transfer_id, current)
 
 
 async def _post_group(
@@ -551,14 +681,17 @@ async def _post_batch_once(
             first_index[request.transfer_id] = index
             new.append(index)
 
-    accepted: dict[int, Transfer] = {}
     if new:
         async with session.begin_nested():
-            accepted = await _decide_batch(session, requests, new, accounts, now, fail)
-            if accepted:
-                await _write_batch(session, accounts, accepted)
-    for index, transfer in accepted.items():
-        results[index] = BatchResult(transfer=transfer, error=None)
+            accepted = await _decide_batch(session, requests, new, accounts, fail)
+            transfers = [_new_transfer(requests[index], 0, now) for index in accepted]
+            if transfers:
+                sequences = await _write_batch(session, accounts, transfers)
+                for index, transfer in zip(accepted, transfers, strict=True):
+                    results[index] = BatchResult(
+                        transfer=replace(transfer, sequence=sequences[transfer.transfer_id]),
+                        error=None,
+                    )
     for index, first in repeats.items():
         outcome = results[first]
         if outcome is not None and _matches(requests[index], _as_transfer(requests[first], now)):
@@ -579,33 +712,22 @@ async def _decide_batch(
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
-    now: datetime,
     fail: Any,
-) -> dict[int, Transfer]:
-    """Lock the limited accounts, decide each new transfer in order; returns the accepted."""
-    limited = sorted(
-        {
-            account_id
-            for index in new
-            for account_id in (requests[index].debit_account_id, requests[index].credit_account_id)
-            if is_limited(accounts[account_id])
-        }
-    )
-    current: dict[str, Delta] = {account_id: Delta() for account_id in limited}
-    if limited:
-        dialect = session.get_bind().dialect.name
-        rows = await session.execute(
-            statements.lock_shards_statement(dialect), {"account_ids": limited}
-        )
-        for row in rows:
-            current[row[0]].add(Delta(row[2], row[3], row[4], row[5]))
-    accepted: dict[int, Transfer] = {}
+) -> list[int]:
+    """Lock the batch's rows, decide each new transfer in order; returns the accepted."""
+    involved = {
+        account_id
+        for index in new
+        for account_id in (requests[index].debit_account_id, requests[index].credit_account_id)
+    }
+    current = await _lock_batch_rows(session, [accounts[account_id] for account_id in involved])
+    accepted: list[int] = []
     for index in new:
-        transfer = _new_transfer(requests[index], 0, now)
+        request = requests[index]
         effects = dict(
             zip(
-                (transfer.debit_account_id, transfer.credit_account_id),
-                transfer_effects(transfer.kind, transfer.amount),
+                (request.debit_account_id, request.credit_account_id),
+                transfer_effects(_request_kind(request), request.amount),
                 strict=True,
             )
         )
@@ -621,14 +743,53 @@ async def _decide_batch(
         if breach is not None:
             fail(
                 index,
-                _limit_error(breach, transfer.transfer_id, current[breach.account.account_id]),
+                _limit_error(breach, request.transfer_id, current[breach.account.account_id]),
             )
             continue
         for account_id, delta in effects.items():
             if account_id in current:
                 current[account_id].add(delta)
-        accepted[index] = transfer
+        accepted.append(index)
     return accepted
+
+
+async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -> dict[str, Delta]:
+    """Lock what the batch will write, in the common order; the limited accounts' balances.
+
+    On PostgreSQL one statement locks every shard of each limited account (their sums
+    decide the batch) and this connection's shard of each other account, so the writes
+    that follow need no further lock. SQLite has a single writer: it only reads.
+    """
+    current = {account.account_id: Delta() for account in involved if is_limited(account)}
+    connection = await session.connection()
+    rows: Result[Any]
+    if dialect_of(session) == "postgresql":
+        slot = await connection_slot(connection)
+        ordered = sorted(involved, key=lock_order)
+        statement = statements.BATCH_LOCK_POSTGRESQL
+        rows = await connection.exec_driver_sql(
+            statement.sql,
+            statement.arguments(
+                {
+                    "account_ids": [account.account_id for account in ordered],
+                    "shards": [_batch_shard(account, slot) for account in ordered],
+                    "limited": [is_limited(account) for account in ordered],
+                }
+            ),
+        )
+    elif current:
+        rows = await session.execute(statements.SELECT_SHARDS, {"account_ids": sorted(current)})
+    else:
+        return current
+    for row in rows:
+        if row[0] in current:
+            current[row[0]].add(Delta(row[2], row[3], row[4], row[5]))
+    return current
+
+
+def _batch_shard(account: AccountInfo, slot: int) -> int:
+    """A batch writes a limited account's change to shard 0, any other to its slot's shard."""
+    return 0 if is_limited(account) else _free_shard(account, slot)
 
 
 def _dialect_insert(dialect: str) -> Any:
@@ -639,36 +800,53 @@ def _dialect_insert(dialect: str) -> Any:
 
 
 async def _write_batch(
-    session: AsyncSession, accounts: dict[str, AccountInfo], accepted: dict[int, Transfer]
-) -> None:
-    """Insert the accepted transfers in one statement, then each account's summed change."""
-    statement = (
-        _dialect_insert(session.get_bind().dialect.name)
-        .on_conflict_do_nothing()
-        .returning(transfers_table.c.id, transfers_table.c.sequence)
-    )
-    rows = await session.execute(
-        statement, [_insert_params(transfer) for transfer in accepted.values()]
-    )
-    sequences = {row[0]: row[1] for row in rows}
-    if len(sequences) != len(accepted):
+    session: AsyncSession,
+    accounts: dict[str, AccountInfo],
+    transfers: list[Transfer],
+) -> dict[str, int]:
+    """Insert the accepted transfers in one statement, then each account's summed change.
+
+    Returns each transfer's sequence; raises ``_AlreadyPosted`` if a concurrent transaction
+    inserted one of the ids first.
+    """
+    connection = await session.connection()
+    slot = await connection_slot(connection)
+    is_postgresql = dialect_of(session) == "postgresql"
+    rows: Result[Any]
+    if is_postgresql:
+        columns: dict[str, list[Any]] = defaultdict(list)
+        for transfer in transfers:
+            for name, value in _insert_params(transfer).items():
+                columns[name].append(json.dumps(value) if name == "metadata" else value)
+        insert = statements.BATCH_INSERT_POSTGRESQL
+        rows = await connection.exec_driver_sql(insert.sql, insert.arguments(columns))
+    else:
+        statement = (
+            _dialect_insert("sqlite")
+            .on_conflict_do_nothing()
+            .returning(transfers_table.c.id, transfers_table.c.sequence)
+        )
+        rows = await session.execute(statement, [_insert_params(t) for t in transfers])
+    sequences: dict[str, int] = {row[0]: row[1] for row in rows}
+    if len(sequences) != len(transfers):
         raise _AlreadyPosted
     deltas: dict[str, Delta] = {}
-    for index, transfer in accepted.items():
-        accepted[index] = replace(transfer, sequence=sequences[transfer.transfer_id])
+    for transfer in transfers:
         _add_effects(deltas, transfer)
     ordered = sorted((accounts[account_id] for account_id in deltas), key=lock_order)
-    await session.execute(
-        statements.APPLY_DELTA[(False, False)],
-        [
-            _delta_params(
-                account.account_id,
-                0 if is_limited(account) else _free_shard(account),
-                deltas[account.account_id],
-            )
-            for account in ordered
-        ],
-    )
+    changes = [
+        _delta_params(account.account_id, _batch_shard(account, slot), deltas[account.account_id])
+        for account in ordered
+    ]
+    if is_postgresql:
+        apply = statements.BATCH_APPLY_POSTGRESQL
+        await connection.exec_driver_sql(
+            apply.sql,
+            apply.arguments({name: [change[name] for change in changes] for name in changes[0]}),
+        )
+    else:
+        await session.execute(statements.APPLY_DELTA[(False, False)], changes)
+    return sequences
 
 
 # --------------------------------------------------------------------------- two-phase

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.ledger.accounts import dialect_of
 from tongka.ledger.models import LedgerBlock, LedgerBlockEntry
 from tongka.ledger.queries import transfer_from_row, transfers_table
 from tongka.ledger.types import Transfer
@@ -83,7 +84,7 @@ def block_hash(previous_hash: str, transfers: Iterable[Transfer]) -> str:
 
 
 async def _take_sealer_lock(session: AsyncSession, *, wait: bool) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         return True
     if wait:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEALER_LOCK_KEY})

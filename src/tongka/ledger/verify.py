@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -203,33 +205,20 @@ async def check_chain(session: AsyncSession, report: VerifyReport) -> None:
         )
         .order_by(entries.c.block_number, entries.c.transfer_sequence)
     )
-    named: dict[int, list[Transfer]] = defaultdict(list)
     problems: list[str] = []
-    async for row in result:
-        block_number, sequence = row[0], row[1]
-        if row.id is None:
-            problems.append(f"block {block_number} names transfer #{sequence}, which is gone")
-            continue
-        named[block_number].append(transfer_from_row(row))
+    groups = aiter(_transfers_by_block(result, problems))
+    group = await anext(groups, None)
     previous_hash = GENESIS_HASH
     seen: list[_BlockSeen] = []
     for expected_number, block in enumerate(blocks, start=1):
-        transfers = named.pop(block.number, [])
-        if block.number != expected_number:
-            problems.append(f"block {expected_number} is missing (found {block.number})")
-        if block.previous_hash != previous_hash:
-            problems.append(f"block {block.number} does not link to the block before it")
-        if len(transfers) != block.transfer_count:
-            problems.append(
-                f"block {block.number} holds {len(transfers)} transfers, sealed with "
-                f"{block.transfer_count}"
-            )
-        if block_hash(block.previous_hash, transfers) != block.hash:
-            problems.append(
-                f"block {block.number}: hash does not match its transfers (one of "
-                f"#{transfers[0].sequence if transfers else '?'}..#"
-                f"{transfers[-1].sequence if transfers else '?'} was changed, added or removed)"
-            )
+        while group is not None and group[0] < block.number:
+            problems.append(f"entries name block {group[0]}, which does not exist")
+            group = await anext(groups, None)
+        transfers: list[Transfer] = []
+        if group is not None and group[0] == block.number:
+            transfers = group[1]
+            group = await anext(groups, None)
+        problems.extend(_block_problems(block, expected_number, previous_hash, transfers))
         previous_hash = block.hash
         if transfers:
             seen.append(
@@ -237,13 +226,56 @@ async def check_chain(session: AsyncSession, report: VerifyReport) -> None:
                     block.number, block.sealed_at, transfers[0].sequence, transfers[-1].sequence
                 )
             )
-    problems.extend(f"entries name block {number}, which does not exist" for number in named)
+    while group is not None:
+        problems.append(f"entries name block {group[0]}, which does not exist")
+        group = await anext(groups, None)
     problems.extend(_late_seals(seen))
     report.add(
         "hash chain recomputes",
         problems,
         f"{len(blocks)} blocks, {sum(block.transfer_count for block in blocks)} transfers intact",
     )
+
+
+async def _transfers_by_block(
+    rows: AsyncIterator[Any], problems: list[str]
+) -> AsyncIterator[tuple[int, list[Transfer]]]:
+    """The sealed transfers, one block at a time (rows come ordered by block)."""
+    number: int | None = None
+    transfers: list[Transfer] = []
+    async for row in rows:
+        if row[0] != number:
+            if number is not None:
+                yield number, transfers
+            number, transfers = row[0], []
+        if row.id is None:
+            problems.append(f"block {row[0]} names transfer #{row[1]}, which is gone")
+        else:
+            transfers.append(transfer_from_row(row))
+    if number is not None:
+        yield number, transfers
+
+
+def _block_problems(
+    block: LedgerBlock, expected_number: int, previous_hash: str, transfers: list[Transfer]
+) -> list[str]:
+    problems = []
+    if block.number != expected_number:
+        problems.append(f"block {expected_number} is missing (found {block.number})")
+    if block.previous_hash != previous_hash:
+        problems.append(f"block {block.number} does not link to the block before it")
+    if len(transfers) != block.transfer_count:
+        problems.append(
+            f"block {block.number} holds {len(transfers)} transfers, sealed with "
+            f"{block.transfer_count}"
+        )
+    if block_hash(block.previous_hash, transfers) != block.hash:
+        span = f"#{transfers[0].sequence}..#{transfers[-1].sequence}" if transfers else "none"
+        problems.append(
+            f"block {block.number}: hash does not match its transfers ({span}): a transfer "
+            "was changed, added or removed"
+        )
+    return problems
 
 
 def _late_seals(blocks: list[_BlockSeen]) -> list[str]:

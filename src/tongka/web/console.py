@@ -34,8 +34,9 @@ from tongka.config import Settings
 from tongka.errors import DomainError, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys
-from tongka.identity.models import ConsoleSession, User
+from tongka.identity.models import ConsoleSession, Consumer, User
 from tongka.identity.principal import Principal
+from tongka.identity.sms import mask_phone
 from tongka.web import formatting
 from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translate
 from tongka.web.nav import nav_for
@@ -47,10 +48,18 @@ WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["money"] = formatting.format_money
 templates.env.filters["masked_card"] = formatting.mask_card_number
+templates.env.filters["masked_phone"] = mask_phone
 
 ANONYMOUS_CSRF_COOKIE = "tongka_csrf"
+CONSUMER_LOGIN = "/console/consumer/login"
+# Card holders' pages live under here; nobody signed in goes to the consumer login there.
+CONSUMER_AREA = "/console/me"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def is_consumer_page(path: str) -> bool:
+    return path == CONSUMER_AREA or path.startswith(CONSUMER_AREA + "/")
 
 
 class LoginRequired(Exception):
@@ -68,6 +77,7 @@ class Console:
     now: datetime
     language: str
     user: User | None = None
+    consumer: Consumer | None = None
     principal: Principal | None = None
     console_session: ConsoleSession | None = None
     anonymous_csrf: str | None = None
@@ -97,6 +107,7 @@ class Console:
             "console": self,
             "t": self.t,
             "user": self.user,
+            "consumer": self.consumer,
             "principal": self.principal,
             "nav": nav_for(self.principal) if self.principal else [],
             "csrf_token": self.csrf_token,
@@ -167,10 +178,11 @@ async def get_console(
     )
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        resolved = await identity.resolve_console_session(session, keys, token, now=console.now)
-        if resolved is not None:
-            console.console_session, console.user = resolved
-            console.principal = identity.principal_for_user(console.user)
+        signed_in = await identity.resolve_session(session, keys, token, now=console.now)
+        if signed_in is not None:
+            console.console_session = signed_in.console_session
+            console.user, console.consumer = signed_in.user, signed_in.consumer
+            console.principal = signed_in.principal
     return console
 
 
@@ -215,7 +227,8 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except LoginRequired:
-                target = f"/console/login?next={quote(request.url.path)}"
+                login = CONSUMER_LOGIN if is_consumer_page(request.url.path) else "/console/login"
+                target = f"{login}?next={quote(request.url.path)}"
                 if request.headers.get("HX-Request"):
                     return Response(status_code=200, headers={"HX-Redirect": target})
                 return RedirectResponse(target, status_code=303)

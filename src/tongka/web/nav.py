@@ -63,6 +63,9 @@ NAV: list[NavItem] = [
         ("platform", "merchant"),
         ("admin", "merchant_admin"),
     ),
+    # --- consumers: their home page; sandbox SMS (development sign-in codes) for operators ---
+    NavItem("my_cards", "nav.my_cards", "/console/me", ("consumer",)),
+    NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", ("platform",), ("support",)),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
 ]
 

@@ -23,6 +23,7 @@ from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
 from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal
+from tongka.identity.sms import mask_phone
 
 router = APIRouter(responses=RESPONSES, route_class=IdempotentRoute)
 
@@ -87,9 +88,11 @@ class KycLevelIn(RequestModel):
 
 
 class ConsumerOut(BaseModel):
+    """A consumer as every response shows them: the phone number masked (``138****5678``)."""
+
     object: Literal["consumer"] = "consumer"
     id: str
-    phone: str
+    phone: str = Field(description="Masked: first three and last four digits.")
     display_name: str | None
     kyc_level: int
     kyc_level_name: Literal["none", "phone", "id_card", "bank_card"]
@@ -99,7 +102,7 @@ class ConsumerOut(BaseModel):
     def of(cls, consumer: Consumer) -> ConsumerOut:
         return cls(
             id=consumer.id,
-            phone=consumer.phone,
+            phone=mask_phone(consumer.phone),
             display_name=consumer.display_name,
             kyc_level=consumer.kyc_level,
             kyc_level_name=KycLevel(consumer.kyc_level).name.lower(),  # type: ignore[arg-type]

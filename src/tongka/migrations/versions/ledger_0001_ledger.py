@@ -63,7 +63,14 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("sequence", name=op.f("pk_ledger_transfers")),
         sa.UniqueConstraint("id", name=op.f("uq_ledger_transfers_id")),
-        sa.UniqueConstraint("pending_id", name=op.f("uq_ledger_transfers_pending_id")),
+    )
+    op.create_index(
+        "uq_ledger_transfers_pending_id",
+        "ledger_transfers",
+        ["pending_id"],
+        unique=True,
+        postgresql_where=sa.text("pending_id IS NOT NULL"),
+        sqlite_where=sa.text("pending_id IS NOT NULL"),
     )
     op.create_index("ix_ledger_transfers_created_at", "ledger_transfers", ["created_at"])
     op.create_index(
@@ -72,7 +79,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_transfers_debit_account", "ledger_transfers", ["debit_account_id", "sequence"]
     )
-    op.create_index("ix_ledger_transfers_expires_at", "ledger_transfers", ["expires_at"])
+    op.create_index(
+        "ix_ledger_transfers_expires_at",
+        "ledger_transfers",
+        ["expires_at"],
+        postgresql_where=sa.text("expires_at IS NOT NULL"),
+        sqlite_where=sa.text("expires_at IS NOT NULL"),
+    )
     op.create_table(
         "ledger_blocks",
         sa.Column("number", sa.BigInteger(), autoincrement=False, nullable=False),

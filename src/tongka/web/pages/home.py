@@ -6,7 +6,15 @@ from fastapi import Response
 
 from tongka.api.auth import SESSION_COOKIE
 from tongka.identity import service as identity
-from tongka.web.console import ConsoleDep, FormDep, SignedInDep, console_router, form_text
+from tongka.identity.principal import Principal, PrincipalKind
+from tongka.web.console import (
+    CONSUMER_LOGIN,
+    ConsoleDep,
+    FormDep,
+    SignedInDep,
+    console_router,
+    form_text,
+)
 
 router = console_router()
 
@@ -17,11 +25,18 @@ LOGIN_FAILURES = {
 }
 
 
-def landing_page(console_is_platform: bool) -> str:
-    return "/console/review" if console_is_platform else "/console/stores"
+LANDING_PAGES = {
+    PrincipalKind.PLATFORM: "/console/review",
+    PrincipalKind.MERCHANT: "/console/stores",
+    PrincipalKind.CONSUMER: "/console/me",
+}
 
 
-def _safe_next(target: str | None) -> str | None:
+def landing_page(principal: Principal) -> str:
+    return LANDING_PAGES[principal.kind]
+
+
+def safe_next(target: str | None) -> str | None:
     """Only local console paths, so the login form cannot redirect to another site."""
     if target and target.startswith("/console/") and not target.startswith("//"):
         return target
@@ -31,13 +46,13 @@ def _safe_next(target: str | None) -> str | None:
 @router.get("", summary="Console home")
 @router.get("/", summary="Console home")
 async def home(console: SignedInDep) -> Response:
-    return console.redirect(landing_page(console.signed_in.is_platform))
+    return console.redirect(landing_page(console.signed_in))
 
 
 @router.get("/login")
 async def login_page(console: ConsoleDep) -> Response:
     if console.principal is not None:
-        return console.redirect(landing_page(console.principal.is_platform))
+        return console.redirect(landing_page(console.principal))
     return console.render("login.html", next=console.request.query_params.get("next", ""))
 
 
@@ -58,7 +73,9 @@ async def login(console: ConsoleDep, form: FormDep) -> Response:
             "login.html", status_code=401, error=message, email=email, next=form_text(form, "next")
         )
     console.cookies[SESSION_COOKIE] = result.session_token
-    target = _safe_next(form_text(form, "next")) or landing_page(result.user.kind == "platform")
+    target = safe_next(form_text(form, "next")) or landing_page(
+        identity.principal_for_user(result.user)
+    )
     return console.redirect(target)
 
 
@@ -67,4 +84,5 @@ async def logout(console: SignedInDep, form: FormDep) -> Response:
     token = console.request.cookies.get(SESSION_COOKIE, "")
     await identity.end_console_session(console.session, console.keys, token, now=console.now)
     console.cookies[SESSION_COOKIE] = ""
-    return console.redirect("/console/login")
+    was_consumer = console.signed_in.kind is PrincipalKind.CONSUMER
+    return console.redirect(CONSUMER_LOGIN if was_consumer else "/console/login")
