@@ -52,6 +52,7 @@ from tongka.webhooks.urls import resolves_to_public
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 20
+MAX_BATCHES_PER_RUN = 5
 LEASE = timedelta(seconds=60)
 RETRY_WINDOW = timedelta(days=3)
 FIRST_RETRY_DELAY = timedelta(minutes=1)
@@ -245,8 +246,8 @@ async def record_outcomes(
             log.warning("webhooks.lease_lost", delivery=claim.delivery_id)
 
 
-async def deliver_due(database: Database, clock: Clock, settings: Settings) -> int:
-    """Worker job ``webhooks.deliver``: one batch of due deliveries; returns how many."""
+async def deliver_batch(database: Database, clock: Clock, settings: Settings) -> int:
+    """Claim, send and record one batch of due deliveries; returns how many."""
     claims = await database.run(lambda session: claim_due(session, settings, clock.now()))
     if not claims:
         return 0
@@ -256,4 +257,25 @@ async def deliver_due(database: Database, clock: Clock, settings: Settings) -> i
     ) as client:
         outcomes = await asyncio.gather(*(send(client, claim, clock, settings) for claim in claims))
     await database.run(lambda session: record_outcomes(session, list(outcomes), clock.now()))
+    for outcome in outcomes:
+        log.info(
+            "webhooks.attempt",
+            delivery=outcome.claim.delivery_id,
+            endpoint=outcome.claim.endpoint_id,
+            attempt=outcome.claim.attempt_number,
+            status_code=outcome.status_code,
+            error=outcome.error,
+        )
     return len(claims)
+
+
+async def deliver_due(database: Database, clock: Clock, settings: Settings) -> int:
+    """Worker job ``webhooks.deliver``: batches until none is full (at most
+    ``MAX_BATCHES_PER_RUN``, so one run stays bounded); returns how many were handled."""
+    handled = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        count = await deliver_batch(database, clock, settings)
+        handled += count
+        if count < BATCH_SIZE:
+            break
+    return handled
