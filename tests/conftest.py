@@ -147,6 +147,27 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await db.dispose()
 
 
+REDIS_TEST_URL = os.environ.get("TONGKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The Redis server for tests marked ``redis``: fails with CI=true if absent, else skips."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(REDIS_TEST_URL)
+    try:
+        await client.ping()
+    except Exception as exc:  # any failure to connect means "no Redis here"
+        problem = f"Redis unavailable at {REDIS_TEST_URL} ({type(exc).__name__}: {exc})"
+        if IS_CI:
+            pytest.fail(f"CI=true requires Redis: {problem}")
+        pytest.skip(problem)
+    finally:
+        await client.aclose()
+    return REDIS_TEST_URL
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> None:
     """argon2id with tiny parameters: production's ~0.2 s per hash would dominate the suite."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -212,9 +213,18 @@ async def api_client(app: FastAPI, api_key: str | None = None) -> AsyncIterator[
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers=headers
+        transport=transport,
+        base_url="http://test",
+        headers=headers,
+        event_hooks={"request": [add_idempotency_key]},
     ) as client:
         yield client
+
+
+async def add_idempotency_key(request: httpx.Request) -> None:
+    """Give every POST a fresh ``Idempotency-Key`` unless the test set one (or "" for none)."""
+    if request.method == "POST" and "idempotency-key" not in request.headers:
+        request.headers["Idempotency-Key"] = str(uuid.uuid4())
 
 
 __all__ = [

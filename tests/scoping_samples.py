@@ -102,6 +102,23 @@ async def a_consumer(owner: Owner) -> str:
     return await created_id(await owner.platform.post("/v1/consumers", json=body))
 
 
+# --- events and webhooks ------------------------------------------------------------------
+
+
+@sample("webhook_endpoints")
+async def a_webhook_endpoint(owner: Owner) -> str:
+    body = {"url": "https://merchant-a.example/hooks", "enabled_events": ["*"]}
+    return await created_id(await owner.client.post("/v1/webhook_endpoints", json=body))
+
+
+@sample("events")
+async def an_event(owner: Owner) -> str:
+    await a_webhook_endpoint(owner)  # records a webhook_endpoint.created event of merchant A
+    response = await owner.client.get("/v1/events", params={"limit": 1})
+    event_id: str = response.json()["data"][0]["id"]
+    return event_id
+
+
 # --- request bodies from the OpenAPI schema -----------------------------------------------
 
 

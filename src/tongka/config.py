@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     run_worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (make run)."
     )
+    max_request_body_bytes: int = Field(
+        default=1_048_576, description="Larger request bodies are refused with 413."
+    )
+    rate_limit_per_key: str = Field(
+        default="100/second;3000/minute",
+        description="Requests allowed per API key (``limits`` notation, ';'-separated).",
+    )
+    rate_limit_per_ip: str = Field(
+        default="20/second;600/minute",
+        description="Requests allowed per client IP on public (unauthenticated) endpoints.",
+    )
+    webhook_timeout_seconds: float = 10.0
 
     @property
     def resolved_database_url(self) -> str:

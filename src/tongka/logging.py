@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -12,7 +13,9 @@ _PAN = re.compile(r"\b(\d{6})\d{6,9}(\d{4})\b")
 _SENSITIVE_KEYS = {"password", "secret", "card_secret", "api_key", "authorization", "token"}
 
 
-def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Last line of defence: drop sensitive keys and mask anything shaped like a card number."""
     for key in list(event):
         if key.lower() in _SENSITIVE_KEYS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -67,7 +68,9 @@ async def _test_principal(request: Request) -> Principal:
 async def client(
     database: Database, clock: FixedClock, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=database, clock=clock)
+    # the API-wide per-address limit (conventions) is lifted so the card's own limits show
+    relaxed = settings.model_copy(update={"rate_limit_per_ip": "10000/second"})
+    app = create_app(relaxed, database=database, clock=clock)
     app.dependency_overrides[authenticate] = _test_principal
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -80,6 +83,7 @@ async def call(
     headers = {"X-Test-Caller": caller} if caller else {}
     if method == "POST":
         kwargs.setdefault("json", {})
+        headers["Idempotency-Key"] = str(uuid.uuid4())
     return await client.request(method, path, headers=headers, **kwargs)
 
 
@@ -410,3 +414,16 @@ async def test_the_platform_sets_the_regulation_and_merchants_only_read_it(
         client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
     )
     assert created.status_code == 201
+
+
+async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncClient) -> None:
+    product = await active_product(client)
+    body = {"product_id": product["id"], "face_value": 10_000}
+    headers = {"X-Test-Caller": "alpha", "Idempotency-Key": "issue-once"}
+    first = await client.post("/v1/cards", json=body, headers=headers)
+    again = await client.post("/v1/cards", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    listed = await call(client, "GET", "/v1/cards", "alpha")
+    assert len(listed.json()["data"]) == 1

@@ -102,7 +102,8 @@ async def test_a_console_session_calls_the_api_with_the_csrf_header(
     refused = await browser.post("/v1/stores", json=body)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "csrf_token_invalid"
-    created = await browser.post("/v1/stores", json=body, headers={"X-CSRF-Token": token})
+    headers = {"X-CSRF-Token": token, "Idempotency-Key": "console-store-1"}
+    created = await browser.post("/v1/stores", json=body, headers=headers)
     assert created.status_code == 201
     assert created.json()["merchant_id"] == merchant.merchant_id
 

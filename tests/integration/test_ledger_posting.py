@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.ledger_support import (
     balance_of,
@@ -327,3 +327,22 @@ async def test_history_pages_in_order(database: Database, clock: FixedClock) -> 
             await list_transfers(session, "nobody")
 
     assert pages == [["t0", "t1", "t2"], ["t3", "t4", "t5"], ["t6"]]
+
+
+async def test_an_account_that_vanished_behind_the_cache_is_reported_missing(
+    database: Database, clock: FixedClock
+) -> None:
+    # given card-1 is cached, then removed behind the ledger's back (as a test harness that
+    # rolls back committed work would)
+    await open_accounts(database, card_spec("card-1"), merchant_spec("m"), now=clock.now())
+    assert (await balance_of(database, "card-1")).available == 0  # now cached
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM ledger_balances WHERE account_id = 'card-1'"))
+        await session.execute(text("DELETE FROM ledger_accounts WHERE id = 'card-1'"))
+
+    with pytest.raises(AccountNotFound):
+        async with database.transaction() as session:
+            await post_transfers(session, [transfer("t", "card-1", "m", 5)], now=clock.now())
+    with pytest.raises(AccountNotFound):  # and the cache no longer believes in it
+        async with database.transaction() as session:
+            await post_transfers(session, [transfer("t", "card-1", "m", 5)], now=clock.now())

@@ -27,6 +27,7 @@ from tests.ledger_support import (
     transfer_count,
 )
 from tongka.clock import FixedClock
+from tongka.config import Settings
 from tongka.db import Database
 from tongka.ledger import (
     Transfer,
@@ -45,6 +46,7 @@ from tongka.ledger.errors import (
     PendingTransferAlreadyResolved,
     PendingTransferExpired,
 )
+from tongka.ledger.jobs import seal_blocks
 from tongka.ledger.models import LedgerBalance, LedgerTransfer
 from tongka.ledger.verify import verify_ledger
 
@@ -90,8 +92,9 @@ async def test_bank_many_clients_keep_the_books_exact(
     pg_database: Database, clock: FixedClock
 ) -> None:
     """32 clients post random transfers, groups, batches and two-phase transfers for a
-    bounded time; afterwards money is conserved, no card is below zero, every accepted
-    transfer is in the history exactly once, and ``verify`` passes."""
+    bounded time while the sealing job runs alongside; afterwards money is conserved, no
+    card is below zero, every accepted transfer is in the history exactly once, and
+    ``verify`` passes."""
     database = pg_database
     await _bank(database, clock)
     accepted: list[Transfer] = []
@@ -146,7 +149,17 @@ async def test_bank_many_clients_keep_the_books_exact(
             except REFUSED as error:
                 refused[type(error).__name__] += 1
 
-    await asyncio.gather(*(worker(number) for number in range(WORKERS)))
+    async def sealer() -> int:
+        """The worker's sealing job, running alongside (transfers commit out of order)."""
+        sealed = 0
+        while time.monotonic() < deadline:
+            sealed += await seal_blocks(database, clock, Settings(environment="test"))
+            await asyncio.sleep(0.2)
+        return sealed
+
+    *_, sealed_meanwhile = await asyncio.gather(
+        *(worker(number) for number in range(WORKERS)), sealer()
+    )
 
     # totals conserved: everything the cards and merchants hold came from funding
     async with database.transaction() as session:
@@ -173,6 +186,7 @@ async def test_bank_many_clients_keep_the_books_exact(
     assert stored == accepted_ids
     assert histories == _expected_histories(accepted)
     assert len(accepted) > 500, "the bank test should post a meaningful number of transfers"
+    assert sealed_meanwhile > 0
     assert refused  # the limits were actually tested
     async with database.transaction() as session:
         report = await verify_ledger(session, clock.now())

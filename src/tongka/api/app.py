@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tongka import __version__
-from tongka.api import cards, health
+from tongka.api import cards, events, health, webhook_endpoints
 from tongka.api import identity as identity_api
+from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
+from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
@@ -60,8 +62,12 @@ def create_app(
     app.state.database = database
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
     app.include_router(identity_api.router)
+    app.include_router(events.router)
+    app.include_router(webhook_endpoints.router)
     app.include_router(cards.router)
     app.include_router(cards.public_router)
     install_console(app)

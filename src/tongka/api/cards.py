@@ -16,22 +16,23 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from tongka.api.auth import PrincipalDep, list_scope, require_merchant, require_platform
+from tongka.api.callers import client_address
 from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
-from tongka.api.identity.schemas import (
-    ID_PATTERN,
-    RESPONSES,
-    ObjectId,
-    RequestModel,
-    fetch_page,
-)
+from tongka.api.errors import ERROR_RESPONSES
+from tongka.api.idempotency import IdempotentRoute
+from tongka.api.identity.schemas import fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.identity.principal import Principal, PrincipalKind
 
-router = APIRouter(responses=RESPONSES, tags=["cards"])
-public_router = APIRouter(responses=RESPONSES, tags=["cards"])
+MAX_MINOR = 10**15  # minor units: far above any card, well inside a 64-bit column
+router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"], route_class=IdempotentRoute)
+# The balance inquiry creates nothing and must commit its attempt counters even when it
+# refuses, so it runs in its own transaction, outside the idempotency mechanism.
+public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
 
 ManagerDep = Annotated[Principal, require_merchant("merchant_admin", "full")]
 PlatformDep = Annotated[Principal, require_platform("admin")]
@@ -69,20 +70,26 @@ class ProductCreate(RequestModel):
     currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
     bin_prefix: str = Field(pattern="^[0-9]{6,8}$", description="BIN (卡BIN), 6–8 digits.")
     number_length: int = Field(ge=16, le=19)
-    max_balance: int = Field(gt=0, description="Minor units.")
+    max_balance: int = Field(gt=0, le=MAX_MINOR, description="Minor units.")
     is_named: bool = Field(description="记名卡 (true) or 不记名卡 (false).")
     form: service.CardForm = service.CardForm.VIRTUAL
-    face_values: list[int] | None = Field(default=None, description="Fixed face values.")
-    face_value_min: int | None = None
-    face_value_max: int | None = None
+    face_values: list[Annotated[int, Field(gt=0, le=MAX_MINOR)]] | None = Field(
+        default=None, max_length=50, description="Fixed face values (minor units)."
+    )
+    face_value_min: int | None = Field(default=None, gt=0, le=MAX_MINOR)
+    face_value_max: int | None = Field(default=None, gt=0, le=MAX_MINOR)
     is_top_up_allowed: bool = True
-    validity_months: int | None = Field(default=None, description="From activation; null: none.")
+    validity_months: int | None = Field(
+        default=None, ge=1, le=1200, description="From activation; null: none."
+    )
     acceptance: service.Acceptance = service.Acceptance.ISSUER_STORES
     accepted_store_ids: list[str] = []
     accepted_merchant_ids: list[str] = []
     breakage_policy: service.BreakagePolicy = service.BreakagePolicy.FORFEIT
-    exchange_grace_days: int | None = None
-    exchange_ratio: Decimal | None = Field(default=None, description='e.g. "0.9".')
+    exchange_grace_days: int | None = Field(default=None, ge=1, le=3650)
+    exchange_ratio: Decimal | None = Field(
+        default=None, gt=0, le=1, max_digits=8, allow_inf_nan=False, description='e.g. "0.9".'
+    )
 
     def to_spec(self) -> service.ProductSpec:
         return service.ProductSpec(**self.model_dump())
@@ -279,7 +286,9 @@ class IssuedCardOut(CardOut):
 
 class CardIssue(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
-    face_value: int = Field(gt=0, description="Minor units; one of the product's face values.")
+    face_value: int = Field(
+        gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
+    )
     holder_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="Consumer (con_...)."
     )
@@ -485,7 +494,7 @@ async def card_transactions(
     principal: PrincipalDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    after_sequence: Annotated[int | None, Query(ge=0)] = None,
+    after_sequence: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> CardTransactionList:
     card = await service.get_card(session, card_id, **vars(card_scope(principal)))
     page = await service.card_history(session, card, limit=limit, after_sequence=after_sequence)
@@ -515,7 +524,7 @@ async def card_transactions(
 class BatchCreate(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
     count: int = Field(ge=1, le=100_000)
-    face_value: int = Field(gt=0)
+    face_value: int = Field(gt=0, le=MAX_MINOR)
     export_password: str = Field(
         min_length=12, max_length=200, description="Encrypts the one-time export; not stored."
     )
@@ -568,7 +577,9 @@ class ExportOut(BaseModel):
 
 class BatchFunding(RequestModel):
     transfer_reference: str = Field(min_length=1, max_length=128)
-    amount: int = Field(gt=0, description="Minor units; must equal the batch's value exactly.")
+    amount: int = Field(
+        gt=0, le=MAX_MINOR, description="Minor units; must equal the batch's value exactly."
+    )
 
 
 @router.post("/v1/card_batches", status_code=202, summary="Start a batch issue (worker runs it)")
@@ -644,9 +655,11 @@ async def activate_batch(
 
 
 class QuotaSet(RequestModel):
-    merchant_id: str = Field(pattern="^mch_", max_length=40)
+    merchant_id: str = Field(pattern=ID_PATTERN, examples=["mch_01j9z3k4"])
     currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
-    quota: int = Field(ge=0, description="Minor units the issuer's cards may hold in total.")
+    quota: int = Field(
+        ge=0, le=MAX_MINOR, description="Minor units the issuer's cards may hold in total."
+    )
 
 
 class QuotaOut(BaseModel):
@@ -685,9 +698,11 @@ class RegulationBody(RequestModel):
     """单用途商业预付卡管理办法（试行） as the platform enforces it (amounts in minor units)."""
 
     is_enforced: bool = True
-    anonymous_max_balance: int = Field(default=100_000, gt=0, description="第二十一条: ¥1,000")
-    named_max_balance: int = Field(default=500_000, gt=0, description="第二十一条: ¥5,000")
-    anonymous_min_validity_months: int = Field(default=36, ge=0, description="第二十二条")
+    anonymous_max_balance: int = Field(
+        default=100_000, gt=0, le=MAX_MINOR, description="第二十一条"
+    )
+    named_max_balance: int = Field(default=500_000, gt=0, le=MAX_MINOR, description="第二十一条")
+    anonymous_min_validity_months: int = Field(default=36, ge=0, le=1200, description="第二十二条")
     is_named_expiry_forbidden: bool = Field(default=True, description="第二十二条")
 
 
@@ -739,7 +754,7 @@ async def balance_inquiry(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> InquiryOut:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     answer = await service.inquire_balance(
         database,
         body.number,

@@ -6,6 +6,8 @@ and answered with a generic 500 body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -76,21 +78,63 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+@dataclass(frozen=True)
+class HeaderErrors:
+    """How a required header's validation failures are answered (400, not 422)."""
+
+    header: str
+    missing_code: str
+    missing_message: str
+    invalid_code: str
+    invalid_message: str
+
+
+_HEADER_ERRORS: dict[str, HeaderErrors] = {}
+
+
+def register_header_errors(errors: HeaderErrors) -> None:
+    _HEADER_ERRORS[errors.header.lower()] = errors
+
+
+def _header_error(errors: Sequence[Any]) -> JSONResponse | None:
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        if len(location) == 2 and location[0] == "header":
+            known = _HEADER_ERRORS.get(str(location[1]).lower())
+            if known is None:
+                continue
+            missing = error.get("type") == "missing" or not str(error.get("input", "")).strip()
+            return error_response(
+                400,
+                type="invalid_request",
+                code=known.missing_code if missing else known.invalid_code,
+                message=known.missing_message if missing else known.invalid_message,
+                param=known.header,
+            )
+    return None
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    header_response = _header_error(exc.errors())
+    if header_response is not None:
+        return header_response
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        return error_response(
+            400,
+            type="invalid_request",
+            code="json_invalid",
+            message="The request body is not valid JSON.",
+        )
     param = _param_of(tuple(first.get("loc", ())))
     message = str(first.get("msg", "invalid request"))
+    code = "validation_failed"
+    if first.get("type") == "extra_forbidden":
+        code, message = "unknown_field", "Unknown field; check the spelling."
     if param:
         message = f"{param}: {message}"
-    code = "json_invalid" if first.get("type") == "json_invalid" else "validation_failed"
-    return error_response(
-        422 if code == "validation_failed" else 400,
-        type="invalid_request",
-        code=code,
-        message=message,
-        param=param,
-    )
+    return error_response(422, type="invalid_request", code=code, message=message, param=param)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -135,5 +179,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Declared on routes so the OpenAPI document lists the error shape for each status.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 422, 429)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422, 429)
 }

@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.events.models import Event
 from tongka.ids import new_id
+from tongka.webhooks.fanout import enqueue_deliveries
+
+# Event types are dotted lower-case words: ``card.frozen``, ``redemption.captured``.
+EVENT_TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 
 
 async def record_event(
@@ -25,8 +29,9 @@ async def record_event(
     """Append an event (dotted, stable ``type`` such as ``card.frozen``) to the outbox.
 
     It commits or rolls back with the change it describes, so no event is sent for a change
-    that did not happen, and no change goes unannounced. ``data`` must be JSON-serialisable
-    and must never hold a secret or a full card number.
+    that did not happen, and no change goes unannounced. The webhook deliveries the event
+    owes the merchant's endpoints are added in the same transaction. ``data`` must be
+    JSON-serialisable and must never hold a secret or a full card number.
     """
     event = Event(
         id=new_id("evt"),
@@ -40,4 +45,5 @@ async def record_event(
     )
     session.add(event)
     await session.flush()
+    await enqueue_deliveries(session, event)
     return event

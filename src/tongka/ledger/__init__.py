@@ -5,14 +5,10 @@ Other parts use only what this module exports; every function takes the caller's
 """
 
 from tongka.ledger.accounts import open_account
-from tongka.ledger.posting import (
-    expire_pending,
-    post_batch,
-    post_pending,
-    post_transfers,
-    void_pending,
-)
+from tongka.ledger.batch import post_batch
+from tongka.ledger.posting import post_transfers
 from tongka.ledger.queries import get_balance, get_balances, get_transfer, list_transfers
+from tongka.ledger.two_phase import expire_pending, post_pending, void_pending
 from tongka.ledger.types import (
     AccountCode,
     AccountSpec,

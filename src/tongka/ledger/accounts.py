@@ -84,6 +84,11 @@ def _session_accounts(session: AsyncSession) -> dict[str, AccountInfo]:
     return accounts
 
 
+def clear_account_cache() -> None:
+    """Forget every cached account (for test set-ups that roll back committed openings)."""
+    _cache.clear()
+
+
 def forget_account(session: AsyncSession, account_id: str) -> None:
     """Drop a cached account that turned out not to exist (its opening was rolled back)."""
     _engine_cache(session).pop(account_id, None)

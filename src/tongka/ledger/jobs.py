@@ -5,8 +5,8 @@ from __future__ import annotations
 from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.db import Database
-from tongka.ledger.posting import expire_pending
 from tongka.ledger.sealing import seal_pending_blocks
+from tongka.ledger.two_phase import expire_pending
 
 
 async def seal_blocks(database: Database, clock: Clock, settings: Settings) -> int:

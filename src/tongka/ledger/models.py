@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, text
+from sqlalchemy import DDL, JSON, BigInteger, Boolean, Index, Integer, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongka.db.base import Base, BigIntPK, UTCDateTime
@@ -55,6 +55,16 @@ class LedgerBalance(Base):
     credits_posted: Mapped[int] = mapped_column(BigInteger)
     debits_pending: Mapped[int] = mapped_column(BigInteger)
     credits_pending: Mapped[int] = mapped_column(BigInteger)
+
+
+# Every posting rewrites balance rows: free space in each page lets PostgreSQL update them in
+# place ("HOT" updates) without touching the primary-key index. (The migration does the same.)
+BALANCES_FILLFACTOR = "ALTER TABLE ledger_balances SET (fillfactor = 50)"
+event.listen(
+    LedgerBalance.__table__,
+    "after_create",
+    DDL(BALANCES_FILLFACTOR).execute_if(dialect="postgresql"),
+)
 
 
 class LedgerTransfer(Base):

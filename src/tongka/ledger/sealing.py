@@ -33,6 +33,7 @@ from tongka.ledger.accounts import dialect_of
 from tongka.ledger.models import LedgerBlock, LedgerBlockEntry
 from tongka.ledger.queries import transfer_from_row, transfers_table
 from tongka.ledger.types import Transfer
+from tongka.ledger.validation import insert_params
 
 GENESIS_HASH = "0" * 64
 SEALER_LOCK_KEY = 0x746F6E676B61  # "tongka": the advisory lock id of the sealer
@@ -51,27 +52,12 @@ def _timestamp(moment: datetime | None) -> str | None:
 
 def canonical_transfer(transfer: Transfer) -> str:
     """The stable text a block's hash covers: every field, sorted keys, no whitespace."""
-    return json.dumps(
-        {
-            "sequence": transfer.sequence,
-            "id": transfer.transfer_id,
-            "kind": transfer.kind.value,
-            "debit_account_id": transfer.debit_account_id,
-            "credit_account_id": transfer.credit_account_id,
-            "amount": transfer.amount,
-            "currency": transfer.currency,
-            "code": transfer.code,
-            "reference": transfer.reference,
-            "metadata": transfer.metadata,
-            "pending_id": transfer.pending_id,
-            "timeout_seconds": transfer.timeout_seconds,
-            "expires_at": _timestamp(transfer.expires_at),
-            "created_at": _timestamp(transfer.created_at),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    content = insert_params(transfer) | {
+        "sequence": transfer.sequence,
+        "expires_at": _timestamp(transfer.expires_at),
+        "created_at": _timestamp(transfer.created_at),
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def block_hash(previous_hash: str, transfers: Iterable[Transfer]) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.ledger.balances import Delta, transfer_effects
 from tongka.ledger.models import LedgerAccount, LedgerBalance, LedgerBlock, LedgerBlockEntry
-from tongka.ledger.posting import Delta, transfer_effects
 from tongka.ledger.queries import transfer_from_row, transfers_table
 from tongka.ledger.sealing import GENESIS_HASH, LATE_SEAL_GRACE, block_hash, seal_pending_blocks
 from tongka.ledger.types import Transfer, TransferKind

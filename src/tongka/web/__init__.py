@@ -18,7 +18,8 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.access",
     "tongka.web.pages.cards",
     "tongka.web.pages.consumer",
-    # conventions part: "tongka.web.pages.webhooks", "tongka.web.pages.events",
+    "tongka.web.pages.webhooks",
+    "tongka.web.pages.events",
 ]
 
 

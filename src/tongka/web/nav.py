@@ -49,8 +49,20 @@ NAV: list[NavItem] = [
         ("admin", "merchant_admin"),
     ),
     # --- conventions part: webhook endpoints + delivery attempts, and events ---------------
-    # NavItem("webhooks", "nav.webhooks", "/console/webhooks", ("platform", "merchant")),
-    # NavItem("events", "nav.events", "/console/events", ("platform", "merchant")),
+    NavItem(
+        "webhooks",
+        "nav.webhooks",
+        "/console/webhooks",
+        ("platform", "merchant"),
+        ("admin", "merchant_admin"),
+    ),
+    NavItem(
+        "events",
+        "nav.events",
+        "/console/events",
+        ("platform", "merchant"),
+        ("admin", "merchant_admin"),
+    ),
     # --- consumers: their home page; sandbox SMS (development sign-in codes) for operators ---
     NavItem("my_cards", "nav.my_cards", "/console/me", ("consumer",)),
     NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", ("platform",), ("support",)),

@@ -15,6 +15,7 @@ from tongka.api.auth import (
     list_scope,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.identity.stores import require_manager
 from tongka.api.pagination import ListResponse, PageParamsDep
@@ -22,7 +23,9 @@ from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey
 
-router = APIRouter(prefix="/v1/api_keys", tags=["api_keys"], responses=RESPONSES)
+router = APIRouter(
+    prefix="/v1/api_keys", tags=["api_keys"], responses=RESPONSES, route_class=IdempotentRoute
+)
 
 
 class ApiKeyIn(RequestModel):

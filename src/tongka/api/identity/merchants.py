@@ -16,13 +16,16 @@ from tongka.api.auth import (
     require_platform,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal
 
-router = APIRouter(prefix="/v1/merchants", tags=["merchants"], responses=RESPONSES)
+router = APIRouter(
+    prefix="/v1/merchants", tags=["merchants"], responses=RESPONSES, route_class=IdempotentRoute
+)
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 \-]{5,20}$"

@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.api.errors import ERROR_RESPONSES, ErrorBody
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParams, apply_page, make_list_response
+from tongka.api.schemas import ObjectId, RequestModel
 
 T = TypeVar("T")
 
-# Every identity route may also answer 403 (wrong kind of caller or missing role).
-RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 403: {"model": ErrorBody}}
-
-
-ID_PATTERN = r"^[a-z]{2,8}_[0-9a-z]{1,40}$"
-# A path id: anything else is refused with 422 before it reaches a query.
-ObjectId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN, examples=["mch_01j9z3k4"])]
-
-
-class RequestModel(BaseModel):
-    """Request bodies refuse unknown fields (422 naming the field) and NUL characters
-    (which PostgreSQL cannot store in text)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+# The shared error responses (400/401/403/404/409/422/429) and request base (unknown fields
+# and NUL characters refused), under the names the identity routers use.
+RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
+__all__ = ["RESPONSES", "ObjectId", "RequestModel", "fetch_page"]
 
 
 async def fetch_page(

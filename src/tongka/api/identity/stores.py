@@ -16,6 +16,7 @@ from tongka.api.auth import (
     merchant_scope,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.errors import PermissionDenied
@@ -23,7 +24,7 @@ from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal
 from tongka.identity.principal import Principal
 
-router = APIRouter(responses=RESPONSES)
+router = APIRouter(responses=RESPONSES, route_class=IdempotentRoute)
 
 MERCHANT_ID_FIELD = Field(
     default=None,

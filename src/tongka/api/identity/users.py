@@ -15,6 +15,7 @@ from tongka.api.auth import (
     require_platform,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.identity.stores import require_manager
@@ -24,7 +25,7 @@ from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
 
-router = APIRouter(responses=RESPONSES)
+router = APIRouter(responses=RESPONSES, route_class=IdempotentRoute)
 
 
 class UserIn(RequestModel):

@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.Column("credits_pending", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "shard", name=op.f("pk_ledger_balances")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE ledger_balances SET (fillfactor = 50)")  # HOT updates
     op.create_table(
         "ledger_transfers",
         sa.Column("sequence", BigIntPK, autoincrement=True, nullable=False),

@@ -27,16 +27,19 @@ class PageRenderer(Protocol):
 
 
 async def page_of(
-    console: Console, statement: Select[Any], model: Any
+    console: Console, statement: Select[Any], model: Any, *, created_column: Any = None
 ) -> tuple[list[Any], str | None]:
-    """The rows of this page and the id to continue after (None on the last page)."""
+    """The rows of this page and the id to continue after (None on the last page).
+
+    ``created_column`` defaults to ``model.created_at``."""
     params = PageParams(
         limit=PAGE_SIZE,
         starting_after=console.request.query_params.get("starting_after") or None,
         created_gte=None,
         created_lt=None,
     )
-    page = apply_page(statement, params, id_column=model.id, created_column=model.created_at)
+    created = model.created_at if created_column is None else created_column
+    page = apply_page(statement, params, id_column=model.id, created_column=created)
     rows = list((await console.session.scalars(page)).all())
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -1,0 +1,88 @@
+"""``/v1/events``: the outbox, read back. A merchant sees its own events; the platform all."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Select, select
+
+from tongka.api.auth import PrincipalDep
+from tongka.api.deps import SessionDep
+from tongka.api.errors import ERROR_RESPONSES
+from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.schemas import ObjectId
+from tongka.errors import NotFound, PermissionDenied
+from tongka.events.models import Event
+from tongka.events.payload import EventPayload
+from tongka.events.service import EVENT_TYPE_PATTERN
+from tongka.identity.principal import Principal, PrincipalKind
+
+router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
+
+# Merchant roles that manage integrations (events, webhooks): not cashiers. ``full`` keys
+# imply ``merchant_admin`` (tongka.identity.principal.ROLE_IMPLIES).
+MERCHANT_MANAGER_ROLE = "merchant_admin"
+
+
+async def integration_manager(principal: PrincipalDep) -> Principal:
+    """Platform callers, or a merchant's admin user or full-access key."""
+    if principal.is_platform:
+        return principal
+    if principal.kind is PrincipalKind.MERCHANT and principal.has_role(MERCHANT_MANAGER_ROLE):
+        return principal
+    raise PermissionDenied("Requires a merchant admin or a full-access key.")
+
+
+ManagerDep = Annotated[Principal, Depends(integration_manager)]
+
+
+class EventOut(EventPayload):
+    object: Literal["event"] = "event"
+    merchant_id: str | None
+
+
+def _event_out(event: Event) -> EventOut:
+    return EventOut.model_validate(event)
+
+
+def _visible_events(principal: Principal) -> Select[tuple[Event]]:
+    statement = select(Event)
+    if not principal.is_platform:
+        statement = statement.where(Event.merchant_id == principal.merchant_id)
+    return statement
+
+
+@router.get("/events", response_model=ListResponse[EventOut], summary="List events")
+async def list_events(
+    principal: ManagerDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    type: Annotated[
+        str | None,
+        Query(
+            max_length=80,
+            pattern=EVENT_TYPE_PATTERN,
+            description="Only events of this type (e.g. card.frozen).",
+        ),
+    ] = None,
+) -> ListResponse[EventOut]:
+    statement = _visible_events(principal)
+    if type is not None:
+        statement = statement.where(Event.type == type)
+    statement = apply_page(statement, page, id_column=Event.id, created_column=Event.created_at)
+    rows = (await session.scalars(statement)).all()
+    return make_list_response(rows, page, _event_out)
+
+
+@router.get("/events/{event_id}", response_model=EventOut, summary="Retrieve an event")
+async def get_event(
+    principal: ManagerDep,
+    session: SessionDep,
+    event_id: ObjectId,
+) -> EventOut:
+    statement = _visible_events(principal).where(Event.id == event_id)
+    event = (await session.scalars(statement)).one_or_none()
+    if event is None:
+        raise NotFound("No such event.", code="event_not_found", param="id")
+    return _event_out(event)

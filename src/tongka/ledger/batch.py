@@ -1,0 +1,317 @@
+"""``post_batch``: independent transfers in one database transaction (TigerBeetle style).
+
+Each transfer succeeds or fails on its own; the whole batch costs a fixed number of
+statements: look up existing ids, lock the rows it will write (in the common lock order),
+decide each transfer in order against the locked sums, then write all of it at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Result
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.errors import InvalidRequest
+from tongka.ledger import statements
+from tongka.ledger.accounts import AccountInfo, dialect_of, load_accounts
+from tongka.ledger.balances import (
+    Delta,
+    add_effects,
+    connection_slot,
+    delta_params,
+    free_shard,
+    is_limited,
+    limit_breach_of,
+    lock_order,
+    transfer_effects,
+)
+from tongka.ledger.errors import (
+    AccountNotFound,
+    CurrencyMismatch,
+    IdempotencyConflict,
+)
+from tongka.ledger.posting import AlreadyPosted
+from tongka.ledger.queries import find_transfers, transfers_table
+from tongka.ledger.types import BatchResult, Transfer, TransferRequest
+from tongka.ledger.validation import (
+    check_request_accounts,
+    check_request_shape,
+    idempotency_conflict,
+    insert_params,
+    limit_error,
+    matches_request,
+    new_transfer,
+    request_kind,
+)
+
+BATCH_ATTEMPTS = 3
+
+
+async def post_batch(
+    session: AsyncSession, requests: Sequence[TransferRequest], *, now: datetime
+) -> list[BatchResult]:
+    """Post independent transfers in one database transaction; each succeeds or fails alone.
+
+    Returns one ``BatchResult`` per request, in order. Transfers are decided in order
+    against the balances of the limited accounts involved, which are locked first (in the
+    common lock order); then the accepted ones are inserted in one statement and each
+    account's aggregated change is written once: a few statements for the whole batch.
+    """
+    requests = list(requests)
+    for _attempt in range(BATCH_ATTEMPTS):
+        try:
+            return await _post_batch_once(session, requests, now)
+        except AlreadyPosted:
+            continue  # a concurrent transaction inserted one of our ids: decide again
+    raise IdempotencyConflict(
+        "the batch kept racing concurrent postings of the same transfer ids; retry it"
+    )
+
+
+async def _sort_requests(
+    session: AsyncSession,
+    requests: list[TransferRequest],
+    results: list[BatchResult | None],
+    fail: Callable[[int, Exception], None],
+) -> tuple[dict[str, AccountInfo], list[int], dict[int, int]]:
+    """Settle what needs no lock: malformed requests and unknown accounts fail, replays get
+    their original transfer. Returns the accounts, the indexes of new transfers, and the
+    repeats of an id earlier in the same batch (index -> first index)."""
+    valid: list[int] = []
+    for index, request in enumerate(requests):
+        try:
+            check_request_shape(request)
+        except InvalidRequest as error:
+            fail(index, error)
+        else:
+            valid.append(index)
+    accounts = await load_accounts(
+        session,
+        (
+            account_id
+            for index in valid
+            for account_id in (requests[index].debit_account_id, requests[index].credit_account_id)
+        ),
+        missing_ok=True,
+    )
+    existing = await find_transfers(session, (requests[index].transfer_id for index in valid))
+    new: list[int] = []
+    first_index: dict[str, int] = {}
+    repeats: dict[int, int] = {}
+    for index in valid:
+        request = requests[index]
+        try:
+            check_request_accounts(request, accounts)
+        except (AccountNotFound, CurrencyMismatch) as error:
+            fail(index, error)
+            continue
+        original = existing.get(request.transfer_id)
+        if original is not None:
+            if matches_request(request, original):
+                results[index] = BatchResult(transfer=original, error=None)
+            else:
+                fail(index, idempotency_conflict(request.transfer_id))
+        elif request.transfer_id in first_index:
+            repeats[index] = first_index[request.transfer_id]
+        else:
+            first_index[request.transfer_id] = index
+            new.append(index)
+    return accounts, new, repeats
+
+
+async def _post_batch_once(
+    session: AsyncSession, requests: list[TransferRequest], now: datetime
+) -> list[BatchResult]:
+    results: list[BatchResult | None] = [None] * len(requests)
+
+    def fail(index: int, error: Exception) -> None:
+        results[index] = BatchResult(transfer=None, error=error)
+
+    accounts, new, repeats = await _sort_requests(session, requests, results, fail)
+    if new:
+        async with session.begin_nested(), _index_joins(session):
+            accepted = await _decide_batch(session, requests, new, accounts, fail)
+            transfers = [new_transfer(requests[index], 0, now) for index in accepted]
+            if transfers:
+                sequences = await _write_batch(session, accounts, transfers)
+                for index, transfer in zip(accepted, transfers, strict=True):
+                    results[index] = BatchResult(
+                        transfer=replace(transfer, sequence=sequences[transfer.transfer_id]),
+                        error=None,
+                    )
+    for index, first in repeats.items():
+        outcome = results[first]
+        if outcome is not None and matches_request(
+            requests[index], _as_transfer(requests[first], now)
+        ):
+            results[index] = outcome
+        else:
+            fail(index, idempotency_conflict(requests[index].transfer_id))
+    complete = [result for result in results if result is not None]
+    assert len(complete) == len(requests), "every request of a batch gets an outcome"
+    return complete
+
+
+def _as_transfer(request: TransferRequest, now: datetime) -> Transfer:
+    return new_transfer(request, 0, now)
+
+
+@asynccontextmanager
+async def _index_joins(session: AsyncSession) -> AsyncIterator[None]:
+    """On PostgreSQL, make the batch's array joins probe primary keys (see
+    ``statements.PREFER_INDEX_JOINS``); the caller's planner settings come back after."""
+    if dialect_of(session) != "postgresql":
+        yield
+        return
+    connection = await session.connection()
+    prefer = statements.PREFER_INDEX_JOINS
+    hashjoin, mergejoin, *_ = (await connection.exec_driver_sql(prefer.sql)).one()
+    yield
+    restore = statements.RESTORE_JOINS
+    await connection.exec_driver_sql(
+        restore.sql, restore.arguments({"hashjoin": hashjoin, "mergejoin": mergejoin})
+    )
+
+
+async def _decide_batch(
+    session: AsyncSession,
+    requests: list[TransferRequest],
+    new: list[int],
+    accounts: dict[str, AccountInfo],
+    fail: Callable[[int, Exception], None],
+) -> list[int]:
+    """Lock the batch's rows, decide each new transfer in order; returns the accepted."""
+    involved = {
+        account_id
+        for index in new
+        for account_id in (requests[index].debit_account_id, requests[index].credit_account_id)
+    }
+    current = await _lock_batch_rows(session, [accounts[account_id] for account_id in involved])
+    accepted: list[int] = []
+    for index in new:
+        request = requests[index]
+        effects = dict(
+            zip(
+                (request.debit_account_id, request.credit_account_id),
+                transfer_effects(request_kind(request), request.amount),
+                strict=True,
+            )
+        )
+        breach = next(
+            (
+                found
+                for account_id, delta in effects.items()
+                if account_id in current
+                and (found := limit_breach_of(accounts[account_id], current[account_id], delta))
+            ),
+            None,
+        )
+        if breach is not None:
+            fail(
+                index,
+                limit_error(breach, request.transfer_id, current[breach.account.account_id]),
+            )
+            continue
+        for account_id, delta in effects.items():
+            if account_id in current:
+                current[account_id].add(delta)
+        accepted.append(index)
+    return accepted
+
+
+async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -> dict[str, Delta]:
+    """Lock what the batch will write, in the common order; the limited accounts' balances.
+
+    On PostgreSQL one statement locks every shard of each limited account (their sums
+    decide the batch) and this connection's shard of each other account, so the writes
+    that follow need no further lock. SQLite has a single writer: it only reads.
+    """
+    current = {account.account_id: Delta() for account in involved if is_limited(account)}
+    connection = await session.connection()
+    rows: Result[Any]
+    if dialect_of(session) == "postgresql":
+        slot = await connection_slot(connection)
+        ordered = sorted(involved, key=lock_order)
+        statement = statements.BATCH_LOCK_POSTGRESQL
+        rows = await connection.exec_driver_sql(
+            statement.sql,
+            statement.arguments(
+                {
+                    "account_ids": [account.account_id for account in ordered],
+                    "shards": [_batch_shard(account, slot) for account in ordered],
+                    "limited": [is_limited(account) for account in ordered],
+                }
+            ),
+        )
+    elif current:
+        rows = await session.execute(statements.SELECT_SHARDS, {"account_ids": sorted(current)})
+    else:
+        return current
+    for row in rows:
+        if row[0] in current:
+            current[row[0]].add(Delta(row[2], row[3], row[4], row[5]))
+    return current
+
+
+def _batch_shard(account: AccountInfo, slot: int) -> int:
+    """A batch writes a limited account's change to shard 0, any other to its slot's shard."""
+    return 0 if is_limited(account) else free_shard(account, slot)
+
+
+def _dialect_insert(dialect: str) -> Any:
+    """An INSERT into ledger_transfers that can say ON CONFLICT DO NOTHING on this dialect."""
+    if dialect == "sqlite":
+        return sqlite_insert(transfers_table)
+    return postgresql_insert(transfers_table)
+
+
+async def _write_batch(
+    session: AsyncSession,
+    accounts: dict[str, AccountInfo],
+    transfers: list[Transfer],
+) -> dict[str, int]:
+    """Insert the accepted transfers and write each account's summed change (on PostgreSQL
+    in one statement). Returns each transfer's sequence; raises ``AlreadyPosted`` if a
+    concurrent transaction inserted one of the ids first (the caller's savepoint then undoes
+    the writes)."""
+    connection = await session.connection()
+    slot = await connection_slot(connection)
+    deltas: dict[str, Delta] = {}
+    for transfer in transfers:
+        add_effects(deltas, transfer)
+    ordered = sorted((accounts[account_id] for account_id in deltas), key=lock_order)
+    changes = [
+        delta_params(account.account_id, _batch_shard(account, slot), deltas[account.account_id])
+        for account in ordered
+    ]
+    if dialect_of(session) == "postgresql":
+        columns: dict[str, list[Any]] = defaultdict(list)
+        for transfer in transfers:
+            for name, value in insert_params(transfer).items():
+                columns[name].append(json.dumps(value) if name == "metadata" else value)
+        for name in changes[0]:
+            columns[name] = [change[name] for change in changes]
+        write = statements.BATCH_WRITE_POSTGRESQL
+        rows = await connection.exec_driver_sql(write.sql, write.arguments(columns))
+        sequences: dict[str, int] = {row[0]: row[1] for row in rows}
+    else:
+        statement = (
+            _dialect_insert("sqlite")
+            .on_conflict_do_nothing()
+            .returning(transfers_table.c.id, transfers_table.c.sequence)
+        )
+        inserted = await session.execute(statement, [insert_params(t) for t in transfers])
+        sequences = {row[0]: row[1] for row in inserted}
+        await session.execute(statements.APPLY_DELTA[(False, False)], changes)
+    if len(sequences) != len(transfers):
+        raise AlreadyPosted
+    return sequences

@@ -1,0 +1,115 @@
+"""Webhook endpoints and their delivery attempts (``tongka.webhooks``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Response
+
+from tongka.api.auth import list_scope
+from tongka.api.schemas import ObjectId
+from tongka.errors import PermissionDenied
+from tongka.identity.principal import Principal
+from tongka.web.console import Console, FormDep, console_router, form_text
+from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
+from tongka.web.pages.listing import ManagerDep, page_of, render_list
+from tongka.webhooks import service as webhooks
+from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
+
+router = console_router()
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def _merchant_caller(console: Console) -> Principal:
+    """Secrets are only ever shown to the merchant that owns the endpoint."""
+    principal = console.signed_in
+    if principal.merchant_id is None:
+        raise PermissionDenied("Webhook endpoints are registered by merchants.")
+    return principal
+
+
+async def _endpoints_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    response = await render_list(
+        console,
+        "webhooks.html",
+        "endpoints",
+        webhooks.endpoints_query(list_scope(console.signed_in)),
+        WebhookEndpoint,
+        status_code,
+        **context,
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
+    return response
+
+
+@router.get("/webhooks")
+async def endpoints_page(console: ManagerDep) -> Response:
+    return await _endpoints_page(console)
+
+
+@router.post("/webhooks")
+async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
+    """A merchant's new endpoint; its signing secret is shown on this response only."""
+    principal = _merchant_caller(console)
+    event_types = [part for part in form_text(form, "enabled_events").split(",") if part.strip()]
+    created, error = await console.attempt(
+        lambda: webhooks.create_endpoint(
+            console.session,
+            merchant_id=principal.merchant_id or "",  # set: checked by _merchant_caller
+            url=form_text(form, "url"),
+            enabled_events=event_types or ["*"],
+            description=form_text(form, "description")[:200],
+            actor=principal.actor,
+            settings=console.settings,
+            now=console.now,
+        )
+    )
+    if error or created is None:
+        return await _endpoints_page(console, 400, error=error)
+    return await _endpoints_page(console, 201, created=created)
+
+
+@router.get("/webhooks/{endpoint_id}")
+async def endpoint_page(endpoint_id: ObjectId, console: ManagerDep) -> Response:
+    endpoint = await webhooks.get_endpoint(
+        console.session, endpoint_id, merchant_id=list_scope(console.signed_in)
+    )
+    attempts, next_after = await page_of(
+        console,
+        webhooks.attempts_query(endpoint.id),
+        WebhookAttempt,
+        created_column=WebhookAttempt.attempted_at,
+    )
+    return console.render(
+        "webhook.html", endpoint=endpoint, attempts=attempts, next_after=next_after
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/disable")
+async def disable_endpoint(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
+    principal = console.signed_in
+    await webhooks.disable_endpoint(
+        console.session,
+        endpoint_id,
+        merchant_id=list_scope(principal),
+        actor=principal.actor,
+        now=console.now,
+    )
+    return console.redirect(f"/console/webhooks/{endpoint_id}")
+
+
+@router.post("/webhooks/{endpoint_id}/rotate_secret")
+async def rotate_secret(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
+    """A new secret, shown on this response only (so only the merchant itself may do it)."""
+    principal = _merchant_caller(console)
+    rotated = await webhooks.rotate_secret(
+        console.session,
+        endpoint_id,
+        merchant_id=list_scope(principal),
+        previous_valid_for=ROTATION_OVERLAP,
+        actor=principal.actor,
+        settings=console.settings,
+        now=console.now,
+    )
+    return await _endpoints_page(console, created=rotated)
