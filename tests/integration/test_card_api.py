@@ -112,6 +112,18 @@ async def issued_card(client: httpx.AsyncClient) -> dict[str, Any]:
     return issued.json()
 
 
+async def started_batch(client: httpx.AsyncClient, *, count: int) -> httpx.Response:
+    """Merchant alpha starts a batch of ``count`` cards of a new active product."""
+    product = await active_product(client)
+    body = {
+        "product_id": product["id"],
+        "count": count,
+        "face_value": 10_000,
+        "export_password": "a long export password",
+    }
+    return await call(client, "POST", "/v1/card_batches", "alpha", json=body)
+
+
 async def test_a_product_goes_through_review(client: httpx.AsyncClient) -> None:
     product = await active_product(client)
     assert product["status"] == "active"
@@ -212,19 +224,7 @@ async def test_without_credentials_nothing_is_served(client: httpx.AsyncClient) 
 
 
 async def test_a_batch_is_hidden_from_another_merchant(client: httpx.AsyncClient) -> None:
-    product = await active_product(client)
-    created = await call(
-        client,
-        "POST",
-        "/v1/card_batches",
-        "alpha",
-        json={
-            "product_id": product["id"],
-            "count": 3,
-            "face_value": 10_000,
-            "export_password": "a long export password",
-        },
-    )
+    created = await started_batch(client, count=3)
     assert created.status_code == 202, created.text
     batch_id = created.json()["id"]
     assert (await call(client, "GET", f"/v1/card_batches/{batch_id}", "beta")).status_code == 404
@@ -339,19 +339,7 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
 async def test_only_platform_finance_activates_a_batch(
     client: httpx.AsyncClient, database: Database, clock: FixedClock
 ) -> None:
-    product = await active_product(client)
-    created = await call(
-        client,
-        "POST",
-        "/v1/card_batches",
-        "alpha",
-        json={
-            "product_id": product["id"],
-            "count": 2,
-            "face_value": 10_000,
-            "export_password": "a long export password",
-        },
-    )
+    created = await started_batch(client, count=2)
     batch_id = created.json()["id"]
     await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
     async with database.transaction() as session:

@@ -240,6 +240,11 @@ async def test_merging_moves_paid_and_bonus_apart_and_closes_the_sources(
     await assert_ledger_verifies(database, clock.now())
 
 
+async def _merge(database: Database, clock: FixedClock, target_id: str, source_id: str) -> None:
+    async with database.transaction() as session:
+        await service.merge_cards(session, target_id, [source_id], actor=ACTOR, now=clock.now())
+
+
 async def test_cards_of_different_products_or_holders_do_not_merge(
     database: Database, clock: FixedClock
 ) -> None:
@@ -251,10 +256,7 @@ async def test_cards_of_different_products_or_holders_do_not_merge(
         held = await funded_card(session, clock.now(), one, amount=1_000, holder_id="con_x")
     for source in (foreign, held):
         with pytest.raises(MergeNotAllowed):
-            async with database.transaction() as session:
-                await service.merge_cards(
-                    session, target.card.id, [source.card.id], actor=ACTOR, now=clock.now()
-                )
+            await _merge(database, clock, target.card.id, source.card.id)
     assert await balance_of(database, target.card.id) == service.CardBalance(1_000, 0)
 
 
@@ -266,10 +268,7 @@ async def test_a_merge_beyond_the_maximum_balance_is_refused(
         target = await funded_card(session, clock.now(), product, amount=60_000)
         source = await funded_card(session, clock.now(), product, amount=60_000)
     with pytest.raises(MaxBalanceExceeded):
-        async with database.transaction() as session:
-            await service.merge_cards(
-                session, target.card.id, [source.card.id], actor=ACTOR, now=clock.now()
-            )
+        await _merge(database, clock, target.card.id, source.card.id)
     assert await balance_of(database, source.card.id) == service.CardBalance(60_000, 0)
 
 
