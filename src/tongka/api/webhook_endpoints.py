@@ -12,7 +12,7 @@ from tongka.api.deps import ClockDep, SessionDep, SettingsDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal
@@ -135,14 +135,8 @@ async def create_endpoint(
 async def list_endpoints(
     principal: ManagerDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[EndpointOut]:
-    statement = apply_page(
-        service.endpoints_query(_scope(principal)),
-        page,
-        id_column=WebhookEndpoint.id,
-        created_column=WebhookEndpoint.created_at,
-    )
-    rows = (await session.scalars(statement)).all()
-    return make_list_response(rows, page, EndpointOut.model_validate)
+    statement = service.endpoints_query(_scope(principal))
+    return await fetch_page(session, statement, page, WebhookEndpoint, EndpointOut.model_validate)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Retrieve a webhook endpoint")
@@ -203,11 +197,12 @@ async def list_attempts(
     endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[AttemptOut]:
     endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
-    statement = apply_page(
-        service.attempts_query(endpoint.id),
+    statement = service.attempts_query(endpoint.id)
+    return await fetch_page(
+        session,
+        statement,
         page,
-        id_column=WebhookAttempt.id,
+        WebhookAttempt,
+        AttemptOut.model_validate,
         created_column=WebhookAttempt.attempted_at,
     )
-    rows = (await session.scalars(statement)).all()
-    return make_list_response(rows, page, AttemptOut.model_validate)
