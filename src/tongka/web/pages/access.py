@@ -21,8 +21,10 @@ from tongka.web.console import (
 from tongka.web.pages.listing import (
     MANAGERS,
     ManagerDep,
+    never_cached,
     render_list,
     require_role,
+    show_secret_once,
     submit,
     visible_stores,
 )
@@ -60,8 +62,7 @@ async def _api_keys_page(console: Console, status_code: int = 200, **context: An
         stores=await visible_stores(console),
         **context,
     )
-    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
-    return response
+    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/users")
@@ -97,21 +98,17 @@ async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
     """A key of the caller's own merchant (or a platform key for platform admins); its
     secret is shown on this response only."""
     principal = console.signed_in
-    issued, error = await console.attempt(
-        lambda: identity.create_api_key(
-            console.session,
-            console.keys,
-            name=form_text(form, "name") or "console",
-            role=form_text(form, "role") or ("admin" if principal.is_platform else "full"),
-            merchant_id=principal.merchant_id,
-            store_id=optional_text(form, "store_id"),
-            actor=principal.actor,
-            now=console.now,
-        )
+    work = lambda: identity.create_api_key(  # noqa: E731
+        console.session,
+        console.keys,
+        name=form_text(form, "name") or "console",
+        role=form_text(form, "role") or ("admin" if principal.is_platform else "full"),
+        merchant_id=principal.merchant_id,
+        store_id=optional_text(form, "store_id"),
+        actor=principal.actor,
+        now=console.now,
     )
-    if error or issued is None:
-        return await _api_keys_page(console, 400, error=error)
-    return await _api_keys_page(console, 201, created=issued)
+    return await show_secret_once(console, work, page=_api_keys_page)
 
 
 @router.post("/api_keys/{key_id}/revoke")

@@ -13,7 +13,13 @@ from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
-from tongka.web.pages.listing import ManagerDep, page_of, render_list
+from tongka.web.pages.listing import (
+    ManagerDep,
+    never_cached,
+    page_of,
+    render_list,
+    show_secret_once,
+)
 from tongka.webhooks import service as webhooks
 from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
 
@@ -39,8 +45,7 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
         status_code,
         **context,
     )
-    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
-    return response
+    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/webhooks")
@@ -53,8 +58,9 @@ async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
     """A merchant's new endpoint; its signing secret is shown on this response only."""
     principal = _merchant_caller(console)
     event_types = [part for part in form_text(form, "enabled_events").split(",") if part.strip()]
-    created, error = await console.attempt(
-        lambda: webhooks.create_endpoint(
+
+    async def work() -> webhooks.EndpointWithSecret:
+        return await webhooks.create_endpoint(
             console.session,
             merchant_id=principal.merchant_id or "",  # set: checked by _merchant_caller
             url=form_text(form, "url"),
@@ -64,10 +70,8 @@ async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
             settings=console.settings,
             now=console.now,
         )
-    )
-    if error or created is None:
-        return await _endpoints_page(console, 400, error=error)
-    return await _endpoints_page(console, 201, created=created)
+
+    return await show_secret_once(console, work, page=_endpoints_page)
 
 
 @router.get("/webhooks/{endpoint_id}")
