@@ -83,7 +83,9 @@ def _scope(principal: Principal) -> str | None:
     return None if principal.is_platform else principal.merchant_id
 
 
-def _merchant_of(principal: Principal) -> str:
+def endpoint_owner(principal: Principal) -> str:
+    """The caller's merchant: secrets are only ever shown to the merchant owning the endpoint
+    (the console uses this too)."""
     if principal.merchant_id is None:
         raise PermissionDenied("Webhook endpoints are registered by merchants.")
     return principal.merchant_id
@@ -120,7 +122,7 @@ async def create_endpoint(
 ) -> EndpointWithSecretOut:
     result = await service.create_endpoint(
         session,
-        merchant_id=_merchant_of(principal),
+        merchant_id=endpoint_owner(principal),
         url=body.url,
         enabled_events=body.enabled_events,
         description=body.description,
@@ -179,7 +181,7 @@ async def rotate_secret(
     result = await service.rotate_secret(
         session,
         endpoint_id,
-        merchant_id=_merchant_of(principal),
+        merchant_id=endpoint_owner(principal),
         previous_valid_for=timedelta(seconds=grace),
         actor=principal.actor,
         settings=settings,
