@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections import Counter
@@ -135,8 +136,10 @@ async def test_bank_many_clients_keep_the_books_exact(
                         for i in range(5)
                     ]
                     batch = [r for r in batch if r.debit_account_id != r.credit_account_id]
-                    results = await database.run(
-                        lambda session, batch=batch: post_batch(session, batch, now=clock.now())
+                    results = await database.run_connection(
+                        lambda connection, batch=batch: post_batch(
+                            connection, batch, now=clock.now()
+                        )
                     )
                     for result in results:
                         if result.transfer is not None:
@@ -243,7 +246,16 @@ async def _card_with_1000(database: Database, clock: FixedClock) -> Database:
     return database
 
 
+_units = itertools.count()
+
+
 async def _post(database: Database, requests: list, clock: FixedClock) -> list[Transfer]:
+    """Alternately on an ORM session and on a bare connection (the hot paths' unit of work),
+    so the two kinds of transaction run concurrently against each other."""
+    if next(_units) % 2:
+        return await database.run_connection(
+            lambda connection: post_transfers(connection, requests, now=clock.now())
+        )
     return await database.run(lambda session: post_transfers(session, requests, now=clock.now()))
 
 

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Result
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.db import UnitOfWork
 from tongka.errors import InvalidRequest
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, dialect_of, load_accounts
+from tongka.ledger.accounts import AccountInfo, connection_of, dialect_of, load_accounts
 from tongka.ledger.balances import (
     Delta,
     add_effects,
@@ -57,7 +57,7 @@ BATCH_ATTEMPTS = 3
 
 
 async def post_batch(
-    session: AsyncSession, requests: Sequence[TransferRequest], *, now: datetime
+    session: UnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[BatchResult]:
     """Post independent transfers in one database transaction; each succeeds or fails alone.
 
@@ -78,7 +78,7 @@ async def post_batch(
 
 
 async def _sort_requests(
-    session: AsyncSession,
+    session: UnitOfWork,
     requests: list[TransferRequest],
     results: list[BatchResult | None],
     fail: Callable[[int, Exception], None],
@@ -129,7 +129,7 @@ async def _sort_requests(
 
 
 async def _post_batch_once(
-    session: AsyncSession, requests: list[TransferRequest], now: datetime
+    session: UnitOfWork, requests: list[TransferRequest], now: datetime
 ) -> list[BatchResult]:
     results: list[BatchResult | None] = [None] * len(requests)
 
@@ -166,13 +166,13 @@ def _as_transfer(request: TransferRequest, now: datetime) -> Transfer:
 
 
 @asynccontextmanager
-async def _index_joins(session: AsyncSession) -> AsyncIterator[None]:
+async def _index_joins(session: UnitOfWork) -> AsyncIterator[None]:
     """On PostgreSQL, make the batch's array joins probe primary keys (see
     ``statements.PREFER_INDEX_JOINS``); the caller's planner settings come back after."""
     if dialect_of(session) != "postgresql":
         yield
         return
-    connection = await session.connection()
+    connection = await connection_of(session)
     prefer = statements.PREFER_INDEX_JOINS
     hashjoin, mergejoin, *_ = (await connection.exec_driver_sql(prefer.sql)).one()
     yield
@@ -183,7 +183,7 @@ async def _index_joins(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def _decide_batch(
-    session: AsyncSession,
+    session: UnitOfWork,
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
@@ -228,7 +228,7 @@ async def _decide_batch(
     return accepted
 
 
-async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -> dict[str, Delta]:
+async def _lock_batch_rows(session: UnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
     """Lock what the batch will write, in the common order; the limited accounts' balances.
 
     On PostgreSQL one statement locks every shard of each limited account (their sums
@@ -236,7 +236,7 @@ async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -
     that follow need no further lock. SQLite has a single writer: it only reads.
     """
     current = {account.account_id: Delta() for account in involved if is_limited(account)}
-    connection = await session.connection()
+    connection = await connection_of(session)
     rows: Result[Any]
     if dialect_of(session) == "postgresql":
         slot = await connection_slot(connection)
@@ -275,7 +275,7 @@ def _dialect_insert(dialect: str) -> Any:
 
 
 async def _write_batch(
-    session: AsyncSession,
+    session: UnitOfWork,
     accounts: dict[str, AccountInfo],
     transfers: list[Transfer],
 ) -> dict[str, int]:
@@ -283,7 +283,7 @@ async def _write_batch(
     in one statement). Returns each transfer's sequence; raises ``AlreadyPosted`` if a
     concurrent transaction inserted one of the ids first (the caller's savepoint then undoes
     the writes)."""
-    connection = await session.connection()
+    connection = await connection_of(session)
     slot = await connection_slot(connection)
     deltas: dict[str, Delta] = {}
     for transfer in transfers:
