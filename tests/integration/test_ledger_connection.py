@@ -8,10 +8,8 @@ from sqlalchemy.exc import OperationalError
 
 from tests.ledger_support import (
     balance_of,
-    card_spec,
-    fund,
+    card_and_merchants,
     merchant_spec,
-    open_accounts,
     transfer,
     transfer_count,
 )
@@ -23,22 +21,11 @@ from tongka.ledger.errors import AccountNotFound, InsufficientFunds
 pytestmark = pytest.mark.usefixtures("books_balance")
 
 
-async def _card_and_merchants(database: Database, clock: FixedClock) -> None:
-    await open_accounts(
-        database,
-        card_spec("card-1"),
-        merchant_spec("m"),
-        merchant_spec("hot", hot=True),
-        now=clock.now(),
-    )
-    await fund(database, "card-1", 1_000, now=clock.now())
-
-
 async def test_postings_on_a_connection_match_the_session_path(
     database: Database, clock: FixedClock
 ) -> None:
     # given
-    await _card_and_merchants(database, clock)
+    await card_and_merchants(database, now=clock.now())
     # when: a single transfer, a replay of it, and a batch, each in a connection transaction
     async with database.connection_transaction() as connection:
         posted = await post_transfers(
@@ -69,7 +56,7 @@ async def test_a_refused_transfer_on_a_connection_writes_nothing(
     database: Database, clock: FixedClock
 ) -> None:
     # given
-    await _card_and_merchants(database, clock)
+    await card_and_merchants(database, now=clock.now())
     # when the caller catches the refusal and commits its transaction anyway
     async with database.connection_transaction() as connection:
         with pytest.raises(InsufficientFunds):
@@ -94,7 +81,7 @@ async def test_an_account_opened_in_a_rolled_back_connection_transaction_is_forg
     database: Database, clock: FixedClock
 ) -> None:
     # given an account opened and used in a transaction that then rolls back
-    await _card_and_merchants(database, clock)
+    await card_and_merchants(database, now=clock.now())
     with pytest.raises(RuntimeError):
         await _open_pay_and_roll_back(database, clock)
     # when a later transaction on a pooled connection posts to it
@@ -120,3 +107,23 @@ async def test_run_connection_repeats_work_after_a_retryable_failure(
     # when / then
     assert await sqlite_database.run_connection(work) == "done"
     assert len(attempts) == 2
+
+
+@pytest.mark.parametrize("amount", [300, 5_000], ids=["written", "all-refused"])
+async def test_a_batch_gives_back_the_callers_planner_settings(
+    pg_database: Database, clock: FixedClock, amount: int
+) -> None:
+    # given a caller that turned merge joins off in its transaction
+    await card_and_merchants(pg_database, now=clock.now())
+    async with pg_database.connection_transaction() as connection:
+        await connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        # when a batch runs in the same transaction
+        [result] = await post_batch(
+            connection, [transfer("pay-1", "card-1", "m", amount)], now=clock.now()
+        )
+        settings = await connection.exec_driver_sql(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+        )
+        # then the batch's own settings are gone and the caller's are back
+        assert tuple(settings.one()) == ("on", "off")
+    assert result.ok is (amount == 300)

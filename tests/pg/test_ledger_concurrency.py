@@ -19,6 +19,7 @@ from tests.conftest import assert_books_balance
 from tests.ledger_support import (
     FUNDING_ACCOUNT,
     balance_of,
+    card_and_merchants,
     card_spec,
     fund,
     funding_spec,
@@ -264,14 +265,7 @@ async def test_the_same_key_from_many_clients_at_once_posts_once(
     pg_database: Database, clock: FixedClock, group_size: int
 ) -> None:
     database = pg_database
-    await open_accounts(
-        database,
-        card_spec("card-1"),
-        merchant_spec("m"),
-        merchant_spec("hot", hot=True),
-        now=clock.now(),
-    )
-    await fund(database, "card-1", 1_000, now=clock.now())
+    await card_and_merchants(database, now=clock.now())
     group = [transfer("pay-1", "card-1", "m", 300), transfer("pay-1-fee", "card-1", "hot", 3)]
 
     results = await _all_at_once(WORKERS, lambda _: _post(database, group[:group_size], clock))
