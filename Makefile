@@ -29,6 +29,7 @@ test: install
 ## bench: performance benchmarks on PostgreSQL (prints tables; see bench/RESULTS.md)
 bench: install
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/cards_issue.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

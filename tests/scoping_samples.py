@@ -166,3 +166,52 @@ def example_body(document: dict[str, Any], method: str, path: str) -> dict[str, 
         return None
     value = example_value(document, content["schema"])
     return value if isinstance(value, dict) else None
+
+
+# --- cards --------------------------------------------------------------------------------
+
+_card_bins = iter(range(10_000, 99_999))
+
+
+@sample("card_products")
+async def a_card_product(owner: Owner) -> str:
+    body = {
+        "name": "Scoped gift card",
+        "bin_prefix": f"627{next(_card_bins)}",
+        "number_length": 16,
+        "max_balance": 100_000,
+        "is_named": False,
+        "face_values": [10_000],
+        "validity_months": 36,
+    }
+    product_id = await created_id(await owner.client.post("/v1/card_products", json=body))
+    submitted = await owner.client.post(f"/v1/card_products/{product_id}/submit", json={})
+    assert submitted.status_code == 200, submitted.text
+    approved = await owner.platform.post(f"/v1/card_products/{product_id}/approve", json={})
+    assert approved.status_code == 200, approved.text
+    return product_id
+
+
+@sample("cards")
+async def a_card(owner: Owner) -> str:
+    body = {"product_id": await a_card_product(owner), "face_value": 10_000}
+    return await created_id(await owner.client.post("/v1/cards", json=body))
+
+
+@sample("card_batches")
+async def a_card_batch(owner: Owner) -> str:
+    body = {
+        "product_id": await a_card_product(owner),
+        "count": 2,
+        "face_value": 10_000,
+        "export_password": "a long export password",
+    }
+    response = await owner.client.post("/v1/card_batches", json=body)
+    assert response.status_code == 202, response.text
+    batch_id: str = response.json()["id"]
+    return batch_id
+
+
+BODIES[("POST", "/v1/cards/{card_id}/merge")] = {
+    "source_card_ids": ["card_00000000000000000000000000"]
+}

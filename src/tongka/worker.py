@@ -50,6 +50,8 @@ JOBS: list[Job] = [
     Job("ledger.expire_pending", "tongka.ledger.jobs:expire_pending_transfers", 5.0),
     Job("idempotency.purge", "tongka.api.idempotency:purge_expired", 600),
     Job("webhooks.deliver", "tongka.webhooks.delivery:deliver_due", 1),
+    Job("cards.expire", "tongka.cards.jobs:expire_cards", 3600),
+    Job("cards.issue_batches", "tongka.cards.jobs:issue_batches", 2),
 ]
 
 

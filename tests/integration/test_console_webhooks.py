@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.api_support import emit_event
 from tests.factories import TEST_PASSWORD, make_merchant_with_key, make_platform_user
+from tests.integration import test_console
 from tests.integration.test_console import csrf_of, log_in
-from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -22,16 +18,8 @@ from tongka.webhooks.models import WebhookEndpoint
 CLOSED_PORT_URL = "http://127.0.0.1:9/hooks"
 
 
-@pytest.fixture
-def app(settings: Settings, database: Database, clock: FixedClock) -> FastAPI:
-    return create_app(settings, database=database, clock=clock)
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
+app = test_console.app  # the same fixtures as the staff console tests
+browser = test_console.browser
 
 
 async def endpoints(database: Database) -> list[WebhookEndpoint]:

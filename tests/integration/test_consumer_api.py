@@ -36,6 +36,8 @@ CONSUMER_ROUTES = {
     ("DELETE", "/v1/consumer_sessions/current"),
     ("POST", "/v1/merchants"),
     ("GET", "/v1/health"),
+    ("GET", "/v1/cards"),  # a holder lists the cards they hold
+    ("POST", "/v1/balance_inquiries"),  # public: number + secret, no sign-in needed
 }
 # Bodies that pass validation, so the refusal comes from the authorization checks.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {

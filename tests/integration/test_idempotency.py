@@ -251,14 +251,16 @@ async def test_under_snapshot_isolation_a_concurrent_twin_gets_409(
     headers = {"Idempotency-Key": "race", "Authorization": "Bearer racer"}
     body = {"name": "a", "pause_seconds": 0.3}
     async with api_client(app) as client:
-        first = asyncio.create_task(client.post(THING, json=body, headers=headers))
-        await asyncio.sleep(0.1)  # the first holds its reservation, uncommitted
-        twin = await client.post(THING, json=body, headers=headers)
-        first_response = await first
+        # each holds its reservation uncommitted for a while; whichever reserves first wins
+        responses = await asyncio.gather(
+            client.post(THING, json=body, headers=headers),
+            client.post(THING, json=body, headers=headers),
+        )
         retry = await client.post(THING, json=body, headers=headers)
-    # then the twin is told to retry; the retry replays; one effect
-    assert first_response.status_code == 201
-    assert twin.status_code == 409
+    # then one succeeds, its twin is told to retry, and the retry replays; one effect
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201, 409]
+    twin = next(response for response in responses if response.status_code == 409)
     assert twin.json()["error"]["code"] == "idempotency_request_in_progress"
     assert retry.headers["idempotent-replayed"] == "true"
     assert await count_events(database) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from tests.factories import valid_credit_code
+from tongka.crypto import SecretBox
 from tongka.identity.credit_code import credit_code_problem, normalize_credit_code
 from tongka.identity.crypto import DecryptionFailed, decrypt, derive_key, encrypt, keyed_hash
 from tongka.identity.passwords import hash_password, verify_password
@@ -62,3 +66,25 @@ def test_password_hash_is_argon2id_and_verifies_only_the_password() -> None:
     assert verify_password(hashed, "correct horse battery")
     assert not verify_password(hashed, "wrong horse battery")
     assert not verify_password(None, "anything")
+
+
+# Sealed under the modules as they were before identity/crypto.py and secretbox.py became
+# tongka.crypto: rows already stored this way must keep opening.
+STORED_TEXT = "v1:dBN7kVAqO0AL6qDObbKC8ewBZK7y+IraIy3NOjGLhAeGf64TRzCi+9H6APE="
+STORED_BYTES = bytes.fromhex(
+    "890b1e2b0fe375786d60d6041415abebfeb8756c80d6e66d25c7f8246f2231ee8b9f93557999"
+)
+
+
+def test_values_sealed_before_the_fold_still_open() -> None:
+    text = decrypt(derive_key(ROOT, "bank"), STORED_TEXT, associated_data="mch_1")
+    sealed = SecretBox(ROOT, "webhook-endpoint-secrets").open(STORED_BYTES, context="we_1")
+    assert (text, sealed) == ("6222021234567890", b"whsec_test")
+
+
+def test_a_secret_box_and_text_encryption_share_one_format() -> None:
+    sealed = SecretBox(ROOT, "bank").seal(b"6222021234567890", context="mch_1")
+    as_text = "v1:" + base64.b64encode(sealed).decode()
+    assert decrypt(derive_key(ROOT, "bank"), as_text, associated_data="mch_1") == "6222021234567890"
+    with pytest.raises(InvalidTag):
+        SecretBox(ROOT, "bank").open(sealed, context="mch_2")

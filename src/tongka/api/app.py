@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tongka import __version__
-from tongka.api import events, health, webhook_endpoints
+from tongka.api import cards, events, health, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
@@ -68,5 +68,7 @@ def create_app(
     app.include_router(identity_api.router)
     app.include_router(events.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(cards.router)
+    app.include_router(cards.public_router)
     install_console(app)
     return app

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from tongka.api.auth import PrincipalDep
 from tongka.api.deps import SessionDep
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.api.schemas import ObjectId
 from tongka.errors import NotFound, PermissionDenied
 from tongka.events.models import Event
@@ -70,9 +70,7 @@ async def list_events(
     statement = _visible_events(principal)
     if type is not None:
         statement = statement.where(Event.type == type)
-    statement = apply_page(statement, page, id_column=Event.id, created_column=Event.created_at)
-    rows = (await session.scalars(statement)).all()
-    return make_list_response(rows, page, _event_out)
+    return await fetch_page(session, statement, page, Event, _event_out)
 
 
 @router.get("/events/{event_id}", response_model=EventOut, summary="Retrieve an event")

@@ -56,9 +56,9 @@ from tongka.api.errors import HeaderErrors, register_header_errors
 from tongka.api.models import IdempotencyRecord
 from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
+from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
 from tongka.errors import Conflict
-from tongka.secretbox import SecretBox
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

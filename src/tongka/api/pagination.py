@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 T = TypeVar("T")
@@ -81,3 +82,26 @@ def make_list_response(
         data=[to_model(row) for row in rows[: params.limit]],
         has_more=len(rows) > params.limit,
     )
+
+
+async def fetch_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    params: PageParams,
+    model: Any,
+    to_model: Callable[[Any], T],
+    *,
+    created_column: InstrumentedAttribute[datetime] | None = None,
+) -> ListResponse[T]:
+    """One page of ``statement``: rows of ``model`` (which has ``id``) as ``to_model`` shows them.
+
+    The created-time filters apply to ``created_column``, ``model.created_at`` unless named.
+    """
+    page = apply_page(
+        statement,
+        params,
+        id_column=model.id,
+        created_column=model.created_at if created_column is None else created_column,
+    )
+    rows = (await session.scalars(page)).all()
+    return make_list_response(rows, params, to_model)

@@ -12,7 +12,7 @@ from tongka.api.deps import ClockDep, SessionDep, SettingsDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal
@@ -83,7 +83,9 @@ def _scope(principal: Principal) -> str | None:
     return None if principal.is_platform else principal.merchant_id
 
 
-def _merchant_of(principal: Principal) -> str:
+def endpoint_owner(principal: Principal) -> str:
+    """The caller's merchant: secrets are only ever shown to the merchant owning the endpoint
+    (the console uses this too)."""
     if principal.merchant_id is None:
         raise PermissionDenied("Webhook endpoints are registered by merchants.")
     return principal.merchant_id
@@ -120,7 +122,7 @@ async def create_endpoint(
 ) -> EndpointWithSecretOut:
     result = await service.create_endpoint(
         session,
-        merchant_id=_merchant_of(principal),
+        merchant_id=endpoint_owner(principal),
         url=body.url,
         enabled_events=body.enabled_events,
         description=body.description,
@@ -135,14 +137,8 @@ async def create_endpoint(
 async def list_endpoints(
     principal: ManagerDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[EndpointOut]:
-    statement = apply_page(
-        service.endpoints_query(_scope(principal)),
-        page,
-        id_column=WebhookEndpoint.id,
-        created_column=WebhookEndpoint.created_at,
-    )
-    rows = (await session.scalars(statement)).all()
-    return make_list_response(rows, page, EndpointOut.model_validate)
+    statement = service.endpoints_query(_scope(principal))
+    return await fetch_page(session, statement, page, WebhookEndpoint, EndpointOut.model_validate)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Retrieve a webhook endpoint")
@@ -185,7 +181,7 @@ async def rotate_secret(
     result = await service.rotate_secret(
         session,
         endpoint_id,
-        merchant_id=_merchant_of(principal),
+        merchant_id=endpoint_owner(principal),
         previous_valid_for=timedelta(seconds=grace),
         actor=principal.actor,
         settings=settings,
@@ -203,11 +199,12 @@ async def list_attempts(
     endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, page: PageParamsDep
 ) -> ListResponse[AttemptOut]:
     endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
-    statement = apply_page(
-        service.attempts_query(endpoint.id),
+    statement = service.attempts_query(endpoint.id)
+    return await fetch_page(
+        session,
+        statement,
         page,
-        id_column=WebhookAttempt.id,
+        WebhookAttempt,
+        AttemptOut.model_validate,
         created_column=WebhookAttempt.attempted_at,
     )
-    rows = (await session.scalars(statement)).all()
-    return make_list_response(rows, page, AttemptOut.model_validate)

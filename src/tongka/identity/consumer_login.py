@@ -26,10 +26,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
+from tongka.crypto import keyed_hash
 from tongka.errors import RateLimited
 from tongka.events import record_event
 from tongka.identity import service as identity
-from tongka.identity.crypto import IdentityKeys, keyed_hash
+from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import ConsumerLoginCode, KycLevel, LoginCodeStatus
 from tongka.identity.sms import SmsSender, mask_phone, normalize_mobile
 from tongka.ids import new_id

@@ -1,69 +1,33 @@
-"""Key derivation, keyed hashes and authenticated encryption for identity secrets.
+"""The keys identity derives from the root secret, one per purpose (see ``tongka.crypto``).
 
-Why derived keys: the platform has one root secret (``settings.secret_key_bytes()``, from
-configuration, never from the database). Each use gets its own key derived with HKDF and a
-purpose label, so an API-key hash can never be replayed as a session hash and the
-encryption key for bank accounts is independent of both.
+The primitives (``derive_key``, ``keyed_hash``, ``encrypt`` ...) live in ``tongka.crypto``;
+they are re-exported here so existing imports keep working. The purpose labels below are
+part of the stored data: changing one makes what was hashed or sealed under it unreadable.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-import secrets
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from tongka.config import Settings
+from tongka.crypto import (
+    DecryptionFailed,
+    decrypt,
+    derive_key,
+    encrypt,
+    keyed_hash,
+    random_token,
+)
 
-_CIPHERTEXT_VERSION = "v1"
-_TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-class DecryptionFailed(Exception):
-    """The ciphertext was altered, belongs to another row, or the key changed."""
-
-
-def derive_key(root: bytes, purpose: str) -> bytes:
-    """A 256-bit key for one purpose (``purpose`` is a stable label such as ``api-key-hash``)."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"tongka:{purpose}".encode()
-    ).derive(root)
-
-
-def keyed_hash(key: bytes, value: str) -> str:
-    """HMAC-SHA256 as hex: how API keys and session tokens are stored and looked up."""
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def random_token(length: int) -> str:
-    """A random alphanumeric string (about 5.95 bits per character)."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(length))
-
-
-def encrypt(key: bytes, plaintext: str, *, associated_data: str) -> str:
-    """AES-256-GCM; ``associated_data`` (e.g. the row's id) binds the ciphertext to its row."""
-    nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), associated_data.encode())
-    return f"{_CIPHERTEXT_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
-
-
-def decrypt(key: bytes, ciphertext: str, *, associated_data: str) -> str:
-    version, _, payload = ciphertext.partition(":")
-    if version != _CIPHERTEXT_VERSION:
-        raise DecryptionFailed(f"unknown ciphertext version {version!r}")
-    raw = base64.b64decode(payload)
-    try:
-        plain = AESGCM(key).decrypt(raw[:12], raw[12:], associated_data.encode())
-    except InvalidTag as exc:
-        raise DecryptionFailed("ciphertext does not verify") from exc
-    return plain.decode()
+__all__ = [
+    "DecryptionFailed",
+    "IdentityKeys",
+    "decrypt",
+    "derive_key",
+    "encrypt",
+    "keyed_hash",
+    "random_token",
+]
 
 
 @dataclass(frozen=True)

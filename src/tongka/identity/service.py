@@ -19,16 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
+from tongka.crypto import decrypt, encrypt, keyed_hash, random_token
 from tongka.errors import InvalidRequest
 from tongka.events import record_event
 from tongka.identity.credit_code import credit_code_problem, normalize_credit_code
-from tongka.identity.crypto import (
-    IdentityKeys,
-    decrypt,
-    encrypt,
-    keyed_hash,
-    random_token,
-)
+from tongka.identity.crypto import IdentityKeys
 from tongka.identity.errors import (
     AlreadyExists,
     IllegalTransition,

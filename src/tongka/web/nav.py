@@ -67,6 +67,11 @@ NAV: list[NavItem] = [
     NavItem("my_cards", "nav.my_cards", "/console/me", ("consumer",)),
     NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", ("platform",), ("support",)),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
+    NavItem(
+        "card_products", "nav.card_products", "/console/card_products", ("platform", "merchant")
+    ),
+    NavItem("cards", "nav.cards", "/console/cards", ("platform", "merchant")),
+    NavItem("card_batches", "nav.card_batches", "/console/card_batches", ("platform", "merchant")),
 ]
 
 

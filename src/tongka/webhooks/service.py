@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
 from tongka.config import Settings
+from tongka.crypto import SecretBox
 from tongka.errors import BusinessRuleViolation, InvalidRequest, NotFound
 from tongka.events import record_event
 from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.ids import new_id
-from tongka.secretbox import SecretBox
 from tongka.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,

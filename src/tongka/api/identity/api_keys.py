@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tongka.api.auth import (
     IdentityKeysDep,
@@ -16,7 +16,14 @@ from tongka.api.auth import (
 )
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
+from tongka.api.identity.schemas import (
+    RESPONSES,
+    ObjectId,
+    RequestModel,
+    RowOut,
+    fetch_page,
+    visible_to,
+)
 from tongka.api.identity.stores import require_manager
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.errors import InvalidRequest, PermissionDenied
@@ -45,7 +52,7 @@ class ApiKeyIn(RequestModel):
     )
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(RowOut):
     object: Literal["api_key"] = "api_key"
     id: str
     kind: Literal["merchant", "platform"]
@@ -58,22 +65,6 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="Recorded to the minute.")
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, api_key: ApiKey) -> ApiKeyOut:
-        return cls(
-            id=api_key.id,
-            kind=api_key.kind,  # type: ignore[arg-type]
-            merchant_id=api_key.merchant_id,
-            store_id=api_key.store_id,
-            name=api_key.name,
-            role=api_key.role,
-            prefix=api_key.prefix,
-            created_by=api_key.created_by,
-            created_at=api_key.created_at,
-            last_used_at=api_key.last_used_at,
-            revoked_at=api_key.revoked_at,
-        )
 
 
 class CreatedApiKeyOut(ApiKeyOut):
@@ -129,8 +120,7 @@ async def list_api_keys(
 @router.get("/{key_id}", response_model=ApiKeyOut, summary="Get an API key (never its secret)")
 async def get_api_key(key_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> ApiKeyOut:
     api_key = await identity.get_api_key(session, key_id)
-    ensure_same_merchant(principal, api_key.merchant_id, what="API key")
-    return ApiKeyOut.of(api_key)
+    return ApiKeyOut.of(visible_to(principal, api_key, what="API key"))
 
 
 @router.post(
@@ -141,8 +131,7 @@ async def get_api_key(key_id: ObjectId, principal: PrincipalDep, session: Sessio
 async def revoke_api_key(
     key_id: ObjectId, principal: PrincipalDep, session: SessionDep, clock: ClockDep
 ) -> ApiKeyOut:
-    api_key = await identity.get_api_key(session, key_id)
-    ensure_same_merchant(principal, api_key.merchant_id, what="API key")
+    visible_to(principal, await identity.get_api_key(session, key_id), what="API key")
     require_manager(principal)
     revoked = await identity.revoke_api_key(session, key_id, actor=principal.actor, now=clock.now())
     return ApiKeyOut.of(revoked)

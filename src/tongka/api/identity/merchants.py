@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.api.auth import (
     IdentityKeysDep,
@@ -19,6 +20,7 @@ from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.clock import Clock
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal
@@ -168,6 +170,22 @@ async def get_merchant(
     return MerchantOut.of(await identity.get_merchant(session, merchant_id))
 
 
+async def _review(
+    session: AsyncSession,
+    merchant_id: str,
+    decision: str,
+    principal: Principal,
+    clock: Clock,
+    *,
+    reason: str | None = None,
+) -> MerchantOut:
+    """Record the platform's decision (approve, reject, suspend) and answer with the merchant."""
+    merchant = await identity.review_merchant(
+        session, merchant_id, decision, actor=principal.actor, now=clock.now(), reason=reason
+    )
+    return MerchantOut.of(merchant)
+
+
 @router.post(
     "/{merchant_id}/approve",
     response_model=MerchantOut,
@@ -179,10 +197,7 @@ async def approve_merchant(
     clock: ClockDep,
     principal: Principal = require_platform("admin"),
 ) -> MerchantOut:
-    merchant = await identity.review_merchant(
-        session, merchant_id, "approve", actor=principal.actor, now=clock.now()
-    )
-    return MerchantOut.of(merchant)
+    return await _review(session, merchant_id, "approve", principal, clock)
 
 
 @router.post("/{merchant_id}/reject", response_model=MerchantOut, summary="Reject a registration")
@@ -193,10 +208,7 @@ async def reject_merchant(
     clock: ClockDep,
     principal: Principal = require_platform("admin"),
 ) -> MerchantOut:
-    merchant = await identity.review_merchant(
-        session, merchant_id, "reject", actor=principal.actor, now=clock.now(), reason=body.reason
-    )
-    return MerchantOut.of(merchant)
+    return await _review(session, merchant_id, "reject", principal, clock, reason=body.reason)
 
 
 @router.post(
@@ -211,7 +223,4 @@ async def suspend_merchant(
     clock: ClockDep,
     principal: Principal = require_platform("admin"),
 ) -> MerchantOut:
-    merchant = await identity.review_merchant(
-        session, merchant_id, "suspend", actor=principal.actor, now=clock.now(), reason=body.reason
-    )
-    return MerchantOut.of(merchant)
+    return await _review(session, merchant_id, "suspend", principal, clock, reason=body.reason)

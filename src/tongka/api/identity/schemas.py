@@ -1,33 +1,38 @@
-"""Shapes shared by the identity endpoints, and the page-fetching helper they all use."""
+"""Shapes and helpers shared by the identity endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from tongka.api.auth import ensure_same_merchant
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.pagination import ListResponse, PageParams, apply_page, make_list_response
-from tongka.api.schemas import ObjectId, RequestModel
+from tongka.api.pagination import fetch_page
+from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
+from tongka.identity.principal import Principal
 
-T = TypeVar("T")
-
-# The shared error responses (400/401/403/404/409/422/429) and request base (unknown fields
-# and NUL characters refused), under the names the identity routers use.
+# The shared error responses (400/401/403/404/409/422/429), request base (unknown fields
+# and NUL characters refused) and page fetcher, under the names the identity routers use.
 RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
-__all__ = ["RESPONSES", "ObjectId", "RequestModel", "fetch_page"]
+__all__ = ["RESPONSES", "ObjectId", "RequestModel", "RowOut", "fetch_page", "visible_to"]
 
 
-async def fetch_page(
-    session: AsyncSession,
-    statement: Select[Any],
-    params: PageParams,
-    model: Any,
-    to_model: Callable[[Any], T],
-) -> ListResponse[T]:
-    """One page of ``statement`` (rows of ``model``, which has ``id`` and ``created_at``)."""
-    page = apply_page(statement, params, id_column=model.id, created_column=model.created_at)
-    rows = (await session.scalars(page)).all()
-    return make_list_response(rows, params, to_model)
+class RowOut(ResponseModel):
+    """A response whose fields are the ORM row's attributes of the same names."""
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls.model_validate(row)
+
+
+class _MerchantOwned(Protocol):
+    @property
+    def merchant_id(self) -> str | None: ...
+
+
+Owned = TypeVar("Owned", bound=_MerchantOwned)
+
+
+def visible_to(principal: Principal, owned: Owned, *, what: str) -> Owned:
+    """``owned`` if the caller may see it; another merchant's object is reported as not found."""
+    ensure_same_merchant(principal, owned.merchant_id, what=what)
+    return owned

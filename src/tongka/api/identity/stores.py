@@ -7,17 +7,23 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tongka.api.auth import (
     PrincipalDep,
-    ensure_same_merchant,
     list_scope,
     merchant_scope,
 )
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
+from tongka.api.identity.schemas import (
+    RESPONSES,
+    ObjectId,
+    RequestModel,
+    RowOut,
+    fetch_page,
+    visible_to,
+)
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.errors import PermissionDenied
 from tongka.identity import service as identity
@@ -48,7 +54,7 @@ class StoreIn(RequestModel):
     longitude: Decimal | None = Field(default=None, ge=-180, le=180, max_digits=9, decimal_places=6)
 
 
-class StoreOut(BaseModel):
+class StoreOut(RowOut):
     object: Literal["store"] = "store"
     id: str
     merchant_id: str
@@ -59,20 +65,6 @@ class StoreOut(BaseModel):
     longitude: Decimal | None = Field(description="Degrees, as a decimal string.")
     status: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, store: Store) -> StoreOut:
-        return cls(
-            id=store.id,
-            merchant_id=store.merchant_id,
-            name=store.name,
-            address=store.address,
-            city=store.city,
-            latitude=store.latitude,
-            longitude=store.longitude,
-            status=store.status,
-            created_at=store.created_at,
-        )
 
 
 class TerminalIn(RequestModel):
@@ -87,7 +79,7 @@ class TerminalIn(RequestModel):
     name: str | None = Field(default=None, max_length=100)
 
 
-class TerminalOut(BaseModel):
+class TerminalOut(RowOut):
     object: Literal["terminal"] = "terminal"
     id: str
     merchant_id: str
@@ -96,18 +88,6 @@ class TerminalOut(BaseModel):
     name: str | None
     status: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, terminal: Terminal) -> TerminalOut:
-        return cls(
-            id=terminal.id,
-            merchant_id=terminal.merchant_id,
-            store_id=terminal.store_id,
-            device_id=terminal.device_id,
-            name=terminal.name,
-            status=terminal.status,
-            created_at=terminal.created_at,
-        )
 
 
 @router.post(
@@ -146,8 +126,7 @@ async def list_stores(
 )
 async def get_store(store_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> StoreOut:
     store = await identity.get_store(session, store_id, merchant_id=None)
-    ensure_same_merchant(principal, store.merchant_id, what="store")
-    return StoreOut.of(store)
+    return StoreOut.of(visible_to(principal, store, what="store"))
 
 
 @router.post(
@@ -162,7 +141,7 @@ async def create_terminal(
 ) -> TerminalOut:
     require_manager(principal)
     store = await identity.get_store(session, body.store_id, merchant_id=None)
-    ensure_same_merchant(principal, store.merchant_id, what="store")
+    visible_to(principal, store, what="store")
     terminal = await identity.create_terminal(
         session,
         merchant_id=store.merchant_id,
@@ -201,5 +180,4 @@ async def get_terminal(
     terminal_id: ObjectId, principal: PrincipalDep, session: SessionDep
 ) -> TerminalOut:
     terminal = await identity.get_terminal(session, terminal_id)
-    ensure_same_merchant(principal, terminal.merchant_id, what="terminal")
-    return TerminalOut.of(terminal)
+    return TerminalOut.of(visible_to(principal, terminal, what="terminal"))

@@ -17,7 +17,14 @@ from tongka.api.auth import (
 from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
-from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
+from tongka.api.identity.schemas import (
+    RESPONSES,
+    ObjectId,
+    RequestModel,
+    RowOut,
+    fetch_page,
+    visible_to,
+)
 from tongka.api.identity.stores import require_manager
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
@@ -44,7 +51,7 @@ class UserIn(RequestModel):
     store_id: str | None = Field(default=None, max_length=40)
 
 
-class UserOut(BaseModel):
+class UserOut(RowOut):
     object: Literal["user"] = "user"
     id: str
     kind: Literal["platform", "merchant"]
@@ -57,22 +64,6 @@ class UserOut(BaseModel):
     locked_until: datetime | None
     last_login_at: datetime | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id,
-            kind=user.kind,  # type: ignore[arg-type]
-            merchant_id=user.merchant_id,
-            store_id=user.store_id,
-            email=user.email,
-            display_name=user.display_name,
-            role=user.role,
-            status=user.status,
-            locked_until=user.locked_until,
-            last_login_at=user.last_login_at,
-            created_at=user.created_at,
-        )
 
 
 class ConsumerIn(RequestModel):
@@ -151,8 +142,7 @@ async def list_users(
 @router.get("/v1/users/{user_id}", response_model=UserOut, summary="Get a user", tags=["users"])
 async def get_user(user_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> UserOut:
     user = await identity.get_user(session, user_id)
-    ensure_same_merchant(principal, user.merchant_id, what="user")
-    return UserOut.of(user)
+    return UserOut.of(visible_to(principal, user, what="user"))
 
 
 @router.post(

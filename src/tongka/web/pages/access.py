@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from fastapi import Response
+from sqlalchemy import Select
 
 from tongka.api.auth import ensure_same_merchant, list_scope
 from tongka.api.identity.schemas import ObjectId
@@ -21,8 +23,10 @@ from tongka.web.console import (
 from tongka.web.pages.listing import (
     MANAGERS,
     ManagerDep,
+    never_cached,
     render_list,
     require_role,
+    show_secret_once,
     submit,
     visible_stores,
 )
@@ -30,38 +34,45 @@ from tongka.web.pages.listing import (
 router = console_router()
 
 
-async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    principal = console.signed_in
-    roles = list(PlatformRole) if principal.is_platform else list(MerchantRole)
+async def _access_page(
+    console: Console,
+    name: str,
+    statement: Select[Any],
+    model: Any,
+    merchant_roles: type[StrEnum],
+    status_code: int,
+    **context: Any,
+) -> Response:
+    """``<name>.html``: one page of users or keys, with the roles and stores its form offers
+    (platform roles to platform callers, ``merchant_roles`` to a merchant's)."""
+    roles = list(PlatformRole) if console.signed_in.is_platform else list(merchant_roles)
+    stores = await visible_stores(console)
     return await render_list(
         console,
-        "users.html",
-        "users",
-        identity.users_query(list_scope(principal)),
-        User,
+        f"{name}.html",
+        name,
+        statement,
+        model,
         status_code,
         roles=roles,
-        stores=await visible_stores(console),
+        stores=stores,
         **context,
+    )
+
+
+async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
+    statement = identity.users_query(list_scope(console.signed_in))
+    return await _access_page(
+        console, "users", statement, User, MerchantRole, status_code, **context
     )
 
 
 async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    principal = console.signed_in
-    roles = list(PlatformRole) if principal.is_platform else list(ApiKeyRole)
-    response = await render_list(
-        console,
-        "api_keys.html",
-        "api_keys",
-        identity.api_keys_query(list_scope(principal)),
-        ApiKey,
-        status_code,
-        roles=roles,
-        stores=await visible_stores(console),
-        **context,
+    statement = identity.api_keys_query(list_scope(console.signed_in))
+    response = await _access_page(
+        console, "api_keys", statement, ApiKey, ApiKeyRole, status_code, **context
     )
-    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
-    return response
+    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/users")
@@ -97,21 +108,17 @@ async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
     """A key of the caller's own merchant (or a platform key for platform admins); its
     secret is shown on this response only."""
     principal = console.signed_in
-    issued, error = await console.attempt(
-        lambda: identity.create_api_key(
-            console.session,
-            console.keys,
-            name=form_text(form, "name") or "console",
-            role=form_text(form, "role") or ("admin" if principal.is_platform else "full"),
-            merchant_id=principal.merchant_id,
-            store_id=optional_text(form, "store_id"),
-            actor=principal.actor,
-            now=console.now,
-        )
+    work = lambda: identity.create_api_key(  # noqa: E731
+        console.session,
+        console.keys,
+        name=form_text(form, "name") or "console",
+        role=form_text(form, "role") or ("admin" if principal.is_platform else "full"),
+        merchant_id=principal.merchant_id,
+        store_id=optional_text(form, "store_id"),
+        actor=principal.actor,
+        now=console.now,
     )
-    if error or issued is None:
-        return await _api_keys_page(console, 400, error=error)
-    return await _api_keys_page(console, 201, created=issued)
+    return await show_secret_once(console, work, page=_api_keys_page)
 
 
 @router.post("/api_keys/{key_id}/revoke")

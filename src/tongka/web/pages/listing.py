@@ -82,6 +82,23 @@ async def submit(
     return console.redirect(success_url)
 
 
+async def show_secret_once(
+    console: Console, work: Callable[[], Awaitable[object]], *, page: PageRenderer
+) -> Response:
+    """Run a form's service call that makes a secret (in a savepoint): show ``page`` with the
+    result as ``created`` (201; the page shows its secret this once), or with the error (400)."""
+    created, error = await console.attempt(work)
+    if error or created is None:
+        return await page(console, 400, error=error)
+    return await page(console, 201, created=created)
+
+
+def never_cached(response: Response) -> Response:
+    """For a page that may show a secret: no browser or proxy may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def require_role(principal: Principal, *roles: str) -> None:
     if not principal.has_role(*roles):
         raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")

@@ -9,24 +9,21 @@ from fastapi import Response
 
 from tongka.api.auth import list_scope
 from tongka.api.schemas import ObjectId
-from tongka.errors import PermissionDenied
-from tongka.identity.principal import Principal
+from tongka.api.webhook_endpoints import endpoint_owner
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
-from tongka.web.pages.listing import ManagerDep, page_of, render_list
+from tongka.web.pages.listing import (
+    ManagerDep,
+    never_cached,
+    page_of,
+    render_list,
+    show_secret_once,
+)
 from tongka.webhooks import service as webhooks
 from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
 
 router = console_router()
 ROTATION_OVERLAP = timedelta(hours=24)
-
-
-def _merchant_caller(console: Console) -> Principal:
-    """Secrets are only ever shown to the merchant that owns the endpoint."""
-    principal = console.signed_in
-    if principal.merchant_id is None:
-        raise PermissionDenied("Webhook endpoints are registered by merchants.")
-    return principal
 
 
 async def _endpoints_page(console: Console, status_code: int = 200, **context: Any) -> Response:
@@ -39,8 +36,7 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
         status_code,
         **context,
     )
-    response.headers["Cache-Control"] = "no-store"  # the page may show a new secret
-    return response
+    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/webhooks")
@@ -51,12 +47,14 @@ async def endpoints_page(console: ManagerDep) -> Response:
 @router.post("/webhooks")
 async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
     """A merchant's new endpoint; its signing secret is shown on this response only."""
-    principal = _merchant_caller(console)
+    principal = console.signed_in
+    merchant_id = endpoint_owner(principal)
     event_types = [part for part in form_text(form, "enabled_events").split(",") if part.strip()]
-    created, error = await console.attempt(
-        lambda: webhooks.create_endpoint(
+
+    async def work() -> webhooks.EndpointWithSecret:
+        return await webhooks.create_endpoint(
             console.session,
-            merchant_id=principal.merchant_id or "",  # set: checked by _merchant_caller
+            merchant_id=merchant_id,
             url=form_text(form, "url"),
             enabled_events=event_types or ["*"],
             description=form_text(form, "description")[:200],
@@ -64,10 +62,8 @@ async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
             settings=console.settings,
             now=console.now,
         )
-    )
-    if error or created is None:
-        return await _endpoints_page(console, 400, error=error)
-    return await _endpoints_page(console, 201, created=created)
+
+    return await show_secret_once(console, work, page=_endpoints_page)
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -102,11 +98,11 @@ async def disable_endpoint(endpoint_id: ObjectId, console: ManagerDep, form: For
 @router.post("/webhooks/{endpoint_id}/rotate_secret")
 async def rotate_secret(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
     """A new secret, shown on this response only (so only the merchant itself may do it)."""
-    principal = _merchant_caller(console)
+    principal = console.signed_in
     rotated = await webhooks.rotate_secret(
         console.session,
         endpoint_id,
-        merchant_id=list_scope(principal),
+        merchant_id=endpoint_owner(principal),
         previous_valid_for=ROTATION_OVERLAP,
         actor=principal.actor,
         settings=console.settings,

@@ -1,0 +1,1 @@
+"""Cards (卡): products and BIN ranges, issuing, the card lifecycle. See ``README.md``."""

@@ -1,0 +1,97 @@
+"""The card part's typed errors (stable ``code``; messages say what was wrong)."""
+
+from __future__ import annotations
+
+from tongka.errors import BusinessRuleViolation, Conflict, InvalidRequest, NotFound, RateLimited
+
+
+class CardProductNotFound(NotFound):
+    code = "card_product_not_found"
+
+
+class CardNotFound(NotFound):
+    code = "card_not_found"
+
+
+class CardBatchNotFound(NotFound):
+    code = "card_batch_not_found"
+
+
+class InvalidCardProduct(InvalidRequest):
+    code = "invalid_card_product"
+
+
+class RegulationViolation(BusinessRuleViolation):
+    """A product breaks the prepaid-card regulation (the message cites the article)."""
+
+    code = "regulation_violation"
+
+
+class BinRangeConflict(Conflict):
+    code = "bin_range_conflict"
+
+
+class BinRangeExhausted(BusinessRuleViolation):
+    code = "bin_range_exhausted"
+
+
+class ProductNotActive(BusinessRuleViolation):
+    code = "card_product_not_active"
+
+
+class IllegalProductTransition(BusinessRuleViolation):
+    code = "illegal_card_product_transition"
+
+
+class IllegalCardTransition(BusinessRuleViolation):
+    code = "illegal_card_transition"
+
+
+class HolderNotVerified(BusinessRuleViolation):
+    code = "card_holder_not_verified"
+
+
+class InvalidFaceValue(InvalidRequest):
+    code = "invalid_face_value"
+
+
+class MaxBalanceExceeded(BusinessRuleViolation):
+    code = "card_max_balance_exceeded"
+
+
+class IssuerQuotaExceeded(BusinessRuleViolation):
+    code = "issuer_quota_exceeded"
+
+
+class FundingAmountMismatch(BusinessRuleViolation):
+    code = "funding_amount_mismatch"
+
+
+class BatchNotReady(BusinessRuleViolation):
+    code = "card_batch_not_ready"
+
+
+class ExportAlreadyDownloaded(Conflict):
+    code = "card_export_already_downloaded"
+
+
+class MergeNotAllowed(BusinessRuleViolation):
+    code = "card_merge_not_allowed"
+
+
+class ExchangeNotAllowed(BusinessRuleViolation):
+    code = "card_exchange_not_allowed"
+
+
+class CardCredentialsInvalid(InvalidRequest):
+    """Unknown number or wrong secret: deliberately the same answer for both."""
+
+    code = "card_credentials_invalid"
+
+
+class CardLocked(RateLimited):
+    code = "card_locked"
+
+
+class InquiryRateLimited(RateLimited):
+    code = "balance_inquiry_rate_limited"

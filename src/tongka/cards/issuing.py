@@ -1,0 +1,529 @@
+"""Issuing (发卡): one card, or a batch of up to 100,000 in resumable chunks.
+
+Numbers never collide and are never reused: each issue first reserves a range of sequence
+numbers with one atomic ``UPDATE card_products SET issued_count = issued_count + n ...
+RETURNING`` (concurrent issuers get disjoint ranges; the row lock is held only by that
+statement's transaction), then maps each sequence through the product's keyed permutation.
+The unique blind index on ``cards`` is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.cards import export, numbers
+from tongka.cards.errors import (
+    BatchNotReady,
+    BinRangeExhausted,
+    CardBatchNotFound,
+    ExportAlreadyDownloaded,
+    HolderNotVerified,
+    InvalidCardProduct,
+    InvalidFaceValue,
+    ProductNotActive,
+)
+from tongka.cards.keys import CardKeys, new_secret
+from tongka.cards.models import Card, CardBatch, CardExportSegment, CardProduct
+from tongka.cards.products import CAPACITY_WARNING_RATIO, ProductStatus, get_product
+from tongka.db import Database
+from tongka.events import record_event
+from tongka.identity import service as identity
+from tongka.identity.models import KycLevel
+from tongka.ids import new_id
+
+MAX_BATCH_SIZE = 100_000
+# Who may hold a named card. The phone level lets a signed-in member get one; a platform
+# that reads 第二十一条's real-name rule strictly raises this to KycLevel.ID_CARD.
+NAMED_CARD_MIN_KYC = KycLevel.PHONE
+DEFAULT_CHUNK_SIZE = 5_000
+
+
+class CardStatus(enum.StrEnum):
+    ISSUED = "issued"
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    LOST = "lost"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+class BatchStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: str
+    issued_now: int  # by this call
+    issued_count: int
+    total: int
+
+    @property
+    def is_complete(self) -> bool:
+        return self.issued_count == self.total
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A new card with its full number and secret: the only time either is available."""
+
+    card: Card
+    number: str
+    secret: str
+
+
+def check_face_value(product: CardProduct, face_value: int) -> None:
+    if product.face_values is not None:
+        if face_value not in product.face_values:
+            raise InvalidFaceValue(
+                f"{product.name} is sold in face values {product.face_values}; "
+                f"{face_value} is not one of them.",
+                param="face_value",
+            )
+        return
+    low, high = product.face_value_min or 0, product.face_value_max or 0
+    if not low <= face_value <= high:
+        raise InvalidFaceValue(
+            f"{product.name} takes face values from {low} to {high}; {face_value} is outside.",
+            param="face_value",
+        )
+
+
+async def _issuable_product(
+    session: AsyncSession, product_id: str, merchant_id: str | None
+) -> CardProduct:
+    product = await get_product(session, product_id, merchant_id=merchant_id)
+    if product.status != ProductStatus.ACTIVE:
+        raise ProductNotActive(
+            f"The product is {product.status}: cards are issued only once the platform has "
+            "approved it.",
+            param="product_id",
+        )
+    return product
+
+
+async def reserve_sequences(
+    session: AsyncSession, product: CardProduct, count: int, *, actor: str, now: datetime
+) -> int:
+    """Reserve ``count`` sequence numbers atomically; returns the first one."""
+    capacity = numbers.capacity(product.bin_prefix, product.number_length)
+    statement = (
+        update(CardProduct)
+        .where(CardProduct.id == product.id, CardProduct.issued_count + count <= capacity)
+        .values(issued_count=CardProduct.issued_count + count)
+        .returning(CardProduct.issued_count)
+        .execution_options(synchronize_session=False)
+    )
+    issued = (await session.execute(statement)).scalar_one_or_none()
+    if issued is None:
+        raise BinRangeExhausted(
+            f"The BIN range {product.bin_prefix} has no room for {count} more cards "
+            f"(capacity {capacity}); the product needs a new BIN range.",
+            param="product_id",
+        )
+    if issued >= capacity * CAPACITY_WARNING_RATIO and product.capacity_warned_at is None:
+        await session.execute(
+            update(CardProduct)
+            .where(CardProduct.id == product.id)
+            .values(capacity_warned_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await record_event(
+            session,
+            type="card_product.capacity_low",
+            object_type="card_product",
+            object_id=product.id,
+            actor=actor,
+            now=now,
+            merchant_id=product.merchant_id,
+            data={"issued_count": issued, "capacity": capacity},
+        )
+    return issued - count
+
+
+def _new_card_rows(
+    product: CardProduct,
+    first_sequence: int,
+    count: int,
+    *,
+    face_value: int,
+    keys: CardKeys,
+    now: datetime,
+    batch_id: str | None = None,
+    holder_id: str | None = None,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Rows for ``cards`` and the (number, secret) of each, in the same order."""
+    scrambler = numbers.NumberScrambler(
+        keys.number_permutation_key,
+        product.bin_prefix,
+        numbers.body_digits(product.bin_prefix, product.number_length),
+    )
+    rows: list[dict[str, Any]] = []
+    credentials: list[tuple[str, str]] = []
+    for sequence in range(first_sequence, first_sequence + count):
+        card_id = new_id("card")
+        number = scrambler.number(product.bin_prefix, product.number_length, sequence)
+        secret = new_secret()
+        rows.append(
+            {
+                "id": card_id,
+                "merchant_id": product.merchant_id,
+                "product_id": product.id,
+                "batch_id": batch_id,
+                "number_index": keys.number_index(number),
+                "number_ciphertext": keys.encrypt_number(number, card_id),
+                "bin_prefix": product.bin_prefix,
+                "last4": number[-4:],
+                "number_length": product.number_length,
+                "secret_hash": keys.hash_secret(secret, card_id),
+                "status": CardStatus.ISSUED.value,
+                "currency": product.currency,
+                "face_value": face_value,
+                "holder_id": holder_id,
+                "replaced_by_card_id": None,
+                "failed_secret_attempts": 0,
+                "locked_until": None,
+                "activated_at": None,
+                "expires_at": None,
+                "expired_at": None,
+                "closed_at": None,
+                "exchangeable_until": None,
+                "last_reminder_days": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        credentials.append((number, secret))
+    return rows, credentials
+
+
+async def create_cards(
+    session: AsyncSession,
+    product: CardProduct,
+    *,
+    count: int,
+    face_value: int,
+    keys: CardKeys,
+    actor: str,
+    now: datetime,
+    holder_id: str | None = None,
+    batch_id: str | None = None,
+) -> list[IssuedCard]:
+    """Insert ``count`` new issued cards in one statement and return them with credentials."""
+    first = await reserve_sequences(session, product, count, actor=actor, now=now)
+    rows, credentials = _new_card_rows(
+        product,
+        first,
+        count,
+        face_value=face_value,
+        keys=keys,
+        now=now,
+        batch_id=batch_id,
+        holder_id=holder_id,
+    )
+    await session.execute(insert(Card), rows)
+    return [
+        IssuedCard(card=Card(**row), number=number, secret=secret)
+        for row, (number, secret) in zip(rows, credentials, strict=True)
+    ]
+
+
+async def issue_card(
+    session: AsyncSession,
+    product_id: str,
+    *,
+    merchant_id: str | None,
+    face_value: int,
+    keys: CardKeys,
+    actor: str,
+    now: datetime,
+    holder_id: str | None = None,
+) -> IssuedCard:
+    """Issue one card (e.g. a virtual member card for a consumer), status ``issued``.
+
+    ``merchant_id`` scopes the product to its issuer (``None``: a platform caller). A named
+    product's card must name its holder.
+    """
+    product = await _issuable_product(session, product_id, merchant_id)
+    check_face_value(product, face_value)
+    if product.is_named:
+        await _check_named_holder(session, holder_id)
+    [issued] = await create_cards(
+        session,
+        product,
+        count=1,
+        face_value=face_value,
+        keys=keys,
+        actor=actor,
+        now=now,
+        holder_id=holder_id,
+    )
+    card = await session.get(Card, issued.card.id)
+    assert card is not None
+    await record_event(
+        session,
+        type="card.issued",
+        object_type="card",
+        object_id=card.id,
+        actor=actor,
+        now=now,
+        merchant_id=card.merchant_id,
+        data={"product_id": product.id, "face_value": face_value, "last4": card.last4},
+    )
+    return IssuedCard(card=card, number=issued.number, secret=issued.secret)
+
+
+async def _check_named_holder(session: AsyncSession, holder_id: str | None) -> None:
+    """A named card (记名卡) is bound to a known, verified consumer."""
+    if not holder_id:
+        raise InvalidCardProduct(
+            "A named card (记名卡) must be issued to a holder (consumer id).", param="holder_id"
+        )
+    consumer = await identity.get_consumer(session, holder_id)  # unknown: not found
+    if consumer.kyc_level < NAMED_CARD_MIN_KYC:
+        raise HolderNotVerified(
+            f"A named card needs a holder verified to KYC level {int(NAMED_CARD_MIN_KYC)} "
+            f"({NAMED_CARD_MIN_KYC.name.lower()}); this holder is at level {consumer.kyc_level}.",
+            param="holder_id",
+        )
+
+
+# --- batches -----------------------------------------------------------------------------
+
+
+async def create_batch(
+    session: AsyncSession,
+    product_id: str,
+    *,
+    merchant_id: str | None,
+    count: int,
+    face_value: int,
+    export_password: str,
+    actor: str,
+    now: datetime,
+    reference: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> CardBatch:
+    """A batch job (no cards yet): the worker or ``tongka cards issue-batch`` runs it."""
+    product = await _issuable_product(session, product_id, merchant_id)
+    check_face_value(product, face_value)
+    if product.is_named:
+        raise InvalidCardProduct(
+            "Named cards are issued one by one to their holders, not in batches.",
+            param="product_id",
+        )
+    if not 1 <= count <= MAX_BATCH_SIZE:
+        raise InvalidCardProduct(f"A batch holds 1 to {MAX_BATCH_SIZE:,} cards.", param="count")
+    capacity = numbers.capacity(product.bin_prefix, product.number_length)
+    if product.issued_count + count > capacity:
+        raise BinRangeExhausted(
+            f"The BIN range {product.bin_prefix} has room for "
+            f"{capacity - product.issued_count} more cards, not {count}.",
+            param="count",
+        )
+    key = export.export_key_from_password(export_password)
+    batch = CardBatch(
+        id=new_id("cbt"),
+        merchant_id=product.merchant_id,
+        product_id=product.id,
+        face_value=face_value,
+        currency=product.currency,
+        total=count,
+        issued_count=0,
+        chunk_size=chunk_size,
+        status=BatchStatus.PENDING,
+        reference=reference,
+        export_salt=key.salt,
+        export_public_key=key.public_key,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(batch)
+    await session.flush()
+    await _batch_event(session, batch, "card_batch.created", actor, now)
+    return batch
+
+
+async def _batch_event(
+    session: AsyncSession, batch: CardBatch, type: str, actor: str, now: datetime, **data: Any
+) -> None:
+    await record_event(
+        session,
+        type=type,
+        object_type="card_batch",
+        object_id=batch.id,
+        actor=actor,
+        now=now,
+        merchant_id=batch.merchant_id,
+        data={"total": batch.total, "issued_count": batch.issued_count, **data},
+    )
+
+
+async def get_batch(
+    session: AsyncSession, batch_id: str, *, merchant_id: str | None = None
+) -> CardBatch:
+    statement = select(CardBatch).where(CardBatch.id == batch_id)
+    if merchant_id is not None:
+        statement = statement.where(CardBatch.merchant_id == merchant_id)
+    batch = (await session.execute(statement)).scalar_one_or_none()
+    if batch is None:
+        raise CardBatchNotFound("No such card batch.", param="batch_id")
+    return batch
+
+
+def _expiry_label(product: CardProduct) -> str:
+    if product.validity_months is None:
+        return "none"
+    return f"{product.validity_months} months after activation"
+
+
+async def issue_next_chunk(
+    session: AsyncSession, batch_id: str, *, keys: CardKeys, now: datetime
+) -> BatchProgress:
+    """Issue the batch's next chunk: cards and their sealed export rows commit together.
+
+    Idempotent per chunk: the progress counter moves only from the value this call read,
+    so a second worker (or a resumed run) racing for the same chunk changes nothing, and
+    the unique (batch, chunk) export row backs that up. A chunk whose transaction is lost
+    leaves no card behind, hence no card whose secret nobody knows.
+    """
+    batch = await get_batch(session, batch_id)
+    if batch.status == BatchStatus.COMPLETED:
+        return BatchProgress(batch.id, 0, batch.issued_count, batch.total)
+    issued_before = batch.issued_count
+    count = min(batch.chunk_size, batch.total - issued_before)
+    issued_after = issued_before + count
+    status = BatchStatus.COMPLETED if issued_after == batch.total else BatchStatus.RUNNING
+    claimed = await session.execute(
+        update(CardBatch)
+        .where(CardBatch.id == batch.id, CardBatch.issued_count == issued_before)
+        .values(
+            issued_count=issued_after,
+            status=status.value,
+            completed_at=now if status is BatchStatus.COMPLETED else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(batch)  # another worker issued this chunk
+        return BatchProgress(batch.id, 0, batch.issued_count, batch.total)
+    product = await get_product(session, batch.product_id)
+    issued = await create_cards(
+        session,
+        product,
+        count=count,
+        face_value=batch.face_value,
+        keys=keys,
+        actor=batch.created_by,
+        now=now,
+        batch_id=batch.id,
+    )
+    chunk_index = issued_before // batch.chunk_size
+    expiry = _expiry_label(product)
+    plaintext = export.csv_rows(
+        (card.number, card.secret, batch.face_value, batch.currency, expiry) for card in issued
+    )
+    session.add(
+        CardExportSegment(
+            batch_id=batch.id,
+            chunk_index=chunk_index,
+            sealed=export.seal_segment(batch.export_public_key, batch.id, chunk_index, plaintext),
+        )
+    )
+    await session.flush()
+    await session.refresh(batch)
+    if status is BatchStatus.COMPLETED:
+        await _batch_event(session, batch, "card_batch.completed", batch.created_by, now)
+    return BatchProgress(batch.id, count, batch.issued_count, batch.total)
+
+
+async def run_batch(
+    database: Database,
+    batch_id: str,
+    *,
+    keys: CardKeys,
+    now: datetime,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    max_chunks: int | None = None,
+) -> BatchProgress:
+    """Issue the remaining chunks (at most ``max_chunks``), each in its own transaction.
+
+    Safe to re-run and to run in several processes at once.
+    """
+
+    async def chunk(session: AsyncSession) -> BatchProgress:
+        return await issue_next_chunk(session, batch_id, keys=keys, now=now)
+
+    chunks = 0
+    while True:
+        progress = await database.run(chunk)
+        chunks += 1
+        if on_progress is not None:
+            on_progress(progress)
+        if progress.is_complete or (max_chunks is not None and chunks >= max_chunks):
+            return progress
+
+
+async def unfinished_batch_ids(session: AsyncSession, limit: int = 10) -> list[str]:
+    statement = (
+        select(CardBatch.id)
+        .where(CardBatch.status.in_([BatchStatus.PENDING.value, BatchStatus.RUNNING.value]))
+        .order_by(CardBatch.id)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def take_export(
+    session: AsyncSession, batch_id: str, *, merchant_id: str | None, actor: str, now: datetime
+) -> str:
+    """The encrypted export file, once: its segments are deleted as it is handed out."""
+    batch = await get_batch(session, batch_id, merchant_id=merchant_id)
+    if batch.status != BatchStatus.COMPLETED:
+        raise BatchNotReady(
+            f"The batch has issued {batch.issued_count} of {batch.total} cards; the export "
+            "is ready when it completes."
+        )
+    claimed = await session.execute(
+        update(CardBatch)
+        .where(CardBatch.id == batch.id, CardBatch.exported_at.is_(None))
+        .values(exported_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ExportAlreadyDownloaded(
+            "The export was already downloaded; it can be taken only once."
+        )
+    segments = (
+        await session.execute(
+            select(CardExportSegment.sealed)
+            .where(CardExportSegment.batch_id == batch.id)
+            .order_by(CardExportSegment.chunk_index)
+        )
+    ).scalars()
+    key = export.ExportKey(salt=batch.export_salt, public_key=batch.export_public_key)
+    content = export.build_file(key.header(batch.id), list(segments))
+    await session.execute(delete(CardExportSegment).where(CardExportSegment.batch_id == batch.id))
+    await _batch_event(session, batch, "card_batch.exported", actor, now)
+    return content
+
+
+def batches_query(*, merchant_id: str | None) -> Select[tuple[CardBatch]]:
+    statement = select(CardBatch)
+    if merchant_id is not None:
+        statement = statement.where(CardBatch.merchant_id == merchant_id)
+    return statement
+
+
+async def list_batches(session: AsyncSession, *, merchant_id: str | None) -> list[CardBatch]:
+    statement = batches_query(merchant_id=merchant_id).order_by(CardBatch.id.desc())
+    return list((await session.execute(statement)).scalars().all())

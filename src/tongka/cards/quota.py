@@ -1,0 +1,84 @@
+"""Issuing capacity (额度控制): an issuer's outstanding card balances stay within its quota.
+
+How it holds under concurrency: funding an issuer's cards first locks the issuer's quota
+row (``SELECT ... FOR UPDATE``; SQLite serializes writers anyway), then sums the
+outstanding balances of the issuer's cards from the ledger, checks ``outstanding + amount
+<= quota``, and posts the funding transfer before the lock is released at commit. Two
+fundings of one issuer therefore queue; spending never takes the lock (it only lowers the
+outstanding amount, which cannot break the rule). See docs/decisions/0003.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.cards.accounts import card_balances
+from tongka.cards.errors import IssuerQuotaExceeded
+from tongka.cards.issuing import CardStatus
+from tongka.cards.models import Card, CardIssuerQuota
+from tongka.events import record_event
+
+HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
+
+
+async def set_quota(
+    session: AsyncSession, merchant_id: str, currency: str, quota: int, *, actor: str, now: datetime
+) -> CardIssuerQuota:
+    """Grant (or change) an issuer's quota; setting the same value again changes nothing."""
+    row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
+    before = row.quota if row is not None else None
+    if row is not None and row.quota == quota:
+        return row
+    if row is None:
+        row = CardIssuerQuota(merchant_id=merchant_id, currency=currency, quota=quota)
+        session.add(row)
+    row.quota = quota
+    row.updated_by = actor
+    row.updated_at = now
+    await session.flush()
+    await record_event(
+        session,
+        type="card_issuer_quota.updated",
+        object_type="card_issuer_quota",
+        object_id=f"{merchant_id}:{currency}",
+        actor=actor,
+        now=now,
+        merchant_id=merchant_id,
+        data={"currency": currency, "before": before, "after": quota},
+    )
+    return row
+
+
+async def outstanding_balance(session: AsyncSession, merchant_id: str, currency: str) -> int:
+    """What the issuer's cards hold today (paid and bonus parts), from the ledger."""
+    cards = (
+        await session.execute(
+            select(Card).where(
+                Card.merchant_id == merchant_id,
+                Card.currency == currency,
+                Card.status.in_([status.value for status in HOLDING_STATUSES]),
+            )
+        )
+    ).scalars()
+    balances = await card_balances(session, list(cards))
+    return sum(balance.total for balance in balances.values())
+
+
+async def reserve_quota(
+    session: AsyncSession, merchant_id: str, currency: str, amount: int
+) -> None:
+    """Lock the issuer's quota and check that ``amount`` more fits. Call before funding."""
+    if amount <= 0:
+        return
+    row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
+    quota = row.quota if row is not None else 0
+    outstanding = await outstanding_balance(session, merchant_id, currency)
+    if outstanding + amount > quota:
+        raise IssuerQuotaExceeded(
+            f"The issuer's cards already hold {outstanding} {currency} (minor units); "
+            f"{amount} more would exceed the issuing quota of {quota} the platform granted.",
+            details={"outstanding": outstanding, "amount": amount, "quota": quota},
+        )
