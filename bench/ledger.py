@@ -14,8 +14,11 @@ Scenarios (targets from issue 2):
 Clients run in several OS processes (``--processes``, default 2), each with its own
 connection pool, the way a deployment runs several API processes: one Python process
 cannot drive 32 clients on this machine without becoming the bottleneck itself. Each
-transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on). At the
-end ``verify`` runs over everything posted and its result is printed.
+transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on) on a Core
+connection (``Database.connection_transaction``, the hot paths' unit of work); row "A" runs
+(a) through an ORM session for comparison. (c) runs one batch client per process by default
+(``--batch-clients``), as a coalescer per API process would. At the end ``verify`` runs over
+everything posted and its result is printed.
 """
 
 from __future__ import annotations
