@@ -14,8 +14,11 @@ Scenarios (targets from issue 2):
 Clients run in several OS processes (``--processes``, default 2), each with its own
 connection pool, the way a deployment runs several API processes: one Python process
 cannot drive 32 clients on this machine without becoming the bottleneck itself. Each
-transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on). At the
-end ``verify`` runs over everything posted and its result is printed.
+transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on) on a Core
+connection (``Database.connection_transaction``, the hot paths' unit of work); row "A" runs
+(a) through an ORM session for comparison. (c) runs one batch client per process by default
+(``--batch-clients``), as a coalescer per API process would. At the end ``verify`` runs over
+everything posted and its result is printed.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ MERCHANT_COUNT = 100
 CARD_FUNDS = 10**12
 HOT_MERCHANT = "bench:hot-merchant"
 FUNDING = "bench:funding"
-console = Console(width=160)
+# (c): one batch in flight per client process, as a coalescer in each API process would
+# post one batch of the requests queued meanwhile while it gathers the next
+BATCH_CLIENTS = 2
+console = Console(width=220)
 
 
 def card_id(number: int) -> str:
@@ -84,7 +90,10 @@ class Scenario:
     hot: bool
     target_per_second: float
     target_note: str
-    mode: str = "ledger"  # "session": an empty SQLAlchemy transaction; "raw": asyncpg only
+    # "ledger": each transaction on a Core connection (``Database.connection_transaction``),
+    # as the hot paths run; "session-ledger": the same through an ORM session
+    # (``Database.transaction``); "session": an empty session transaction; "raw": asyncpg only
+    mode: str = "ledger"
 
 
 @dataclass
@@ -207,7 +216,12 @@ async def _client(
             posted += 1
             latencies.append((time.perf_counter() - began) * 1000)
             continue
-        async with database.transaction() as session:
+        unit_of_work = (
+            database.transaction()
+            if scenario.mode == "session-ledger"
+            else database.connection_transaction()
+        )
+        async with unit_of_work as session:
             if scenario.batch_size:
                 requests = [
                     _request(rng, prefix, number + i, scenario.hot)
@@ -395,7 +409,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--only", choices=["a", "b", "c", "s", "r"], action="append")
+    parser.add_argument(
+        "--batch-clients",
+        type=int,
+        default=BATCH_CLIENTS,
+        help="concurrent post_batch clients in (c), spread over the processes",
+    )
+    parser.add_argument("--only", choices=["a", "b", "c", "A", "s", "r"], action="append")
     arguments = parser.parse_args()
 
     own_database = None
@@ -415,7 +435,25 @@ def main() -> int:
         scenarios = [
             Scenario("a", "(a) single transfers, 100 merchants", 32, 0, False, 2000, ">= 2,000/s"),
             Scenario("b", "(b) single transfers, 1 hot merchant", 32, 0, True, 0, ">= 90% of (a)"),
-            Scenario("c", "(c) post_batch, 100 per batch", 4, 100, False, 20000, ">= 20,000/s"),
+            Scenario(
+                "c",
+                "(c) post_batch, 100 per batch",
+                arguments.batch_clients,
+                100,
+                False,
+                20000,
+                ">= 20,000/s",
+            ),
+            Scenario(
+                "A",
+                "(a) through an ORM session (Database.transaction)",
+                32,
+                0,
+                False,
+                0,
+                "-",
+                mode="session-ledger",
+            ),
             Scenario(
                 "s",
                 "reference: empty SQLAlchemy session transaction",

@@ -75,6 +75,14 @@ async def open_accounts(database: Database, *specs: AccountSpec, now: datetime) 
             await open_account(session, spec, now=now)
 
 
+async def card_and_merchants(database: Database, *, now: datetime) -> None:
+    """card-1 holding 1,000; a merchant m; a hot merchant hot."""
+    await open_accounts(
+        database, card_spec("card-1"), merchant_spec("m"), merchant_spec("hot", hot=True), now=now
+    )
+    await fund(database, "card-1", 1_000, now=now)
+
+
 async def fund(
     database: Database, account_id: str, amount: int, *, now: datetime, transfer_id: str = ""
 ) -> None:

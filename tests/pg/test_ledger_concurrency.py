@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from tests.conftest import assert_books_balance
 from tests.ledger_support import (
     FUNDING_ACCOUNT,
     balance_of,
+    card_and_merchants,
     card_spec,
     fund,
     funding_spec,
@@ -135,8 +137,10 @@ async def test_bank_many_clients_keep_the_books_exact(
                         for i in range(5)
                     ]
                     batch = [r for r in batch if r.debit_account_id != r.credit_account_id]
-                    results = await database.run(
-                        lambda session, batch=batch: post_batch(session, batch, now=clock.now())
+                    results = await database.run_connection(
+                        lambda connection, batch=batch: post_batch(
+                            connection, batch, now=clock.now()
+                        )
                     )
                     for result in results:
                         if result.transfer is not None:
@@ -243,7 +247,16 @@ async def _card_with_1000(database: Database, clock: FixedClock) -> Database:
     return database
 
 
+_units = itertools.count()
+
+
 async def _post(database: Database, requests: list, clock: FixedClock) -> list[Transfer]:
+    """Alternately on an ORM session and on a bare connection (the hot paths' unit of work),
+    so the two kinds of transaction run concurrently against each other."""
+    if next(_units) % 2:
+        return await database.run_connection(
+            lambda connection: post_transfers(connection, requests, now=clock.now())
+        )
     return await database.run(lambda session: post_transfers(session, requests, now=clock.now()))
 
 
@@ -252,14 +265,7 @@ async def test_the_same_key_from_many_clients_at_once_posts_once(
     pg_database: Database, clock: FixedClock, group_size: int
 ) -> None:
     database = pg_database
-    await open_accounts(
-        database,
-        card_spec("card-1"),
-        merchant_spec("m"),
-        merchant_spec("hot", hot=True),
-        now=clock.now(),
-    )
-    await fund(database, "card-1", 1_000, now=clock.now())
+    await card_and_merchants(database, now=clock.now())
     group = [transfer("pay-1", "card-1", "m", 300), transfer("pay-1-fee", "card-1", "hot", 3)]
 
     results = await _all_at_once(WORKERS, lambda _: _post(database, group[:group_size], clock))

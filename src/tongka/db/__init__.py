@@ -9,6 +9,6 @@ Usage::
 """
 
 from tongka.db.base import Base, metadata
-from tongka.db.engine import Database, is_retryable_error
+from tongka.db.engine import Database, UnitOfWork, is_retryable_error
 
-__all__ = ["Base", "Database", "is_retryable_error", "metadata"]
+__all__ = ["Base", "Database", "UnitOfWork", "is_retryable_error", "metadata"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -31,6 +32,10 @@ from sqlalchemy.ext.asyncio import (
 from tongka.config import Settings
 
 T = TypeVar("T")
+U = TypeVar("U", AsyncSession, AsyncConnection)
+# What a unit of work hands to code that runs SQL in it: an ORM session, or (on hot paths,
+# where the session's own per-transaction cost shows) a Core connection.
+UnitOfWork = AsyncSession | AsyncConnection
 log = structlog.get_logger(__name__)
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -114,6 +119,16 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def connection_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """Like ``transaction`` but on a Core connection, without an ORM session.
+
+        For hot paths that only run SQL (the ledger's postings): a session's bookkeeping
+        costs more client CPU per transaction than the posting itself.
+        """
+        async with self.engine.connect() as connection, connection.begin():
+            yield connection
+
     async def run(
         self,
         work: Callable[[AsyncSession], Awaitable[T]],
@@ -124,16 +139,34 @@ class Database:
 
         ``work`` must be safe to repeat: it may run several times, only the last commits.
         """
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.transaction() as session:
-                    return await work(session)
-            except DBAPIError as exc:
-                if attempt == attempts or not is_retryable_error(exc):
-                    raise
-                log.info("db.retry", attempt=attempt, error=type(exc.orig).__name__)
-                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
-        raise AssertionError("unreachable")
+        return await _retrying(self.transaction, work, attempts)
+
+    async def run_connection(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> T:
+        """``run`` on a Core connection (see ``connection_transaction``)."""
+        return await _retrying(self.connection_transaction, work, attempts)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _retrying(
+    open_unit: Callable[[], AbstractAsyncContextManager[U]],
+    work: Callable[[U], Awaitable[T]],
+    attempts: int,
+) -> T:
+    """Run ``work`` in a fresh unit of work, again on a retryable failure (see ``Database.run``)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with open_unit() as unit:
+                return await work(unit)
+        except DBAPIError as exc:
+            if attempt == attempts or not is_retryable_error(exc):
+                raise
+            log.info("db.retry", attempt=attempt, error=type(exc.orig).__name__)
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise AssertionError("unreachable")

@@ -4,7 +4,12 @@ Why a cache: every posting needs each account's currency, limit flags and shard 
 Accounts never change after they are opened, so once an account is known to be committed
 its metadata is kept per engine and a posting needs no extra query for it. An account this
 session opened itself is kept only in the session (``session.info``) until that session is
-gone: it might still be rolled back, and must not be believed by other sessions.
+gone, or, on a bare connection, only for its current transaction: it might still be rolled
+back, and must not be believed by other transactions.
+
+Every ledger function takes a ``UnitOfWork``: the caller's ``AsyncSession``, or, on hot
+paths where the ORM session's own cost matters, a Core ``AsyncConnection`` in a transaction
+(``Database.connection_transaction``). The helpers here hide the difference.
 """
 
 from __future__ import annotations
@@ -13,21 +18,28 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy.engine import Engine, RootTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongka.db.base import UTCDateTime
+from tongka.db.engine import UnitOfWork
 from tongka.ledger.errors import AccountConflict, AccountNotFound, InvalidTransfer
 from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
 from tongka.money import get_currency
 
+_accounts_table = cast(Table, LedgerAccount.__table__)
 HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, AccountInfo]] = weakref.WeakKeyDictionary()
+# accounts opened in a bare connection's transaction, until that transaction is gone
+_opened_in_transaction: weakref.WeakKeyDictionary[RootTransaction, dict[str, AccountInfo]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _INSERT_ACCOUNT = text(
     "INSERT INTO ledger_accounts (id, currency, type, code, owner_type, owner_id,"
@@ -63,25 +75,40 @@ class AccountInfo:
         return self.shard_count > 1
 
 
-def engine_of(session: AsyncSession) -> Engine:
-    """The engine behind a session (cheaply: the hot path asks on every posting)."""
-    bind = session.bind
+def engine_of(unit: UnitOfWork) -> Engine:
+    """The engine behind a unit of work (cheaply: the hot path asks on every posting)."""
+    if isinstance(unit, AsyncConnection):
+        return unit.sync_engine
+    bind = unit.bind
     if bind is not None:
         return bind.sync_engine
-    return session.get_bind().engine
+    return unit.get_bind().engine
 
 
-def dialect_of(session: AsyncSession) -> str:
-    return engine_of(session).dialect.name
+def dialect_of(unit: UnitOfWork) -> str:
+    return engine_of(unit).dialect.name
 
 
-def _engine_cache(session: AsyncSession) -> dict[str, AccountInfo]:
-    return _cache.setdefault(engine_of(session), {})
+async def connection_of(unit: UnitOfWork) -> AsyncConnection:
+    """The connection a unit of work runs on (a session's, or the connection itself)."""
+    if isinstance(unit, AsyncConnection):
+        return unit
+    return await unit.connection()
 
 
-def _session_accounts(session: AsyncSession) -> dict[str, AccountInfo]:
-    accounts: dict[str, AccountInfo] = session.info.setdefault(_SESSION_KEY, {})
-    return accounts
+def _engine_cache(unit: UnitOfWork) -> dict[str, AccountInfo]:
+    return _cache.setdefault(engine_of(unit), {})
+
+
+def _session_accounts(unit: UnitOfWork) -> dict[str, AccountInfo]:
+    """Accounts opened by this unit of work and not yet known to be committed."""
+    if isinstance(unit, AsyncSession):
+        accounts: dict[str, AccountInfo] = unit.info.setdefault(_SESSION_KEY, {})
+        return accounts
+    transaction = unit.sync_connection.get_transaction() if unit.sync_connection else None
+    if transaction is None:
+        return {}  # no transaction yet: nothing opened in it
+    return _opened_in_transaction.setdefault(transaction, {})
 
 
 def clear_account_cache() -> None:
@@ -89,7 +116,7 @@ def clear_account_cache() -> None:
     _cache.clear()
 
 
-def forget_account(session: AsyncSession, account_id: str) -> None:
+def forget_account(session: UnitOfWork, account_id: str) -> None:
     """Drop a cached account that turned out not to exist (its opening was rolled back)."""
     _engine_cache(session).pop(account_id, None)
     _session_accounts(session).pop(account_id, None)
@@ -106,7 +133,8 @@ def _validate_spec(spec: AccountSpec) -> None:
     AccountType(spec.type)  # raises ValueError on a wrong type: a programming error
 
 
-def _info_from_row(row: LedgerAccount) -> AccountInfo:
+def _info_from_row(row: Any) -> AccountInfo:
+    """From a Core row of ``ledger_accounts``."""
     code: AccountCode | str = row.code
     if row.code in AccountCode._value2member_map_:
         code = AccountCode(row.code)
@@ -138,7 +166,7 @@ def _same_spec(left: AccountSpec, right: AccountSpec) -> bool:
     )
 
 
-async def open_account(session: AsyncSession, spec: AccountSpec, *, now: datetime) -> None:
+async def open_account(session: UnitOfWork, spec: AccountSpec, *, now: datetime) -> None:
     """Open an account with zero balances. Idempotent: opening it again changes nothing.
 
     Opening an existing id with a different specification raises ``AccountConflict``
@@ -179,7 +207,7 @@ async def open_account(session: AsyncSession, spec: AccountSpec, *, now: datetim
 
 
 async def load_accounts(
-    session: AsyncSession, account_ids: Iterable[str], *, missing_ok: bool = False
+    session: UnitOfWork, account_ids: Iterable[str], *, missing_ok: bool = False
 ) -> dict[str, AccountInfo]:
     """Metadata of the given accounts; raises ``AccountNotFound`` naming a missing one
     (unless ``missing_ok``: then missing accounts are simply absent from the result)."""
@@ -195,7 +223,9 @@ async def load_accounts(
         else:
             found[account_id] = info
     if missing:
-        rows = await session.scalars(select(LedgerAccount).where(LedgerAccount.id.in_(missing)))
+        rows = await session.execute(
+            select(_accounts_table).where(_accounts_table.c.id.in_(missing))
+        )
         for row in rows:
             info = _info_from_row(row)
             found[row.id] = info

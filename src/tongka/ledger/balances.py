@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tongka.db import UnitOfWork
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, dialect_of, forget_account
+from tongka.ledger.accounts import AccountInfo, connection_of, dialect_of, forget_account
 from tongka.ledger.errors import (
     AccountNotFound,
 )
@@ -155,7 +156,7 @@ def limit_breach_of(account: AccountInfo, current: Delta, delta: Delta) -> Limit
 
 
 async def apply_deltas(
-    session: AsyncSession, accounts: dict[str, AccountInfo], deltas: dict[str, Delta]
+    session: UnitOfWork, accounts: dict[str, AccountInfo], deltas: dict[str, Delta]
 ) -> LimitBreach | None:
     """Apply each account's delta in lock order, testing limits in the database.
 
@@ -163,7 +164,7 @@ async def apply_deltas(
     applied: ``post_transfers`` does so with its savepoint), or None when all were applied.
     """
     dialect = dialect_of(session)
-    slot = await connection_slot(await session.connection())
+    slot = await connection_slot(await connection_of(session))
     for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
         delta = deltas[account.account_id]
         tests = tested_limits(account, delta)
@@ -189,7 +190,7 @@ async def apply_deltas(
     return None
 
 
-async def current_balance(session: AsyncSession, account_id: str) -> Delta:
+async def current_balance(session: UnitOfWork, account_id: str) -> Delta:
     """The summed balance of an account a limit test refused (to say why in the error).
 
     No rows means the account is not there at all: the metadata cache believed in an account

@@ -8,21 +8,19 @@ decide each transfer in order against the locked sums, then write all of it at o
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Result
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.db import UnitOfWork
 from tongka.errors import InvalidRequest
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, dialect_of, load_accounts
+from tongka.ledger.accounts import AccountInfo, connection_of, dialect_of, load_accounts
 from tongka.ledger.balances import (
     Delta,
     add_effects,
@@ -57,7 +55,7 @@ BATCH_ATTEMPTS = 3
 
 
 async def post_batch(
-    session: AsyncSession, requests: Sequence[TransferRequest], *, now: datetime
+    session: UnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[BatchResult]:
     """Post independent transfers in one database transaction; each succeeds or fails alone.
 
@@ -78,7 +76,7 @@ async def post_batch(
 
 
 async def _sort_requests(
-    session: AsyncSession,
+    session: UnitOfWork,
     requests: list[TransferRequest],
     results: list[BatchResult | None],
     fail: Callable[[int, Exception], None],
@@ -129,7 +127,7 @@ async def _sort_requests(
 
 
 async def _post_batch_once(
-    session: AsyncSession, requests: list[TransferRequest], now: datetime
+    session: UnitOfWork, requests: list[TransferRequest], now: datetime
 ) -> list[BatchResult]:
     results: list[BatchResult | None] = [None] * len(requests)
 
@@ -138,16 +136,23 @@ async def _post_batch_once(
 
     accounts, new, repeats = await _sort_requests(session, requests, results, fail)
     if new:
-        async with session.begin_nested(), _index_joins(session):
+        # everything that needs no lock is prepared before the rows are locked
+        prepared = _PreparedTransfers.build(
+            new, [new_transfer(requests[index], 0, now) for index in new]
+        )
+        async with session.begin_nested():
+            planner = await _prefer_index_joins(session)
             accepted = await _decide_batch(session, requests, new, accounts, fail)
-            transfers = [new_transfer(requests[index], 0, now) for index in accepted]
-            if transfers:
-                sequences = await _write_batch(session, accounts, transfers)
-                for index, transfer in zip(accepted, transfers, strict=True):
+            written = prepared.only(accepted)
+            if written.transfers:
+                sequences = await _write_batch(session, accounts, written, planner)
+                for index, transfer in zip(accepted, written.transfers, strict=True):
                     results[index] = BatchResult(
                         transfer=replace(transfer, sequence=sequences[transfer.transfer_id]),
                         error=None,
                     )
+            else:
+                await _restore_joins(session, planner)
     for index, first in repeats.items():
         outcome = results[first]
         if outcome is not None and matches_request(
@@ -165,25 +170,64 @@ def _as_transfer(request: TransferRequest, now: datetime) -> Transfer:
     return new_transfer(request, 0, now)
 
 
-@asynccontextmanager
-async def _index_joins(session: AsyncSession) -> AsyncIterator[None]:
+@dataclass
+class _PreparedTransfers:
+    """A batch's new transfers and their insert parameters as columns (the arrays the
+    PostgreSQL write statement takes), built before any row is locked."""
+
+    indexes: list[int]
+    transfers: list[Transfer]
+    columns: dict[str, list[Any]]
+
+    @classmethod
+    def build(cls, indexes: list[int], transfers: list[Transfer]) -> _PreparedTransfers:
+        rows = [insert_params(transfer) for transfer in transfers]
+        columns = {name: [row[name] for row in rows] for name in statements.TRANSFER_COLUMNS}
+        columns["metadata"] = [json.dumps(value) for value in columns["metadata"]]
+        return cls(indexes, transfers, columns)
+
+    def only(self, accepted: list[int]) -> _PreparedTransfers:
+        """The accepted ones (usually all: then no work at all)."""
+        if accepted == self.indexes:
+            return self
+        keep = set(accepted)
+        positions = [at for at, index in enumerate(self.indexes) if index in keep]
+        return _PreparedTransfers(
+            accepted,
+            [self.transfers[at] for at in positions],
+            {name: [values[at] for at in positions] for name, values in self.columns.items()},
+        )
+
+
+_Planner = tuple[str, str] | None  # the caller's enable_hashjoin, enable_mergejoin
+
+
+async def _prefer_index_joins(session: UnitOfWork) -> _Planner:
     """On PostgreSQL, make the batch's array joins probe primary keys (see
-    ``statements.PREFER_INDEX_JOINS``); the caller's planner settings come back after."""
+    ``statements.PREFER_INDEX_JOINS``); returns the caller's settings, which the batch's
+    write statement (or ``_restore_joins``) puts back. Inside the batch's savepoint, so a
+    rolled-back batch undoes them too."""
     if dialect_of(session) != "postgresql":
-        yield
-        return
-    connection = await session.connection()
+        return None
+    connection = await connection_of(session)
     prefer = statements.PREFER_INDEX_JOINS
     hashjoin, mergejoin, *_ = (await connection.exec_driver_sql(prefer.sql)).one()
-    yield
+    return hashjoin, mergejoin
+
+
+async def _restore_joins(session: UnitOfWork, planner: _Planner) -> None:
+    if planner is None:
+        return
+    connection = await connection_of(session)
     restore = statements.RESTORE_JOINS
+    hashjoin, mergejoin = planner
     await connection.exec_driver_sql(
         restore.sql, restore.arguments({"hashjoin": hashjoin, "mergejoin": mergejoin})
     )
 
 
 async def _decide_batch(
-    session: AsyncSession,
+    session: UnitOfWork,
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
@@ -228,7 +272,7 @@ async def _decide_batch(
     return accepted
 
 
-async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -> dict[str, Delta]:
+async def _lock_batch_rows(session: UnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
     """Lock what the batch will write, in the common order; the limited accounts' balances.
 
     On PostgreSQL one statement locks every shard of each limited account (their sums
@@ -236,7 +280,7 @@ async def _lock_batch_rows(session: AsyncSession, involved: list[AccountInfo]) -
     that follow need no further lock. SQLite has a single writer: it only reads.
     """
     current = {account.account_id: Delta() for account in involved if is_limited(account)}
-    connection = await session.connection()
+    connection = await connection_of(session)
     rows: Result[Any]
     if dialect_of(session) == "postgresql":
         slot = await connection_slot(connection)
@@ -275,31 +319,30 @@ def _dialect_insert(dialect: str) -> Any:
 
 
 async def _write_batch(
-    session: AsyncSession,
+    session: UnitOfWork,
     accounts: dict[str, AccountInfo],
-    transfers: list[Transfer],
+    written: _PreparedTransfers,
+    planner: _Planner,
 ) -> dict[str, int]:
     """Insert the accepted transfers and write each account's summed change (on PostgreSQL
-    in one statement). Returns each transfer's sequence; raises ``AlreadyPosted`` if a
-    concurrent transaction inserted one of the ids first (the caller's savepoint then undoes
-    the writes)."""
-    connection = await session.connection()
+    in one statement, which also restores the caller's planner settings). Returns each
+    transfer's sequence; raises ``AlreadyPosted`` if a concurrent transaction inserted one
+    of the ids first (the caller's savepoint then undoes the writes)."""
+    connection = await connection_of(session)
     slot = await connection_slot(connection)
     deltas: dict[str, Delta] = {}
-    for transfer in transfers:
+    for transfer in written.transfers:
         add_effects(deltas, transfer)
     ordered = sorted((accounts[account_id] for account_id in deltas), key=lock_order)
     changes = [
         delta_params(account.account_id, _batch_shard(account, slot), deltas[account.account_id])
         for account in ordered
     ]
-    if dialect_of(session) == "postgresql":
-        columns: dict[str, list[Any]] = defaultdict(list)
-        for transfer in transfers:
-            for name, value in insert_params(transfer).items():
-                columns[name].append(json.dumps(value) if name == "metadata" else value)
+    if planner is not None:
+        columns: dict[str, Any] = dict(written.columns)
         for name in changes[0]:
             columns[name] = [change[name] for change in changes]
+        columns["hashjoin"], columns["mergejoin"] = planner
         write = statements.BATCH_WRITE_POSTGRESQL
         rows = await connection.exec_driver_sql(write.sql, write.arguments(columns))
         sequences: dict[str, int] = {row[0]: row[1] for row in rows}
@@ -309,9 +352,11 @@ async def _write_batch(
             .on_conflict_do_nothing()
             .returning(transfers_table.c.id, transfers_table.c.sequence)
         )
-        inserted = await session.execute(statement, [insert_params(t) for t in transfers])
+        inserted = await session.execute(
+            statement, [insert_params(transfer) for transfer in written.transfers]
+        )
         sequences = {row[0]: row[1] for row in inserted}
         await session.execute(statements.APPLY_DELTA[(False, False)], changes)
-    if len(sequences) != len(transfers):
+    if len(sequences) != len(written.transfers):
         raise AlreadyPosted
     return sequences

@@ -27,10 +27,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tongka.db import UnitOfWork
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, dialect_of, forget_account, load_accounts
+from tongka.ledger.accounts import (
+    AccountInfo,
+    connection_of,
+    dialect_of,
+    forget_account,
+    load_accounts,
+)
 from tongka.ledger.balances import (
     Delta,
     LimitBreach,
@@ -94,7 +101,7 @@ def _blame(transfers: Sequence[Transfer], breach: LimitBreach) -> str:
 
 
 async def post_transfers(
-    session: AsyncSession, requests: Sequence[TransferRequest], *, now: datetime
+    session: UnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
     """Post ``requests`` as ONE atomic group: all are posted, or none and an error is raised.
 
@@ -116,7 +123,7 @@ async def post_transfers(
     for request in requests:
         check_request_accounts(request, accounts)
     if len(requests) == 1 and dialect_of(session) == "postgresql":
-        connection = await session.connection()
+        connection = await connection_of(session)
         slot = await connection_slot(connection)
         plan = _single_plan(new_transfer(requests[0], 0, now), accounts, slot)
         if plan is not None:
@@ -175,7 +182,7 @@ def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _post_single_postgresql(
-    session: AsyncSession, connection: AsyncConnection, request: TransferRequest, plan: _SinglePlan
+    session: UnitOfWork, connection: AsyncConnection, request: TransferRequest, plan: _SinglePlan
 ) -> Transfer:
     """One transfer in one statement (``statements.SINGLE_TRANSFER_POSTGRESQL``)."""
     transfer, first = plan.transfer, plan.first
@@ -219,7 +226,7 @@ async def _post_single_postgresql(
 
 
 async def _post_group(
-    session: AsyncSession,
+    session: UnitOfWork,
     requests: Sequence[TransferRequest],
     accounts: dict[str, AccountInfo],
     now: datetime,
@@ -243,9 +250,7 @@ async def _post_group(
     return transfers
 
 
-async def replay_group(
-    session: AsyncSession, requests: Sequence[TransferRequest]
-) -> list[Transfer]:
+async def replay_group(session: UnitOfWork, requests: Sequence[TransferRequest]) -> list[Transfer]:
     existing = await find_transfers(session, (request.transfer_id for request in requests))
     for request in requests:
         original = existing.get(request.transfer_id)

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.db import UnitOfWork
 from tongka.ledger.accounts import load_accounts
 from tongka.ledger.errors import InvalidTransfer, TransferNotFound
 from tongka.ledger.models import LedgerBalance, LedgerTransfer
@@ -48,7 +48,7 @@ def transfer_from_row(row: Any) -> Transfer:
     )
 
 
-async def find_transfers(session: AsyncSession, transfer_ids: Iterable[str]) -> dict[str, Transfer]:
+async def find_transfers(session: UnitOfWork, transfer_ids: Iterable[str]) -> dict[str, Transfer]:
     """The transfers among ``transfer_ids`` that exist, by id."""
     ids = list(dict.fromkeys(transfer_ids))
     if not ids:
@@ -57,14 +57,14 @@ async def find_transfers(session: AsyncSession, transfer_ids: Iterable[str]) -> 
     return {row.id: transfer_from_row(row) for row in rows}
 
 
-async def get_transfer(session: AsyncSession, transfer_id: str) -> Transfer:
+async def get_transfer(session: UnitOfWork, transfer_id: str) -> Transfer:
     found = await find_transfers(session, [transfer_id])
     if transfer_id not in found:
         raise TransferNotFound(f"ledger transfer {transfer_id} does not exist", param="transfer_id")
     return found[transfer_id]
 
 
-async def get_balances(session: AsyncSession, account_ids: Iterable[str]) -> dict[str, Balance]:
+async def get_balances(session: UnitOfWork, account_ids: Iterable[str]) -> dict[str, Balance]:
     """Exact balances (the sum over shards); ``AccountNotFound`` if any account is missing."""
     accounts = await load_accounts(session, account_ids)
     if not accounts:
@@ -98,12 +98,12 @@ async def get_balances(session: AsyncSession, account_ids: Iterable[str]) -> dic
     return balances
 
 
-async def get_balance(session: AsyncSession, account_id: str) -> Balance:
+async def get_balance(session: UnitOfWork, account_id: str) -> Balance:
     return (await get_balances(session, [account_id]))[account_id]
 
 
 async def list_transfers(
-    session: AsyncSession,
+    session: UnitOfWork,
     account_id: str,
     *,
     limit: int = 50,

@@ -229,13 +229,19 @@ _BATCH_APPLY = (
 )
 
 # The batch's writes in ONE statement (one round trip while its rows are locked): insert the
-# transfers, add each account's summed change. Every balance row it updates was locked by
-# BATCH_LOCK_POSTGRESQL, so the update takes no new lock. If a concurrent transaction
-# inserted one of the ids first, fewer ids come back and the caller rolls back its savepoint.
+# transfers, add each account's summed change, and give the caller back its planner settings
+# (see PREFER_INDEX_JOINS: this statement was planned before they change, and a separate
+# statement to restore them would be one more round trip while the rows stay locked). Every
+# balance row it updates was locked by BATCH_LOCK_POSTGRESQL, so the update takes no new
+# lock. If a concurrent transaction inserted one of the ids first, fewer ids come back and
+# the caller rolls back its savepoint (which also undoes the settings).
 BATCH_WRITE_POSTGRESQL = DriverStatement(
     text(
-        f"WITH inserted AS ({_BATCH_INSERT}), applied AS ({_BATCH_APPLY})"
-        " SELECT id, sequence FROM inserted"
+        f"WITH inserted AS ({_BATCH_INSERT}), applied AS ({_BATCH_APPLY}),"
+        " restored AS (SELECT set_config('enable_hashjoin', CAST(:hashjoin AS TEXT), true),"
+        " set_config('enable_mergejoin', CAST(:mergejoin AS TEXT), true))"
+        # a one-time filter: evaluated once, before (and whether or not) rows come back
+        " SELECT id, sequence FROM inserted WHERE (SELECT count(*) FROM restored) = 1"
     )
 )
 
