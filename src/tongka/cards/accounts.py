@@ -48,9 +48,8 @@ def _specs(card: Card) -> list[AccountSpec]:
 async def open_card_accounts(
     session: AsyncSession, cards: Iterable[Card], *, now: datetime
 ) -> None:
-    for card in cards:
-        for spec in _specs(card):
-            await ledger.open_account(session, spec, now=now)
+    specs = [spec for card in cards for spec in _specs(card)]
+    await ledger.open_accounts(session, specs, now=now)
 
 
 @dataclass(frozen=True)
