@@ -217,8 +217,8 @@ async def open_accounts(
     """
     wanted = _distinct_specs(specs)
     existing: dict[str, AccountInfo] = {}
-    for chunk in _chunks(list(wanted), _rows_per_statement(LedgerAccount)):
-        existing.update(await load_accounts(session, chunk, missing_ok=True))
+    for account_ids in _chunks(list(wanted), _rows_per_statement(LedgerAccount)):
+        existing.update(await load_accounts(session, account_ids, missing_ok=True))
     for account_id, info in existing.items():
         _check_same(info.spec, wanted[account_id])
     missing = [spec for account_id, spec in wanted.items() if account_id not in existing]
