@@ -103,6 +103,26 @@ async def post(
     return await ledger.post_transfers(session, list(transfers), now=now)
 
 
+async def post_many(
+    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
+) -> list[Transfer]:
+    """Like ``post`` (one database transaction, all or nothing) for very many transfers that
+    do not depend on each other, such as a batch activation's one per card.
+
+    ``post_transfers`` costs round trips per transfer and per account; ``post_batch`` writes
+    the whole set in a few statements but decides each transfer alone, so a savepoint undoes
+    every transfer when any one is refused, and that refusal is raised.
+    """
+    if not transfers:
+        return []
+    async with session.begin_nested():
+        results = await ledger.post_batch(session, transfers, now=now)
+        for result in results:
+            if result.error is not None:
+                raise result.error
+    return [result.transfer for result in results if result.transfer is not None]
+
+
 def moves_of_balance(
     source: Card,
     target_id: str,
