@@ -12,13 +12,18 @@ from tests.ledger_support import (
     transfer,
     transfer_count,
 )
+from tongka.cards import accounts as card_accounts
 from tongka.cards.accounts import post_many
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger.errors import InsufficientFunds
 
 
-async def test_post_many_posts_every_transfer(database: Database, clock: FixedClock) -> None:
+@pytest.mark.parametrize("chunk", [1, 5_000])
+async def test_post_many_posts_every_transfer(
+    database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
     await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
     await fund(database, "a", 300, now=clock.now())
     async with database.transaction() as session:
@@ -31,9 +36,11 @@ async def test_post_many_posts_every_transfer(database: Database, clock: FixedCl
     assert [(await balance_of(database, a)).posted for a in "abc"] == [0, 100, 200]
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 5_000])
 async def test_post_many_refused_in_the_middle_writes_nothing(
-    database: Database, clock: FixedClock
+    database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
+    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
     await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
     await fund(database, "a", 100, now=clock.now())
     transfers_before = await transfer_count(database)

@@ -103,6 +103,11 @@ async def post(
     return await ledger.post_transfers(session, list(transfers), now=now)
 
 
+# Transfers per ``post_batch`` call: it looks up all of a call's transfer ids in one
+# ``IN (...)``, which must stay under the drivers' 32,767 bound parameters.
+POST_MANY_CHUNK = 5_000
+
+
 async def post_many(
     session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
@@ -110,17 +115,19 @@ async def post_many(
     do not depend on each other, such as a batch activation's one per card.
 
     ``post_transfers`` costs round trips per transfer and per account; ``post_batch`` writes
-    the whole set in a few statements but decides each transfer alone, so a savepoint undoes
-    every transfer when any one is refused, and that refusal is raised.
+    a chunk in a few statements but decides each transfer alone, so a savepoint undoes
+    every chunk when any transfer is refused, and that refusal is raised.
     """
-    if not transfers:
-        return []
+    posted: list[Transfer] = []
     async with session.begin_nested():
-        results = await ledger.post_batch(session, transfers, now=now)
-        for result in results:
-            if result.error is not None:
-                raise result.error
-    return [result.transfer for result in results if result.transfer is not None]
+        for start in range(0, len(transfers), POST_MANY_CHUNK):
+            chunk = transfers[start : start + POST_MANY_CHUNK]
+            for result in await ledger.post_batch(session, chunk, now=now):
+                if result.error is not None:
+                    raise result.error
+                if result.transfer is not None:
+                    posted.append(result.transfer)
+    return posted
 
 
 def moves_of_balance(

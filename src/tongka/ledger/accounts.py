@@ -29,9 +29,9 @@ from tongka.money import get_currency
 HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
-# Bound parameters per multi-row statement: under both SQLite's (32,766) and asyncpg's
-# (32,767) limits, and large enough that a chunk's round trip is amortised over thousands
-# of rows.
+# Rows per chunk of ``open_accounts`` (parameters of its widest row times rows): one
+# ``SELECT ... IN`` and one executemany ``INSERT`` (sent as multi-row statements of up to
+# 1,000 rows) per chunk, within SQLite's (32,766) and asyncpg's (32,767) parameter limits.
 _PARAMETERS_PER_STATEMENT = 30_000
 
 _Item = TypeVar("_Item")
