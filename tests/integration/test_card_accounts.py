@@ -19,13 +19,25 @@ from tongka.db import Database
 from tongka.ledger.errors import InsufficientFunds
 
 
+async def three_cards(
+    database: Database,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    chunk: int,
+    funded: int,
+) -> None:
+    """Cards a, b, c (only a holds money), and post_many's chunk size."""
+    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
+    await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
+    await fund(database, "a", funded, now=clock.now())
+
+
 @pytest.mark.parametrize("chunk", [1, 5_000])
 async def test_post_many_posts_every_transfer(
     database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
-    await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
-    await fund(database, "a", 300, now=clock.now())
+    await three_cards(database, clock, monkeypatch, chunk=chunk, funded=300)
     async with database.transaction() as session:
         posted = await post_many(
             session,
@@ -40,9 +52,7 @@ async def test_post_many_posts_every_transfer(
 async def test_post_many_refused_in_the_middle_writes_nothing(
     database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
-    await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
-    await fund(database, "a", 100, now=clock.now())
+    await three_cards(database, clock, monkeypatch, chunk=chunk, funded=100)
     transfers_before = await transfer_count(database)
     async with database.transaction() as session:
         with pytest.raises(InsufficientFunds):
