@@ -48,9 +48,8 @@ def _specs(card: Card) -> list[AccountSpec]:
 async def open_card_accounts(
     session: AsyncSession, cards: Iterable[Card], *, now: datetime
 ) -> None:
-    for card in cards:
-        for spec in _specs(card):
-            await ledger.open_account(session, spec, now=now)
+    specs = [spec for card in cards for spec in _specs(card)]
+    await ledger.open_accounts(session, specs, now=now)
 
 
 @dataclass(frozen=True)
@@ -102,6 +101,33 @@ async def post(
     if not transfers:
         return []
     return await ledger.post_transfers(session, list(transfers), now=now)
+
+
+# Transfers per ``post_batch`` call: it looks up all of a call's transfer ids in one
+# ``IN (...)``, which must stay under the drivers' 32,767 bound parameters.
+POST_MANY_CHUNK = 5_000
+
+
+async def post_many(
+    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
+) -> list[Transfer]:
+    """Like ``post`` (one database transaction, all or nothing) for very many transfers that
+    do not depend on each other, such as a batch activation's one per card.
+
+    ``post_transfers`` costs round trips per transfer and per account; ``post_batch`` writes
+    a chunk in a few statements but decides each transfer alone, so a savepoint undoes
+    every chunk when any transfer is refused, and that refusal is raised.
+    """
+    posted: list[Transfer] = []
+    async with session.begin_nested():
+        for start in range(0, len(transfers), POST_MANY_CHUNK):
+            chunk = transfers[start : start + POST_MANY_CHUNK]
+            for result in await ledger.post_batch(session, chunk, now=now):
+                if result.error is not None:
+                    raise result.error
+                if result.transfer is not None:
+                    posted.append(result.transfer)
+    return posted
 
 
 def moves_of_balance(

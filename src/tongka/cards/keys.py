@@ -1,4 +1,4 @@
-"""Keys and keyed primitives for card numbers and secrets (see docs/decisions/0003).
+"""Keys and keyed primitives for card numbers and secrets (see docs/decisions/0004).
 
 Every key is derived with HKDF-SHA256 from the platform's root secret
 (``Settings.secret_key_bytes()``) under its own purpose label, so a leak of one derived key

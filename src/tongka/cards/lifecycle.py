@@ -327,7 +327,7 @@ async def fund_batch(
         _activate_fields(card, product, now)
     await session.flush()
     await accounts.open_card_accounts(session, cards, now=now)
-    await accounts.post(
+    await accounts.post_many(
         session,
         [
             TransferRequest(

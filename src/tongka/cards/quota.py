@@ -5,7 +5,7 @@ row (``SELECT ... FOR UPDATE``; SQLite serializes writers anyway), then sums the
 outstanding balances of the issuer's cards from the ledger, checks ``outstanding + amount
 <= quota``, and posts the funding transfer before the lock is released at commit. Two
 fundings of one issuer therefore queue; spending never takes the lock (it only lowers the
-outstanding amount, which cannot break the rule). See docs/decisions/0003.
+outstanding amount, which cannot break the rule). See docs/decisions/0004.
 """
 
 from __future__ import annotations

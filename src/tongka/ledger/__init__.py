@@ -4,7 +4,7 @@ Other parts use only what this module exports; every function takes the caller's
 ``AsyncSession`` and ``now`` and never commits (the caller owns the transaction).
 """
 
-from tongka.ledger.accounts import open_account
+from tongka.ledger.accounts import open_account, open_accounts
 from tongka.ledger.batch import post_batch
 from tongka.ledger.posting import post_transfers
 from tongka.ledger.queries import get_balance, get_balances, get_transfer, list_transfers
@@ -35,6 +35,7 @@ __all__ = [
     "get_transfer",
     "list_transfers",
     "open_account",
+    "open_accounts",
     "post_batch",
     "post_pending",
     "post_transfers",

@@ -15,25 +15,33 @@ paths where the ORM session's own cost matters, a Core ``AsyncConnection`` in a 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Insert, Table, bindparam, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, RootTransaction
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tongka.db.base import UTCDateTime
 from tongka.db.engine import UnitOfWork
 from tongka.ledger.errors import AccountConflict, AccountNotFound, InvalidTransfer
-from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount
+from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount, LedgerBalance
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
 from tongka.money import get_currency
 
 _accounts_table = cast(Table, LedgerAccount.__table__)
 HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
+
+# Rows per chunk of ``open_accounts`` (parameters of its widest row times rows): one
+# ``SELECT ... IN`` and one executemany ``INSERT`` (sent as multi-row statements of up to
+# 1,000 rows) per chunk, within SQLite's (32,766) and asyncpg's (32,767) parameter limits.
+_PARAMETERS_PER_STATEMENT = 30_000
+
+_Item = TypeVar("_Item")
 
 _cache: weakref.WeakKeyDictionary[Engine, dict[str, AccountInfo]] = weakref.WeakKeyDictionary()
 # accounts opened in a bare connection's transaction, until that transaction is gone
@@ -166,6 +174,49 @@ def _same_spec(left: AccountSpec, right: AccountSpec) -> bool:
     )
 
 
+def _account_row(spec: AccountSpec, *, now: datetime) -> dict[str, object]:
+    return {
+        "id": spec.account_id,
+        "currency": spec.currency,
+        "type": AccountType(spec.type).value,
+        "code": str(spec.code),
+        "owner_type": spec.owner_type,
+        "owner_id": spec.owner_id,
+        "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+        "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
+        "hot": spec.hot,
+        "shard_count": _shard_count(spec),
+        "created_at": now,
+    }
+
+
+def _shard_count(spec: AccountSpec) -> int:
+    return HOT_SHARD_COUNT if spec.hot else 1
+
+
+def _balance_rows(spec: AccountSpec) -> list[dict[str, object]]:
+    return [
+        {
+            "account_id": spec.account_id,
+            "shard": shard,
+            "debits_posted": 0,
+            "credits_posted": 0,
+            "debits_pending": 0,
+            "credits_pending": 0,
+        }
+        for shard in range(_shard_count(spec))
+    ]
+
+
+def _check_same(existing: AccountSpec, spec: AccountSpec) -> None:
+    if not _same_spec(existing, spec):
+        raise AccountConflict(
+            f"account {spec.account_id} is already open with a different specification "
+            f"({existing}); accounts cannot be changed",
+            param="account_id",
+        )
+
+
 async def open_account(session: UnitOfWork, spec: AccountSpec, *, now: datetime) -> None:
     """Open an account with zero balances. Idempotent: opening it again changes nothing.
 
@@ -173,37 +224,87 @@ async def open_account(session: UnitOfWork, spec: AccountSpec, *, now: datetime)
     (accounts are immutable). A hot account gets ``HOT_SHARD_COUNT`` balance shards.
     """
     _validate_spec(spec)
-    shard_count = HOT_SHARD_COUNT if spec.hot else 1
-    inserted = await session.execute(
-        _INSERT_ACCOUNT,
-        {
-            "id": spec.account_id,
-            "currency": spec.currency,
-            "type": AccountType(spec.type).value,
-            "code": str(spec.code),
-            "owner_type": spec.owner_type,
-            "owner_id": spec.owner_id,
-            "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
-            "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
-            "hot": spec.hot,
-            "shard_count": shard_count,
-            "created_at": now,
-        },
-    )
+    inserted = await session.execute(_INSERT_ACCOUNT, _account_row(spec, now=now))
     if inserted.first() is not None:
-        await session.execute(
-            _INSERT_BALANCE_SHARD,
-            [{"account_id": spec.account_id, "shard": shard} for shard in range(shard_count)],
-        )
-        _session_accounts(session)[spec.account_id] = AccountInfo(spec, shard_count)
+        await session.execute(_INSERT_BALANCE_SHARD, _balance_rows(spec))
+        _session_accounts(session)[spec.account_id] = AccountInfo(spec, _shard_count(spec))
         return
     existing = (await load_accounts(session, [spec.account_id]))[spec.account_id]
-    if not _same_spec(existing.spec, spec):
-        raise AccountConflict(
-            f"account {spec.account_id} is already open with a different specification "
-            f"({existing.spec}); accounts cannot be changed",
-            param="account_id",
+    _check_same(existing.spec, spec)
+
+
+async def open_accounts(
+    session: UnitOfWork, specs: Sequence[AccountSpec], *, now: datetime
+) -> None:
+    """Open many accounts with a constant number of statements per chunk of rows.
+
+    The same contract as ``open_account`` for each spec (idempotent; a different spec for
+    an existing id raises ``AccountConflict``), and all or nothing: every spec is validated
+    and compared with the accounts already open before anything is written.
+    """
+    wanted = _distinct_specs(specs)
+    existing: dict[str, AccountInfo] = {}
+    for account_ids in _chunks(list(wanted), _rows_per_statement(LedgerAccount)):
+        existing.update(await load_accounts(session, account_ids, missing_ok=True))
+    for account_id, info in existing.items():
+        _check_same(info.spec, wanted[account_id])
+    missing = [spec for account_id, spec in wanted.items() if account_id not in existing]
+    raced: list[str] = []
+    for chunk in _chunks(missing, _rows_per_statement(LedgerAccount)):
+        raced += await _insert_accounts(session, chunk, now=now)
+    if raced:  # opened meanwhile by a concurrent transaction that has committed
+        for account_id, info in (await load_accounts(session, raced)).items():
+            _check_same(info.spec, wanted[account_id])
+
+
+def _distinct_specs(specs: Sequence[AccountSpec]) -> dict[str, AccountSpec]:
+    """The specs by id, validated; the same id twice must mean the same account."""
+    wanted: dict[str, AccountSpec] = {}
+    for spec in specs:
+        _validate_spec(spec)
+        earlier = wanted.setdefault(spec.account_id, spec)
+        _check_same(earlier, spec)
+    return wanted
+
+
+async def _insert_accounts(
+    session: UnitOfWork, specs: list[AccountSpec], *, now: datetime
+) -> list[str]:
+    """Insert the accounts and their balance shards; the ids someone else inserted first.
+
+    One statement executed with many parameter sets: SQLAlchemy sends it as multi-row
+    ``INSERT``s of up to 1,000 rows ("insertmanyvalues") from one cached compilation, which
+    is far cheaper than compiling a statement with thousands of ``VALUES`` rows.
+    """
+    inserted = set(
+        await session.scalars(
+            _insert_ignoring_conflicts(session, LedgerAccount).returning(LedgerAccount.id),
+            [_account_row(spec, now=now) for spec in specs],
         )
+    )
+    opened = [spec for spec in specs if spec.account_id in inserted]
+    shards = [row for spec in opened for row in _balance_rows(spec)]
+    if shards:
+        await session.execute(_insert_ignoring_conflicts(session, LedgerBalance), shards)
+    session_accounts = _session_accounts(session)
+    for spec in opened:
+        session_accounts[spec.account_id] = AccountInfo(spec, _shard_count(spec))
+    return [spec.account_id for spec in specs if spec.account_id not in inserted]
+
+
+def _insert_ignoring_conflicts(session: UnitOfWork, model: type[object]) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into the model's table, in the session's dialect."""
+    dialect = postgresql if dialect_of(session) == "postgresql" else sqlite
+    table = model.__table__  # type: ignore[attr-defined]
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def _rows_per_statement(model: type[object]) -> int:
+    return _PARAMETERS_PER_STATEMENT // len(model.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _chunks(items: list[_Item], size: int) -> list[list[_Item]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 async def load_accounts(
