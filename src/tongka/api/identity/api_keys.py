@@ -15,9 +15,9 @@ from tongka.api.auth import (
     list_scope,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import (
-    RESPONSES,
     ObjectId,
     RequestModel,
     RowOut,
@@ -31,7 +31,7 @@ from tongka.identity import service as identity
 from tongka.identity.models import ApiKey
 
 router = APIRouter(
-    prefix="/v1/api_keys", tags=["api_keys"], responses=RESPONSES, route_class=IdempotentRoute
+    prefix="/v1/api_keys", tags=["api_keys"], responses=ERROR_RESPONSES, route_class=IdempotentRoute
 )
 
 

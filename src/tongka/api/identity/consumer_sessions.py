@@ -18,15 +18,15 @@ from pydantic import BaseModel, Field
 
 from tongka.api.auth import IdentityKeysDep, require_consumer
 from tongka.api.deps import ClockDep, SessionDep, SettingsDep
-from tongka.api.errors import ErrorBody, error_response
-from tongka.api.identity.schemas import RESPONSES, RequestModel
+from tongka.api.errors import ERROR_RESPONSES, ErrorBody, error_response
+from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
 from tongka.identity import consumer_login
 from tongka.identity import service as identity
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone, sms_sender_for
 
-router = APIRouter(responses=RESPONSES, tags=["consumer sign-in"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["consumer sign-in"])
 
 PHONE_FIELD = Field(
     min_length=11,

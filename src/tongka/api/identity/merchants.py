@@ -17,8 +17,9 @@ from tongka.api.auth import (
     require_platform,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import RESPONSES, ObjectId, RequestModel, fetch_page
+from tongka.api.identity.schemas import ObjectId, RequestModel, fetch_page
 from tongka.api.pagination import ListResponse, PageParamsDep
 from tongka.clock import Clock
 from tongka.identity import service as identity
@@ -26,7 +27,10 @@ from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal
 
 router = APIRouter(
-    prefix="/v1/merchants", tags=["merchants"], responses=RESPONSES, route_class=IdempotentRoute
+    prefix="/v1/merchants",
+    tags=["merchants"],
+    responses=ERROR_RESPONSES,
+    route_class=IdempotentRoute,
 )
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any, Protocol, Self, TypeVar
 
 from tongka.api.auth import ensure_same_merchant
-from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import fetch_page
 from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.identity.principal import Principal
 
-# The shared error responses (400/401/403/404/409/422/429), request base (unknown fields
-# and NUL characters refused) and page fetcher, under the names the identity routers use.
-RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
-__all__ = ["RESPONSES", "ObjectId", "RequestModel", "RowOut", "fetch_page", "visible_to"]
+# The request base (unknown fields and NUL characters refused) and page fetcher, re-exported
+# for the identity routers.
+__all__ = ["ObjectId", "RequestModel", "RowOut", "fetch_page", "visible_to"]
 
 
 class RowOut(ResponseModel):

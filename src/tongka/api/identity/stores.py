@@ -15,9 +15,9 @@ from tongka.api.auth import (
     merchant_scope,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import (
-    RESPONSES,
     ObjectId,
     RequestModel,
     RowOut,
@@ -30,7 +30,7 @@ from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal
 from tongka.identity.principal import Principal
 
-router = APIRouter(responses=RESPONSES, route_class=IdempotentRoute)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
 MERCHANT_ID_FIELD = Field(
     default=None,

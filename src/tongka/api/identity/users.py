@@ -15,10 +15,10 @@ from tongka.api.auth import (
     require_platform,
 )
 from tongka.api.deps import ClockDep, SessionDep
+from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.api.identity.schemas import (
-    RESPONSES,
     ObjectId,
     RequestModel,
     RowOut,
@@ -32,7 +32,7 @@ from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
 
-router = APIRouter(responses=RESPONSES, route_class=IdempotentRoute)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
 
 class UserIn(RequestModel):
