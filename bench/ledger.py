@@ -14,11 +14,17 @@ Scenarios (targets from issue 2):
 Clients run in several OS processes (``--processes``, default 2), each with its own
 connection pool, the way a deployment runs several API processes: one Python process
 cannot drive 32 clients on this machine without becoming the bottleneck itself. Each
-transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on) on a Core
-connection (``Database.connection_transaction``, the hot paths' unit of work); row "A" runs
-(a) through an ORM session for comparison. (c) runs one batch client per process by default
-(``--batch-clients``), as a coalescer per API process would. At the end ``verify`` runs over
-everything posted and its result is printed.
+transfer is its own database transaction (BEGIN ... COMMIT, synchronous_commit on) on a
+driver connection (``Database.driver_transaction``, asyncpg itself: the hot paths' unit of
+work); rows "C" and "A" run (a) on a SQLAlchemy Core connection and an ORM session for
+comparison. (c) runs one batch client per process by default (``--batch-clients``), as a
+coalescer per API process would. At the end ``verify`` runs over everything posted and its
+result is printed.
+
+Besides throughput and latency, each row shows the CPU time spent per transfer by the
+client processes and by PostgreSQL (both on this machine), and the share of the machine's
+CPU time the hypervisor took meanwhile ("steal"): the CPU figures compare builds even when
+the machine's speed changes between runs.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from tongka.ledger import (  # noqa: E402
     post_transfers,
 )
 from tongka.ledger.accounts import HOT_SHARD_COUNT, load_accounts  # noqa: E402
-from tongka.ledger.statements import SINGLE_TRANSFER_DRIVER  # noqa: E402
+from tongka.ledger.statements import SINGLE_TRANSFER_POSTGRESQL  # noqa: E402
 from tongka.ledger.verify import verify_ledger  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -90,10 +96,11 @@ class Scenario:
     hot: bool
     target_per_second: float
     target_note: str
-    # "ledger": each transaction on a Core connection (``Database.connection_transaction``),
-    # as the hot paths run; "session-ledger": the same through an ORM session
+    # "driver": each transaction on a driver connection (``Database.driver_transaction``), as
+    # the hot paths run; "connection" and "session-ledger": the same on a SQLAlchemy Core
+    # connection (``Database.connection_transaction``) and an ORM session
     # (``Database.transaction``); "session": an empty session transaction; "raw": asyncpg only
-    mode: str = "ledger"
+    mode: str = "driver"
 
 
 @dataclass
@@ -102,8 +109,9 @@ class Outcome:
     elapsed: float
     latencies_ms: list[float]
     processes: int
-    load_average: float  # 1-minute load average right after the run (machine is shared)
     client_cpu_per_transfer: float  # seconds of client-process CPU per transfer
+    server_cpu_per_transfer: float  # seconds of PostgreSQL-process CPU per transfer
+    steal_share: float  # of the machine's CPU time meanwhile, the part the hypervisor took
 
     @property
     def per_second(self) -> float:
@@ -216,11 +224,11 @@ async def _client(
             posted += 1
             latencies.append((time.perf_counter() - began) * 1000)
             continue
-        unit_of_work = (
-            database.transaction()
-            if scenario.mode == "session-ledger"
-            else database.connection_transaction()
-        )
+        unit_of_work = {
+            "session-ledger": database.transaction,
+            "connection": database.connection_transaction,
+            "driver": database.driver_transaction,
+        }[scenario.mode]()
         async with unit_of_work as session:
             if scenario.batch_size:
                 requests = [
@@ -246,7 +254,7 @@ async def _raw_client(
     """The ledger's single-transfer statement straight through asyncpg: the floor."""
     rng = random.Random(f"raw-{os.getpid()}-{client}")
     prefix = f"raw:{uuid.uuid4().hex[:8]}:{client}"
-    statement = SINGLE_TRANSFER_DRIVER[(True, False)]
+    statement = SINGLE_TRANSFER_POSTGRESQL[(True, False)]
     posted = 0
     await asyncio.sleep(max(0.0, start_at - time.time()))
     async with pool.acquire() as connection:
@@ -264,7 +272,7 @@ async def _raw_client(
                 "currency": "CNY",
                 "code": "redemption",
                 "reference": None,
-                "metadata": "{}",
+                "metadata": {},
                 "pending_id": None,
                 "timeout_seconds": None,
                 "expires_at": None,
@@ -367,6 +375,28 @@ def _process_main(
     return uvloop.run(_run_clients(url, scenario, clients, start_at, stop_at))
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time (user + system) of every PostgreSQL process on this machine so far,
+    including backends that have exited (the postmaster's reaped children)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            content = stat.read_text()
+        except OSError:
+            continue  # the process is gone
+        name, _, rest = content.partition(") ")
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(all CPU ticks, stolen ticks) of the machine so far (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
 def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -> Outcome:
     share = [
         scenario.clients // processes + (1 if i < scenario.clients % processes else 0)
@@ -379,13 +409,25 @@ def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -
             pool.submit(_process_main, url, scenario, clients, start_at, stop_at)
             for clients in share
         ]
+        time.sleep(max(0.0, start_at - time.time()))
+        server_before, machine_before = _postgres_cpu_seconds(), _machine_ticks()
         results = [future.result() for future in futures]
+        server_after, machine_after = _postgres_cpu_seconds(), _machine_ticks()
     elapsed = max(stop_at, time.time()) - start_at
     transfers = sum(count for count, _, _ in results)
     latencies = [latency for _, part, _ in results for latency in part]
     client_cpu = sum(cpu for _, _, cpu in results)
+    all_ticks, stolen_ticks = (
+        after - before for after, before in zip(machine_after, machine_before, strict=True)
+    )
     return Outcome(
-        transfers, elapsed, latencies, processes, os.getloadavg()[0], client_cpu / transfers
+        transfers,
+        elapsed,
+        latencies,
+        processes,
+        client_cpu / transfers,
+        (server_after - server_before) / transfers,
+        stolen_ticks / all_ticks if all_ticks else 0.0,
     )
 
 
@@ -415,7 +457,7 @@ def main() -> int:
         default=BATCH_CLIENTS,
         help="concurrent post_batch clients in (c), spread over the processes",
     )
-    parser.add_argument("--only", choices=["a", "b", "c", "A", "s", "r"], action="append")
+    parser.add_argument("--only", choices=["a", "b", "c", "C", "A", "s", "r"], action="append")
     arguments = parser.parse_args()
 
     own_database = None
@@ -443,6 +485,16 @@ def main() -> int:
                 False,
                 20000,
                 ">= 20,000/s",
+            ),
+            Scenario(
+                "C",
+                "(a) on a Core connection (Database.connection_transaction)",
+                32,
+                0,
+                False,
+                0,
+                "-",
+                mode="connection",
             ),
             Scenario(
                 "A",
@@ -492,7 +544,8 @@ def main() -> int:
             "target",
             "ratio to target",
             "client CPU µs/transfer",
-            "load avg",
+            "server CPU µs/transfer",
+            "steal %",
         ):
             table.add_column(column, justify="right" if column != "scenario" else "left")
         for scenario in scenarios:
@@ -514,7 +567,8 @@ def main() -> int:
                 target_text,
                 ratio,
                 f"{outcome.client_cpu_per_transfer * 1e6:.0f}",
-                f"{outcome.load_average:.1f}",
+                f"{outcome.server_cpu_per_transfer * 1e6:.0f}",
+                f"{outcome.steal_share * 100:.0f}",
             )
         console.print(table)
         ok = asyncio.run(verify(url))

@@ -7,6 +7,11 @@ write, so two writers queue (busy timeout) rather than deadlock.
 Why the retry wrapper: on PostgreSQL (and distributed engines) a transaction may be aborted
 with a serialization failure (40001) or deadlock (40P01). Every posting is idempotent, so
 the whole unit of work is simply run again.
+
+Three kinds of unit of work, from the most general to the cheapest: an ORM session
+(``transaction`` / ``run``), a Core connection (``connection_transaction`` /
+``run_connection``) and, on PostgreSQL only, an asyncpg connection for the hottest paths
+(``driver_transaction`` / ``run_driver``; see ``tongka.db.driver``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,12 +36,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tongka.config import Settings
+from tongka.db.driver import DriverConnection, DriverPool, driver_transaction
 
 T = TypeVar("T")
-U = TypeVar("U", AsyncSession, AsyncConnection)
-# What a unit of work hands to code that runs SQL in it: an ORM session, or (on hot paths,
-# where the session's own per-transaction cost shows) a Core connection.
-UnitOfWork = AsyncSession | AsyncConnection
+U = TypeVar("U", AsyncSession, AsyncConnection, DriverConnection)
 log = structlog.get_logger(__name__)
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -44,6 +48,8 @@ MAX_ATTEMPTS = 8
 
 def is_retryable_error(exc: BaseException) -> bool:
     """True for serialization failures, deadlocks and SQLite's 'database is locked'."""
+    if isinstance(exc, asyncpg.PostgresError):  # raised as is on a driver connection
+        return exc.sqlstate in RETRYABLE_SQLSTATES
     if isinstance(exc, DBAPIError):
         orig = exc.orig
         sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
@@ -74,7 +80,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine_for(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+DEFAULT_POOL_SIZE = 20
+
+
+def create_engine_for(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -101,9 +112,11 @@ def create_engine_for(url: str, *, pool_size: int = 20, echo: bool = False) -> A
 class Database:
     """An engine plus a session factory; the one place transactions are opened."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, driver_pool_size: int | None = None) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._driver_pool_size = driver_pool_size
+        self._driver_pool: DriverPool | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Database:
@@ -150,7 +163,33 @@ class Database:
         """``run`` on a Core connection (see ``connection_transaction``)."""
         return await _retrying(self.connection_transaction, work, attempts)
 
+    def driver_transaction(self) -> AbstractAsyncContextManager[DriverConnection]:
+        """Like ``connection_transaction`` but on asyncpg itself (PostgreSQL only).
+
+        For the hottest paths, whose SQL is hand-written (``tongka.db.statements``): the
+        ledger's postings take it. Its connections are kept in a pool of their own, as
+        large as the engine's pool unless ``driver_pool_size`` said otherwise. Raises
+        ``DriverNeedsPostgreSQL`` on another database.
+        """
+        if self._driver_pool is None:
+            engine_pool_size = getattr(self.engine.pool, "size", lambda: DEFAULT_POOL_SIZE)()
+            size = self._driver_pool_size or engine_pool_size
+            self._driver_pool = DriverPool(self.engine, size)
+        return driver_transaction(self._driver_pool)
+
+    async def run_driver(
+        self,
+        work: Callable[[DriverConnection], Awaitable[T]],
+        *,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> T:
+        """``run`` on a driver connection (see ``driver_transaction``)."""
+        return await _retrying(self.driver_transaction, work, attempts)
+
     async def dispose(self) -> None:
+        if self._driver_pool is not None:
+            await self._driver_pool.dispose()
+            self._driver_pool = None
         await self.engine.dispose()
 
 
@@ -164,9 +203,9 @@ async def _retrying(
         try:
             async with open_unit() as unit:
                 return await work(unit)
-        except DBAPIError as exc:
+        except (DBAPIError, asyncpg.PostgresError) as exc:
             if attempt == attempts or not is_retryable_error(exc):
                 raise
-            log.info("db.retry", attempt=attempt, error=type(exc.orig).__name__)
+            log.info("db.retry", attempt=attempt, error=type(getattr(exc, "orig", exc)).__name__)
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
     raise AssertionError("unreachable")

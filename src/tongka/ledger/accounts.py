@@ -9,7 +9,9 @@ back, and must not be believed by other transactions.
 
 Every ledger function takes a ``UnitOfWork``: the caller's ``AsyncSession``, or, on hot
 paths where the ORM session's own cost matters, a Core ``AsyncConnection`` in a transaction
-(``Database.connection_transaction``). The helpers here hide the difference.
+(``Database.connection_transaction``). The postings and reads also take a
+``DriverConnection`` (``Database.driver_transaction``, asyncpg itself; it opens no
+accounts). ``tongka.db.statements`` hides the difference.
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, bindparam, select, text
+from sqlalchemy import Insert, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, RootTransaction
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.db.base import UTCDateTime
-from tongka.db.engine import UnitOfWork
+from tongka.db.driver import DriverConnection
+from tongka.db.statements import AnyUnitOfWork, UnitOfWork, dialect_of, engine_of, fetch_all
+from tongka.ledger import statements
 from tongka.ledger.errors import AccountConflict, AccountNotFound, InvalidTransfer
 from tongka.ledger.models import ACCOUNT_ID_LENGTH, LedgerAccount, LedgerBalance
 from tongka.ledger.types import AccountCode, AccountSpec, AccountType
 from tongka.money import get_currency
 
-_accounts_table = cast(Table, LedgerAccount.__table__)
 HOT_SHARD_COUNT = 64  # more than the concurrent connections of a typical deployment
 _SESSION_KEY = "tongka.ledger.opened_accounts"
 
@@ -83,33 +86,14 @@ class AccountInfo:
         return self.shard_count > 1
 
 
-def engine_of(unit: UnitOfWork) -> Engine:
-    """The engine behind a unit of work (cheaply: the hot path asks on every posting)."""
-    if isinstance(unit, AsyncConnection):
-        return unit.sync_engine
-    bind = unit.bind
-    if bind is not None:
-        return bind.sync_engine
-    return unit.get_bind().engine
-
-
-def dialect_of(unit: UnitOfWork) -> str:
-    return engine_of(unit).dialect.name
-
-
-async def connection_of(unit: UnitOfWork) -> AsyncConnection:
-    """The connection a unit of work runs on (a session's, or the connection itself)."""
-    if isinstance(unit, AsyncConnection):
-        return unit
-    return await unit.connection()
-
-
-def _engine_cache(unit: UnitOfWork) -> dict[str, AccountInfo]:
+def _engine_cache(unit: AnyUnitOfWork) -> dict[str, AccountInfo]:
     return _cache.setdefault(engine_of(unit), {})
 
 
-def _session_accounts(unit: UnitOfWork) -> dict[str, AccountInfo]:
+def _session_accounts(unit: AnyUnitOfWork) -> dict[str, AccountInfo]:
     """Accounts opened by this unit of work and not yet known to be committed."""
+    if isinstance(unit, DriverConnection):
+        return {}  # a driver connection opens no accounts
     if isinstance(unit, AsyncSession):
         accounts: dict[str, AccountInfo] = unit.info.setdefault(_SESSION_KEY, {})
         return accounts
@@ -124,7 +108,7 @@ def clear_account_cache() -> None:
     _cache.clear()
 
 
-def forget_account(session: UnitOfWork, account_id: str) -> None:
+def forget_account(session: AnyUnitOfWork, account_id: str) -> None:
     """Drop a cached account that turned out not to exist (its opening was rolled back)."""
     _engine_cache(session).pop(account_id, None)
     _session_accounts(session).pop(account_id, None)
@@ -142,22 +126,34 @@ def _validate_spec(spec: AccountSpec) -> None:
 
 
 def _info_from_row(row: Any) -> AccountInfo:
-    """From a Core row of ``ledger_accounts``."""
-    code: AccountCode | str = row.code
-    if row.code in AccountCode._value2member_map_:
-        code = AccountCode(row.code)
+    """From a row of ``statements.SELECT_ACCOUNTS`` (its ``ACCOUNT_INFO_COLUMNS``)."""
+    (
+        account_id,
+        currency,
+        account_type,
+        code_value,
+        owner_type,
+        owner_id,
+        debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits,
+        hot,
+        shard_count,
+    ) = row
+    code: AccountCode | str = code_value
+    if code_value in AccountCode._value2member_map_:
+        code = AccountCode(code_value)
     spec = AccountSpec(
-        account_id=row.id,
-        currency=row.currency,
-        type=AccountType(row.type),
+        account_id=account_id,
+        currency=currency,
+        type=AccountType(account_type),
         code=code,
-        owner_type=row.owner_type,
-        owner_id=row.owner_id,
-        debits_must_not_exceed_credits=row.debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=row.credits_must_not_exceed_debits,
-        hot=row.hot,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        debits_must_not_exceed_credits=debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=credits_must_not_exceed_debits,
+        hot=hot,
     )
-    return AccountInfo(spec=spec, shard_count=row.shard_count)
+    return AccountInfo(spec=spec, shard_count=shard_count)
 
 
 def _same_spec(left: AccountSpec, right: AccountSpec) -> bool:
@@ -308,7 +304,7 @@ def _chunks(items: list[_Item], size: int) -> list[list[_Item]]:
 
 
 async def load_accounts(
-    session: UnitOfWork, account_ids: Iterable[str], *, missing_ok: bool = False
+    session: AnyUnitOfWork, account_ids: Iterable[str], *, missing_ok: bool = False
 ) -> dict[str, AccountInfo]:
     """Metadata of the given accounts; raises ``AccountNotFound`` naming a missing one
     (unless ``missing_ok``: then missing accounts are simply absent from the result)."""
@@ -324,14 +320,11 @@ async def load_accounts(
         else:
             found[account_id] = info
     if missing:
-        rows = await session.execute(
-            select(_accounts_table).where(_accounts_table.c.id.in_(missing))
-        )
-        for row in rows:
+        for row in await fetch_all(session, statements.SELECT_ACCOUNTS, {"account_ids": missing}):
             info = _info_from_row(row)
-            found[row.id] = info
-            if row.id not in session_accounts:
-                engine_cache[row.id] = info
+            found[info.account_id] = info
+            if info.account_id not in session_accounts:
+                engine_cache[info.account_id] = info
         for account_id in missing:
             if account_id not in found and not missing_ok:
                 raise AccountNotFound(

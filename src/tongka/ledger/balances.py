@@ -12,11 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from tongka.db import UnitOfWork
+from tongka.db.driver import DriverConnection
+from tongka.db.statements import (
+    AnyUnitOfWork,
+    connection_of,
+    execute_count,
+    fetch_all,
+)
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, connection_of, dialect_of, forget_account
+from tongka.ledger.accounts import AccountInfo, forget_account
 from tongka.ledger.errors import (
     AccountNotFound,
 )
@@ -106,8 +110,8 @@ SLOT_KEY = "tongka.ledger.shard_slot"
 _slot_counter = itertools.count(random.randrange(1 << 20))
 
 
-async def connection_slot(connection: AsyncConnection) -> int:
-    """A number fixed for the database connection this session uses.
+async def connection_slot(unit: AnyUnitOfWork) -> int:
+    """A number fixed for the database connection this unit of work uses.
 
     Changes that test no limit go to shard ``slot % shard_count`` of a hot account. On
     PostgreSQL the slot is the server process id, which differs between all connections
@@ -115,6 +119,9 @@ async def connection_slot(connection: AsyncConnection) -> int:
     land on different shard rows and do not wait for each other's row locks, as long as
     there are no more concurrent connections than shards.
     """
+    if isinstance(unit, DriverConnection):
+        return unit.slot
+    connection = await connection_of(unit)
     slot = connection.info.get(SLOT_KEY)
     if slot is None:
         raw = await connection.get_raw_connection()
@@ -156,21 +163,20 @@ def limit_breach_of(account: AccountInfo, current: Delta, delta: Delta) -> Limit
 
 
 async def apply_deltas(
-    session: UnitOfWork, accounts: dict[str, AccountInfo], deltas: dict[str, Delta]
+    session: AnyUnitOfWork, accounts: dict[str, AccountInfo], deltas: dict[str, Delta]
 ) -> LimitBreach | None:
     """Apply each account's delta in lock order, testing limits in the database.
 
     Returns the first limit that would be crossed (the caller must then roll back what was
     applied: ``post_transfers`` does so with its savepoint), or None when all were applied.
     """
-    dialect = dialect_of(session)
-    slot = await connection_slot(await connection_of(session))
+    slot = await connection_slot(session)
     for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
         delta = deltas[account.account_id]
         tests = tested_limits(account, delta)
         if account.is_sharded and any(tests):
-            rows = await session.execute(
-                statements.lock_shards_statement(dialect), {"account_ids": [account.account_id]}
+            rows = await fetch_all(
+                session, statements.LOCK_SHARDS, {"account_ids": [account.account_id]}
             )
             breach = limit_breach_of(account, sum_shards(rows), delta)
             if breach is not None:
@@ -178,10 +184,10 @@ async def apply_deltas(
             tests, shard = (False, False), 0
         else:
             shard = free_shard(account, slot) if not any(tests) else 0
-        result = await session.execute(
-            statements.APPLY_DELTA[tests], delta_params(account.account_id, shard, delta)
+        updated = await execute_count(
+            session, statements.APPLY_DELTA[tests], delta_params(account.account_id, shard, delta)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if updated == 1:
             continue
         if not any(tests):
             forget_account(session, account.account_id)
@@ -190,13 +196,13 @@ async def apply_deltas(
     return None
 
 
-async def current_balance(session: UnitOfWork, account_id: str) -> Delta:
+async def current_balance(session: AnyUnitOfWork, account_id: str) -> Delta:
     """The summed balance of an account a limit test refused (to say why in the error).
 
     No rows means the account is not there at all: the metadata cache believed in an account
     whose opening was rolled back (e.g. by a test harness); forget it and say so.
     """
-    rows = (await session.execute(statements.SELECT_SHARDS, {"account_ids": [account_id]})).all()
+    rows = await fetch_all(session, statements.SELECT_SHARDS, {"account_ids": [account_id]})
     if not rows:
         forget_account(session, account_id)
         raise AccountNotFound(f"ledger account {account_id} does not exist", param="account_id")

@@ -1,8 +1,17 @@
 """``post_batch``: independent transfers in one database transaction (TigerBeetle style).
 
-Each transfer succeeds or fails on its own; the whole batch costs a fixed number of
-statements: look up existing ids, lock the rows it will write (in the common lock order),
-decide each transfer in order against the locked sums, then write all of it at once.
+Each transfer succeeds or fails on its own, decided in order. Two ways to post a batch:
+
+* **Optimistic, in one statement (PostgreSQL).** When every request is well-formed, names
+  known accounts, appears once, and no limited account is both debited and credited (nor
+  sharded and tested), each limited account's changes all push it the same way, so
+  testing its limit once on the summed change is exactly testing it transfer by transfer.
+  Then one statement inserts every transfer and adds every account's summed change where
+  its limit still holds. If all of it happened, that is the result; otherwise (an id is
+  taken, a limit would be crossed) the statement is rolled back to its savepoint and:
+* **Transfer by transfer**, a fixed number of statements for the whole batch: look up
+  existing ids, lock the rows it will write (in the common lock order), decide each
+  transfer in order against the locked sums, then write all of it at once.
 """
 
 from __future__ import annotations
@@ -13,14 +22,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Result
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tongka.db import UnitOfWork
+from tongka.db.driver import DriverConnection
+from tongka.db.statements import (
+    AnyUnitOfWork,
+    dialect_of,
+    fetch_all,
+    fetch_one,
+    savepoint,
+)
 from tongka.errors import InvalidRequest
 from tongka.ledger import statements
-from tongka.ledger.accounts import AccountInfo, connection_of, dialect_of, load_accounts
+from tongka.ledger.accounts import AccountInfo, load_accounts
 from tongka.ledger.balances import (
     Delta,
     add_effects,
@@ -30,6 +45,7 @@ from tongka.ledger.balances import (
     is_limited,
     limit_breach_of,
     lock_order,
+    tested_limits,
     transfer_effects,
 )
 from tongka.ledger.errors import (
@@ -44,6 +60,7 @@ from tongka.ledger.validation import (
     check_request_accounts,
     check_request_shape,
     idempotency_conflict,
+    insert_columns,
     insert_params,
     limit_error,
     matches_request,
@@ -55,16 +72,20 @@ BATCH_ATTEMPTS = 3
 
 
 async def post_batch(
-    session: UnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
+    session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[BatchResult]:
     """Post independent transfers in one database transaction; each succeeds or fails alone.
 
     Returns one ``BatchResult`` per request, in order. Transfers are decided in order
-    against the balances of the limited accounts involved, which are locked first (in the
-    common lock order); then the accepted ones are inserted in one statement and each
-    account's aggregated change is written once: a few statements for the whole batch.
+    against the balances of the limited accounts involved; a refused transfer (bad input,
+    unknown account, a limit, an id reused for other content) is an error in its result
+    and writes nothing. Replayed ids return their original transfer.
     """
     requests = list(requests)
+    if requests and dialect_of(session) == "postgresql":
+        posted = await _post_batch_optimistically(session, requests, now)
+        if posted is not None:
+            return posted
     for _attempt in range(BATCH_ATTEMPTS):
         try:
             return await _post_batch_once(session, requests, now)
@@ -75,8 +96,95 @@ async def post_batch(
     )
 
 
+class _NotAllPosted(Exception):
+    """Internal: the optimistic statement did not post the whole batch; roll it back."""
+
+
+async def _post_batch_optimistically(
+    session: AnyUnitOfWork, requests: list[TransferRequest], now: datetime
+) -> list[BatchResult] | None:
+    """The whole batch in one statement (see the module docstring), or None when that
+    does not apply or did not post every transfer (then nothing was written)."""
+    try:
+        for request in requests:
+            check_request_shape(request)
+    except InvalidRequest:
+        return None
+    if len({request.transfer_id for request in requests}) < len(requests):
+        return None
+    accounts = await load_accounts(
+        session,
+        (account_id for r in requests for account_id in (r.debit_account_id, r.credit_account_id)),
+        missing_ok=True,
+    )
+    try:
+        for request in requests:
+            check_request_accounts(request, accounts)
+    except (AccountNotFound, CurrencyMismatch):
+        return None
+    changes = _summed_changes(requests, accounts, await connection_slot(session))
+    if changes is None:
+        return None
+    values: dict[str, Any] = _with_json_metadata(insert_columns(requests, now)) | changes
+    try:
+        async with savepoint(session):
+            values["hashjoin"], values["mergejoin"] = await _prefer_index_joins(session)
+            rows = await fetch_all(session, statements.BATCH_OPTIMISTIC_WRITE_POSTGRESQL, values)
+            if len(rows) < len(requests) or rows[0][2] < len(changes["account_id"]):
+                raise _NotAllPosted
+    except _NotAllPosted:
+        return None
+    sequences: dict[str, int] = {row[0]: row[1] for row in rows}
+    return [
+        BatchResult(transfer=new_transfer(request, sequences[request.transfer_id], now), error=None)
+        for request in requests
+    ]
+
+
+def _summed_changes(
+    requests: list[TransferRequest], accounts: dict[str, AccountInfo], slot: int
+) -> dict[str, list[Any]] | None:
+    """Each written balance row's summed change and the limits to test on it, as the
+    arrays of ``BATCH_OPTIMISTIC_WRITE_POSTGRESQL``, in the common lock order; None when
+    the batch's outcome could depend on the order of its transfers: a limited account
+    both debited and credited, or a sharded account whose limit would be tested (its
+    limit needs the sum of all its shards)."""
+    deltas: dict[str, Delta] = {}
+    limited = {account_id for account_id, account in accounts.items() if is_limited(account)}
+    side_of_limited: dict[str, bool] = {}  # True: debited
+    for request in requests:
+        debit, credit = transfer_effects(request_kind(request), request.amount)
+        for account_id, delta, is_debit in (
+            (request.debit_account_id, debit, True),
+            (request.credit_account_id, credit, False),
+        ):
+            total = deltas.get(account_id)
+            if total is None:
+                deltas[account_id] = delta  # a fresh Delta of this transfer's own
+            else:
+                total.add(delta)
+            if (
+                account_id in limited
+                and side_of_limited.setdefault(account_id, is_debit) is not is_debit
+            ):
+                return None
+    columns: dict[str, list[Any]] = {
+        name: [] for name in (*delta_params("", 0, Delta()), "tests_debits", "tests_credits")
+    }
+    for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
+        delta = deltas[account.account_id]
+        tests_debits, tests_credits = tested_limits(account, delta)
+        if account.is_sharded and (tests_debits or tests_credits):
+            return None
+        row = delta_params(account.account_id, _batch_shard(account, slot), delta)
+        row["tests_debits"], row["tests_credits"] = tests_debits, tests_credits
+        for name, value in row.items():
+            columns[name].append(value)
+    return columns
+
+
 async def _sort_requests(
-    session: UnitOfWork,
+    session: AnyUnitOfWork,
     requests: list[TransferRequest],
     results: list[BatchResult | None],
     fail: Callable[[int, Exception], None],
@@ -127,7 +235,7 @@ async def _sort_requests(
 
 
 async def _post_batch_once(
-    session: UnitOfWork, requests: list[TransferRequest], now: datetime
+    session: AnyUnitOfWork, requests: list[TransferRequest], now: datetime
 ) -> list[BatchResult]:
     results: list[BatchResult | None] = [None] * len(requests)
 
@@ -140,8 +248,10 @@ async def _post_batch_once(
         prepared = _PreparedTransfers.build(
             new, [new_transfer(requests[index], 0, now) for index in new]
         )
-        async with session.begin_nested():
-            planner = await _prefer_index_joins(session)
+        async with savepoint(session):
+            planner = (
+                await _prefer_index_joins(session) if dialect_of(session) == "postgresql" else None
+            )
             accepted = await _decide_batch(session, requests, new, accounts, fail)
             written = prepared.only(accepted)
             if written.transfers:
@@ -183,8 +293,7 @@ class _PreparedTransfers:
     def build(cls, indexes: list[int], transfers: list[Transfer]) -> _PreparedTransfers:
         rows = [insert_params(transfer) for transfer in transfers]
         columns = {name: [row[name] for row in rows] for name in statements.TRANSFER_COLUMNS}
-        columns["metadata"] = [json.dumps(value) for value in columns["metadata"]]
-        return cls(indexes, transfers, columns)
+        return cls(indexes, transfers, _with_json_metadata(columns))
 
     def only(self, accepted: list[int]) -> _PreparedTransfers:
         """The accepted ones (usually all: then no work at all)."""
@@ -199,35 +308,35 @@ class _PreparedTransfers:
         )
 
 
+def _with_json_metadata(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The insert columns with metadata as JSON text, as the batch statements' arrays take it."""
+    metadata = [json.dumps(value) if value else "{}" for value in columns["metadata"]]
+    return columns | {"metadata": metadata}
+
+
 _Planner = tuple[str, str] | None  # the caller's enable_hashjoin, enable_mergejoin
 
 
-async def _prefer_index_joins(session: UnitOfWork) -> _Planner:
-    """On PostgreSQL, make the batch's array joins probe primary keys (see
+async def _prefer_index_joins(session: AnyUnitOfWork) -> tuple[str, str]:
+    """PostgreSQL: make the batch's array joins probe primary keys (see
     ``statements.PREFER_INDEX_JOINS``); returns the caller's settings, which the batch's
-    write statement (or ``_restore_joins``) puts back. Inside the batch's savepoint, so a
-    rolled-back batch undoes them too."""
-    if dialect_of(session) != "postgresql":
-        return None
-    connection = await connection_of(session)
-    prefer = statements.PREFER_INDEX_JOINS
-    hashjoin, mergejoin, *_ = (await connection.exec_driver_sql(prefer.sql)).one()
+    write statement (or ``_restore_joins``) puts back. Call it inside the batch's
+    savepoint, so that a rolled-back batch undoes it too."""
+    hashjoin, mergejoin, *_ = await fetch_one(session, statements.PREFER_INDEX_JOINS)
     return hashjoin, mergejoin
 
 
-async def _restore_joins(session: UnitOfWork, planner: _Planner) -> None:
+async def _restore_joins(session: AnyUnitOfWork, planner: _Planner) -> None:
     if planner is None:
         return
-    connection = await connection_of(session)
-    restore = statements.RESTORE_JOINS
     hashjoin, mergejoin = planner
-    await connection.exec_driver_sql(
-        restore.sql, restore.arguments({"hashjoin": hashjoin, "mergejoin": mergejoin})
+    await fetch_all(
+        session, statements.RESTORE_JOINS, {"hashjoin": hashjoin, "mergejoin": mergejoin}
     )
 
 
 async def _decide_batch(
-    session: UnitOfWork,
+    session: AnyUnitOfWork,
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
@@ -272,7 +381,7 @@ async def _decide_batch(
     return accepted
 
 
-async def _lock_batch_rows(session: UnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
+async def _lock_batch_rows(session: AnyUnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
     """Lock what the batch will write, in the common order; the limited accounts' balances.
 
     On PostgreSQL one statement locks every shard of each limited account (their sums
@@ -280,24 +389,20 @@ async def _lock_batch_rows(session: UnitOfWork, involved: list[AccountInfo]) -> 
     that follow need no further lock. SQLite has a single writer: it only reads.
     """
     current = {account.account_id: Delta() for account in involved if is_limited(account)}
-    connection = await connection_of(session)
-    rows: Result[Any]
     if dialect_of(session) == "postgresql":
-        slot = await connection_slot(connection)
+        slot = await connection_slot(session)
         ordered = sorted(involved, key=lock_order)
-        statement = statements.BATCH_LOCK_POSTGRESQL
-        rows = await connection.exec_driver_sql(
-            statement.sql,
-            statement.arguments(
-                {
-                    "account_ids": [account.account_id for account in ordered],
-                    "shards": [_batch_shard(account, slot) for account in ordered],
-                    "limited": [is_limited(account) for account in ordered],
-                }
-            ),
+        rows = await fetch_all(
+            session,
+            statements.BATCH_LOCK_POSTGRESQL,
+            {
+                "account_ids": [account.account_id for account in ordered],
+                "shards": [_batch_shard(account, slot) for account in ordered],
+                "limited": [is_limited(account) for account in ordered],
+            },
         )
     elif current:
-        rows = await session.execute(statements.SELECT_SHARDS, {"account_ids": sorted(current)})
+        rows = await fetch_all(session, statements.SELECT_SHARDS, {"account_ids": sorted(current)})
     else:
         return current
     for row in rows:
@@ -319,7 +424,7 @@ def _dialect_insert(dialect: str) -> Any:
 
 
 async def _write_batch(
-    session: UnitOfWork,
+    session: AnyUnitOfWork,
     accounts: dict[str, AccountInfo],
     written: _PreparedTransfers,
     planner: _Planner,
@@ -328,8 +433,7 @@ async def _write_batch(
     in one statement, which also restores the caller's planner settings). Returns each
     transfer's sequence; raises ``AlreadyPosted`` if a concurrent transaction inserted one
     of the ids first (the caller's savepoint then undoes the writes)."""
-    connection = await connection_of(session)
-    slot = await connection_slot(connection)
+    slot = await connection_slot(session)
     deltas: dict[str, Delta] = {}
     for transfer in written.transfers:
         add_effects(deltas, transfer)
@@ -343,10 +447,10 @@ async def _write_batch(
         for name in changes[0]:
             columns[name] = [change[name] for change in changes]
         columns["hashjoin"], columns["mergejoin"] = planner
-        write = statements.BATCH_WRITE_POSTGRESQL
-        rows = await connection.exec_driver_sql(write.sql, write.arguments(columns))
+        rows = await fetch_all(session, statements.BATCH_WRITE_POSTGRESQL, columns)
         sequences: dict[str, int] = {row[0]: row[1] for row in rows}
     else:
+        assert not isinstance(session, DriverConnection), "driver connections are PostgreSQL"
         statement = (
             _dialect_insert("sqlite")
             .on_conflict_do_nothing()
@@ -356,7 +460,7 @@ async def _write_batch(
             statement, [insert_params(transfer) for transfer in written.transfers]
         )
         sequences = {row[0]: row[1] for row in inserted}
-        await session.execute(statements.APPLY_DELTA[(False, False)], changes)
+        await session.execute(statements.APPLY_DELTA[(False, False)].sqlite, changes)
     if len(sequences) != len(written.transfers):
         raise AlreadyPosted
     return sequences

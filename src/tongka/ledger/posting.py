@@ -21,20 +21,21 @@ How a posting stays correct with many processes posting at once:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from tongka.db import UnitOfWork
+from tongka.db.statements import (
+    AnyUnitOfWork,
+    dialect_of,
+    execute_count,
+    fetch_one,
+    savepoint,
+)
 from tongka.ledger import statements
 from tongka.ledger.accounts import (
     AccountInfo,
-    connection_of,
-    dialect_of,
     forget_account,
     load_accounts,
 )
@@ -101,7 +102,7 @@ def _blame(transfers: Sequence[Transfer], breach: LimitBreach) -> str:
 
 
 async def post_transfers(
-    session: UnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
+    session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
     """Post ``requests`` as ONE atomic group: all are posted, or none and an error is raised.
 
@@ -123,11 +124,10 @@ async def post_transfers(
     for request in requests:
         check_request_accounts(request, accounts)
     if len(requests) == 1 and dialect_of(session) == "postgresql":
-        connection = await connection_of(session)
-        slot = await connection_slot(connection)
+        slot = await connection_slot(session)
         plan = _single_plan(new_transfer(requests[0], 0, now), accounts, slot)
         if plan is not None:
-            return [await _post_single_postgresql(session, connection, requests[0], plan)]
+            return [await _post_single_postgresql(session, requests[0], plan)]
     try:
         return await _post_group(session, requests, accounts, now)
     except AlreadyPosted:
@@ -182,12 +182,11 @@ def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _post_single_postgresql(
-    session: UnitOfWork, connection: AsyncConnection, request: TransferRequest, plan: _SinglePlan
+    session: AnyUnitOfWork, request: TransferRequest, plan: _SinglePlan
 ) -> Transfer:
     """One transfer in one statement (``statements.SINGLE_TRANSFER_POSTGRESQL``)."""
     transfer, first = plan.transfer, plan.first
     values = insert_params(transfer)
-    values["metadata"] = json.dumps(transfer.metadata)
     values.update(
         _prefixed("first_", delta_params(first.account_id, plan.first_shard, plan.first_delta))
     )
@@ -200,17 +199,17 @@ async def _post_single_postgresql(
             },
         )
     )
-    statement = statements.SINGLE_TRANSFER_DRIVER[plan.first_tests]
-    result = await connection.exec_driver_sql(statement.sql, statement.arguments(values))
-    row = result.one()
-    if row.sequence is not None:
-        if row.second_updated != 1:
+    statement = statements.SINGLE_TRANSFER_POSTGRESQL[plan.first_tests]
+    first_updated, sequence, second_updated = await fetch_one(session, statement, values)
+    if sequence is not None:
+        if second_updated != 1:
             raise LedgerCorrupted(f"balance row of account {plan.second.account_id} is missing")
-        return replace(transfer, sequence=row.sequence)
-    if row.first_updated == 1:
+        return replace(transfer, sequence=sequence)
+    if first_updated == 1:
         # A concurrent posting of the same id committed after our NOT EXISTS looked: take
         # back our update of the first account (we still hold its row lock), then replay.
-        await connection.execute(
+        await execute_count(
+            session,
             statements.APPLY_DELTA[(False, False)],
             delta_params(first.account_id, plan.first_shard, plan.first_delta.negated()),
         )
@@ -226,18 +225,17 @@ async def _post_single_postgresql(
 
 
 async def _post_group(
-    session: UnitOfWork,
+    session: AnyUnitOfWork,
     requests: Sequence[TransferRequest],
     accounts: dict[str, AccountInfo],
     now: datetime,
 ) -> list[Transfer]:
-    async with session.begin_nested():
+    async with savepoint(session):
         transfers: list[Transfer] = []
         deltas: dict[str, Delta] = {}
         for request in requests:
             transfer = new_transfer(request, 0, now)
-            result = await session.execute(statements.INSERT_TRANSFER, insert_params(transfer))
-            sequence = result.scalar()
+            sequence = await insert_transfer(session, transfer)
             if sequence is None:
                 raise AlreadyPosted
             transfer = replace(transfer, sequence=sequence)
@@ -250,7 +248,15 @@ async def _post_group(
     return transfers
 
 
-async def replay_group(session: UnitOfWork, requests: Sequence[TransferRequest]) -> list[Transfer]:
+async def insert_transfer(session: AnyUnitOfWork, transfer: Transfer) -> int | None:
+    """Insert one transfer; its sequence, or None if the id is taken (nothing inserted)."""
+    inserted = await fetch_one(session, statements.INSERT_TRANSFER, insert_params(transfer))
+    return None if inserted is None else int(inserted[0])
+
+
+async def replay_group(
+    session: AnyUnitOfWork, requests: Sequence[TransferRequest]
+) -> list[Transfer]:
     existing = await find_transfers(session, (request.transfer_id for request in requests))
     for request in requests:
         original = existing.get(request.transfer_id)

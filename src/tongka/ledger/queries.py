@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, union_all
+from sqlalchemy import Table, select, union_all
 
-from tongka.db import UnitOfWork
+from tongka.db.statements import AnyUnitOfWork, UnitOfWork, fetch_all
+from tongka.ledger import statements
 from tongka.ledger.accounts import load_accounts
 from tongka.ledger.errors import InvalidTransfer, TransferNotFound
-from tongka.ledger.models import LedgerBalance, LedgerTransfer
+from tongka.ledger.models import LedgerTransfer
 from tongka.ledger.types import AccountType, Balance, Transfer, TransferKind
 
 MAX_PAGE_SIZE = 1000
@@ -18,18 +20,27 @@ transfers_table = cast(Table, LedgerTransfer.__table__)
 
 
 def transfer_from_row(row: Any) -> Transfer:
-    """A ``Transfer`` from a row of ``ledger_transfers`` (ORM object or Core row)."""
-    mapping = row._mapping if hasattr(row, "_mapping") else None
-    if mapping is not None:
+    """A ``Transfer`` from a row of ``ledger_transfers``: an ORM object, a Core row, or a
+    row as the driver gives it (asyncpg record; JSON still text)."""
+    if hasattr(row, "_mapping"):
+        mapping = row._mapping
 
         def value(name: str) -> Any:
             return mapping[name]
+
+    elif hasattr(row, "keys"):  # an asyncpg record
+
+        def value(name: str) -> Any:
+            return row[name]
 
     else:
 
         def value(name: str) -> Any:
             return getattr(row, "transfer_metadata" if name == "metadata" else name)
 
+    metadata = value("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
     return Transfer(
         transfer_id=value("id"),
         sequence=value("sequence"),
@@ -40,7 +51,7 @@ def transfer_from_row(row: Any) -> Transfer:
         currency=value("currency"),
         code=value("code"),
         reference=value("reference"),
-        metadata=value("metadata") or {},
+        metadata=metadata or {},
         pending_id=value("pending_id"),
         expires_at=value("expires_at"),
         created_at=value("created_at"),
@@ -48,38 +59,31 @@ def transfer_from_row(row: Any) -> Transfer:
     )
 
 
-async def find_transfers(session: UnitOfWork, transfer_ids: Iterable[str]) -> dict[str, Transfer]:
+async def find_transfers(
+    session: AnyUnitOfWork, transfer_ids: Iterable[str]
+) -> dict[str, Transfer]:
     """The transfers among ``transfer_ids`` that exist, by id."""
     ids = list(dict.fromkeys(transfer_ids))
     if not ids:
         return {}
-    rows = await session.execute(select(transfers_table).where(transfers_table.c.id.in_(ids)))
-    return {row.id: transfer_from_row(row) for row in rows}
+    rows = await fetch_all(session, statements.SELECT_TRANSFERS, {"transfer_ids": ids})
+    found = (transfer_from_row(row) for row in rows)
+    return {transfer.transfer_id: transfer for transfer in found}
 
 
-async def get_transfer(session: UnitOfWork, transfer_id: str) -> Transfer:
+async def get_transfer(session: AnyUnitOfWork, transfer_id: str) -> Transfer:
     found = await find_transfers(session, [transfer_id])
     if transfer_id not in found:
         raise TransferNotFound(f"ledger transfer {transfer_id} does not exist", param="transfer_id")
     return found[transfer_id]
 
 
-async def get_balances(session: UnitOfWork, account_ids: Iterable[str]) -> dict[str, Balance]:
+async def get_balances(session: AnyUnitOfWork, account_ids: Iterable[str]) -> dict[str, Balance]:
     """Exact balances (the sum over shards); ``AccountNotFound`` if any account is missing."""
     accounts = await load_accounts(session, account_ids)
     if not accounts:
         return {}
-    rows = await session.execute(
-        select(
-            LedgerBalance.account_id,
-            func.sum(LedgerBalance.debits_posted),
-            func.sum(LedgerBalance.credits_posted),
-            func.sum(LedgerBalance.debits_pending),
-            func.sum(LedgerBalance.credits_pending),
-        )
-        .where(LedgerBalance.account_id.in_(list(accounts)))
-        .group_by(LedgerBalance.account_id)
-    )
+    rows = await fetch_all(session, statements.SUM_BALANCES, {"account_ids": list(accounts)})
     sums = {row[0]: [int(total) for total in row[1:]] for row in rows}
     balances = {}
     for account_id, info in accounts.items():
@@ -98,7 +102,7 @@ async def get_balances(session: UnitOfWork, account_ids: Iterable[str]) -> dict[
     return balances
 
 
-async def get_balance(session: UnitOfWork, account_id: str) -> Balance:
+async def get_balance(session: AnyUnitOfWork, account_id: str) -> Balance:
     return (await get_balances(session, [account_id]))[account_id]
 
 

@@ -1,18 +1,22 @@
-"""The hot path's hand-written SQL, compiled once, portable to SQLite and PostgreSQL.
+"""The ledger's hand-written SQL, compiled once, run on every kind of unit of work.
 
-Only ``FOR UPDATE`` differs between the two (SQLite has one writer at a time and no row
-locks), so statements that take row locks come in a per-dialect pair.
+Each statement is a ``tongka.db.statements.DriverStatement``: on PostgreSQL it is sent as
+compiled for asyncpg (through asyncpg itself on a driver connection, through
+``exec_driver_sql`` on a SQLAlchemy unit), on SQLite its SQLite form runs through
+SQLAlchemy. The two forms differ where SQLite lacks something: row locks (``FOR
+UPDATE``; SQLite has one writer at a time) and arrays (``= ANY(array)``; SQLite gets an
+expanding ``IN``). Rows are read by position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import cast
 
-from sqlalchemy import JSON, TextClause, bindparam, text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy import JSON, Table, bindparam, select, text
 
 from tongka.db.base import UTCDateTime
+from tongka.db.statements import DriverStatement
+from tongka.ledger.models import LedgerAccount, LedgerTransfer
 
 TRANSFER_COLUMNS = (
     "id",
@@ -42,14 +46,18 @@ TRANSFER_COLUMN_TYPES = dict(
     )
 )
 
-INSERT_TRANSFER = text(
-    f"INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
-    f" VALUES ({', '.join(':' + column for column in TRANSFER_COLUMNS)})"
-    " ON CONFLICT DO NOTHING RETURNING sequence"
-).bindparams(
+_TYPED_TRANSFER_PARAMETERS = (
     bindparam("metadata", type_=JSON()),
     bindparam("expires_at", type_=UTCDateTime()),
     bindparam("created_at", type_=UTCDateTime()),
+)
+
+INSERT_TRANSFER = DriverStatement(
+    text(
+        f"INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
+        f" VALUES ({', '.join(':' + column for column in TRANSFER_COLUMNS)})"
+        " ON CONFLICT DO NOTHING RETURNING sequence"
+    ).bindparams(*_TYPED_TRANSFER_PARAMETERS)
 )
 
 BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
@@ -70,14 +78,22 @@ def _apply_to_free_shard(prefix: str) -> str:
     """Like ``_apply``, but on the first shard row no other transaction holds, starting at
     ``:<prefix>shard`` (PostgreSQL ``SKIP LOCKED``); if every shard is taken, wait for that
     one. Concurrent credits to one hot account then never queue while a shard is free, even
-    when two connections' preferred shards coincide."""
-    free_shard = (
-        f"(SELECT free.shard FROM ledger_balances AS free WHERE free.account_id ="
-        f" :{prefix}account_id ORDER BY (free.shard + :{prefix}shard_count - :{prefix}shard)"
-        f" % :{prefix}shard_count LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    when two connections' preferred shards coincide. The preferred shard is probed on its
+    own first (one index lookup; ``COALESCE`` evaluates the scan of all the shards only if
+    that probe found it taken): it is almost always free, and sorting every shard row on
+    every posting cost the server ~40 µs."""
+    account = f"free.account_id = :{prefix}account_id"
+    preferred = (
+        f"(SELECT free.shard FROM ledger_balances AS free WHERE {account}"
+        f" AND free.shard = :{prefix}shard FOR UPDATE SKIP LOCKED)"
+    )
+    any_free = (
+        f"(SELECT free.shard FROM ledger_balances AS free WHERE {account}"
+        f" ORDER BY (free.shard + :{prefix}shard_count - :{prefix}shard) % :{prefix}shard_count"
+        " LIMIT 1 FOR UPDATE SKIP LOCKED)"
     )
     return _apply(prefix).replace(
-        f"shard = :{prefix}shard", f"shard = COALESCE({free_shard}, :{prefix}shard)"
+        f"shard = :{prefix}shard", f"shard = COALESCE({preferred}, {any_free}, :{prefix}shard)"
     )
 
 
@@ -99,40 +115,82 @@ def _credit_limit(prefix: str = "") -> str:
 
 # Keyed by (tests the debit limit, tests the credit limit): the limit is checked in the same
 # statement as the write, against the row as it is when the row lock is granted.
-APPLY_DELTA: dict[tuple[bool, bool], TextClause] = {
-    (False, False): text(_apply()),
-    (True, False): text(_apply() + _debit_limit()),
-    (False, True): text(_apply() + _credit_limit()),
-    (True, True): text(_apply() + _debit_limit() + _credit_limit()),
+APPLY_DELTA: dict[tuple[bool, bool], DriverStatement] = {
+    (False, False): DriverStatement(text(_apply())),
+    (True, False): DriverStatement(text(_apply() + _debit_limit())),
+    (False, True): DriverStatement(text(_apply() + _credit_limit())),
+    (True, True): DriverStatement(text(_apply() + _debit_limit() + _credit_limit())),
 }
+
+_ANY_ACCOUNT = "account_id = ANY(CAST(:account_ids AS VARCHAR[]))"
+_IN_ACCOUNTS = "account_id IN :account_ids"
+
+
+def _by_accounts(statement: str, sqlite: str | None = None) -> DriverStatement:
+    """``statement`` names ``_ANY_ACCOUNT``; SQLite gets it with an expanding ``IN``."""
+    return DriverStatement(
+        text(statement),
+        sqlite=text((sqlite or statement).replace(_ANY_ACCOUNT, _IN_ACCOUNTS)).bindparams(
+            bindparam("account_ids", expanding=True)
+        ),
+    )
+
 
 _SELECT_SHARDS = (
     "SELECT account_id, shard, debits_posted, credits_posted, debits_pending, credits_pending"
-    " FROM ledger_balances WHERE account_id IN :account_ids ORDER BY account_id, shard"
+    f" FROM ledger_balances WHERE {_ANY_ACCOUNT}"
+)
+SELECT_SHARDS = _by_accounts(_SELECT_SHARDS + " ORDER BY account_id, shard")
+# Locks are taken in (account_id, shard) order, the order every posting locks rows in.
+# ``COLLATE "C"`` sorts by code point, as Python sorts the ids it locks one by one.
+LOCK_SHARDS = _by_accounts(
+    _SELECT_SHARDS + ' ORDER BY account_id COLLATE "C", shard FOR UPDATE',
+    sqlite=_SELECT_SHARDS + " ORDER BY account_id, shard",
+)
+SUM_BALANCES = _by_accounts(
+    "SELECT account_id, sum(debits_posted), sum(credits_posted), sum(debits_pending),"
+    f" sum(credits_pending) FROM ledger_balances WHERE {_ANY_ACCOUNT} GROUP BY account_id"
+)
+
+_accounts = cast(Table, LedgerAccount.__table__)
+# What the posting code needs of an account, in this order (``accounts._info_from_row``).
+ACCOUNT_INFO_COLUMNS = (
+    "id",
+    "currency",
+    "type",
+    "code",
+    "owner_type",
+    "owner_id",
+    "debits_must_not_exceed_credits",
+    "credits_must_not_exceed_debits",
+    "hot",
+    "shard_count",
+)
+SELECT_ACCOUNTS = DriverStatement(
+    text(
+        f"SELECT {', '.join(ACCOUNT_INFO_COLUMNS)} FROM ledger_accounts"
+        " WHERE id = ANY(CAST(:account_ids AS VARCHAR[]))"
+    ),
+    # typed columns: SQLite gives booleans back as 0 and 1
+    sqlite=select(*(_accounts.c[name] for name in ACCOUNT_INFO_COLUMNS)).where(
+        _accounts.c.id.in_(bindparam("account_ids", expanding=True))
+    ),
+)
+
+_transfers = cast(Table, LedgerTransfer.__table__)
+SELECT_TRANSFERS = DriverStatement(
+    text(
+        f"SELECT sequence, {', '.join(TRANSFER_COLUMNS)} FROM ledger_transfers"
+        " WHERE id = ANY(CAST(:transfer_ids AS VARCHAR[]))"
+    ),
+    # typed columns: SQLite keeps datetimes as text and JSON as a string
+    sqlite=select(_transfers.c.sequence, *(_transfers.c[name] for name in TRANSFER_COLUMNS)).where(
+        _transfers.c.id.in_(bindparam("transfer_ids", expanding=True))
+    ),
 )
 
 
-def _expanding(statement: str) -> TextClause:
-    return text(statement).bindparams(bindparam("account_ids", expanding=True))
-
-
-SELECT_SHARDS = _expanding(_SELECT_SHARDS)
-# Locks are taken in (account_id, shard) order, the order every posting locks rows in.
-# ``COLLATE "C"`` sorts by code point, as Python sorts the ids it locks one by one.
-LOCK_SHARDS = {
-    "postgresql": _expanding(
-        _SELECT_SHARDS.removesuffix("ORDER BY account_id, shard")
-        + 'ORDER BY account_id COLLATE "C", shard FOR UPDATE'
-    ),
-    "sqlite": SELECT_SHARDS,
-}
-
-
-def lock_shards_statement(dialect: str) -> TextClause:
-    return LOCK_SHARDS.get(dialect, LOCK_SHARDS["postgresql"])
-
-
-def _single_transfer_statement(first_limit: str) -> TextClause:
+def _single_transfer_statement(first_limit: str) -> DriverStatement:
     """PostgreSQL: one transfer in ONE statement (one round trip), in lock order.
 
     The first account's update (with its limit test, if any) runs only if the transfer id
@@ -142,54 +200,31 @@ def _single_transfer_statement(first_limit: str) -> TextClause:
     our ``NOT EXISTS`` looked: then ``inserted`` is empty and the caller reverses the first
     update (see ``posting._post_single_postgresql``).
     """
-    return text(
-        f"WITH first_account AS ({_apply('first_')}{first_limit}"
-        " AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = CAST(:id AS VARCHAR))"
-        " RETURNING 1),"
-        f" inserted AS (INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
-        " SELECT "
-        + ", ".join(f"CAST(:{c} AS {t})" for c, t in TRANSFER_COLUMN_TYPES.items())
-        + " WHERE EXISTS (SELECT 1 FROM first_account)"
-        " ON CONFLICT DO NOTHING RETURNING sequence),"
-        f" second_account AS ({_apply_to_free_shard('second_')}"
-        " AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
-        " SELECT (SELECT count(*) FROM first_account) AS first_updated,"
-        " (SELECT sequence FROM inserted) AS sequence,"
-        " (SELECT count(*) FROM second_account) AS second_updated"
-    ).bindparams(
-        bindparam("metadata", type_=JSON()),
-        bindparam("expires_at", type_=UTCDateTime()),
-        bindparam("created_at", type_=UTCDateTime()),
+    return DriverStatement(
+        text(
+            f"WITH first_account AS ({_apply('first_')}{first_limit}"
+            " AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = CAST(:id AS VARCHAR))"
+            " RETURNING 1),"
+            f" inserted AS (INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)})"
+            " SELECT "
+            + ", ".join(f"CAST(:{c} AS {t})" for c, t in TRANSFER_COLUMN_TYPES.items())
+            + " WHERE EXISTS (SELECT 1 FROM first_account)"
+            " ON CONFLICT DO NOTHING RETURNING sequence),"
+            f" second_account AS ({_apply_to_free_shard('second_')}"
+            " AND EXISTS (SELECT 1 FROM inserted) RETURNING 1)"
+            " SELECT (SELECT count(*) FROM first_account) AS first_updated,"
+            " (SELECT sequence FROM inserted) AS sequence,"
+            " (SELECT count(*) FROM second_account) AS second_updated"
+        ).bindparams(*_TYPED_TRANSFER_PARAMETERS)
     )
 
 
-# Keyed by the first account's tested limits (at most one side is ever tested here).
-SINGLE_TRANSFER_POSTGRESQL: dict[tuple[bool, bool], TextClause] = {
+# PostgreSQL only. Keyed by the first account's tested limits (at most one side is ever
+# tested here).
+SINGLE_TRANSFER_POSTGRESQL: dict[tuple[bool, bool], DriverStatement] = {
     (False, False): _single_transfer_statement(""),
     (True, False): _single_transfer_statement(_debit_limit("first_")),
     (False, True): _single_transfer_statement(_credit_limit("first_")),
-}
-
-
-class DriverStatement:
-    """A statement compiled once for asyncpg, run with ``exec_driver_sql``.
-
-    The hot path's statement skips SQLAlchemy's per-call compilation-cache lookup and bind
-    processing; the caller passes values the driver takes as they are (JSON as text,
-    timezone-aware datetimes).
-    """
-
-    def __init__(self, clause: TextClause) -> None:
-        compiled = clause.compile(dialect=asyncpg_dialect())
-        self.sql: str = compiled.string
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-
-    def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self.names)
-
-
-SINGLE_TRANSFER_DRIVER: dict[tuple[bool, bool], DriverStatement] = {
-    tests: DriverStatement(clause) for tests, clause in SINGLE_TRANSFER_POSTGRESQL.items()
 }
 
 
@@ -216,32 +251,72 @@ _BATCH_INSERT = (
     " ON CONFLICT DO NOTHING RETURNING id, sequence"
 )
 
-_BATCH_APPLY = (
-    "UPDATE ledger_balances AS b SET debits_posted = b.debits_posted + d.debits_posted,"
-    " credits_posted = b.credits_posted + d.credits_posted,"
-    " debits_pending = b.debits_pending + d.debits_pending,"
-    " credits_pending = b.credits_pending + d.credits_pending"
-    " FROM unnest(CAST(:account_id AS VARCHAR[]), CAST(:shard AS INTEGER[]),"
-    " CAST(:debits_posted AS BIGINT[]), CAST(:credits_posted AS BIGINT[]),"
-    " CAST(:debits_pending AS BIGINT[]), CAST(:credits_pending AS BIGINT[]))"
-    " AS d(account_id, shard, debits_posted, credits_posted, debits_pending, credits_pending)"
-    " WHERE b.account_id = d.account_id AND b.shard = d.shard"
+
+def _batch_apply(*, with_limits: bool) -> str:
+    """Add each (account, shard)'s summed change; ``with_limits``: only where the limits the
+    caller flags (``tests_debits``, ``tests_credits``) still hold after it (the row as it is
+    once its lock is granted)."""
+    arrays = (
+        "CAST(:account_id AS VARCHAR[]), CAST(:shard AS INTEGER[]),"
+        " CAST(:debits_posted AS BIGINT[]), CAST(:credits_posted AS BIGINT[]),"
+        " CAST(:debits_pending AS BIGINT[]), CAST(:credits_pending AS BIGINT[])"
+    )
+    columns = "account_id, shard, debits_posted, credits_posted, debits_pending, credits_pending"
+    limits = ""
+    if with_limits:
+        arrays += ", CAST(:tests_debits AS BOOLEAN[]), CAST(:tests_credits AS BOOLEAN[])"
+        columns += ", tests_debits, tests_credits"
+        limits = (
+            " AND (NOT d.tests_debits OR b.debits_posted + d.debits_posted + b.debits_pending"
+            " + d.debits_pending <= b.credits_posted + d.credits_posted)"
+            " AND (NOT d.tests_credits OR b.credits_posted + d.credits_posted + b.credits_pending"
+            " + d.credits_pending <= b.debits_posted + d.debits_posted)"
+        )
+    return (
+        "UPDATE ledger_balances AS b SET debits_posted = b.debits_posted + d.debits_posted,"
+        " credits_posted = b.credits_posted + d.credits_posted,"
+        " debits_pending = b.debits_pending + d.debits_pending,"
+        " credits_pending = b.credits_pending + d.credits_pending"
+        f" FROM unnest({arrays}) AS d({columns})"
+        f" WHERE b.account_id = d.account_id AND b.shard = d.shard{limits}"
+    )
+
+
+# Gives the caller back its planner settings (see PREFER_INDEX_JOINS) inside a batch's write
+# statement: this statement was planned before they changed, and a separate statement would
+# be one more round trip while the batch's rows stay locked. In a one-time filter, which is
+# evaluated once, before (and whether or not) rows come back.
+_RESTORE_JOINS_CTE = (
+    "restored AS (SELECT set_config('enable_hashjoin', CAST(:hashjoin AS TEXT), true),"
+    " set_config('enable_mergejoin', CAST(:mergejoin AS TEXT), true))"
 )
+_AFTER_RESTORING = " WHERE (SELECT count(*) FROM restored) = 1"
 
 # The batch's writes in ONE statement (one round trip while its rows are locked): insert the
-# transfers, add each account's summed change, and give the caller back its planner settings
-# (see PREFER_INDEX_JOINS: this statement was planned before they change, and a separate
-# statement to restore them would be one more round trip while the rows stay locked). Every
-# balance row it updates was locked by BATCH_LOCK_POSTGRESQL, so the update takes no new
-# lock. If a concurrent transaction inserted one of the ids first, fewer ids come back and
-# the caller rolls back its savepoint (which also undoes the settings).
+# transfers, add each account's summed change, restore the planner settings. Every balance
+# row it updates was locked by BATCH_LOCK_POSTGRESQL, so the update takes no new lock. If a
+# concurrent transaction inserted one of the ids first, fewer ids come back and the caller
+# rolls back its savepoint (which also undoes the settings).
 BATCH_WRITE_POSTGRESQL = DriverStatement(
     text(
-        f"WITH inserted AS ({_BATCH_INSERT}), applied AS ({_BATCH_APPLY}),"
-        " restored AS (SELECT set_config('enable_hashjoin', CAST(:hashjoin AS TEXT), true),"
-        " set_config('enable_mergejoin', CAST(:mergejoin AS TEXT), true))"
-        # a one-time filter: evaluated once, before (and whether or not) rows come back
-        " SELECT id, sequence FROM inserted WHERE (SELECT count(*) FROM restored) = 1"
+        f"WITH inserted AS ({_BATCH_INSERT}), applied AS ({_batch_apply(with_limits=False)}),"
+        f" {_RESTORE_JOINS_CTE} SELECT id, sequence FROM inserted{_AFTER_RESTORING}"
+    )
+)
+
+# The optimistic batch (``batch.py``): the whole batch in ONE statement with no lock taken
+# before it, valid when testing each account's limit once on its summed change is the same
+# as testing it transfer by transfer. It inserts every transfer and adds every summed change
+# where the limits still hold; each returned row carries how many balance rows were
+# updated. Fewer transfers or fewer balance rows than sent mean "not like this": the caller
+# rolls back its savepoint and decides the batch transfer by transfer. The update locks
+# rows as its index nested loop meets them, in the order of the arrays, which the caller
+# sorts in the common lock order.
+BATCH_OPTIMISTIC_WRITE_POSTGRESQL = DriverStatement(
+    text(
+        f"WITH inserted AS ({_BATCH_INSERT}),"
+        f" applied AS ({_batch_apply(with_limits=True)} RETURNING 1), {_RESTORE_JOINS_CTE}"
+        " SELECT id, sequence, (SELECT count(*) FROM applied) FROM inserted" + _AFTER_RESTORING
     )
 )
 

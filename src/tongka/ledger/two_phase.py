@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.ledger import statements
 from tongka.ledger.accounts import load_accounts
 from tongka.ledger.balances import (
     Delta,
@@ -21,13 +20,13 @@ from tongka.ledger.errors import (
     PendingTransferNotFound,
     PostAmountExceedsPending,
 )
+from tongka.ledger.posting import insert_transfer
 from tongka.ledger.queries import transfer_from_row, transfers_table
 from tongka.ledger.types import Transfer, TransferKind
 from tongka.ledger.validation import (
     check_amount,
     check_transfer_id,
     idempotency_conflict,
-    insert_params,
 )
 
 
@@ -128,7 +127,7 @@ async def _resolve_pending(
             param="pending_id",
         )
     transfer = _resolution_transfer(pending, transfer_id, kind, amount, now)
-    sequence = (await session.execute(statements.INSERT_TRANSFER, insert_params(transfer))).scalar()
+    sequence = await insert_transfer(session, transfer)
     if sequence is None:  # the id is taken, or a concurrent resolution committed first
         _, resolution = await _pending_and_resolution(session, pending_id)
         if resolution is None:
@@ -193,8 +192,7 @@ async def expire_pending(session: AsyncSession, *, now: datetime, limit: int = 1
         transfer = _resolution_transfer(
             pending, f"expire-{pending.sequence}", TransferKind.EXPIRE_PENDING, pending.amount, now
         )
-        result = await session.execute(statements.INSERT_TRANSFER, insert_params(transfer))
-        if result.scalar() is None:
+        if await insert_transfer(session, transfer) is None:
             continue  # resolved concurrently
         add_effects(deltas, transfer, pending.amount)
         expired += 1
