@@ -24,7 +24,8 @@ result is printed.
 Besides throughput and latency, each row shows the CPU time spent per transfer by the
 client processes and by PostgreSQL (both on this machine), and the share of the machine's
 CPU time the hypervisor took meanwhile ("steal"): the CPU figures compare builds even when
-the machine's speed changes between runs.
+the machine's speed changes between runs. "calib. ms" times a fixed pure-Python loop just
+before each scenario: the same build runs slower in proportion when it is high.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class Outcome:
     client_cpu_per_transfer: float  # seconds of client-process CPU per transfer
     server_cpu_per_transfer: float  # seconds of PostgreSQL-process CPU per transfer
     steal_share: float  # of the machine's CPU time meanwhile, the part the hypervisor took
+    calibration_ms: float  # a fixed pure-Python loop, timed just before (machine speed)
 
     @property
     def per_second(self) -> float:
@@ -397,11 +399,22 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(fields[:8]), fields[7]
 
 
+def _calibration_ms() -> float:
+    """CPU time of a fixed pure-Python loop: this shared machine's speed varies by up to a
+    factor of two within minutes, and so does everything measured after it."""
+    began = time.process_time()
+    total = 0
+    for number in range(1_000_000):
+        total += number * number
+    return (time.process_time() - began) * 1000
+
+
 def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -> Outcome:
     share = [
         scenario.clients // processes + (1 if i < scenario.clients % processes else 0)
         for i in range(processes)
     ]
+    calibration = _calibration_ms()
     start_at = time.time() + 2.0  # every process connected and waiting by then
     stop_at = start_at + seconds
     with ProcessPoolExecutor(max_workers=processes) as pool:
@@ -428,6 +441,7 @@ def run_scenario(url: str, scenario: Scenario, processes: int, seconds: float) -
         client_cpu / transfers,
         (server_after - server_before) / transfers,
         stolen_ticks / all_ticks if all_ticks else 0.0,
+        calibration,
     )
 
 
@@ -546,6 +560,7 @@ def main() -> int:
             "client CPU µs/transfer",
             "server CPU µs/transfer",
             "steal %",
+            "calib. ms",
         ):
             table.add_column(column, justify="right" if column != "scenario" else "left")
         for scenario in scenarios:
@@ -569,6 +584,7 @@ def main() -> int:
                 f"{outcome.client_cpu_per_transfer * 1e6:.0f}",
                 f"{outcome.server_cpu_per_transfer * 1e6:.0f}",
                 f"{outcome.steal_share * 100:.0f}",
+                f"{outcome.calibration_ms:.0f}",
             )
         console.print(table)
         ok = asyncio.run(verify(url))

@@ -147,6 +147,31 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await db.dispose()
 
 
+@pytest.fixture(
+    params=[
+        ("sqlite", "session"),
+        ("sqlite", "connection"),
+        pytest.param(("pg", "session"), marks=pytest.mark.pg),
+        pytest.param(("pg", "connection"), marks=pytest.mark.pg),
+        pytest.param(("pg", "driver"), marks=pytest.mark.pg),
+    ],
+    ids=lambda pair: "-".join(pair),
+)
+async def database_and_unit_kind(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Database, str]]:
+    """Each kind of unit of work on each database that has it (the driver: PostgreSQL);
+    open one with ``tests.ledger_support.unit_of_work(database, kind)``."""
+    backend, kind = request.param
+    if backend == "sqlite":
+        db = await _fresh_sqlite(tmp_path / "test.db")
+    else:
+        db = await _fresh_pg(request.getfixturevalue("pg_url"))
+    yield db, kind
+    await assert_books_balance(db)
+    await db.dispose()
+
+
 REDIS_TEST_URL = os.environ.get("TONGKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.db import Database
+from tongka.db import AnyUnitOfWork, Database
 from tongka.ledger import (
     AccountCode,
     AccountSpec,
@@ -22,6 +24,20 @@ from tongka.ledger import (
 from tongka.ledger.models import LedgerTransfer
 
 FUNDING_ACCOUNT = "funding"
+
+
+# The three kinds of unit of work the ledger's postings take; the driver needs PostgreSQL.
+UNIT_KINDS = ["session", "connection", pytest.param("driver", marks=pytest.mark.pg)]
+
+
+def unit_of_work(database: Database, kind: str) -> AbstractAsyncContextManager[AnyUnitOfWork]:
+    """A transaction of the given kind (see ``UNIT_KINDS``)."""
+    opener = {
+        "session": database.transaction,
+        "connection": database.connection_transaction,
+        "driver": database.driver_transaction,
+    }[kind]
+    return opener()  # type: ignore[return-value]
 
 
 def card_spec(account_id: str, currency: str = "CNY") -> AccountSpec:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from tests.conftest import assert_books_balance
 from tests.ledger_support import (
+    UNIT_KINDS,
     balance_of,
+    card_and_merchants,
     card_spec,
     fund,
+    funding_spec,
     merchant_spec,
     open_accounts,
     transfer,
     transfer_count,
+    unit_of_work,
 )
 from tongka.clock import FixedClock
 from tongka.db import Database
-from tongka.ledger import post_batch, post_transfers
+from tongka.ledger import BatchResult, post_batch, post_transfers
+from tongka.ledger import batch as batch_module
 
 pytestmark = pytest.mark.usefixtures("books_balance")
 
@@ -91,3 +99,89 @@ async def test_an_empty_batch_and_an_all_failing_batch_write_nothing(
         )
     assert [result.ok for result in results] == [False, False]
     assert await transfer_count(database) == 0
+
+
+async def test_a_card_debited_and_credited_in_one_batch_is_decided_in_order(
+    database: Database, clock: FixedClock
+) -> None:
+    # given a card holding 1,000
+    await open_accounts(
+        database, card_spec("card-1"), merchant_spec("m"), funding_spec(), now=clock.now()
+    )
+    await fund(database, "card-1", 1_000, now=clock.now())
+    async with database.transaction() as session:
+        # when a purchase of 1,200 comes before a refund of 500, then the other way round
+        purchase_first = await post_batch(
+            session,
+            [transfer("buy-1", "card-1", "m", 1_200), transfer("refund-1", "m", "card-1", 500)],
+            now=clock.now(),
+        )
+        refund_first = await post_batch(
+            session,
+            [transfer("refund-2", "m", "card-1", 500), transfer("buy-2", "card-1", "m", 1_200)],
+            now=clock.now(),
+        )
+    # then the purchase that came first found too little, even though the batch as a
+    # whole would have left the card above zero
+    assert [result.ok for result in purchase_first] == [False, True]
+    assert [result.ok for result in refund_first] == [True, True]
+    assert (await balance_of(database, "card-1")).available == 1_000 + 500 + 500 - 1_200
+
+
+async def test_a_replayed_batch_returns_the_original_transfers(
+    database_and_unit_kind: tuple[Database, str], clock: FixedClock
+) -> None:
+    database, kind = database_and_unit_kind
+    await card_and_merchants(database, now=clock.now())
+    batch = [transfer("pay-1", "card-1", "m", 300), transfer("pay-2", "card-1", "hot", 200)]
+    async with unit_of_work(database, kind) as unit:
+        first = await post_batch(unit, batch, now=clock.now())
+    async with unit_of_work(database, kind) as unit:
+        again = await post_batch(unit, batch, now=clock.now() + timedelta(minutes=5))
+    assert [result.transfer for result in again] == [result.transfer for result in first]
+    assert all(result.ok for result in first)
+    assert await transfer_count(database) == 1 + 2
+    assert (await balance_of(database, "card-1")).available == 500
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("kind", UNIT_KINDS)
+async def test_a_clean_batch_is_one_statement_and_a_refusal_falls_back_to_deciding_in_order(
+    pg_database: Database, clock: FixedClock, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The optimistic path must really post clean batches: were it to fail every time, the
+    results would still be right, and only the benchmark would notice."""
+    database = pg_database
+    await card_and_merchants(database, now=clock.now())
+    decided_in_order: list[int] = []
+    decide = batch_module._post_batch_once
+
+    async def counting(*args: object) -> list[BatchResult]:
+        decided_in_order.append(1)
+        return await decide(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_module, "_post_batch_once", counting)
+    async with unit_of_work(database, kind) as unit:
+        clean = await post_batch(
+            unit,
+            [transfer("a", "card-1", "m", 300), transfer("b", "card-1", "hot", 300)],
+            now=clock.now(),
+        )
+    assert decided_in_order == []
+    async with unit_of_work(database, kind) as unit:
+        refused_in_the_middle = await post_batch(
+            unit,
+            [
+                transfer("c", "card-1", "m", 300),
+                transfer("d", "card-1", "hot", 300),  # only 100 left by then
+                transfer("e", "card-1", "m", 100),
+            ],
+            now=clock.now(),
+        )
+    assert decided_in_order == [1]
+    assert [result.ok for result in clean] == [True, True]
+    assert [result.ok for result in refused_in_the_middle] == [True, False, True]
+    assert (await balance_of(database, "card-1")).available == 0
+    assert (await balance_of(database, "hot")).credits_posted == 300
+    assert await transfer_count(database) == 1 + 2 + 2
+    await assert_books_balance(database)

@@ -15,6 +15,7 @@ from tests.ledger_support import (
 )
 from tongka.clock import FixedClock
 from tongka.db import Database
+from tongka.db.driver import DriverNeedsPostgreSQL
 from tongka.ledger import get_balance, open_account, post_batch, post_transfers
 from tongka.ledger.errors import AccountNotFound, InsufficientFunds
 
@@ -127,3 +128,9 @@ async def test_a_batch_gives_back_the_callers_planner_settings(
         # then the batch's own settings are gone and the caller's are back
         assert tuple(settings.one()) == ("on", "off")
     assert result.ok is (amount == 300)
+
+
+async def test_a_driver_unit_of_work_needs_postgresql(sqlite_database: Database) -> None:
+    with pytest.raises(DriverNeedsPostgreSQL, match="connection_transaction"):
+        async with sqlite_database.driver_transaction():
+            pass

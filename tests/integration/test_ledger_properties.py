@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import assert_books_balance
-from tests.ledger_support import card_spec, funding_spec, merchant_spec, open_accounts, transfer
+from tests.ledger_support import (
+    card_spec,
+    funding_spec,
+    merchant_spec,
+    open_accounts,
+    transfer,
+    unit_of_work,
+)
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.errors import DomainError
@@ -112,8 +119,9 @@ class Model:
 class Runner:
     """Runs generated operations against the ledger and the model side by side."""
 
-    def __init__(self, database: Database, prefix: str) -> None:
+    def __init__(self, database: Database, prefix: str, unit_kind: str = "session") -> None:
         self.database = database
+        self.unit_kind = unit_kind  # what postings run on; phase two takes a session
         self.prefix = prefix
         self.clock = FixedClock()
         self.model = Model()
@@ -135,15 +143,15 @@ class Runner:
             now=self.clock.now(),
         )
 
-    async def attempt(self, work, expected_ok: bool):  # type: ignore[no-untyped-def]
+    async def attempt(self, work, expected_ok: bool, kind: str = "session"):  # type: ignore[no-untyped-def]
         """Run ``work`` in its own transaction; it must succeed exactly when expected."""
         if not expected_ok:
             with pytest.raises(DomainError):
-                async with self.database.transaction() as session:
-                    await work(session)
+                async with unit_of_work(self.database, kind) as unit:
+                    await work(unit)
             return None
-        async with self.database.transaction() as session:
-            return await work(session)
+        async with unit_of_work(self.database, kind) as unit:
+            return await work(unit)
 
     async def transfer(self, move: tuple[tuple[str, str], int], pending: bool) -> None:
         (debit, credit), amount = move
@@ -157,7 +165,9 @@ class Runner:
             timeout_seconds=60 if pending else None,
         )
         ok = self.model.allows([(debit, credit, amount, pending)])
-        await self.attempt(lambda s: post_transfers(s, [request], now=self.clock.now()), ok)
+        await self.attempt(
+            lambda s: post_transfers(s, [request], now=self.clock.now()), ok, self.unit_kind
+        )
         if ok:
             self.model.apply(debit, credit, amount, pending)
             if pending:
@@ -174,7 +184,9 @@ class Runner:
         ]
         changes = [(d, c, amount, False) for (d, c), amount in group]
         ok = self.model.allows(changes)
-        await self.attempt(lambda s: post_transfers(s, requests, now=self.clock.now()), ok)
+        await self.attempt(
+            lambda s: post_transfers(s, requests, now=self.clock.now()), ok, self.unit_kind
+        )
         if ok:
             for change in changes:
                 self.model.apply(*change)
@@ -184,7 +196,9 @@ class Runner:
             transfer(self.new_id(), self.account(d), self.account(c), amount)
             for (d, c), amount in batch
         ]
-        results = await self.attempt(lambda s: post_batch(s, requests, now=self.clock.now()), True)
+        results = await self.attempt(
+            lambda s: post_batch(s, requests, now=self.clock.now()), True, self.unit_kind
+        )
         for ((debit, credit), amount), result in zip(batch, results, strict=True):
             ok = self.model.allows([(debit, credit, amount, False)])
             assert result.ok == ok, (debit, credit, amount, result.error)
@@ -271,9 +285,10 @@ class Runner:
 )
 @given(steps=operations)
 async def test_random_operations_match_the_model_and_keep_the_books(
-    database: Database, steps: list[tuple]
+    database_and_unit_kind: tuple[Database, str], steps: list[tuple]
 ) -> None:
-    runner = Runner(database, f"p{next(_examples)}")
+    database, unit_kind = database_and_unit_kind
+    runner = Runner(database, f"p{next(_examples)}", unit_kind)
     await runner.setup()
     for step in steps:
         name, *arguments = step

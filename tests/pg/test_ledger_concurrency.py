@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -32,6 +32,7 @@ from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.ledger import (
+    BatchResult,
     Transfer,
     TransferKind,
     expire_pending,
@@ -137,11 +138,7 @@ async def test_bank_many_clients_keep_the_books_exact(
                         for i in range(5)
                     ]
                     batch = [r for r in batch if r.debit_account_id != r.credit_account_id]
-                    results = await database.run_connection(
-                        lambda connection, batch=batch: post_batch(
-                            connection, batch, now=clock.now()
-                        )
-                    )
+                    results = await _post_batch(database, batch, clock)
                     for result in results:
                         if result.transfer is not None:
                             accepted.append(result.transfer)
@@ -250,14 +247,23 @@ async def _card_with_1000(database: Database, clock: FixedClock) -> Database:
 _units = itertools.count()
 
 
+def _run(database: Database, work: Callable[[Any], Awaitable[T]]) -> Awaitable[T]:
+    """``work`` in turn on an ORM session, a Core connection and a driver connection (the
+    hot paths' unit of work), so the three kinds of transaction race each other."""
+    runs: list[Callable[[Any], Awaitable[T]]] = [
+        database.run,
+        database.run_connection,
+        database.run_driver,
+    ]
+    return runs[next(_units) % len(runs)](work)
+
+
 async def _post(database: Database, requests: list, clock: FixedClock) -> list[Transfer]:
-    """Alternately on an ORM session and on a bare connection (the hot paths' unit of work),
-    so the two kinds of transaction run concurrently against each other."""
-    if next(_units) % 2:
-        return await database.run_connection(
-            lambda connection: post_transfers(connection, requests, now=clock.now())
-        )
-    return await database.run(lambda session: post_transfers(session, requests, now=clock.now()))
+    return await _run(database, lambda unit: post_transfers(unit, requests, now=clock.now()))
+
+
+async def _post_batch(database: Database, requests: list, clock: FixedClock) -> list[BatchResult]:
+    return await _run(database, lambda unit: post_batch(unit, requests, now=clock.now()))
 
 
 @pytest.mark.parametrize("group_size", [1, 2], ids=["single", "group"])
@@ -284,10 +290,7 @@ async def test_the_same_key_in_concurrent_batches_posts_once(
     database = await _card_with_1000(pg_database, clock)
     batch = [transfer("pay-1", "card-1", "m", 300), transfer("pay-2", "card-1", "m", 200)]
 
-    results = await _all_at_once(
-        WORKERS,
-        lambda _: database.run(lambda session: post_batch(session, batch, now=clock.now())),
-    )
+    results = await _all_at_once(WORKERS, lambda _: _post_batch(database, batch, clock))
 
     sequences = {tuple(r.transfer.sequence for r in result if r.transfer) for result in results}
     assert len(sequences) == 1

@@ -103,8 +103,9 @@ async def post(
     return await ledger.post_transfers(session, list(transfers), now=now)
 
 
-# Transfers per ``post_batch`` call: it looks up all of a call's transfer ids in one
-# ``IN (...)``, which must stay under the drivers' 32,767 bound parameters.
+# Transfers per ``post_batch`` call: on SQLite it looks up all of a call's transfer ids in
+# one ``IN (...)``, which must stay under SQLite's 32,766 bound parameters (PostgreSQL
+# passes them as one array).
 POST_MANY_CHUNK = 5_000
 
 
