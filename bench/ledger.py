@@ -65,7 +65,11 @@ from tongka.ledger import (  # noqa: E402
     post_transfers,
 )
 from tongka.ledger.accounts import HOT_SHARD_COUNT, load_accounts  # noqa: E402
-from tongka.ledger.statements import SINGLE_TRANSFER_POSTGRESQL  # noqa: E402
+from tongka.ledger.statements import (  # noqa: E402
+    BATCH_OPTIMISTIC_WRITE_POSTGRESQL,
+    PREFER_INDEX_JOINS,
+    SINGLE_TRANSFER_POSTGRESQL,
+)
 from tongka.ledger.verify import verify_ledger  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -302,8 +306,64 @@ async def _raw_client(
     return posted
 
 
+async def _raw_batch_client(
+    pool: asyncpg.Pool, client: int, start_at: float, stop_at: float, latencies: list[float]
+) -> int:
+    """(c)'s one statement straight through asyncpg, its arrays built from random numbers
+    with no ledger code at all (no requests, checks or results): the batch path's floor."""
+    rng = random.Random(f"raw-batch-{os.getpid()}-{client}")
+    prefix = f"rawb:{uuid.uuid4().hex[:8]}:{client}"
+    statement = BATCH_OPTIMISTIC_WRITE_POSTGRESQL
+    posted = 0
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    async with pool.acquire() as connection:
+        shard = connection.get_server_pid() % HOT_SHARD_COUNT
+        while time.time() < stop_at:
+            began = time.perf_counter()
+            cards = [rng.randrange(CARD_COUNT) for _ in range(100)]
+            merchants = [rng.randrange(MERCHANT_COUNT) for _ in range(100)]
+            amounts = [rng.randint(1, 10_000) for _ in range(100)]
+            debits = dict.fromkeys(sorted(set(cards)), 0)
+            credits = dict.fromkeys(sorted(set(merchants)), 0)
+            for card, merchant, amount in zip(cards, merchants, amounts, strict=True):
+                debits[card] += amount
+                credits[merchant] += amount
+            now = datetime.now(UTC)
+            values = {
+                "id": [f"{prefix}:{posted + i}" for i in range(100)],
+                "kind": ["single"] * 100,
+                "debit_account_id": [card_id(card) for card in cards],
+                "credit_account_id": [merchant_id(merchant) for merchant in merchants],
+                "amount": amounts,
+                "currency": ["CNY"] * 100,
+                "code": ["redemption"] * 100,
+                "reference": [None] * 100,
+                "metadata": ["{}"] * 100,
+                "pending_id": [None] * 100,
+                "timeout_seconds": [None] * 100,
+                "expires_at": [None] * 100,
+                "created_at": [now] * 100,
+                "account_id": [card_id(c) for c in debits] + [merchant_id(m) for m in credits],
+                "shard": [0] * len(debits) + [shard] * len(credits),
+                "debits_posted": list(debits.values()) + [0] * len(credits),
+                "credits_posted": [0] * len(debits) + list(credits.values()),
+                "debits_pending": [0] * (len(debits) + len(credits)),
+                "credits_pending": [0] * (len(debits) + len(credits)),
+                "tests_debits": [True] * len(debits) + [False] * len(credits),
+                "tests_credits": [False] * (len(debits) + len(credits)),
+            }
+            async with connection.transaction():
+                values["hashjoin"], values["mergejoin"], *_ = await connection.fetchrow(
+                    PREFER_INDEX_JOINS.sql
+                )
+                await connection.fetch(statement.sql, *statement.arguments(values))
+            posted += 100
+            latencies.append((time.perf_counter() - began) * 1000)
+    return posted
+
+
 async def _run_raw_clients(
-    url: str, clients: int, start_at: float, stop_at: float
+    url: str, scenario: Scenario, clients: int, start_at: float, stop_at: float
 ) -> tuple[int, list[float], float]:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=clients, max_size=clients)
@@ -311,7 +371,12 @@ async def _run_raw_clients(
     try:
         return await _timed(
             start_at,
-            [_raw_client(pool, client, start_at, stop_at, latencies) for client in range(clients)],
+            [
+                (_raw_batch_client if scenario.batch_size else _raw_client)(
+                    pool, client, start_at, stop_at, latencies
+                )
+                for client in range(clients)
+            ],
             latencies,
         )
     finally:
@@ -333,7 +398,7 @@ async def _run_clients(
     url: str, scenario: Scenario, clients: int, start_at: float, stop_at: float
 ) -> tuple[int, list[float], float]:
     if scenario.mode == "raw":
-        return await _run_raw_clients(url, clients, start_at, stop_at)
+        return await _run_raw_clients(url, scenario, clients, start_at, stop_at)
     database = Database(create_engine_for(url, pool_size=clients + 2))
     # a long-running API process has the accounts it uses in its metadata cache
     async with database.transaction() as session:
@@ -471,7 +536,7 @@ def main() -> int:
         default=BATCH_CLIENTS,
         help="concurrent post_batch clients in (c), spread over the processes",
     )
-    parser.add_argument("--only", choices=["a", "b", "c", "C", "A", "s", "r"], action="append")
+    parser.add_argument("--only", choices=["a", "b", "c", "C", "A", "s", "r", "R"], action="append")
     arguments = parser.parse_args()
 
     own_database = None
@@ -535,6 +600,16 @@ def main() -> int:
                 "reference: (a)'s SQL via raw asyncpg, no SQLAlchemy",
                 32,
                 0,
+                False,
+                0,
+                "-",
+                mode="raw",
+            ),
+            Scenario(
+                "R",
+                "reference: (c)'s statement via raw asyncpg, no ledger code",
+                arguments.batch_clients,
+                100,
                 False,
                 0,
                 "-",

@@ -129,12 +129,14 @@ async def _post_batch_optimistically(
     try:
         async with savepoint(session):
             values["hashjoin"], values["mergejoin"] = await _prefer_index_joins(session)
-            rows = await fetch_all(session, statements.BATCH_OPTIMISTIC_WRITE_POSTGRESQL, values)
-            if len(rows) < len(requests) or rows[0][2] < len(changes["account_id"]):
+            *inserted, (_, updated) = await fetch_all(
+                session, statements.BATCH_OPTIMISTIC_WRITE_POSTGRESQL, values
+            )
+            if len(inserted) < len(requests) or updated < len(changes["account_id"]):
                 raise _NotAllPosted
     except _NotAllPosted:
         return None
-    sequences: dict[str, int] = {row[0]: row[1] for row in rows}
+    sequences: dict[str, int] = {row[0]: row[1] for row in inserted}
     return [
         BatchResult(transfer=new_transfer(request, sequences[request.transfer_id], now), error=None)
         for request in requests

@@ -307,16 +307,20 @@ BATCH_WRITE_POSTGRESQL = DriverStatement(
 # The optimistic batch (``batch.py``): the whole batch in ONE statement with no lock taken
 # before it, valid when testing each account's limit once on its summed change is the same
 # as testing it transfer by transfer. It inserts every transfer and adds every summed change
-# where the limits still hold; each returned row carries how many balance rows were
-# updated. Fewer transfers or fewer balance rows than sent mean "not like this": the caller
-# rolls back its savepoint and decides the batch transfer by transfer. The update locks
-# rows as its index nested loop meets them, in the order of the arrays, which the caller
-# sorts in the common lock order.
+# where the limits still hold. It returns a row per inserted transfer (id, sequence), then
+# one last row (NULL, how many balance rows were updated). Fewer transfers or fewer balance
+# rows than sent mean "not like this": the caller rolls back its savepoint and decides the
+# batch transfer by transfer. The branches of UNION ALL run in order, so the update (which
+# locks the balance rows) runs only once every transfer is inserted: the batch holds its
+# row locks from its last step to its commit, not while it inserts. The update locks rows
+# as its index nested loop meets them, in the order of the arrays, which the caller sorts
+# in the common lock order.
 BATCH_OPTIMISTIC_WRITE_POSTGRESQL = DriverStatement(
     text(
         f"WITH inserted AS ({_BATCH_INSERT}),"
         f" applied AS ({_batch_apply(with_limits=True)} RETURNING 1), {_RESTORE_JOINS_CTE}"
-        " SELECT id, sequence, (SELECT count(*) FROM applied) FROM inserted" + _AFTER_RESTORING
+        " SELECT id, sequence FROM inserted"
+        " UNION ALL SELECT CAST(NULL AS VARCHAR), (SELECT count(*) FROM applied) FROM restored"
     )
 )
 
