@@ -143,14 +143,39 @@ async def _post_batch_optimistically(
     ]
 
 
+# The per-row arrays of BATCH_OPTIMISTIC_WRITE_POSTGRESQL's balance update, in order.
+_CHANGE_COLUMNS = (*delta_params("", 0, Delta()), "tests_debits", "tests_credits")
+
+
 def _summed_changes(
     requests: list[TransferRequest], accounts: dict[str, AccountInfo], slot: int
 ) -> dict[str, list[Any]] | None:
     """Each written balance row's summed change and the limits to test on it, as the
     arrays of ``BATCH_OPTIMISTIC_WRITE_POSTGRESQL``, in the common lock order; None when
-    the batch's outcome could depend on the order of its transfers: a limited account
-    both debited and credited, or a sharded account whose limit would be tested (its
-    limit needs the sum of all its shards)."""
+    the batch's outcome could depend on the order of its transfers (see
+    ``_order_free_deltas``) or a sharded account's limit would be tested (that needs the
+    sum of all its shards)."""
+    deltas = _order_free_deltas(requests, accounts)
+    if deltas is None:
+        return None
+    rows = []
+    for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
+        delta = deltas[account.account_id]
+        tests = tested_limits(account, delta)
+        if account.is_sharded and any(tests):
+            return None
+        shard = _batch_shard(account, slot)
+        rows.append((*delta_params(account.account_id, shard, delta).values(), *tests))
+    columns = zip(_CHANGE_COLUMNS, zip(*rows, strict=True), strict=True)
+    return {name: list(values) for name, values in columns}
+
+
+def _order_free_deltas(
+    requests: list[TransferRequest], accounts: dict[str, AccountInfo]
+) -> dict[str, Delta] | None:
+    """Each account's summed change, or None if a limited account is both debited and
+    credited: only when every change to it pushes it the same way does testing its limit
+    once on the sum equal testing it after each transfer in order."""
     deltas: dict[str, Delta] = {}
     limited = {account_id for account_id, account in accounts.items() if is_limited(account)}
     side_of_limited: dict[str, bool] = {}  # True: debited
@@ -170,19 +195,7 @@ def _summed_changes(
                 and side_of_limited.setdefault(account_id, is_debit) is not is_debit
             ):
                 return None
-    columns: dict[str, list[Any]] = {
-        name: [] for name in (*delta_params("", 0, Delta()), "tests_debits", "tests_credits")
-    }
-    for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
-        delta = deltas[account.account_id]
-        tests_debits, tests_credits = tested_limits(account, delta)
-        if account.is_sharded and (tests_debits or tests_credits):
-            return None
-        row = delta_params(account.account_id, _batch_shard(account, slot), delta)
-        row["tests_debits"], row["tests_credits"] = tests_debits, tests_credits
-        for name, value in row.items():
-            columns[name].append(value)
-    return columns
+    return deltas
 
 
 async def _sort_requests(
