@@ -11,8 +11,8 @@ A ``DriverConnection`` is an asyncpg connection inside a transaction, taken from
 ``DriverPool``: connections the engine itself opens (the same URL, arguments and codecs)
 and hands over for good, kept idle between transactions. (Checking a connection out of
 SQLAlchemy's pool and back in for every transaction measured ~110 µs of client CPU under
-load, a third of a single transfer.) It runs only
-hand-written statements (``tongka.db.statements.DriverStatement``): the code that takes it
+load, a third of a single transfer.) It runs only hand-written statements
+(``tongka.db.statements.DriverStatement``): the code that takes it
 (``tongka.ledger.post_transfers``, ``post_batch``, ``get_balances``, ``get_transfer``) is
 written for it. Open one with ``Database.driver_transaction()`` or
 ``Database.run_driver(work)``; the caller owns the transaction as with every other unit

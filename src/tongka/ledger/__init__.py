@@ -1,7 +1,8 @@
 """The double-entry ledger: the only code that changes a balance. See ``README.md`` here.
 
-Other parts use only what this module exports; every function takes the caller's
-``AsyncSession`` and ``now`` and never commits (the caller owns the transaction).
+Other parts use only what this module exports; every function takes the caller's unit of
+work (a session, a Core connection, or for postings and reads a driver connection) and
+``now``, and never commits (the caller owns the transaction).
 """
 
 from tongka.ledger.accounts import open_account, open_accounts
