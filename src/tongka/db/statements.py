@@ -19,6 +19,7 @@ as ``DriverStatement``s and runs them with ``fetch_all`` / ``fetch_one`` /
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -45,18 +46,26 @@ class DriverStatement:
         self.sqlite: Executable = sqlite if sqlite is not None else clause
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self._json_names = frozenset(
+        json_names = {
             name for name, parameter in compiled.binds.items() if isinstance(parameter.type, JSON)
+        }
+        self._json_positions = tuple(
+            position for position, name in enumerate(self.names) if name in json_names
         )
+        # the hot path calls this on every posting: pick the values out at C speed
+        getter = operator.itemgetter(*self.names) if self.names else (lambda _values: ())
+        self._pick = getter if len(self.names) != 1 else (lambda values: (getter(values),))
 
     def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional arguments asyncpg takes for these named values."""
-        if not self._json_names:
-            return tuple(values[name] for name in self.names)
-        return tuple(
-            json.dumps(values[name]) if name in self._json_names else values[name]
-            for name in self.names
-        )
+        picked: tuple[Any, ...] = self._pick(values)
+        if not self._json_positions:
+            return picked
+        arguments = list(picked)
+        for position in self._json_positions:
+            value = arguments[position]
+            arguments[position] = "{}" if value == {} else json.dumps(value)
+        return tuple(arguments)
 
 
 def engine_of(unit: AnyUnitOfWork) -> Engine:

@@ -204,7 +204,7 @@ async def _post_single_postgresql(
     if sequence is not None:
         if second_updated != 1:
             raise LedgerCorrupted(f"balance row of account {plan.second.account_id} is missing")
-        return replace(transfer, sequence=sequence)
+        return new_transfer(request, sequence, transfer.created_at)
     if first_updated == 1:
         # A concurrent posting of the same id committed after our NOT EXISTS looked: take
         # back our update of the first account (we still hold its row lock), then replay.
