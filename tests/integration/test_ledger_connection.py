@@ -1,5 +1,7 @@
 """The ledger on a Core connection (``Database.connection_transaction``), the hot paths'
-lighter unit of work: same outcomes as through an ORM session, on both databases."""
+lighter unit of work, on both databases: what is particular to it (accounts it opened and
+rolled back, retries, planner settings). The outcomes of its postings are tested for every
+unit kind in ``test_ledger_units.py``."""
 
 from __future__ import annotations
 
@@ -11,64 +13,14 @@ from tests.ledger_support import (
     card_and_merchants,
     merchant_spec,
     transfer,
-    transfer_count,
 )
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.db.driver import DriverNeedsPostgreSQL
-from tongka.ledger import get_balance, open_account, post_batch, post_transfers
-from tongka.ledger.errors import AccountNotFound, InsufficientFunds
+from tongka.ledger import open_account, post_batch, post_transfers
+from tongka.ledger.errors import AccountNotFound
 
 pytestmark = pytest.mark.usefixtures("books_balance")
-
-
-async def test_postings_on_a_connection_match_the_session_path(
-    database: Database, clock: FixedClock
-) -> None:
-    # given
-    await card_and_merchants(database, now=clock.now())
-    # when: a single transfer, a replay of it, and a batch, each in a connection transaction
-    async with database.connection_transaction() as connection:
-        posted = await post_transfers(
-            connection, [transfer("pay-1", "card-1", "hot", 300)], now=clock.now()
-        )
-    replayed = await database.run_connection(
-        lambda connection: post_transfers(
-            connection, [transfer("pay-1", "card-1", "hot", 300)], now=clock.now()
-        )
-    )
-    async with database.connection_transaction() as connection:
-        results = await post_batch(
-            connection,
-            [transfer("pay-2", "card-1", "m", 600), transfer("pay-3", "card-1", "m", 200)],
-            now=clock.now(),
-        )
-        card = await get_balance(connection, "card-1")
-    # then
-    assert replayed == posted
-    assert [result.ok for result in results] == [True, False]
-    assert isinstance(results[1].error, InsufficientFunds)
-    assert card.available == 100
-    assert (await balance_of(database, "hot")).available == 300
-    assert await transfer_count(database) == 1 + 2
-
-
-async def test_a_refused_transfer_on_a_connection_writes_nothing(
-    database: Database, clock: FixedClock
-) -> None:
-    # given
-    await card_and_merchants(database, now=clock.now())
-    # when the caller catches the refusal and commits its transaction anyway
-    async with database.connection_transaction() as connection:
-        with pytest.raises(InsufficientFunds):
-            await post_transfers(
-                connection,
-                [transfer("pay-1", "card-1", "m", 400), transfer("pay-2", "card-1", "hot", 700)],
-                now=clock.now(),
-            )
-    # then
-    assert (await balance_of(database, "card-1")).available == 1_000
-    assert await transfer_count(database) == 1
 
 
 async def _open_pay_and_roll_back(database: Database, clock: FixedClock) -> None:

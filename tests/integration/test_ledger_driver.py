@@ -1,18 +1,16 @@
-"""The ledger on a driver connection (``Database.driver_transaction``: asyncpg itself, the
-hottest paths' unit of work): the same outcomes as through SQLAlchemy, and a pool that
-never hands out a connection in doubt."""
+"""The driver unit of work (``Database.driver_transaction``: asyncpg itself, the hottest
+paths' unit of work): a pool that never hands out a connection in doubt, retries, and a
+bound on waiting. The outcomes of its postings are tested for every unit kind in
+``test_ledger_units.py``."""
 
 from __future__ import annotations
 
 import asyncpg
 import pytest
 
-from tests.conftest import assert_books_balance
 from tests.ledger_support import (
     balance_of,
     card_and_merchants,
-    card_spec,
-    open_accounts,
     transfer,
     transfer_count,
 )
@@ -21,88 +19,13 @@ from tongka.db import Database, DriverConnection
 from tongka.db import driver as driver_module
 from tongka.db.driver import DriverPoolExhausted
 from tongka.db.engine import create_engine_for
-from tongka.ledger import get_balance, get_transfer, post_batch, post_transfers
-from tongka.ledger.errors import (
-    AccountNotFound,
-    CurrencyMismatch,
-    IdempotencyConflict,
-    InsufficientFunds,
-)
+from tongka.ledger import post_transfers
 
 pytestmark = pytest.mark.pg
 
 
 def _database_with_one_driver_connection(url: str) -> Database:
     return Database(create_engine_for(url), driver_pool_size=1)
-
-
-async def test_postings_on_a_driver_connection_match_the_session_path(
-    pg_database: Database, clock: FixedClock
-) -> None:
-    database = pg_database
-    await card_and_merchants(database, now=clock.now())
-    # when: a single transfer, its replay, a group and a batch, each in a driver transaction
-    async with database.driver_transaction() as unit:
-        [posted] = await post_transfers(
-            unit, [transfer("pay-1", "card-1", "hot", 300)], now=clock.now()
-        )
-    [replayed] = await database.run_driver(
-        lambda unit: post_transfers(
-            unit, [transfer("pay-1", "card-1", "hot", 300)], now=clock.now()
-        )
-    )
-    async with database.driver_transaction() as unit:
-        group = await post_transfers(
-            unit,
-            [transfer("pay-2", "card-1", "m", 100), transfer("pay-2-fee", "card-1", "hot", 1)],
-            now=clock.now(),
-        )
-        results = await post_batch(
-            unit,
-            [transfer("pay-3", "card-1", "m", 500), transfer("pay-4", "card-1", "m", 500)],
-            now=clock.now(),
-        )
-        card = await get_balance(unit, "card-1")
-        read_back = await get_transfer(unit, "pay-1")
-    # then
-    assert replayed == posted == read_back
-    assert [t.transfer_id for t in group] == ["pay-2", "pay-2-fee"]
-    assert [result.ok for result in results] == [True, False]
-    assert isinstance(results[1].error, InsufficientFunds)
-    assert card.available == 1_000 - 300 - 101 - 500
-    assert (await balance_of(database, "hot")).credits_posted == 301
-    assert await transfer_count(database) == 1 + 1 + 2 + 1
-    await assert_books_balance(database)
-
-
-@pytest.mark.parametrize(
-    ("requests", "error"),
-    [
-        ([transfer("x", "card-1", "m", 1_001)], InsufficientFunds),
-        (
-            [transfer("x", "card-1", "m", 600), transfer("y", "card-1", "hot", 600)],
-            InsufficientFunds,
-        ),
-        ([transfer("x", "card-1", "nowhere", 5)], AccountNotFound),
-        ([transfer("x", "card-1", "usd-card", 5)], CurrencyMismatch),
-        ([transfer("fund-card-1-1000", "card-1", "m", 5)], IdempotencyConflict),
-    ],
-    ids=["over-the-limit", "group-over-the-limit", "unknown-account", "currency", "reused-id"],
-)
-async def test_a_refusal_on_a_driver_connection_writes_nothing_even_if_committed(
-    pg_database: Database, clock: FixedClock, requests: list, error: type[Exception]
-) -> None:
-    database = pg_database
-    await card_and_merchants(database, now=clock.now())
-    await open_accounts(database, card_spec("usd-card", currency="USD"), now=clock.now())
-    # when the caller catches the refusal and commits its transaction anyway
-    async with database.driver_transaction() as unit:
-        with pytest.raises(error):
-            await post_transfers(unit, requests, now=clock.now())
-    # then
-    assert (await balance_of(database, "card-1")).available == 1_000
-    assert await transfer_count(database) == 1
-    await assert_books_balance(database)
 
 
 async def _pay_and_change_my_mind(database: Database, clock: FixedClock) -> None:
