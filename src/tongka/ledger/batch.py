@@ -51,7 +51,7 @@ from tongka.ledger.balances import (
 from tongka.ledger.errors import (
     AccountNotFound,
     CurrencyMismatch,
-    IdempotencyConflict,
+    LedgerContention,
 )
 from tongka.ledger.posting import AlreadyPosted
 from tongka.ledger.queries import find_transfers, transfers_table
@@ -91,7 +91,7 @@ async def post_batch(
             return await _post_batch_once(session, requests, now)
         except AlreadyPosted:
             continue  # a concurrent transaction inserted one of our ids: decide again
-    raise IdempotencyConflict(
+    raise LedgerContention(
         "the batch kept racing concurrent postings of the same transfer ids; retry it"
     )
 
@@ -267,7 +267,9 @@ async def _post_batch_once(
             planner = (
                 await _prefer_index_joins(session) if dialect_of(session) == "postgresql" else None
             )
-            accepted = await _decide_batch(session, requests, new, accounts, fail)
+            accepted, refused = await _decide_batch(session, requests, new, accounts, fail)
+            if refused:
+                await _replay_taken(session, requests, refused, results, fail)
             written = prepared.only(accepted)
             if written.transfers:
                 sequences = await _write_batch(session, accounts, written, planner)
@@ -350,14 +352,41 @@ async def _restore_joins(session: AnyUnitOfWork, planner: _Planner) -> None:
     )
 
 
+async def _replay_taken(
+    session: AnyUnitOfWork,
+    requests: list[TransferRequest],
+    refused: list[int],
+    results: list[BatchResult | None],
+    fail: Callable[[int, Exception], None],
+) -> None:
+    """Give a refused transfer whose id turns out to be taken its original answer.
+
+    Ids were looked up before the rows were locked. A concurrent transaction posting one of
+    them held one of those rows (every transfer writes both its accounts' balances) and has
+    committed once our lock was granted, so the balances we decided on include it, and a
+    transfer we refused may be one it posted: look again, now that it is visible.
+    """
+    existing = await find_transfers(session, (requests[index].transfer_id for index in refused))
+    for index in refused:
+        request = requests[index]
+        original = existing.get(request.transfer_id)
+        if original is None:
+            continue
+        if matches_request(request, original):
+            results[index] = BatchResult(transfer=original, error=None)
+        else:
+            fail(index, idempotency_conflict(request.transfer_id))
+
+
 async def _decide_batch(
     session: AnyUnitOfWork,
     requests: list[TransferRequest],
     new: list[int],
     accounts: dict[str, AccountInfo],
     fail: Callable[[int, Exception], None],
-) -> list[int]:
-    """Lock the batch's rows, decide each new transfer in order; returns the accepted."""
+) -> tuple[list[int], list[int]]:
+    """Lock the batch's rows, decide each new transfer in order; returns the accepted and
+    the refused (by a limit)."""
     involved = {
         account_id
         for index in new
@@ -365,6 +394,7 @@ async def _decide_batch(
     }
     current = await _lock_batch_rows(session, [accounts[account_id] for account_id in involved])
     accepted: list[int] = []
+    refused: list[int] = []
     for index in new:
         request = requests[index]
         effects = dict(
@@ -384,16 +414,14 @@ async def _decide_batch(
             None,
         )
         if breach is not None:
-            fail(
-                index,
-                limit_error(breach, request.transfer_id, current[breach.account.account_id]),
-            )
+            fail(index, limit_error(breach, request.transfer_id))
+            refused.append(index)
             continue
         for account_id, delta in effects.items():
             if account_id in current:
                 current[account_id].add(delta)
         accepted.append(index)
-    return accepted
+    return accepted, refused
 
 
 async def _lock_batch_rows(session: AnyUnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
