@@ -61,7 +61,11 @@ def connection_lost(error: BaseException) -> bool:
         if _is_lost_itself(current):
             return True
         wrapped = getattr(current, "orig", None)
-        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
+        if not isinstance(wrapped, BaseException):
+            wrapped = current.__cause__
+            if wrapped is None and not current.__suppress_context__:
+                wrapped = current.__context__  # e.g. a rollback that failed after the loss
+        current = wrapped
     return False
 
 
