@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from tongka.api.auth import PrincipalDep, list_scope, require_merchant, require_platform
 from tongka.api.callers import client_address
-from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep
+from tongka.api.deps import ClockDep, DatabaseDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import fetch_page
@@ -32,7 +32,7 @@ MAX_MINOR = 10**15  # minor units: far above any card, well inside a 64-bit colu
 router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"], route_class=IdempotentRoute)
 # The balance inquiry creates nothing and must commit its attempt counters even when it
 # refuses, so it runs in its own transaction, outside the idempotency mechanism.
-public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
+public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"], route_class=UnitOfWorkRoute)
 
 ManagerDep = Annotated[Principal, require_merchant("merchant_admin", "full")]
 PlatformDep = Annotated[Principal, require_platform("admin")]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Select, select
 
 from tongka.api.auth import PrincipalDep
-from tongka.api.deps import SessionDep
+from tongka.api.deps import SessionDep, UnitOfWorkRoute
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.api.schemas import ObjectId
@@ -18,7 +18,9 @@ from tongka.events.payload import EventPayload
 from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.identity.principal import Principal, PrincipalKind
 
-router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["events"], responses=ERROR_RESPONSES, route_class=UnitOfWorkRoute
+)
 
 # Merchant roles that manage integrations (events, webhooks): not cashiers. ``full`` keys
 # imply ``merchant_admin`` (tongka.identity.principal.ROLE_IMPLIES).

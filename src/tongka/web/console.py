@@ -23,13 +23,12 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from tongka.api.auth import SESSION_COOKIE, IdentityKeysDep
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep
+from tongka.api.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.config import Settings
 from tongka.errors import DomainError, PermissionDenied
 from tongka.identity import service as identity
@@ -217,11 +216,14 @@ async def get_checked_form(console: ConsoleDep) -> FormData:
 FormDep = Annotated[FormData, Depends(get_checked_form)]
 
 
-class ConsoleRoute(APIRoute):
-    """Console routes answer in HTML: a login redirect or an error page, never JSON."""
+class ConsoleRoute(UnitOfWorkRoute):
+    """Console routes answer in HTML: a login redirect or an error page, never JSON.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    Inside the request's transaction (a ``UnitOfWorkRoute``: re-run on a retryable failure).
+    """
+
+    def get_unit_of_work_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_unit_of_work_handler()
 
         async def console_handler(request: Request) -> Response:
             try:

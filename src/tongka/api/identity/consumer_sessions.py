@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tongka.api.auth import IdentityKeysDep, require_consumer
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep
+from tongka.api.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
@@ -26,7 +26,9 @@ from tongka.identity import service as identity
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone, sms_sender_for
 
-router = APIRouter(responses=ERROR_RESPONSES, tags=["consumer sign-in"])
+router = APIRouter(
+    responses=ERROR_RESPONSES, tags=["consumer sign-in"], route_class=UnitOfWorkRoute
+)
 
 PHONE_FIELD = Field(
     min_length=11,
