@@ -198,7 +198,7 @@ async def test_a_batch_that_keeps_racing_says_retry_not_conflict(
         raise batch_module.AlreadyPosted
 
     monkeypatch.setattr(batch_module, "_post_batch_once", always_raced)
-    monkeypatch.setattr(batch_module, "_post_batch_optimistically", _not_optimistic)
+    monkeypatch.setattr(batch_module, "post_batch_optimistically", _not_optimistic)
     with pytest.raises(LedgerContention) as raced:
         async with database.transaction() as session:
             await post_batch(session, [transfer("a", "card-1", "m", 5)], now=clock.now())
