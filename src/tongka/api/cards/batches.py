@@ -7,19 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import PrincipalDep, list_scope
 from tongka.api.cards.common import (
     MAX_MINOR,
     FinanceDep,
     ManagerDep,
     new_router,
 )
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.identity.schemas import fetch_page
-from tongka.api.pagination import ListResponse, PageParamsDep
-from tongka.api.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.cards import service
 from tongka.cards.models import CardBatch
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 
 router = new_router()
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import PrincipalDep, list_scope
 from tongka.api.cards.common import (
     MAX_MINOR,
     BalanceOut,
@@ -21,12 +20,13 @@ from tongka.api.cards.common import (
     card_scope,
     new_router,
 )
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep
-from tongka.api.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
-from tongka.api.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 
 router = new_router()
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from tongka.api.auth import list_scope, require_merchant, require_platform
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.cards import service
+from tongka.edge.auth import list_scope, require_merchant, require_platform
 from tongka.identity.principal import Principal, PrincipalKind
 
 MAX_MINOR = 10**15  # minor units: far above any card, well inside a 64-bit column

@@ -12,13 +12,13 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from tongka.api.callers import client_address
 from tongka.api.cards.common import BalanceOut, balance_out
-from tongka.api.deps import ClockDep, DatabaseDep, SettingsDep
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.schemas import RequestModel
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
+from tongka.edge.callers import client_address
+from tongka.edge.deps import ClockDep, DatabaseDep, SettingsDep
+from tongka.edge.schemas import RequestModel
 
 public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
 

@@ -9,19 +9,19 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import PrincipalDep, list_scope
 from tongka.api.cards.common import (
     MAX_MINOR,
     ManagerDep,
     PlatformDep,
     new_router,
 )
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.identity.schemas import fetch_page
-from tongka.api.pagination import ListResponse, PageParamsDep
-from tongka.api.schemas import ObjectId, RequestModel
 from tongka.cards import numbers, service
 from tongka.cards.models import CardProduct
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.schemas import ObjectId, RequestModel
 from tongka.identity.principal import Principal
 
 router = new_router()

@@ -7,15 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import PrincipalDep, list_scope
 from tongka.api.cards.common import (
     MAX_MINOR,
     PlatformDep,
     new_router,
 )
-from tongka.api.deps import ClockDep, SessionDep
-from tongka.api.schemas import ID_PATTERN, RequestModel
 from tongka.cards import service
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.schemas import ID_PATTERN, RequestModel
 
 router = new_router()
 
