@@ -24,12 +24,12 @@ from tests.factories import (
     make_merchant_with_key,
     make_platform_key,
 )
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.schemas import RequestModel
 from tongka.clock import Clock
 from tongka.db import Database
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.schemas import RequestModel
 from tongka.errors import Conflict
 from tongka.events import record_event
 from tongka.events.models import Event

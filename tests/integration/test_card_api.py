@@ -13,12 +13,12 @@ from fastapi import Request
 
 from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, count, event_types, reserve_account
 from tongka.api.app import create_app
-from tongka.api.auth import authenticate
 from tongka.cards import service
 from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.edge.auth import authenticate
 from tongka.errors import AuthenticationFailed
 from tongka.identity.principal import Principal, PrincipalKind
 

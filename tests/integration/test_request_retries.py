@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from tests.api_support import api_client, count_events, probe_router
 from tongka.api.app import create_app
-from tongka.api.deps import REQUEST_ATTEMPTS, UnitOfWorkRoute, get_session
 from tongka.api.models import IdempotencyRecord
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.edge.deps import REQUEST_ATTEMPTS, UnitOfWorkRoute, get_session
 
 THING = "/v1/probe_things"
 

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Select, select
 
-from tongka.api.auth import PrincipalDep
-from tongka.api.deps import SessionDep, UnitOfWorkRoute
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
-from tongka.api.schemas import ObjectId
+from tongka.edge.auth import PrincipalDep
+from tongka.edge.deps import SessionDep, UnitOfWorkRoute
+from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
+from tongka.edge.schemas import ObjectId
 from tongka.errors import NotFound, PermissionDenied
 from tongka.events.models import Event
 from tongka.events.payload import EventPayload

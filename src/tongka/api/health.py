@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from tongka import __version__
-from tongka.api.deps import DatabaseDep
+from tongka.edge.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
 

@@ -27,7 +27,7 @@ How it works, and why it is safe under crashes and concurrency:
 What is not stored: failures raised as exceptions (4xx domain and validation errors, 5xx)
 roll the whole transaction back, the key included — they changed nothing, so a retry simply
 runs again. A 5xx *returned* by a handler is not stored either. Keys are scoped per caller
-(``tongka.api.callers``) and kept 24 hours; ``purge_expired`` (a worker job) deletes older
+(``tongka.edge.callers``) and kept 24 hours; ``purge_expired`` (a worker job) deletes older
 rows, and an expired row is reused as if absent.
 """
 
@@ -49,14 +49,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from tongka.api.callers import caller_identity
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.api.errors import HeaderErrors, register_header_errors
 from tongka.api.models import IdempotencyRecord
 from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
+from tongka.edge.callers import caller_identity
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import Conflict
 
 HEADER = "Idempotency-Key"

@@ -23,9 +23,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tongka.api.callers import caller_identity
 from tongka.api.errors import error_response
 from tongka.config import Settings
+from tongka.edge.callers import caller_identity
 
 log = structlog.get_logger(__name__)
 

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Response
 from pydantic import Field
 
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.pagination import ListResponse, PageParamsDep, fetch_page
-from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
+from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.errors import PermissionDenied
 from tongka.identity.principal import Principal
 from tongka.webhooks import service

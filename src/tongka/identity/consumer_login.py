@@ -31,7 +31,13 @@ from tongka.errors import RateLimited
 from tongka.events import record_event
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys
-from tongka.identity.models import ConsumerLoginCode, KycLevel, LoginCodeStatus
+from tongka.identity.models import (
+    ConsoleSession,
+    Consumer,
+    ConsumerLoginCode,
+    KycLevel,
+    LoginCodeStatus,
+)
 from tongka.identity.sms import SmsSender, mask_phone, normalize_mobile
 from tongka.ids import new_id
 
@@ -63,9 +69,9 @@ class SentCode:
 class ConsumerSignIn:
     """A verification's outcome: a consumer with a fresh session, or a ``failure`` code."""
 
-    consumer: identity.Consumer | None = None
+    consumer: Consumer | None = None
     session_token: str | None = None
-    console_session: identity.ConsoleSession | None = None
+    console_session: ConsoleSession | None = None
     failure: str | None = None
 
     @property
@@ -251,7 +257,7 @@ async def _check_code(
 
 async def _consumer_with_verified_phone(
     session: AsyncSession, phone: str, now: datetime
-) -> identity.Consumer:
+) -> Consumer:
     consumer = await identity.find_consumer_by_phone(session, phone)
     actor = "consumer_login"
     if consumer is None:

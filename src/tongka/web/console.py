@@ -27,9 +27,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from tongka.api.auth import SESSION_COOKIE, IdentityKeysDep
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.config import Settings
+from tongka.edge.auth import SESSION_COOKIE, IdentityKeysDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import DomainError, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys

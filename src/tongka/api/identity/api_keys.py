@@ -8,13 +8,6 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import Field
 
-from tongka.api.auth import (
-    IdentityKeysDep,
-    PrincipalDep,
-    ensure_same_merchant,
-    list_scope,
-)
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import (
@@ -25,7 +18,14 @@ from tongka.api.identity.schemas import (
     visible_to,
 )
 from tongka.api.identity.stores import require_manager
-from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.edge.auth import (
+    IdentityKeysDep,
+    PrincipalDep,
+    ensure_same_merchant,
+    list_scope,
+)
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import IdentityKeysDep, require_consumer
-from tongka.api.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
+from tongka.edge.auth import IdentityKeysDep, require_consumer
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.identity import consumer_login
 from tongka.identity import service as identity
 from tongka.identity.principal import Principal

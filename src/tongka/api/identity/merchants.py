@@ -9,19 +9,19 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.api.auth import (
+from tongka.api.errors import ERROR_RESPONSES
+from tongka.api.idempotency import IdempotentRoute
+from tongka.api.identity.schemas import ObjectId, RequestModel, fetch_page
+from tongka.clock import Clock
+from tongka.edge.auth import (
     IdentityKeysDep,
     PrincipalDep,
     ensure_same_merchant,
     list_scope,
     require_platform,
 )
-from tongka.api.deps import ClockDep, SessionDep
-from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.schemas import ObjectId, RequestModel, fetch_page
-from tongka.api.pagination import ListResponse, PageParamsDep
-from tongka.clock import Clock
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Self, TypeVar
 
-from tongka.api.auth import ensure_same_merchant
-from tongka.api.pagination import fetch_page
-from tongka.api.schemas import ObjectId, RequestModel, ResponseModel
+from tongka.edge.auth import ensure_same_merchant
+from tongka.edge.pagination import fetch_page
+from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.identity.principal import Principal
 
 # The request base (unknown fields and NUL characters refused) and page fetcher, re-exported

@@ -9,12 +9,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from tongka.api.auth import (
-    PrincipalDep,
-    list_scope,
-    merchant_scope,
-)
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.schemas import (
@@ -24,7 +18,13 @@ from tongka.api.identity.schemas import (
     fetch_page,
     visible_to,
 )
-from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.edge.auth import (
+    PrincipalDep,
+    list_scope,
+    merchant_scope,
+)
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.errors import PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal

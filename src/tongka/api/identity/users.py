@@ -8,13 +8,6 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tongka.api.auth import (
-    PrincipalDep,
-    ensure_same_merchant,
-    list_scope,
-    require_platform,
-)
-from tongka.api.deps import ClockDep, SessionDep
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
@@ -26,7 +19,14 @@ from tongka.api.identity.schemas import (
     visible_to,
 )
 from tongka.api.identity.stores import require_manager
-from tongka.api.pagination import ListResponse, PageParamsDep
+from tongka.edge.auth import (
+    PrincipalDep,
+    ensure_same_merchant,
+    list_scope,
+    require_platform,
+)
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.identity import service as identity
 from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import Response
 from sqlalchemy import Select
 
-from tongka.api.auth import ensure_same_merchant, list_scope
 from tongka.api.identity.schemas import ObjectId
+from tongka.edge.auth import ensure_same_merchant, list_scope
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.web.console import (

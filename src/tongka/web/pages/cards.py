@@ -11,10 +11,10 @@ from typing import Any
 from fastapi import Response
 from starlette.datastructures import FormData
 
-from tongka.api.auth import list_scope
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
+from tongka.edge.auth import list_scope
 from tongka.errors import InvalidRequest
 from tongka.money import Money
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Response
 
-from tongka.api.auth import SESSION_COOKIE
+from tongka.edge.auth import SESSION_COOKIE
 from tongka.errors import DomainError, NotFound, PermissionDenied
 from tongka.identity import consumer_login
 from tongka.identity.models import KycLevel, SandboxSmsMessage

@@ -7,7 +7,7 @@ import re
 from fastapi import Response
 from sqlalchemy import select
 
-from tongka.api.auth import list_scope
+from tongka.edge.auth import list_scope
 from tongka.events.models import Event
 from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.web.console import console_router

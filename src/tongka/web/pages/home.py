@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from tongka.api.auth import SESSION_COOKIE
+from tongka.edge.auth import SESSION_COOKIE
 from tongka.identity import service as identity
 from tongka.identity.principal import Principal, PrincipalKind
 from tongka.web.console import (

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Response
 from sqlalchemy import Select
 
-from tongka.api.auth import list_scope
-from tongka.api.pagination import PageParams, apply_page
+from tongka.edge.auth import list_scope
+from tongka.edge.pagination import PageParams, apply_page
 from tongka.errors import PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import Store

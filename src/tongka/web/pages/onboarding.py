@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Response
 from pydantic import ValidationError
 
-from tongka.api.auth import ensure_same_merchant, list_scope
 from tongka.api.identity.merchants import MerchantRegistrationIn, registration_of
 from tongka.api.identity.schemas import ObjectId
+from tongka.edge.auth import ensure_same_merchant, list_scope
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.web.console import ConsoleDep, FormDep, SignedInDep, console_router, form_text

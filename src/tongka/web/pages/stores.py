@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Response
 from starlette.datastructures import FormData
 
-from tongka.api.auth import list_scope, merchant_scope
+from tongka.edge.auth import list_scope, merchant_scope
 from tongka.errors import InvalidRequest
 from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import Response
 
-from tongka.api.auth import list_scope
-from tongka.api.schemas import ObjectId
 from tongka.api.webhook_endpoints import endpoint_owner
+from tongka.edge.auth import list_scope
+from tongka.edge.schemas import ObjectId
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
 from tongka.web.pages.listing import (

@@ -33,7 +33,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.api.deps import ClockDep, SessionDep
+from tongka.edge.deps import ClockDep, SessionDep
 from tongka.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys

@@ -21,7 +21,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-SESSION_COOKIE = "tongka_session"  # the console's session cookie (tongka.api.auth)
+SESSION_COOKIE = "tongka_session"  # the console's session cookie (tongka.edge.auth)
 
 
 def _digest(secret: str) -> str:

@@ -1,0 +1,315 @@
+"""``/v1/cards``: issue one card, read cards, their lifecycle actions and history.
+
+A full card number or secret appears only in the response that issues (or reissues) the
+card; everywhere else numbers are masked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from tongka.api.cards.common import (
+    MAX_MINOR,
+    BalanceOut,
+    ManagerDep,
+    balance_out,
+    card_scope,
+    new_router,
+)
+from tongka.cards import numbers, service
+from tongka.cards.keys import card_keys
+from tongka.cards.models import Card
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
+
+router = new_router()
+
+
+class CardOut(BaseModel):
+    object: Literal["card"] = "card"
+    id: str
+    merchant_id: str
+    product_id: str
+    batch_id: str | None
+    masked_number: str
+    last4: str
+    status: str
+    currency: str
+    face_value: int
+    balance: BalanceOut
+    holder_id: str | None
+    replaced_by_card_id: str | None
+    activated_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, card: Card, balance: service.CardBalance) -> CardOut:
+        return cls(
+            id=card.id,
+            merchant_id=card.merchant_id,
+            product_id=card.product_id,
+            batch_id=card.batch_id,
+            masked_number=numbers.mask(card.bin_prefix, card.last4, card.number_length),
+            last4=card.last4,
+            status=card.status,
+            currency=card.currency,
+            face_value=card.face_value,
+            balance=balance_out(balance, card.currency),
+            holder_id=card.holder_id,
+            replaced_by_card_id=card.replaced_by_card_id,
+            activated_at=card.activated_at,
+            expires_at=card.expires_at,
+            created_at=card.created_at,
+        )
+
+
+class IssuedCardOut(CardOut):
+    """The only answer that carries the full number and the secret: keep it safe."""
+
+    number: str
+    secret: str
+
+    @classmethod
+    def of_issued(cls, issued: service.IssuedCard) -> IssuedCardOut:
+        shown = CardOut.of(issued.card, service.CardBalance(paid=0, bonus=0)).model_dump()
+        shown.pop("object")
+        return cls(**shown, number=issued.number, secret=issued.secret)
+
+
+class CardIssue(RequestModel):
+    product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
+    face_value: int = Field(
+        gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
+    )
+    holder_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Consumer (con_...)."
+    )
+
+
+class ReasonRequest(RequestModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class MergeRequest(RequestModel):
+    source_card_ids: list[str] = Field(min_length=1, max_length=50)
+
+
+@router.post("/v1/cards", status_code=201, summary="Issue one card (number and secret shown once)")
+async def issue_card(
+    body: CardIssue,
+    principal: ManagerDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> IssuedCardOut:
+    issued = await service.issue_card(
+        session,
+        body.product_id,
+        merchant_id=principal.merchant_id,
+        face_value=body.face_value,
+        holder_id=body.holder_id,
+        keys=card_keys(settings),
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return IssuedCardOut.of_issued(issued)
+
+
+async def _card_out(session: Any, card: Card) -> CardOut:
+    return CardOut.of(card, await service.card_balance(session, card))
+
+
+@router.get("/v1/cards", summary="List cards (search by last four digits, holder, product)")
+async def list_cards(
+    principal: PrincipalDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    last4: Annotated[str | None, Query(pattern="^[0-9]{4}$")] = None,
+    holder_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    product_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    batch_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    status: Annotated[service.CardStatus | None, Query()] = None,
+) -> ListResponse[CardOut]:
+    scope = card_scope(principal)
+    statement = service.cards_query(
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id or holder_id,
+        last4=last4,
+        product_id=product_id,
+        batch_id=batch_id,
+        status=status,
+    )
+    statement = apply_page(statement, page, id_column=Card.id, created_column=Card.created_at)
+    cards = list((await session.execute(statement)).scalars().all())
+    balances = await service.card_balances(session, cards[: page.limit])
+    return make_list_response(cards, page, lambda card: CardOut.of(card, balances[card.id]))
+
+
+@router.get("/v1/cards/{card_id}", summary="One card with its balance")
+async def get_card(card_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> CardOut:
+    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
+    return await _card_out(session, card)
+
+
+@router.post("/v1/cards/{card_id}/activate", summary="Activate an issued card without money")
+async def activate_card(
+    card_id: ObjectId,
+    body: ReasonRequest,
+    principal: ManagerDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CardOut:
+    """For cards given away empty (member cards); sold cards are activated by their sale."""
+    card = await service.activate_card(
+        session,
+        card_id,
+        merchant_id=principal.merchant_id,
+        actor=principal.actor,
+        now=clock.now(),
+        reason=body.reason,
+    )
+    return await _card_out(session, card)
+
+
+LIFECYCLE_SUMMARIES = {
+    "freeze": "Freeze a card (冻结): no value may leave it",
+    "unfreeze": "Unfreeze a frozen card",
+    "report_lost": "Report a card lost (挂失)",
+    "close": "Close an empty card",
+}
+
+
+def _lifecycle_endpoint(action: str) -> Any:
+    async def endpoint(
+        card_id: ObjectId,
+        body: ReasonRequest,
+        principal: PrincipalDep,
+        session: SessionDep,
+        clock: ClockDep,
+    ) -> CardOut:
+        card = await service.apply_lifecycle_action(
+            session,
+            card_id,
+            action,
+            **vars(card_scope(principal)),
+            actor=principal.actor,
+            now=clock.now(),
+            reason=body.reason,
+        )
+        return await _card_out(session, card)
+
+    endpoint.__name__ = f"{action}_card"
+    return endpoint
+
+
+for _action in service.LIFECYCLE_ACTIONS:
+    router.add_api_route(
+        f"/v1/cards/{{card_id}}/{_action}",
+        _lifecycle_endpoint(_action),
+        methods=["POST"],
+        summary=LIFECYCLE_SUMMARIES[_action],
+        response_model=CardOut,
+    )
+
+
+@router.post(
+    "/v1/cards/{card_id}/reissue",
+    status_code=201,
+    summary="Reissue a lost card (补卡): new number and secret shown once, balance moved",
+)
+async def reissue_card(
+    card_id: ObjectId,
+    body: ReasonRequest,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> IssuedCardOut:
+    issued = await service.reissue_card(
+        session,
+        card_id,
+        merchant_id=list_scope(principal),
+        keys=card_keys(settings),
+        actor=principal.actor,
+        now=clock.now(),
+        reason=body.reason,
+    )
+    out = IssuedCardOut.of_issued(issued)
+    balance = await service.card_balance(session, issued.card)
+    out.balance = balance_out(balance, issued.card.currency)
+    return out
+
+
+@router.post("/v1/cards/{card_id}/merge", summary="Merge other cards into this one (并卡)")
+async def merge_cards(
+    card_id: ObjectId,
+    body: MergeRequest,
+    principal: PrincipalDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CardOut:
+    card = await service.merge_cards(
+        session,
+        card_id,
+        body.source_card_ids,
+        **vars(card_scope(principal)),
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return await _card_out(session, card)
+
+
+class CardTransactionOut(BaseModel):
+    object: Literal["card_transaction"] = "card_transaction"
+    transfer_id: str
+    sequence: int
+    part: str
+    amount: int = Field(description="Signed: + onto the card, - off it. Minor units.")
+    currency: str
+    code: str
+    reference: str | None
+    created_at: datetime
+
+
+class CardTransactionList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[CardTransactionOut]
+    has_more: bool
+    next_after_sequence: int | None
+
+
+@router.get("/v1/cards/{card_id}/transactions", summary="A card's transaction history")
+async def card_transactions(
+    card_id: ObjectId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after_sequence: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> CardTransactionList:
+    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
+    page = await service.card_history(session, card, limit=limit, after_sequence=after_sequence)
+    data = [
+        CardTransactionOut(
+            transfer_id=item.transfer.transfer_id,
+            sequence=item.transfer.sequence,
+            part=item.part,
+            amount=item.amount,
+            currency=item.transfer.currency,
+            code=item.transfer.code,
+            reference=item.transfer.reference,
+            created_at=item.transfer.created_at,
+        )
+        for item in page.data
+    ]
+    return CardTransactionList(
+        data=data,
+        has_more=page.has_more,
+        next_after_sequence=data[-1].sequence if page.has_more and data else None,
+    )

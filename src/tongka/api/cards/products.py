@@ -1,0 +1,182 @@
+"""``/v1/card_products``: a merchant defines card products (卡种); the platform reviews them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from tongka.api.cards.common import (
+    MAX_MINOR,
+    ManagerDep,
+    PlatformDep,
+    new_router,
+)
+from tongka.api.identity.schemas import fetch_page
+from tongka.cards import numbers, service
+from tongka.cards.models import CardProduct
+from tongka.edge.auth import PrincipalDep, list_scope
+from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.schemas import ObjectId, RequestModel
+from tongka.identity.principal import Principal
+
+router = new_router()
+
+
+class ProductCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=120, description="Shown to buyers (卡种名称).")
+    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
+    bin_prefix: str = Field(pattern="^[0-9]{6,8}$", description="BIN (卡BIN), 6–8 digits.")
+    number_length: int = Field(ge=16, le=19)
+    max_balance: int = Field(gt=0, le=MAX_MINOR, description="Minor units.")
+    is_named: bool = Field(description="记名卡 (true) or 不记名卡 (false).")
+    form: service.CardForm = service.CardForm.VIRTUAL
+    face_values: list[Annotated[int, Field(gt=0, le=MAX_MINOR)]] | None = Field(
+        default=None, max_length=50, description="Fixed face values (minor units)."
+    )
+    face_value_min: int | None = Field(default=None, gt=0, le=MAX_MINOR)
+    face_value_max: int | None = Field(default=None, gt=0, le=MAX_MINOR)
+    is_top_up_allowed: bool = True
+    validity_months: int | None = Field(
+        default=None, ge=1, le=1200, description="From activation; null: none."
+    )
+    acceptance: service.Acceptance = service.Acceptance.ISSUER_STORES
+    accepted_store_ids: list[str] = []
+    accepted_merchant_ids: list[str] = []
+    breakage_policy: service.BreakagePolicy = service.BreakagePolicy.FORFEIT
+    exchange_grace_days: int | None = Field(default=None, ge=1, le=3650)
+    exchange_ratio: Decimal | None = Field(
+        default=None, gt=0, le=1, max_digits=8, allow_inf_nan=False, description='e.g. "0.9".'
+    )
+
+    def to_spec(self) -> service.ProductSpec:
+        return service.ProductSpec(**self.model_dump())
+
+
+class ProductOut(BaseModel):
+    object: Literal["card_product"] = "card_product"
+    id: str
+    merchant_id: str
+    name: str
+    currency: str
+    status: str
+    bin_prefix: str
+    number_length: int
+    issued_count: int
+    capacity: int
+    face_values: list[int] | None
+    face_value_min: int | None
+    face_value_max: int | None
+    is_top_up_allowed: bool
+    max_balance: int
+    is_named: bool
+    validity_months: int | None
+    acceptance: str
+    accepted_store_ids: list[str]
+    accepted_merchant_ids: list[str]
+    breakage_policy: str
+    exchange_grace_days: int | None
+    exchange_ratio: str | None
+    form: str
+    review_note: str | None
+    reviewed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, product: CardProduct) -> ProductOut:
+        fields = {
+            name: getattr(product, name)
+            for name in cls.model_fields
+            if name not in ("object", "capacity")
+        }
+        return cls(**fields, capacity=numbers.capacity(product.bin_prefix, product.number_length))
+
+
+class ReviewRequest(RequestModel):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@router.post("/v1/card_products", status_code=201, summary="Define a card product (卡种)")
+async def create_product(
+    body: ProductCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
+) -> ProductOut:
+    product = await service.create_product(
+        session, str(principal.merchant_id), body.to_spec(), actor=principal.actor, now=clock.now()
+    )
+    return ProductOut.of(product)
+
+
+@router.get("/v1/card_products", summary="List card products")
+async def list_products(
+    principal: PrincipalDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    status: Annotated[service.ProductStatus | None, Query()] = None,
+) -> ListResponse[ProductOut]:
+    statement = service.products_query(
+        merchant_id=list_scope(principal), status=status.value if status else None
+    )
+    return await fetch_page(session, statement, page, CardProduct, ProductOut.of)
+
+
+@router.get("/v1/card_products/{product_id}", summary="One card product")
+async def get_product(
+    product_id: ObjectId, principal: PrincipalDep, session: SessionDep
+) -> ProductOut:
+    product = await service.get_product(session, product_id, merchant_id=list_scope(principal))
+    return ProductOut.of(product)
+
+
+@router.post("/v1/card_products/{product_id}/submit", summary="Submit for the platform's review")
+async def submit_product(
+    product_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
+) -> ProductOut:
+    product = await service.submit_product(
+        session,
+        product_id,
+        merchant_id=principal.merchant_id,
+        actor=principal.actor,
+        now=clock.now(),
+    )
+    return ProductOut.of(product)
+
+
+async def _review(
+    product_id: ObjectId,
+    body: ReviewRequest,
+    principal: Principal,
+    session: Any,
+    now: datetime,
+    *,
+    is_approved: bool,
+) -> ProductOut:
+    product = await service.review_product(
+        session, product_id, is_approved=is_approved, note=body.note, principal=principal, now=now
+    )
+    return ProductOut.of(product)
+
+
+@router.post("/v1/card_products/{product_id}/approve", summary="Platform: approve a product")
+async def approve_product(
+    product_id: ObjectId,
+    body: ReviewRequest,
+    principal: PlatformDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ProductOut:
+    return await _review(product_id, body, principal, session, clock.now(), is_approved=True)
+
+
+@router.post("/v1/card_products/{product_id}/reject", summary="Platform: reject a product")
+async def reject_product(
+    product_id: ObjectId,
+    body: ReviewRequest,
+    principal: PlatformDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ProductOut:
+    return await _review(product_id, body, principal, session, clock.now(), is_approved=False)

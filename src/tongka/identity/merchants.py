@@ -1,0 +1,216 @@
+"""Merchants and their onboarding review (入驻审核), settlement bank accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.crypto import decrypt, encrypt
+from tongka.errors import InvalidRequest
+from tongka.identity.common import (
+    check_password_strength,
+    flush_unique,
+    get_merchant,
+    identity_event,
+    normalize_email,
+)
+from tongka.identity.credit_code import credit_code_problem, normalize_credit_code
+from tongka.identity.crypto import IdentityKeys
+from tongka.identity.errors import (
+    AlreadyExists,
+    IllegalTransition,
+)
+from tongka.identity.models import (
+    Merchant,
+    MerchantRole,
+    MerchantStatus,
+    User,
+)
+from tongka.identity.users import create_user, ensure_email_free
+from tongka.ids import new_id
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SettlementAccount:
+    bank_name: str
+    account_name: str
+    account_number: str
+
+
+@dataclass(frozen=True)
+class MerchantRegistration:
+    """What a merchant submits to open an account (开户与入驻)."""
+
+    legal_name: str
+    credit_code: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    admin_email: str
+    admin_password: str
+    admin_display_name: str | None = None
+    settlement_account: SettlementAccount | None = None
+
+
+def _validated_credit_code(code: str) -> str:
+    normalized = normalize_credit_code(code)
+    problem = credit_code_problem(normalized)
+    if problem:
+        raise InvalidRequest(
+            f"The unified social credit code {problem}.",
+            code="invalid_credit_code",
+            param="credit_code",
+        )
+    return normalized
+
+
+def _set_settlement_account(
+    merchant: Merchant, account: SettlementAccount, keys: IdentityKeys
+) -> None:
+    number = account.account_number.replace(" ", "")
+    if not number.isdigit() or not 8 <= len(number) <= 32:
+        raise InvalidRequest(
+            "A bank account number is 8 to 32 digits.",
+            code="invalid_bank_account",
+            param="settlement_account.account_number",
+        )
+    merchant.settlement_bank_name = account.bank_name
+    merchant.settlement_account_name = account.account_name
+    merchant.settlement_account_number_encrypted = encrypt(
+        keys.bank_account, number, associated_data=merchant.id
+    )
+    merchant.settlement_account_last4 = number[-4:]
+
+
+def reveal_settlement_account_number(merchant: Merchant, keys: IdentityKeys) -> str | None:
+    """The clear account number, for settlement payouts only (never shown or logged)."""
+    if merchant.settlement_account_number_encrypted is None:
+        return None
+    return decrypt(
+        keys.bank_account,
+        merchant.settlement_account_number_encrypted,
+        associated_data=merchant.id,
+    )
+
+
+def masked_account_number(last4: str | None) -> str | None:
+    return None if last4 is None else f"**** **** **** {last4}"
+
+
+async def register_merchant(
+    session: AsyncSession,
+    keys: IdentityKeys,
+    registration: MerchantRegistration,
+    *,
+    now: datetime,
+    actor: str = "public",
+) -> tuple[Merchant, User]:
+    """Create a merchant pending review and its first ``merchant_admin`` user."""
+    credit_code = _validated_credit_code(registration.credit_code)
+    check_password_strength(registration.admin_password)
+    if await session.scalar(select(Merchant.id).where(Merchant.credit_code == credit_code)):
+        raise AlreadyExists(
+            "A merchant with this credit code is already registered.", param="credit_code"
+        )
+    await ensure_email_free(session, normalize_email(registration.admin_email))
+    merchant = Merchant(
+        id=new_id("mch"),
+        legal_name=registration.legal_name.strip(),
+        credit_code=credit_code,
+        contact_name=registration.contact_name,
+        contact_phone=registration.contact_phone,
+        contact_email=normalize_email(registration.contact_email),
+        status=MerchantStatus.PENDING_REVIEW,
+        created_at=now,
+        updated_at=now,
+    )
+    if registration.settlement_account is not None:
+        _set_settlement_account(merchant, registration.settlement_account, keys)
+    session.add(merchant)
+    await flush_unique(session, "merchant", "credit_code")
+    await identity_event(
+        session,
+        "merchant.registered",
+        merchant,
+        actor=actor,
+        now=now,
+        merchant_id=merchant.id,
+        data={"legal_name": merchant.legal_name, "credit_code": credit_code},
+    )
+    admin = await create_user(
+        session,
+        email=registration.admin_email,
+        display_name=registration.admin_display_name or registration.contact_name,
+        role=MerchantRole.MERCHANT_ADMIN,
+        password=registration.admin_password,
+        actor=actor,
+        now=now,
+        merchant_id=merchant.id,
+    )
+    return merchant, admin
+
+
+def merchants_query(
+    merchant_id: str | None = None, status: MerchantStatus | None = None
+) -> Select[Any]:
+    statement = select(Merchant)
+    if merchant_id is not None:
+        statement = statement.where(Merchant.id == merchant_id)
+    if status is not None:
+        statement = statement.where(Merchant.status == status)
+    return statement
+
+
+# Which review decisions are allowed from which status.
+_TRANSITIONS: dict[str, tuple[set[str], MerchantStatus]] = {
+    "approve": ({MerchantStatus.PENDING_REVIEW, MerchantStatus.SUSPENDED}, MerchantStatus.ACTIVE),
+    "reject": ({MerchantStatus.PENDING_REVIEW}, MerchantStatus.REJECTED),
+    "suspend": ({MerchantStatus.ACTIVE}, MerchantStatus.SUSPENDED),
+}
+
+
+_EVENT_OF_DECISION = {"approve": "approved", "reject": "rejected", "suspend": "suspended"}
+
+
+async def review_merchant(
+    session: AsyncSession,
+    merchant_id: str,
+    decision: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> Merchant:
+    """Approve (activates; also lifts a suspension), reject (with a reason) or suspend."""
+    allowed_from, target = _TRANSITIONS[decision]
+    merchant = await get_merchant(session, merchant_id)
+    if merchant.status not in allowed_from:
+        raise IllegalTransition(
+            f"Cannot {decision} a merchant that is {merchant.status}.", param="status"
+        )
+    if decision == "reject" and not (reason and reason.strip()):
+        raise InvalidRequest("A rejection needs a reason.", param="reason")
+    previous = merchant.status
+    merchant.status = target
+    merchant.reviewed_by = actor
+    merchant.reviewed_at = now
+    merchant.rejection_reason = reason if decision == "reject" else None
+    merchant.updated_at = now
+    await session.flush()
+    await identity_event(
+        session,
+        f"merchant.{_EVENT_OF_DECISION[decision]}",
+        merchant,
+        actor=actor,
+        now=now,
+        merchant_id=merchant.id,
+        data={"previous_status": previous, "status": target, "reason": reason},
+    )
+    return merchant
