@@ -19,7 +19,7 @@ from tongka.db import Database
 from tongka.events.models import Event
 from tongka.identity import service as identity
 from tongka.identity.models import KycLevel
-from tongka.identity.principal import SYSTEM
+from tongka.identity.principal import SYSTEM, Principal, PrincipalKind
 from tongka.ledger import AccountCode
 from tongka.ledger.system_accounts import system_account
 from tongka.ledger.verify import verify_ledger
@@ -28,6 +28,24 @@ KEYS = CardKeys.from_root(bytes.fromhex(TEST_SECRET_KEY))
 MERCHANT = "mch_alpha"
 OTHER_MERCHANT = "mch_beta"
 _bins = itertools.count(100)
+# the three sides of a freeze (lifecycle actions take a principal)
+OPERATOR = Principal(kind=PrincipalKind.PLATFORM, actor="user:test", roles=frozenset({"admin"}))
+ISSUER = Principal(
+    kind=PrincipalKind.MERCHANT,
+    actor="user:issuer",
+    roles=frozenset({"merchant_admin"}),
+    merchant_id=MERCHANT,
+)
+
+
+def holder_principal(consumer_id: str) -> Principal:
+    return Principal(
+        kind=PrincipalKind.CONSUMER,
+        actor=f"consumer:{consumer_id}",
+        roles=frozenset(),
+        consumer_id=consumer_id,
+    )
+
 
 ANONYMOUS = service.ProductSpec(
     name="Gift card",

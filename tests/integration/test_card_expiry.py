@@ -17,13 +17,14 @@ from tests.cards_support import (
 )
 from tongka.cards import service
 from tongka.cards.errors import ExchangeNotAllowed, IllegalCardTransition
-from tongka.cards.lifecycle import add_months
+from tongka.cards.validity import add_months, expiry_moment
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger import AccountCode, get_balance
 from tongka.ledger.system_accounts import system_account
 
 ACTOR = "user:test"
+TIMEZONE = "Asia/Shanghai"
 
 
 async def _breakage_income(database: Database, clock: FixedClock) -> int:
@@ -43,7 +44,7 @@ async def test_an_expired_cards_balance_goes_to_breakage_income(
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=2_000, bonus=300)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     # found a second before expiry: only the nearest (7-day) reminder goes out
     assert await _expire(database, expiry - timedelta(seconds=1)) == 1
     assert await _expire(database, expiry) == 1
@@ -68,7 +69,7 @@ async def test_reminders_go_out_30_and_7_days_before_once_each(
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=100)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     assert await _expire(database, expiry - timedelta(days=31)) == 0
     assert await _expire(database, expiry - timedelta(days=30)) == 1
     assert await _expire(database, expiry - timedelta(days=29)) == 0
@@ -98,7 +99,7 @@ async def test_an_expired_card_is_exchanged_at_the_ratio_within_grace(
     async with database.transaction() as session:
         product = await active_product(session, clock.now(), **EXCHANGE)
         issued = await funded_card(session, clock.now(), product, amount=1_005, bonus=10)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     assert await balance_of(database, issued.card.id) == service.CardBalance(1_005, 10)
     async with database.transaction() as session:
@@ -118,7 +119,7 @@ async def test_after_the_grace_period_the_balance_is_forfeited(
     async with database.transaction() as session:
         product = await active_product(session, clock.now(), **EXCHANGE)
         issued = await funded_card(session, clock.now(), product, amount=1_000)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     await _expire(database, expiry + timedelta(days=90))
     async with database.transaction() as session:
@@ -136,7 +137,7 @@ async def test_a_forfeit_product_allows_no_exchange(database: Database, clock: F
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=1_000)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     with pytest.raises(ExchangeNotAllowed):
         async with database.transaction() as session:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.cards_support import (
     KEYS,
     MERCHANT,
+    OPERATOR,
     OTHER_MERCHANT,
     active_product,
     assert_ledger_verifies,
@@ -31,7 +32,7 @@ from tongka.cards.errors import (
     MaxBalanceExceeded,
     MergeNotAllowed,
 )
-from tongka.cards.lifecycle import add_months
+from tongka.cards.validity import add_months, expiry_moment
 from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.db import Database
@@ -49,7 +50,7 @@ async def test_activation_with_money_credits_the_card_and_sets_the_expiry(
     async with database.transaction() as session:
         card = await service.get_card(session, issued.card.id)
     assert card.status == "active"
-    assert card.expires_at == clock.now().replace(year=2029)
+    assert card.expires_at == expiry_moment(clock.now(), 36, "Asia/Shanghai")
     assert await balance_of(database, card.id) == service.CardBalance(paid=10_000, bonus=1_000)
     assert await event_types(database, card.id) == ["card.issued", "card.activated"]
     await assert_ledger_verifies(database, clock.now())
@@ -120,11 +121,11 @@ async def _status_card(database: Database, clock: FixedClock, status: str) -> st
         if status == "issued":
             return (await issue(session, product.id, clock.now())).card.id
         if status == "frozen":
-            await service.freeze_card(session, card_id, actor=ACTOR, now=clock.now())
+            await service.freeze_card(session, card_id, principal=OPERATOR, now=clock.now())
         if status == "lost":
-            await service.report_lost(session, card_id, actor=ACTOR, now=clock.now())
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
         if status == "closed":
-            await service.report_lost(session, card_id, actor=ACTOR, now=clock.now())
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
             await service.reissue_card(session, card_id, keys=KEYS, actor=ACTOR, now=clock.now())
         if status == "expired":
             await service.expire_due_cards(session, now=add_months(clock.now(), 37))
@@ -132,9 +133,9 @@ async def _status_card(database: Database, clock: FixedClock, status: str) -> st
 
 
 TRANSITIONS = {
-    "freeze": lambda s, c, now: service.freeze_card(s, c, actor=ACTOR, now=now),
-    "unfreeze": lambda s, c, now: service.unfreeze_card(s, c, actor=ACTOR, now=now),
-    "report_lost": lambda s, c, now: service.report_lost(s, c, actor=ACTOR, now=now),
+    "freeze": lambda s, c, now: service.freeze_card(s, c, principal=OPERATOR, now=now),
+    "unfreeze": lambda s, c, now: service.unfreeze_card(s, c, principal=OPERATOR, now=now),
+    "report_lost": lambda s, c, now: service.report_lost(s, c, principal=OPERATOR, now=now),
     "reissue": lambda s, c, now: service.reissue_card(s, c, keys=KEYS, actor=ACTOR, now=now),
     "activate": lambda s, c, now: service.activate_card(s, c, actor=ACTOR, now=now),
 }
@@ -182,7 +183,9 @@ async def test_a_lost_card_is_reissued_with_its_balance_in_one_ledger_transactio
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         old = await funded_card(session, clock.now(), product, amount=7_000, bonus=500)
-        await service.report_lost(session, old.card.id, actor=ACTOR, now=clock.now(), reason="bag")
+        await service.report_lost(
+            session, old.card.id, principal=OPERATOR, now=clock.now(), reason="bag"
+        )
         new = await service.reissue_card(
             session, old.card.id, keys=KEYS, actor=ACTOR, now=clock.now()
         )
@@ -210,14 +213,16 @@ async def test_a_card_with_money_cannot_be_closed(database: Database, clock: Fix
         issued = await funded_card(session, clock.now(), product, amount=100)
     with pytest.raises(IllegalCardTransition, match="holds 100"):
         async with database.transaction() as session:
-            await service.close_card(session, issued.card.id, actor=ACTOR, now=clock.now())
+            await service.close_card(session, issued.card.id, principal=OPERATOR, now=clock.now())
 
 
 async def test_an_empty_card_closes(database: Database, clock: FixedClock) -> None:
     issued = await _issued(database, clock)
     async with database.transaction() as session:
         await service.activate_card(session, issued.card.id, actor=ACTOR, now=clock.now())
-        closed = await service.close_card(session, issued.card.id, actor=ACTOR, now=clock.now())
+        closed = await service.close_card(
+            session, issued.card.id, principal=OPERATOR, now=clock.now()
+        )
     assert closed.status == "closed"
 
 
@@ -292,7 +297,11 @@ async def test_another_merchant_cannot_merge_or_freeze(
     with pytest.raises(CardNotFound):
         async with database.transaction() as session:
             await service.freeze_card(
-                session, target.card.id, merchant_id=OTHER_MERCHANT, actor="b", now=clock.now()
+                session,
+                target.card.id,
+                merchant_id=OTHER_MERCHANT,
+                principal=OPERATOR,
+                now=clock.now(),
             )
 
 
