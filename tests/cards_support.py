@@ -15,6 +15,8 @@ from tests.factories import unique_phone
 from tongka.cards import service
 from tongka.cards.keys import CardKeys
 from tongka.cards.models import CardProduct
+from tongka.cards.validity import add_months
+from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.events.models import Event
 from tongka.identity import service as identity
@@ -176,3 +178,28 @@ async def assert_ledger_verifies(database: Database, now: datetime) -> None:
     async with database.transaction() as session:
         report = await verify_ledger(session, now)
     assert report.ok, report.failures
+
+
+STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
+
+
+async def card_in_status(database: Database, clock: FixedClock, status: str) -> str:
+    """A card in ``status`` reached through the service (not by writing the column)."""
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        issued = await funded_card(session, clock.now(), product, amount=5_000)
+        card_id = issued.card.id
+        if status == "issued":
+            return (await issue(session, product.id, clock.now())).card.id
+        if status == "frozen":
+            await service.freeze_card(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "lost":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "closed":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+            await service.reissue_card(
+                session, card_id, keys=KEYS, actor="user:test", now=clock.now()
+            )
+        if status == "expired":
+            await service.expire_due_cards(session, now=add_months(clock.now(), 37))
+    return card_id

@@ -14,9 +14,11 @@ from tests.cards_support import (
     MERCHANT,
     OPERATOR,
     OTHER_MERCHANT,
+    STATUSES,
     active_product,
     assert_ledger_verifies,
     balance_of,
+    card_in_status,
     count,
     event_types,
     funded_card,
@@ -32,8 +34,8 @@ from tongka.cards.errors import (
     MaxBalanceExceeded,
     MergeNotAllowed,
 )
-from tongka.cards.validity import add_months, expiry_moment
 from tongka.cards.models import Card
+from tongka.cards.validity import expiry_moment
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger.models import LedgerTransfer
@@ -112,26 +114,6 @@ async def test_funding_beyond_the_maximum_balance_is_refused(
         await _activate(database, clock, issued.card.id, 100_001)
 
 
-async def _status_card(database: Database, clock: FixedClock, status: str) -> str:
-    """A card in ``status`` reached through the service (not by writing the column)."""
-    async with database.transaction() as session:
-        product = await active_product(session, clock.now())
-        issued = await funded_card(session, clock.now(), product, amount=5_000)
-        card_id = issued.card.id
-        if status == "issued":
-            return (await issue(session, product.id, clock.now())).card.id
-        if status == "frozen":
-            await service.freeze_card(session, card_id, principal=OPERATOR, now=clock.now())
-        if status == "lost":
-            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
-        if status == "closed":
-            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
-            await service.reissue_card(session, card_id, keys=KEYS, actor=ACTOR, now=clock.now())
-        if status == "expired":
-            await service.expire_due_cards(session, now=add_months(clock.now(), 37))
-    return card_id
-
-
 TRANSITIONS = {
     "freeze": lambda s, c, now: service.freeze_card(s, c, principal=OPERATOR, now=now),
     "unfreeze": lambda s, c, now: service.unfreeze_card(s, c, principal=OPERATOR, now=now),
@@ -147,7 +129,6 @@ ALLOWED = {
     ("reissue", "lost"): "closed",
     ("activate", "issued"): "active",
 }
-STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +139,7 @@ STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
 async def test_every_transition_is_allowed_or_refused(
     database: Database, clock: FixedClock, action: str, start: str
 ) -> None:
-    card_id = await _status_card(database, clock, start)
+    card_id = await card_in_status(database, clock, start)
     events_before = await event_types(database, card_id)
     transfers_before = await count(database, LedgerTransfer)
     if (action, start) in ALLOWED:
