@@ -15,11 +15,13 @@ from tests.factories import unique_phone
 from tongka.cards import service
 from tongka.cards.keys import CardKeys
 from tongka.cards.models import CardProduct
+from tongka.cards.validity import add_months
+from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.events.models import Event
 from tongka.identity import service as identity
 from tongka.identity.models import KycLevel
-from tongka.identity.principal import SYSTEM
+from tongka.identity.principal import SYSTEM, Principal, PrincipalKind
 from tongka.ledger import AccountCode
 from tongka.ledger.system_accounts import system_account
 from tongka.ledger.verify import verify_ledger
@@ -28,6 +30,24 @@ KEYS = CardKeys.from_root(bytes.fromhex(TEST_SECRET_KEY))
 MERCHANT = "mch_alpha"
 OTHER_MERCHANT = "mch_beta"
 _bins = itertools.count(100)
+# the three sides of a freeze (lifecycle actions take a principal)
+OPERATOR = Principal(kind=PrincipalKind.PLATFORM, actor="user:test", roles=frozenset({"admin"}))
+ISSUER = Principal(
+    kind=PrincipalKind.MERCHANT,
+    actor="user:issuer",
+    roles=frozenset({"merchant_admin"}),
+    merchant_id=MERCHANT,
+)
+
+
+def holder_principal(consumer_id: str) -> Principal:
+    return Principal(
+        kind=PrincipalKind.CONSUMER,
+        actor=f"consumer:{consumer_id}",
+        roles=frozenset(),
+        consumer_id=consumer_id,
+    )
+
 
 ANONYMOUS = service.ProductSpec(
     name="Gift card",
@@ -158,3 +178,28 @@ async def assert_ledger_verifies(database: Database, now: datetime) -> None:
     async with database.transaction() as session:
         report = await verify_ledger(session, now)
     assert report.ok, report.failures
+
+
+STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
+
+
+async def card_in_status(database: Database, clock: FixedClock, status: str) -> str:
+    """A card in ``status`` reached through the service (not by writing the column)."""
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        issued = await funded_card(session, clock.now(), product, amount=5_000)
+        card_id = issued.card.id
+        if status == "issued":
+            return (await issue(session, product.id, clock.now())).card.id
+        if status == "frozen":
+            await service.freeze_card(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "lost":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "closed":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+            await service.reissue_card(
+                session, card_id, keys=KEYS, actor="user:test", now=clock.now()
+            )
+        if status == "expired":
+            await service.expire_due_cards(session, now=add_months(clock.now(), 37))
+    return card_id

@@ -415,3 +415,54 @@ async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncCli
     assert again.headers["Idempotent-Replayed"] == "true"
     listed = await call(client, "GET", "/v1/cards", "alpha")
     assert len(listed.json()["data"]) == 1
+
+
+async def _held_active_card(client: httpx.AsyncClient, product_id: str | None = None) -> str:
+    product_id = product_id or (await active_product(client))["id"]
+    issued = await call(
+        client,
+        "POST",
+        "/v1/cards",
+        "alpha",
+        json={"product_id": product_id, "face_value": 10_000, "holder_id": "con_holder"},
+    )
+    card_id = issued.json()["id"]
+    activated = await call(client, "POST", f"/v1/cards/{card_id}/activate", "alpha")
+    assert activated.status_code == 200, activated.text
+    return str(card_id)
+
+
+async def test_a_holder_cannot_lift_the_issuers_freeze_through_the_api(
+    client: httpx.AsyncClient,
+) -> None:
+    card_id = await _held_active_card(client)
+    frozen = await call(
+        client, "POST", f"/v1/cards/{card_id}/freeze", "alpha", json={"reason": "fraud check"}
+    )
+    assert (frozen.json()["frozen_by"], frozen.json()["frozen_reason"]) == ("issuer", "fraud check")
+    refused = await call(client, "POST", f"/v1/cards/{card_id}/unfreeze", "holder")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "card_freeze_held_by_other_side"
+    assert "issuer" in refused.json()["error"]["message"]
+    shown = await call(client, "GET", f"/v1/cards/{card_id}", "holder")
+    assert (shown.json()["status"], shown.json()["frozen_by"]) == ("frozen", "issuer")
+    lifted = await call(client, "POST", f"/v1/cards/{card_id}/unfreeze", "alpha")
+    assert (lifted.json()["status"], lifted.json()["frozen_by"]) == ("active", None)
+
+
+@pytest.mark.parametrize("repeat", ["source", "target"])
+async def test_a_merge_naming_a_card_twice_is_a_validation_error(
+    client: httpx.AsyncClient, database: Database, repeat: str
+) -> None:
+    product = await active_product(client)
+    target = await _held_active_card(client, product["id"])
+    source = await _held_active_card(client, product["id"])
+    sources = [source, source] if repeat == "source" else [source, target]
+    before = await event_types(database)
+    answer = await call(
+        client, "POST", f"/v1/cards/{target}/merge", "alpha", json={"source_card_ids": sources}
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("card_merge_invalid_sources", "source_card_ids")
+    assert await event_types(database) == before

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tongka.errors import BusinessRuleViolation, Conflict, InvalidRequest, NotFound, RateLimited
+from tongka.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 
 
 class CardProductNotFound(NotFound):
@@ -81,6 +88,31 @@ class MergeNotAllowed(BusinessRuleViolation):
 
 class ExchangeNotAllowed(BusinessRuleViolation):
     code = "card_exchange_not_allowed"
+
+
+class InvalidMergeSources(BusinessRuleViolation):
+    """A merge names a source twice or the target among its sources (``source_card_ids``)."""
+
+    code = "card_merge_invalid_sources"
+
+
+class CardMovementRefused(BusinessRuleViolation):
+    """The money gate refuses: the card's status does not allow this direction for this
+    purpose (``details``: card_id, status, direction, purpose, allowed)."""
+
+    code = "card_movement_refused"
+
+
+class CardFrozen(CardMovementRefused):
+    """No value may leave a frozen card (``details`` add frozen_by and reason)."""
+
+    code = "card_frozen"
+
+
+class FreezeHeldByOtherSide(PermissionDenied):
+    """Only the side that froze a card (holder, issuer) or the platform may lift the freeze."""
+
+    code = "card_freeze_held_by_other_side"
 
 
 class CardCredentialsInvalid(InvalidRequest):

@@ -139,6 +139,12 @@ class Card(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     exchangeable_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_reminder_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the last freeze: which side set it (holder / issuer / platform), who and why; only
+    # that side or the platform may lift it (cleared when the card leaves ``frozen``)
+    frozen_by_side: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    frozen_by_actor: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    frozen_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

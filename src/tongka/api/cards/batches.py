@@ -17,7 +17,7 @@ from tongka.api.identity.schemas import fetch_page
 from tongka.cards import service
 from tongka.cards.models import CardBatch
 from tongka.edge.auth import PrincipalDep, list_scope
-from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 
@@ -142,6 +142,7 @@ async def activate_batch(
     principal: FinanceDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> BatchOut:
     batch = await service.fund_batch(
         session,
@@ -150,5 +151,6 @@ async def activate_batch(
         amount=body.amount,
         actor=principal.actor,
         now=clock.now(),
+        timezone=settings.timezone,
     )
     return BatchOut.of(batch)

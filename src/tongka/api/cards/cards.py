@@ -47,6 +47,11 @@ class CardOut(BaseModel):
     replaced_by_card_id: str | None
     activated_at: datetime | None
     expires_at: datetime | None
+    frozen_by: str | None = Field(
+        description="Who froze the card: holder, issuer or platform (only they or the "
+        "platform may lift it); null unless frozen."
+    )
+    frozen_reason: str | None
     created_at: datetime
 
     @classmethod
@@ -66,6 +71,8 @@ class CardOut(BaseModel):
             replaced_by_card_id=card.replaced_by_card_id,
             activated_at=card.activated_at,
             expires_at=card.expires_at,
+            frozen_by=card.frozen_by_side,
+            frozen_reason=card.frozen_reason,
             created_at=card.created_at,
         )
 
@@ -165,6 +172,7 @@ async def activate_card(
     principal: ManagerDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> CardOut:
     """For cards given away empty (member cards); sold cards are activated by their sale."""
     card = await service.activate_card(
@@ -174,6 +182,7 @@ async def activate_card(
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
+        timezone=settings.timezone,
     )
     return await _card_out(session, card)
 
@@ -199,7 +208,7 @@ def _lifecycle_endpoint(action: str) -> Any:
             card_id,
             action,
             **vars(card_scope(principal)),
-            actor=principal.actor,
+            principal=principal,
             now=clock.now(),
             reason=body.reason,
         )

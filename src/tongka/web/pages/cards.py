@@ -261,7 +261,7 @@ async def lifecycle_action(
             card_id,
             action,
             merchant_id=list_scope(principal),
-            actor=principal.actor,
+            principal=principal,
             now=console.now,
             reason=form_text(form, "reason") or None,
         )
