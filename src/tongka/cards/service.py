@@ -5,7 +5,23 @@ the transaction. Scoping: ``merchant_id`` (the caller's own, or ``None`` for the
 limits every lookup, so another merchant's objects are simply not found.
 """
 
+from tongka.cards.acceptance import (
+    AgreementStatus,
+    agreements_query,
+    decide_agreement,
+    get_agreement,
+    is_accepted_at,
+    propose_agreement,
+    revoke_agreement,
+)
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
+from tongka.cards.binding import (
+    BindingConfirmation,
+    BindingStatus,
+    confirm_binding,
+    pending_bindings_query,
+    request_binding,
+)
 from tongka.cards.history import CardTransaction, HistoryPage, card_history
 from tongka.cards.inquiry import BalanceAnswer, inquire_balance
 from tongka.cards.issuing import (
@@ -61,6 +77,18 @@ from tongka.cards.products import (
 from tongka.cards.quota import outstanding_balance, set_quota
 
 __all__ = [
+    "AgreementStatus",
+    "BindingConfirmation",
+    "BindingStatus",
+    "agreements_query",
+    "confirm_binding",
+    "decide_agreement",
+    "get_agreement",
+    "is_accepted_at",
+    "pending_bindings_query",
+    "propose_agreement",
+    "request_binding",
+    "revoke_agreement",
     "LIFECYCLE_ACTIONS",
     "apply_lifecycle_action",
     "BatchProgress",
