@@ -41,6 +41,13 @@ from tongka.clock import ensure_utc
 from tongka.crypto import keyed_hash
 from tongka.events import record_event
 from tongka.identity import service as identity
+from tongka.identity.consumer_login import (
+    DAILY_SEND_LIMIT,
+    DAILY_WINDOW,
+    LOGIN_CODE_LENGTH,
+    MAX_CODE_ATTEMPTS,
+    RESEND_INTERVAL,
+)
 from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import Merchant
 from tongka.identity.sms import SmsSender, mask_phone, normalize_mobile
@@ -48,12 +55,12 @@ from tongka.ids import new_id
 
 log = structlog.get_logger(__name__)
 
-BINDING_CODE_LENGTH = 6
+# The sign-in code's length, tries, resend interval and daily limit; a longer lifetime,
+# since the holder first has to sign in.
+BINDING_CODE_LENGTH = LOGIN_CODE_LENGTH
 BINDING_CODE_LIFETIME = timedelta(minutes=10)
-MAX_BINDING_ATTEMPTS = 5
-RESEND_INTERVAL = timedelta(seconds=60)
-DAILY_PHONE_LIMIT = 10
-DAILY_WINDOW = timedelta(hours=24)
+MAX_BINDING_ATTEMPTS = MAX_CODE_ATTEMPTS
+DAILY_PHONE_LIMIT = DAILY_SEND_LIMIT
 BINDABLE_STATUSES = (CardStatus.ISSUED, CardStatus.ACTIVE, CardStatus.FROZEN)
 
 # Why a confirmation failed; each is also the error ``code`` the API answers with.

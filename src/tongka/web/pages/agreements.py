@@ -22,7 +22,7 @@ from tongka.web.console import Console, FormDep, SignedInDep, console_router, fo
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.i18n import add_messages
 from tongka.web.nav import NavItem, register_nav_item
-from tongka.web.pages.listing import ManagerDep, render_list
+from tongka.web.pages.listing import ManagerDep, render_list, submit
 
 router = console_router()
 PAGE = "/console/acceptance_agreements"
@@ -57,10 +57,7 @@ async def _agreements_page(console: Console, status_code: int = 200, **context: 
 
 
 async def _act(console: Console, work: Any) -> Response:
-    _, error = await console.attempt(work)
-    if error:
-        return await _agreements_page(console, 400, error=error)
-    return console.redirect(PAGE)
+    return await submit(console, work, success_url=PAGE, form_page=_agreements_page)
 
 
 @router.get("/acceptance_agreements")
