@@ -259,15 +259,20 @@ async def revoke_agreement(
     return agreement
 
 
-async def approved_acceptors(session: AsyncSession, issuer_merchant_id: str) -> set[str]:
-    """The merchants that accept ``issuer_merchant_id``'s cards under an approved agreement."""
-    rows = await session.scalars(
-        select(CardAcceptanceAgreement.acceptor_merchant_id).where(
-            CardAcceptanceAgreement.issuer_merchant_id == issuer_merchant_id,
-            CardAcceptanceAgreement.status == AgreementStatus.APPROVED,
-        )
+async def approved_acceptors(
+    session: AsyncSession, issuer_merchant_id: str, *, lock: bool = False
+) -> set[str]:
+    """The merchants that accept ``issuer_merchant_id``'s cards under an approved agreement.
+
+    ``lock``: hold the agreements until commit, so a revocation racing an approval or an
+    issue waits for it (and then lists the product); redemption reads without locking."""
+    statement = select(CardAcceptanceAgreement.acceptor_merchant_id).where(
+        CardAcceptanceAgreement.issuer_merchant_id == issuer_merchant_id,
+        CardAcceptanceAgreement.status == AgreementStatus.APPROVED,
     )
-    return set(rows)
+    if lock:
+        statement = statement.with_for_update()
+    return set(await session.scalars(statement))
 
 
 # --- products ----------------------------------------------------------------------------
@@ -292,7 +297,8 @@ async def ensure_acceptance_agreed(
     approved agreement, else ``acceptance_not_agreed`` (422) naming the field and ids."""
     if acceptance == Acceptance.ISSUER_STORES:
         return
-    allowed = await approved_acceptors(session, issuer_merchant_id) | {issuer_merchant_id}
+    allowed = await approved_acceptors(session, issuer_merchant_id, lock=True)
+    allowed.add(issuer_merchant_id)
     if acceptance == Acceptance.STORES:
         param, named = "accepted_store_ids", store_ids
         owners = await _store_merchants(session, store_ids)
