@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import TEST_PASSWORD, MerchantWithKey, unique_email
+from tests.factories import TEST_PASSWORD, MerchantWithKey, make_merchant_with_key, unique_email
 from tongka.db import Database
 
 
@@ -215,3 +215,14 @@ async def a_card_batch(owner: Owner) -> str:
 BODIES[("POST", "/v1/cards/{card_id}/merge")] = {
     "source_card_ids": ["card_00000000000000000000000000"]
 }
+
+
+@sample("acceptance_agreements")
+async def an_acceptance_agreement(owner: Owner) -> str:
+    """Merchant A proposes to a third merchant: the intruder is no party to it."""
+    acceptor = await make_merchant_with_key(owner.database, legal_name="受理商户丙")
+    body = {"acceptor_merchant_id": acceptor.merchant_id}
+    return await created_id(await owner.client.post("/v1/acceptance_agreements", json=body))
+
+
+BODIES[("POST", "/v1/cards/{card_id}/holder_bindings")] = {"phone": "13800138000"}

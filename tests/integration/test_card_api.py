@@ -10,8 +10,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Request
+from sqlalchemy import update
 
-from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, count, event_types, reserve_account
+from tests.cards_support import (
+    KEYS,
+    MERCHANT,
+    OTHER_MERCHANT,
+    count,
+    event_types,
+    grant_quota,
+    reserve_account,
+)
 from tongka.api.app import create_app
 from tongka.cards import service
 from tongka.cards.models import Card
@@ -314,7 +323,7 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
 ) -> None:
     card = await issued_card(client)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
         funding = service.CardFunding(
             transfer_id="sale:1",
             debit_account_id=await reserve_account(session, clock.now()),
@@ -343,7 +352,7 @@ async def test_only_platform_finance_activates_a_batch(
     batch_id = created.json()["id"]
     await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
     body = {"transfer_reference": "BANK-7", "amount": 20_000}
     refused = await call(
         client, "POST", f"/v1/card_batches/{batch_id}/activate", "alpha", json=body
@@ -358,31 +367,36 @@ async def test_only_platform_finance_activates_a_batch(
     assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
 
 
-async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncClient) -> None:
+async def test_a_merchant_cannot_name_a_holder_when_issuing(client: httpx.AsyncClient) -> None:
+    """Binding a card to a consumer by id is gone: holders are bound by their consent."""
     product = await active_product(client)
-    mine = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"},
-    )
-    others = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_other"},
-    )
+    body = {"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"}
+    refused = await call(client, "POST", "/v1/cards", "alpha", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["param"] == "holder_id"
+
+
+async def _held_by(database: Database, card: dict[str, Any], holder_id: str) -> None:
+    """The system binds the card (as a sale will), straight in the table."""
+    async with database.transaction() as session:
+        await session.execute(update(Card).where(Card.id == card["id"]).values(holder_id=holder_id))
+
+
+async def test_a_signed_in_holder_sees_only_their_own_cards(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    product = await active_product(client)
+    body = {"product_id": product["id"], "face_value": 10_000}
+    mine = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
+    others = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
+    await _held_by(database, mine, "con_holder")
+    await _held_by(database, others, "con_other")
+    mine_id, others_id = mine["id"], others["id"]
     listed = await call(client, "GET", "/v1/cards", "holder")
-    assert [item["id"] for item in listed.json()["data"]] == [mine.json()["id"]]
-    assert (
-        await call(client, "GET", f"/v1/cards/{mine.json()['id']}", "holder")
-    ).status_code == 200
-    assert (
-        await call(client, "GET", f"/v1/cards/{others.json()['id']}", "holder")
-    ).status_code == 404
-    frozen = await call(client, "POST", f"/v1/cards/{mine.json()['id']}/report_lost", "holder")
+    assert [item["id"] for item in listed.json()["data"]] == [mine_id]
+    assert (await call(client, "GET", f"/v1/cards/{mine_id}", "holder")).status_code == 200
+    assert (await call(client, "GET", f"/v1/cards/{others_id}", "holder")).status_code == 404
+    frozen = await call(client, "POST", f"/v1/cards/{mine_id}/report_lost", "holder")
     assert frozen.status_code == 422  # an issued (unsold) card cannot be reported lost
 
 
@@ -417,15 +431,14 @@ async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncCli
     assert len(listed.json()["data"]) == 1
 
 
-async def _held_active_card(client: httpx.AsyncClient, product_id: str | None = None) -> str:
+async def _held_active_card(
+    client: httpx.AsyncClient, database: Database, product_id: str | None = None
+) -> str:
     product_id = product_id or (await active_product(client))["id"]
     issued = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product_id, "face_value": 10_000, "holder_id": "con_holder"},
+        client, "POST", "/v1/cards", "alpha", json={"product_id": product_id, "face_value": 10_000}
     )
+    await _held_by(database, issued.json(), "con_holder")
     card_id = issued.json()["id"]
     activated = await call(client, "POST", f"/v1/cards/{card_id}/activate", "alpha")
     assert activated.status_code == 200, activated.text
@@ -433,9 +446,9 @@ async def _held_active_card(client: httpx.AsyncClient, product_id: str | None = 
 
 
 async def test_a_holder_cannot_lift_the_issuers_freeze_through_the_api(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, database: Database
 ) -> None:
-    card_id = await _held_active_card(client)
+    card_id = await _held_active_card(client, database)
     frozen = await call(
         client, "POST", f"/v1/cards/{card_id}/freeze", "alpha", json={"reason": "fraud check"}
     )
@@ -455,8 +468,8 @@ async def test_a_merge_naming_a_card_twice_is_a_validation_error(
     client: httpx.AsyncClient, database: Database, repeat: str
 ) -> None:
     product = await active_product(client)
-    target = await _held_active_card(client, product["id"])
-    source = await _held_active_card(client, product["id"])
+    target = await _held_active_card(client, database, product["id"])
+    source = await _held_active_card(client, database, product["id"])
     sources = [source, source] if repeat == "source" else [source, target]
     before = await event_types(database)
     answer = await call(

@@ -8,6 +8,7 @@ from tests.cards_support import (
     ISSUER,
     OPERATOR,
     active_product,
+    ensure_consumer,
     event_types,
     funded_card,
     holder_principal,
@@ -24,6 +25,7 @@ async def _frozen_by(
 ) -> str:
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
+        await ensure_consumer(session, holder_id, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=1_000, holder_id=holder_id)
         await service.freeze_card(
             session, issued.card.id, principal=side, now=clock.now(), reason="fraud check"

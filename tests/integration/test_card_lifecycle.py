@@ -22,7 +22,9 @@ from tests.cards_support import (
     count,
     event_types,
     funded_card,
+    grant_quota,
     issue,
+    make_holder,
     reserve_account,
 )
 from tongka.cards import service
@@ -85,7 +87,7 @@ async def test_funding_beyond_the_issuers_quota_is_refused_and_writes_nothing(
 ) -> None:
     first = await _issued(database, clock)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 15_000, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 15_000)
         second = await issue(session, first.card.product_id, clock.now())
     assert await _activate(database, clock, first.card.id, 10_000) == service.CardBalance(10_000, 0)
     transfers_before = await count(database, LedgerTransfer)
@@ -110,7 +112,7 @@ async def test_funding_beyond_the_maximum_balance_is_refused(
 ) -> None:
     issued = await _issued(database, clock)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
     with pytest.raises(MaxBalanceExceeded):
         await _activate(database, clock, issued.card.id, 100_001)
 
@@ -240,7 +242,8 @@ async def test_cards_of_different_products_or_holders_do_not_merge(
         other = await active_product(session, clock.now())
         target = await funded_card(session, clock.now(), one, amount=1_000)
         foreign = await funded_card(session, clock.now(), other, amount=1_000)
-        held = await funded_card(session, clock.now(), one, amount=1_000, holder_id="con_x")
+        holder = await make_holder(session, clock.now())
+        held = await funded_card(session, clock.now(), one, amount=1_000, holder_id=holder)
     for source in (foreign, held):
         with pytest.raises(MergeNotAllowed):
             await _merge(database, clock, target.card.id, source.card.id)
@@ -290,7 +293,7 @@ async def test_another_merchant_cannot_merge_or_freeze(
 async def _completed_batch(database: Database, clock: FixedClock, total: int) -> str:
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
         batch = await service.create_batch(
             session,
             product.id,
@@ -390,7 +393,7 @@ async def test_concurrent_fundings_never_exceed_the_issuers_quota(
 ) -> None:
     async with pg_database.transaction() as session:
         product = await active_product(session, clock.now())
-        await service.set_quota(session, MERCHANT, "CNY", 50_000, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 50_000)
         cards = [await issue(session, product.id, clock.now()) for _ in range(12)]
 
     async def fund(card_id: str) -> bool:

@@ -127,3 +127,49 @@ class CardLocked(RateLimited):
 
 class InquiryRateLimited(RateLimited):
     code = "balance_inquiry_rate_limited"
+
+
+class UnknownMerchant(BusinessRuleViolation):
+    """A merchant id in a request names no merchant (422; ``param`` says which field)."""
+
+    code = "unknown_merchant"
+
+
+class AcceptanceNotAgreed(BusinessRuleViolation):
+    """A product names stores or merchants it may not: unknown ids, or another merchant's
+    without an approved acceptance agreement (受理协议). Deliberately one answer for both,
+    so a product form never tells whether another merchant's store exists."""
+
+    code = "acceptance_not_agreed"
+
+
+class AcceptanceAgreementNotFound(NotFound):
+    code = "acceptance_agreement_not_found"
+
+
+class AcceptanceAgreementExists(Conflict):
+    """The two merchants already have a proposed or approved agreement."""
+
+    code = "acceptance_agreement_exists"
+
+
+class IllegalAgreementTransition(BusinessRuleViolation):
+    code = "illegal_acceptance_agreement_transition"
+
+
+class NotAgreementParty(PermissionDenied):
+    """The caller is a party to the agreement, but not the one who may take this step."""
+
+    code = "acceptance_agreement_wrong_party"
+
+
+class CardAlreadyBound(Conflict):
+    code = "card_holder_already_bound"
+
+
+class CardNotBindable(BusinessRuleViolation):
+    code = "card_not_bindable"
+
+
+class BindingCodeRateLimited(RateLimited):
+    code = "holder_binding_rate_limited"

@@ -6,7 +6,23 @@ money gate, ``money_gate.py``). Scoping: ``merchant_id`` (the caller's own, or `
 for the platform) limits every lookup, so another merchant's objects are simply not found.
 """
 
+from tongka.cards.acceptance import (
+    AgreementStatus,
+    agreements_query,
+    decide_agreement,
+    get_agreement,
+    is_accepted_at,
+    propose_agreement,
+    revoke_agreement,
+)
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
+from tongka.cards.binding import (
+    BindingConfirmation,
+    BindingStatus,
+    confirm_binding,
+    pending_bindings_query,
+    request_binding,
+)
 from tongka.cards.expiry import exchange_expired_card, expire_due_cards
 from tongka.cards.funding import CardFunding, activate_card, fund_batch
 from tongka.cards.history import CardTransaction, HistoryPage, card_history
@@ -67,6 +83,18 @@ from tongka.cards.quota import outstanding_balance, set_quota
 from tongka.cards.reissue import merge_cards, reissue_card
 
 __all__ = [
+    "AgreementStatus",
+    "BindingConfirmation",
+    "BindingStatus",
+    "agreements_query",
+    "confirm_binding",
+    "decide_agreement",
+    "get_agreement",
+    "is_accepted_at",
+    "pending_bindings_query",
+    "propose_agreement",
+    "request_binding",
+    "revoke_agreement",
     "LIFECYCLE_ACTIONS",
     "apply_lifecycle_action",
     "BatchProgress",

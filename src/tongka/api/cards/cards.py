@@ -95,9 +95,6 @@ class CardIssue(RequestModel):
     face_value: int = Field(
         gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
     )
-    holder_id: str | None = Field(
-        default=None, pattern=ID_PATTERN, description="Consumer (con_...)."
-    )
 
 
 class ReasonRequest(RequestModel):
@@ -116,12 +113,13 @@ async def issue_card(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> IssuedCardOut:
+    """Issued without a holder: bind it with ``POST /v1/cards/{id}/holder_bindings`` (the
+    holder confirms a texted code), never by consumer id."""
     issued = await service.issue_card(
         session,
         body.product_id,
         merchant_id=principal.merchant_id,
         face_value=body.face_value,
-        holder_id=body.holder_id,
         keys=card_keys(settings),
         actor=principal.actor,
         now=clock.now(),
