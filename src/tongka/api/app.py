@@ -17,6 +17,7 @@ from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
+from tongka.edge.no_store import NoStoreMiddleware
 from tongka.logging import configure_logging
 from tongka.web import install as install_console
 from tongka.worker import run_worker
@@ -62,6 +63,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)

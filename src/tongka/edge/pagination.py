@@ -40,9 +40,7 @@ class PageParams:
     created_lt: datetime | None
 
 
-_INSTANT_HELP = (
-    "RFC 3339; a date or a time without an offset is read in the platform's time zone."
-)
+_INSTANT_HELP = "RFC 3339; a date or a time without an offset is read in the platform's time zone."
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 

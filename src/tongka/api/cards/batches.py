@@ -18,6 +18,7 @@ from tongka.cards import service
 from tongka.cards.models import CardBatch
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 
@@ -75,7 +76,7 @@ class ExportOut(BaseModel):
     object: Literal["card_export"] = "card_export"
     batch_id: str
     filename: str
-    content: str = Field(description="Decrypt with `tongka cards decrypt-export`.")
+    content: str = SecretField(description="Decrypt with `tongka cards decrypt-export`.")
 
 
 class BatchFunding(RequestModel):

@@ -25,6 +25,7 @@ from tongka.cards.keys import card_keys
 from tongka.cards.models import Card
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 
@@ -73,8 +74,8 @@ class CardOut(BaseModel):
 class IssuedCardOut(CardOut):
     """The only answer that carries the full number and the secret: keep it safe."""
 
-    number: str
-    secret: str
+    number: str = SecretField(description="The full card number (卡号); shown only here.")
+    secret: str = SecretField(description="The card secret (卡密); shown only here.")
 
     @classmethod
     def of_issued(cls, issued: service.IssuedCard) -> IssuedCardOut:

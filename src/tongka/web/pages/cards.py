@@ -15,6 +15,7 @@ from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.edge.auth import list_scope
+from tongka.edge.no_store import shows_secret
 from tongka.errors import InvalidRequest
 from tongka.money import Money
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
@@ -224,6 +225,7 @@ async def card_page(card_id: str, console: SignedInDep) -> Response:
 
 
 @router.post("/cards/{card_id}/reissue")
+@shows_secret
 async def reissue(card_id: str, console: SignedInDep, form: FormDep) -> Response:
     principal = console.signed_in
     await service.get_card(console.session, card_id, merchant_id=list_scope(principal))  # 404
@@ -324,6 +326,7 @@ async def create_batch(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/card_batches/{batch_id}/export")
+@shows_secret
 async def take_export(batch_id: str, console: ManagerDep, form: FormDep) -> Response:
     principal = console.signed_in
     await service.get_batch(console.session, batch_id, merchant_id=list_scope(principal))  # 404
