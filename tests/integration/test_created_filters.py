@@ -63,7 +63,11 @@ async def test_no_created_filter_value_produces_a_server_error(
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param(datetime(2026, 1, 1), datetime(2025, 12, 31, 16, tzinfo=UTC), id="naive"),
+        pytest.param(
+            datetime(2026, 1, 1),  # noqa: DTZ001 - the naive input under test
+            datetime(2025, 12, 31, 16, tzinfo=UTC),
+            id="naive",
+        ),
         pytest.param(
             datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), id="aware"
         ),

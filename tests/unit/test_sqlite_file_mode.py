@@ -22,7 +22,8 @@ async def test_a_new_database_and_its_wal_files_are_private(tmp_path: Path) -> N
             await connection.execute(text("CREATE TABLE probe (id INTEGER)"))
             await connection.execute(text("INSERT INTO probe VALUES (1)"))
         wal, shm = path.with_name("tongka.db-wal"), path.with_name("tongka.db-shm")
-        assert wal.exists() and shm.exists()
+        assert wal.exists()
+        assert shm.exists()
         assert {_mode(file) for file in (path, wal, shm)} == {0o600}
     finally:
         await engine.dispose()
