@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tongka import __version__
-from tongka.api import cards, events, health, webhook_endpoints
+from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
@@ -19,6 +19,7 @@ from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.edge.no_store import NoStoreMiddleware
 from tongka.logging import configure_logging
+from tongka.metrics import HttpMetricsMiddleware
 from tongka.web import install as install_console
 from tongka.worker import run_worker
 
@@ -64,9 +65,11 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(identity_api.router)
     app.include_router(events.router)
     app.include_router(webhook_endpoints.router)
