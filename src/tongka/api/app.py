@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tongka import __version__
+from tongka import __version__, currencies
 from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
@@ -32,6 +32,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own database and clock; ``serve`` passes neither."""
     settings = settings or get_settings()
+    currencies.configure(settings)
     configure_logging(settings.log_level)
     owns_database = database is None
 

@@ -19,6 +19,7 @@ from tongka.cards.accounts import card_balances
 from tongka.cards.errors import IssuerQuotaExceeded
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardIssuerQuota
+from tongka.currencies import require_enabled
 from tongka.events import record_event
 
 HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
@@ -28,6 +29,7 @@ async def set_quota(
     session: AsyncSession, merchant_id: str, currency: str, quota: int, *, actor: str, now: datetime
 ) -> CardIssuerQuota:
     """Grant (or change) an issuer's quota; setting the same value again changes nothing."""
+    require_enabled(currency)
     row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
     before = row.quota if row is not None else None
     if row is not None and row.quota == quota:

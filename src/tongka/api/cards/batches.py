@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from tongka.api.cards.common import (
     MAX_MINOR,
@@ -28,7 +28,7 @@ router = new_router()
 class BatchCreate(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
     count: int = Field(ge=1, le=100_000)
-    face_value: int = Field(gt=0, le=MAX_MINOR)
+    face_value: StrictInt = Field(gt=0, le=MAX_MINOR)
     export_password: str = Field(
         min_length=12, max_length=200, description="Encrypts the one-time export; not stored."
     )
@@ -81,7 +81,7 @@ class ExportOut(BaseModel):
 
 class BatchFunding(RequestModel):
     transfer_reference: str = Field(min_length=1, max_length=128)
-    amount: int = Field(
+    amount: StrictInt = Field(
         gt=0, le=MAX_MINOR, description="Minor units; must equal the batch's value exactly."
     )
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from tongka.api.cards.common import (
     MAX_MINOR,
@@ -86,7 +86,7 @@ class IssuedCardOut(CardOut):
 
 class CardIssue(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
-    face_value: int = Field(
+    face_value: StrictInt = Field(
         gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
     )
     holder_id: str | None = Field(

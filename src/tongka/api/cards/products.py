@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from tongka.api.cards.common import (
     MAX_MINOR,
@@ -18,6 +18,7 @@ from tongka.api.cards.common import (
 from tongka.api.identity.schemas import fetch_page
 from tongka.cards import numbers, service
 from tongka.cards.models import CardProduct
+from tongka.currencies import EnabledCurrency
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
@@ -29,17 +30,17 @@ router = new_router()
 
 class ProductCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120, description="Shown to buyers (卡种名称).")
-    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
+    currency: EnabledCurrency = "CNY"
     bin_prefix: str = Field(pattern="^[0-9]{6,8}$", description="BIN (卡BIN), 6–8 digits.")
     number_length: int = Field(ge=16, le=19)
-    max_balance: int = Field(gt=0, le=MAX_MINOR, description="Minor units.")
+    max_balance: StrictInt = Field(gt=0, le=MAX_MINOR, description="Minor units.")
     is_named: bool = Field(description="记名卡 (true) or 不记名卡 (false).")
     form: service.CardForm = service.CardForm.VIRTUAL
-    face_values: list[Annotated[int, Field(gt=0, le=MAX_MINOR)]] | None = Field(
+    face_values: list[Annotated[StrictInt, Field(gt=0, le=MAX_MINOR)]] | None = Field(
         default=None, max_length=50, description="Fixed face values (minor units)."
     )
-    face_value_min: int | None = Field(default=None, gt=0, le=MAX_MINOR)
-    face_value_max: int | None = Field(default=None, gt=0, le=MAX_MINOR)
+    face_value_min: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
+    face_value_max: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
     is_top_up_allowed: bool = True
     validity_months: int | None = Field(
         default=None, ge=1, le=1200, description="From activation; null: none."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from tongka.api.cards.common import (
     MAX_MINOR,
@@ -13,6 +13,7 @@ from tongka.api.cards.common import (
     new_router,
 )
 from tongka.cards import service
+from tongka.currencies import EnabledCurrency
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.schemas import ID_PATTERN, RequestModel
@@ -22,8 +23,8 @@ router = new_router()
 
 class QuotaSet(RequestModel):
     merchant_id: str = Field(pattern=ID_PATTERN, examples=["mch_01j9z3k4"])
-    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
-    quota: int = Field(
+    currency: EnabledCurrency = "CNY"
+    quota: StrictInt = Field(
         ge=0, le=MAX_MINOR, description="Minor units the issuer's cards may hold in total."
     )
 
@@ -64,10 +65,12 @@ class RegulationBody(RequestModel):
     """单用途商业预付卡管理办法（试行） as the platform enforces it (amounts in minor units)."""
 
     is_enforced: bool = True
-    anonymous_max_balance: int = Field(
+    anonymous_max_balance: StrictInt = Field(
         default=100_000, gt=0, le=MAX_MINOR, description="第二十一条"
     )
-    named_max_balance: int = Field(default=500_000, gt=0, le=MAX_MINOR, description="第二十一条")
+    named_max_balance: StrictInt = Field(
+        default=500_000, gt=0, le=MAX_MINOR, description="第二十一条"
+    )
     anonymous_min_validity_months: int = Field(default=36, ge=0, le=1200, description="第二十二条")
     is_named_expiry_forbidden: bool = Field(default=True, description="第二十二条")
 
