@@ -158,3 +158,8 @@ async def assert_ledger_verifies(database: Database, now: datetime) -> None:
     async with database.transaction() as session:
         report = await verify_ledger(session, now)
     assert report.ok, report.failures
+
+
+def cny(amount: int) -> dict[str, Any]:
+    """An amount in the API's money shape: ``{"amount": 5000, "currency": "CNY"}``."""
+    return {"amount": amount, "currency": "CNY"}

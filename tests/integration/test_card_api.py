@@ -11,7 +11,15 @@ import httpx
 import pytest
 from fastapi import Request
 
-from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, count, event_types, reserve_account
+from tests.cards_support import (
+    KEYS,
+    MERCHANT,
+    OTHER_MERCHANT,
+    cny,
+    count,
+    event_types,
+    reserve_account,
+)
 from tongka.api.app import create_app
 from tongka.cards import service
 from tongka.cards.models import Card
@@ -49,9 +57,9 @@ PRODUCT = {
     "name": "Gift card",
     "bin_prefix": "628801",
     "number_length": 16,
-    "max_balance": 100_000,
+    "max_balance": cny(100_000),
     "is_named": False,
-    "face_values": [10_000, 50_000],
+    "face_values": [cny(10_000), cny(50_000)],
     "validity_months": 36,
 }
 
@@ -106,7 +114,7 @@ async def issued_card(client: httpx.AsyncClient) -> dict[str, Any]:
         "POST",
         "/v1/cards",
         "alpha",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert issued.status_code == 201, issued.text
     return issued.json()
@@ -118,7 +126,7 @@ async def started_batch(client: httpx.AsyncClient, *, count: int) -> httpx.Respo
     body = {
         "product_id": product["id"],
         "count": count,
-        "face_value": 10_000,
+        "face_value": cny(10_000),
         "export_password": "a long export password",
     }
     return await call(client, "POST", "/v1/card_batches", "alpha", json=body)
@@ -142,7 +150,7 @@ async def test_a_merchant_cannot_approve_its_own_product(client: httpx.AsyncClie
 
 async def test_the_regulation_refusal_cites_the_rule(client: httpx.AsyncClient) -> None:
     refused = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "regulation_violation"
@@ -214,7 +222,7 @@ async def test_another_merchant_cannot_issue_on_a_product(client: httpx.AsyncCli
         "POST",
         "/v1/cards",
         "beta",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert refused.status_code == 404
 
@@ -245,7 +253,7 @@ async def test_the_balance_inquiry_answers_with_number_and_secret(
         json={"number": card["number"], "secret": card["secret"]},
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["balance"]["total"] == 0
+    assert answer.json()["balance"]["total"] == cny(0)
     assert answer.json()["masked_number"] == card["masked_number"]
 
 
@@ -325,14 +333,14 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
         )
     shown = await call(client, "GET", f"/v1/cards/{card['id']}", "alpha")
     assert shown.json()["balance"] == {
-        "paid": 10_000,
-        "bonus": 0,
-        "total": 10_000,
+        "paid": cny(10_000),
+        "bonus": cny(0),
+        "total": cny(10_000),
         "currency": "CNY",
     }
     history = await call(client, "GET", f"/v1/cards/{card['id']}/transactions", "alpha")
     assert [(item["amount"], item["code"]) for item in history.json()["data"]] == [
-        (10_000, "card_load")
+        (cny(10_000), "card_load")
     ]
 
 
@@ -344,7 +352,7 @@ async def test_only_platform_finance_activates_a_batch(
     await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
     async with database.transaction() as session:
         await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
-    body = {"transfer_reference": "BANK-7", "amount": 20_000}
+    body = {"transfer_reference": "BANK-7", "amount": cny(20_000)}
     refused = await call(
         client, "POST", f"/v1/card_batches/{batch_id}/activate", "alpha", json=body
     )
@@ -355,7 +363,7 @@ async def test_only_platform_finance_activates_a_batch(
     assert activated.status_code == 200, activated.text
     assert activated.json()["funding_reference"] == "BANK-7"
     listed = await call(client, "GET", "/v1/cards", "alpha", params={"batch_id": batch_id})
-    assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
+    assert [item["balance"]["total"] for item in listed.json()["data"]] == [cny(10_000)] * 2
 
 
 async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncClient) -> None:
@@ -365,14 +373,14 @@ async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncC
         "POST",
         "/v1/cards",
         "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"},
+        json={"product_id": product["id"], "face_value": cny(10_000), "holder_id": "con_holder"},
     )
     others = await call(
         client,
         "POST",
         "/v1/cards",
         "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_other"},
+        json={"product_id": product["id"], "face_value": cny(10_000), "holder_id": "con_other"},
     )
     listed = await call(client, "GET", "/v1/cards", "holder")
     assert [item["id"] for item in listed.json()["data"]] == [mine.json()["id"]]
@@ -399,14 +407,14 @@ async def test_the_platform_sets_the_regulation_and_merchants_only_read_it(
     changed = await call(client, "POST", "/v1/card_regulation", "platform", json=relaxed)
     assert changed.json()["anonymous_max_balance"] == 200_000
     created = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert created.status_code == 201
 
 
 async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncClient) -> None:
     product = await active_product(client)
-    body = {"product_id": product["id"], "face_value": 10_000}
+    body = {"product_id": product["id"], "face_value": cny(10_000)}
     headers = {"X-Test-Caller": "alpha", "Idempotency-Key": "issue-once"}
     first = await client.post("/v1/cards", json=body, headers=headers)
     again = await client.post("/v1/cards", json=body, headers=headers)

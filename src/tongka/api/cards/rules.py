@@ -10,51 +10,51 @@ from pydantic import BaseModel, Field, StrictInt
 from tongka.api.cards.common import (
     MAX_MINOR,
     PlatformDep,
+    QuotaIn,
+    money,
     new_router,
 )
 from tongka.cards import service
-from tongka.currencies import EnabledCurrency
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.schemas import ID_PATTERN, RequestModel
+from tongka.money import MoneyModel
 
 router = new_router()
 
 
 class QuotaSet(RequestModel):
     merchant_id: str = Field(pattern=ID_PATTERN, examples=["mch_01j9z3k4"])
-    currency: EnabledCurrency = "CNY"
-    quota: StrictInt = Field(
-        ge=0, le=MAX_MINOR, description="Minor units the issuer's cards may hold in total."
-    )
+    quota: QuotaIn = Field(description="What the issuer's cards may hold in total.")
 
 
 class QuotaOut(BaseModel):
     object: Literal["card_issuer_quota"] = "card_issuer_quota"
     merchant_id: str
     currency: str
-    quota: int
-    outstanding: int
+    quota: MoneyModel
+    outstanding: MoneyModel
 
 
 @router.post("/v1/card_issuer_quotas", summary="Platform: grant an issuer its quota (额度)")
 async def set_quota(
     body: QuotaSet, principal: PlatformDep, session: SessionDep, clock: ClockDep
 ) -> QuotaOut:
+    currency = body.quota.currency
     row = await service.set_quota(
         session,
         body.merchant_id,
-        body.currency,
-        body.quota,
+        currency,
+        body.quota.amount,
         actor=principal.actor,
         now=clock.now(),
     )
-    outstanding = await service.outstanding_balance(session, body.merchant_id, body.currency)
+    outstanding = await service.outstanding_balance(session, body.merchant_id, currency)
     return QuotaOut(
         merchant_id=row.merchant_id,
         currency=row.currency,
-        quota=row.quota,
-        outstanding=outstanding,
+        quota=money(row.quota, row.currency),
+        outstanding=money(outstanding, row.currency),
     )
 
 
