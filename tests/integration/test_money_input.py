@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.cards_support import cny
-from tests.integration.test_card_api import PRODUCT, active_product, call
+from tests.integration.test_card_api import PRODUCT, active_product, call, issued_card
 from tests.integration.test_card_api import client as client  # noqa: PLC0414 - the fixture
 from tongka import currencies
 from tongka.cards import service
@@ -137,18 +137,14 @@ async def test_an_amount_in_another_currency_than_the_product_is_refused(
 
 
 async def test_responses_carry_money_with_its_currency(client: httpx.AsyncClient) -> None:
-    product = await active_product(client)
+    issued = await issued_card(client)
+    product = (
+        await call(client, "GET", f"/v1/card_products/{issued['product_id']}", "alpha")
+    ).json()
     assert product["max_balance"] == cny(100_000)
     assert product["face_values"] == [cny(10_000), cny(50_000)]
-    issued = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product["id"], "face_value": cny(10_000)},
-    )
-    assert issued.json()["face_value"] == cny(10_000)
-    assert issued.json()["balance"]["total"] == cny(0)
+    assert issued["face_value"] == cny(10_000)
+    assert issued["balance"]["total"] == cny(0)
 
 
 @pytest.mark.parametrize("currency", ["ZZZ", "XAU", "USD", "cny", ""])
