@@ -91,9 +91,7 @@ class BatchFunding(RequestModel):
 async def create_batch(
     body: BatchCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
 ) -> BatchOut:
-    product = await service.get_product(
-        session, body.product_id, merchant_id=principal.merchant_id
-    )
+    product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     batch = await service.create_batch(
         session,
         body.product_id,

@@ -111,9 +111,7 @@ async def issue_card(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> IssuedCardOut:
-    product = await service.get_product(
-        session, body.product_id, merchant_id=principal.merchant_id
-    )
+    product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     issued = await service.issue_card(
         session,
         body.product_id,
