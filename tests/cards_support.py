@@ -251,3 +251,8 @@ async def card_in_status(database: Database, clock: FixedClock, status: str) -> 
         if status == "expired":
             await service.expire_due_cards(session, now=add_months(clock.now(), 37))
     return card_id
+
+
+def cny(amount: int) -> dict[str, Any]:
+    """An amount in the API's money shape: ``{"amount": 5000, "currency": "CNY"}``."""
+    return {"amount": amount, "currency": "CNY"}

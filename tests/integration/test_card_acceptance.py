@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.cards_support import count
+from tests.cards_support import cny, count
 from tests.factories import MerchantWithKey, api_client, make_merchant_with_key, make_platform_key
 from tongka.api.app import create_app
 from tongka.cards import service
@@ -61,9 +61,9 @@ def product_body(**overrides: Any) -> dict[str, Any]:
         "name": "联名卡",
         "bin_prefix": f"627{next(_bins)}",
         "number_length": 16,
-        "max_balance": 100_000,
+        "max_balance": cny(100_000),
         "is_named": False,
-        "face_values": [10_000],
+        "face_values": [cny(10_000)],
         "validity_months": 36,
         **overrides,
     }
@@ -199,7 +199,7 @@ async def test_revoking_stops_approval_issuing_and_acceptance(parties: Parties) 
     assert approval.status_code == 422
     assert error_of(approval)["code"] == "acceptance_not_agreed"
     issue = await parties.issuer_client.post(
-        "/v1/cards", json={"product_id": active, "face_value": 10_000}
+        "/v1/cards", json={"product_id": active, "face_value": cny(10_000)}
     )
     assert issue.status_code == 422
     assert error_of(issue)["code"] == "acceptance_not_agreed"
@@ -297,7 +297,7 @@ async def test_each_step_is_an_event_for_both_parties(parties: Parties) -> None:
 
 
 async def test_a_quota_for_a_merchant_that_does_not_exist_is_refused(parties: Parties) -> None:
-    body = {"merchant_id": "mch_00000000000000000000000000", "quota": 1_000_000}
+    body = {"merchant_id": "mch_00000000000000000000000000", "quota": cny(1_000_000)}
     refused = await parties.platform.post("/v1/card_issuer_quotas", json=body)
     assert refused.status_code == 422, refused.text
     assert error_of(refused)["code"] == "unknown_merchant"

@@ -16,6 +16,7 @@ from tests.cards_support import (
     KEYS,
     MERCHANT,
     OTHER_MERCHANT,
+    cny,
     count,
     event_types,
     grant_quota,
@@ -58,9 +59,9 @@ PRODUCT = {
     "name": "Gift card",
     "bin_prefix": "628801",
     "number_length": 16,
-    "max_balance": 100_000,
+    "max_balance": cny(100_000),
     "is_named": False,
-    "face_values": [10_000, 50_000],
+    "face_values": [cny(10_000), cny(50_000)],
     "validity_months": 36,
 }
 
@@ -115,7 +116,7 @@ async def issued_card(client: httpx.AsyncClient) -> dict[str, Any]:
         "POST",
         "/v1/cards",
         "alpha",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert issued.status_code == 201, issued.text
     return issued.json()
@@ -127,7 +128,7 @@ async def started_batch(client: httpx.AsyncClient, *, count: int) -> httpx.Respo
     body = {
         "product_id": product["id"],
         "count": count,
-        "face_value": 10_000,
+        "face_value": cny(10_000),
         "export_password": "a long export password",
     }
     return await call(client, "POST", "/v1/card_batches", "alpha", json=body)
@@ -151,7 +152,7 @@ async def test_a_merchant_cannot_approve_its_own_product(client: httpx.AsyncClie
 
 async def test_the_regulation_refusal_cites_the_rule(client: httpx.AsyncClient) -> None:
     refused = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "regulation_violation"
@@ -223,7 +224,7 @@ async def test_another_merchant_cannot_issue_on_a_product(client: httpx.AsyncCli
         "POST",
         "/v1/cards",
         "beta",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert refused.status_code == 404
 
@@ -254,7 +255,7 @@ async def test_the_balance_inquiry_answers_with_number_and_secret(
         json={"number": card["number"], "secret": card["secret"]},
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["balance"]["total"] == 0
+    assert answer.json()["balance"]["total"] == cny(0)
     assert answer.json()["masked_number"] == card["masked_number"]
 
 
@@ -334,14 +335,14 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
         )
     shown = await call(client, "GET", f"/v1/cards/{card['id']}", "alpha")
     assert shown.json()["balance"] == {
-        "paid": 10_000,
-        "bonus": 0,
-        "total": 10_000,
+        "paid": cny(10_000),
+        "bonus": cny(0),
+        "total": cny(10_000),
         "currency": "CNY",
     }
     history = await call(client, "GET", f"/v1/cards/{card['id']}/transactions", "alpha")
     assert [(item["amount"], item["code"]) for item in history.json()["data"]] == [
-        (10_000, "card_load")
+        (cny(10_000), "card_load")
     ]
 
 
@@ -353,7 +354,7 @@ async def test_only_platform_finance_activates_a_batch(
     await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
     async with database.transaction() as session:
         await grant_quota(session, clock.now(), 10**9)
-    body = {"transfer_reference": "BANK-7", "amount": 20_000}
+    body = {"transfer_reference": "BANK-7", "amount": cny(20_000)}
     refused = await call(
         client, "POST", f"/v1/card_batches/{batch_id}/activate", "alpha", json=body
     )
@@ -364,13 +365,13 @@ async def test_only_platform_finance_activates_a_batch(
     assert activated.status_code == 200, activated.text
     assert activated.json()["funding_reference"] == "BANK-7"
     listed = await call(client, "GET", "/v1/cards", "alpha", params={"batch_id": batch_id})
-    assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
+    assert [item["balance"]["total"] for item in listed.json()["data"]] == [cny(10_000)] * 2
 
 
 async def test_a_merchant_cannot_name_a_holder_when_issuing(client: httpx.AsyncClient) -> None:
     """Binding a card to a consumer by id is gone: holders are bound by their consent."""
     product = await active_product(client)
-    body = {"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"}
+    body = {"product_id": product["id"], "face_value": cny(10_000), "holder_id": "con_holder"}
     refused = await call(client, "POST", "/v1/cards", "alpha", json=body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["param"] == "holder_id"
@@ -386,7 +387,7 @@ async def test_a_signed_in_holder_sees_only_their_own_cards(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     product = await active_product(client)
-    body = {"product_id": product["id"], "face_value": 10_000}
+    body = {"product_id": product["id"], "face_value": cny(10_000)}
     mine = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
     others = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
     await _held_by(database, mine, "con_holder")
@@ -413,14 +414,14 @@ async def test_the_platform_sets_the_regulation_and_merchants_only_read_it(
     changed = await call(client, "POST", "/v1/card_regulation", "platform", json=relaxed)
     assert changed.json()["anonymous_max_balance"] == 200_000
     created = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert created.status_code == 201
 
 
 async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncClient) -> None:
     product = await active_product(client)
-    body = {"product_id": product["id"], "face_value": 10_000}
+    body = {"product_id": product["id"], "face_value": cny(10_000)}
     headers = {"X-Test-Caller": "alpha", "Idempotency-Key": "issue-once"}
     first = await client.post("/v1/cards", json=body, headers=headers)
     again = await client.post("/v1/cards", json=body, headers=headers)
@@ -436,7 +437,11 @@ async def _held_active_card(
 ) -> str:
     product_id = product_id or (await active_product(client))["id"]
     issued = await call(
-        client, "POST", "/v1/cards", "alpha", json={"product_id": product_id, "face_value": 10_000}
+        client,
+        "POST",
+        "/v1/cards",
+        "alpha",
+        json={"product_id": product_id, "face_value": cny(10_000)},
     )
     await _held_by(database, issued.json(), "con_holder")
     card_id = issued.json()["id"]

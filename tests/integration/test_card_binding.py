@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from tests.cards_support import KEYS, active_product, event_types
+from tests.cards_support import KEYS, active_product, cny, event_types
 from tests.factories import (
     MerchantWithKey,
     api_client,
@@ -51,7 +51,7 @@ class Issuer:
                 session, self.clock.now(), self.merchant.merchant_id, **(named if is_named else {})
             )
         issued = await self.client.post(
-            "/v1/cards", json={"product_id": product.id, "face_value": 10_000}
+            "/v1/cards", json={"product_id": product.id, "face_value": cny(10_000)}
         )
         assert issued.status_code == 201, issued.text
         card_id: str = issued.json()["id"]

@@ -12,6 +12,7 @@ from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.errors import PermissionDenied
@@ -62,7 +63,7 @@ class EndpointOut(ResponseModel):
 
 
 class EndpointWithSecretOut(EndpointOut):
-    secret: str = Field(description="The signing secret (whsec_...). Shown only this once.")
+    secret: str = SecretField(description="The signing secret (whsec_...). Shown only this once.")
 
 
 class AttemptOut(ResponseModel):

@@ -20,6 +20,7 @@ from tongka.cards.errors import (
     RegulationViolation,
 )
 from tongka.cards.models import CardProduct, CardRegulation
+from tongka.currencies import currency_problem
 from tongka.events import record_event
 from tongka.identity.principal import Principal
 from tongka.ids import new_id
@@ -170,7 +171,8 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
             problems.append((param, message))
 
     check(bool(spec.name.strip()), "name", "The name may not be empty.")
-    check(len(spec.currency) == 3 and spec.currency.isupper(), "currency", "ISO 4217, e.g. CNY.")
+    currency_refusal = currency_problem(spec.currency)  # TONGKA_CURRENCIES (tongka.currencies)
+    check(currency_refusal is None, "currency", str(currency_refusal))
     check(
         spec.bin_prefix.isdigit() and 6 <= len(spec.bin_prefix) <= 8,
         "bin_prefix",

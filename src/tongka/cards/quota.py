@@ -20,6 +20,7 @@ from tongka.cards.accounts import card_balances
 from tongka.cards.errors import IssuerQuotaExceeded
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardIssuerQuota
+from tongka.currencies import require_enabled
 from tongka.events import record_event
 
 HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
@@ -33,6 +34,7 @@ async def set_quota(
     An unknown ``merchant_id`` is refused (``unknown_merchant``, 422): a quota granted to a
     typo would wait for whichever merchant one day gets that id."""
     await require_merchant_exists(session, merchant_id)
+    require_enabled(currency)
     row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
     before = row.quota if row is not None else None
     if row is not None and row.quota == quota:

@@ -19,6 +19,7 @@ Three kinds of unit of work, from the most general to the cheapest: an ORM sessi
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -84,15 +85,32 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 DEFAULT_POOL_SIZE = 20
+SQLITE_FILE_MODE = 0o600
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only (0600), like ``secret.key`` and ``demo.json``.
+
+    The file holds the books, hashed secrets and encrypted card numbers: nobody else on the
+    machine should read it. SQLite gives its ``-wal`` and ``-shm`` files the database file's
+    mode, so creating the file first with 0600 covers them; files left by an older version
+    with wider modes are tightened.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, SQLITE_FILE_MODE)
+    os.close(descriptor)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(SQLITE_FILE_MODE)
 
 
 def create_engine_for(
     url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tongka import metrics
 from tongka.db.driver import DriverConnection
 from tongka.db.statements import (
     AnyUnitOfWork,
@@ -77,6 +78,7 @@ from tongka.ledger.validation import (
 BATCH_ATTEMPTS = 3
 
 
+@metrics.count_postings
 async def post_batch(
     session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[BatchResult]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from tongka import metrics
 from tongka.db.statements import (
     AnyUnitOfWork,
     dialect_of,
@@ -104,6 +105,7 @@ def _blame(transfers: Sequence[Transfer], breach: LimitBreach) -> str:
     return transfers[0].transfer_id
 
 
+@metrics.count_postings
 async def post_transfers(
     session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:

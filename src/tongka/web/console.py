@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from tongka.config import Settings
+from tongka.currencies import enabled_currencies
 from tongka.edge.auth import SESSION_COOKIE, IdentityKeysDep
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import DomainError, PermissionDenied
@@ -46,6 +47,7 @@ T = TypeVar("T")
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["money"] = formatting.format_money
+templates.env.globals["enabled_currencies"] = enabled_currencies
 templates.env.filters["masked_card"] = formatting.mask_card_number
 templates.env.filters["masked_phone"] = mask_phone
 

@@ -13,20 +13,24 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from tongka.api.cards.common import (
-    MAX_MINOR,
+    AmountIn,
     BalanceOut,
     ManagerDep,
     balance_out,
     card_scope,
+    money,
     new_router,
+    require_currency,
 )
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card
 from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
+from tongka.money import MoneyModel
 
 router = new_router()
 
@@ -41,7 +45,7 @@ class CardOut(BaseModel):
     last4: str
     status: str
     currency: str
-    face_value: int
+    face_value: MoneyModel
     balance: BalanceOut
     holder_id: str | None
     replaced_by_card_id: str | None
@@ -65,7 +69,7 @@ class CardOut(BaseModel):
             last4=card.last4,
             status=card.status,
             currency=card.currency,
-            face_value=card.face_value,
+            face_value=money(card.face_value, card.currency),
             balance=balance_out(balance, card.currency),
             holder_id=card.holder_id,
             replaced_by_card_id=card.replaced_by_card_id,
@@ -80,8 +84,8 @@ class CardOut(BaseModel):
 class IssuedCardOut(CardOut):
     """The only answer that carries the full number and the secret: keep it safe."""
 
-    number: str
-    secret: str
+    number: str = SecretField(description="The full card number (卡号); shown only here.")
+    secret: str = SecretField(description="The card secret (卡密); shown only here.")
 
     @classmethod
     def of_issued(cls, issued: service.IssuedCard) -> IssuedCardOut:
@@ -92,9 +96,7 @@ class IssuedCardOut(CardOut):
 
 class CardIssue(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
-    face_value: int = Field(
-        gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
-    )
+    face_value: AmountIn = Field(description="One of the product's face values.")
 
 
 class ReasonRequest(RequestModel):
@@ -115,11 +117,12 @@ async def issue_card(
 ) -> IssuedCardOut:
     """Issued without a holder: bind it with ``POST /v1/cards/{id}/holder_bindings`` (the
     holder confirms a texted code), never by consumer id."""
+    product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     issued = await service.issue_card(
         session,
         body.product_id,
         merchant_id=principal.merchant_id,
-        face_value=body.face_value,
+        face_value=require_currency(body.face_value, product.currency, param="face_value"),
         keys=card_keys(settings),
         actor=principal.actor,
         now=clock.now(),
@@ -278,7 +281,7 @@ class CardTransactionOut(BaseModel):
     transfer_id: str
     sequence: int
     part: str
-    amount: int = Field(description="Signed: + onto the card, - off it. Minor units.")
+    amount: MoneyModel = Field(description="Signed: + onto the card, - off it.")
     currency: str
     code: str
     reference: str | None
@@ -307,7 +310,7 @@ async def card_transactions(
             transfer_id=item.transfer.transfer_id,
             sequence=item.transfer.sequence,
             part=item.part,
-            amount=item.amount,
+            amount=money(item.amount, item.transfer.currency),
             currency=item.transfer.currency,
             code=item.transfer.code,
             reference=item.transfer.reference,

@@ -25,6 +25,7 @@ from tongka.edge.auth import (
     list_scope,
 )
 from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity import service as identity
@@ -68,7 +69,9 @@ class ApiKeyOut(RowOut):
 
 
 class CreatedApiKeyOut(ApiKeyOut):
-    secret: str = Field(description="The key itself. Shown only in this response; store it now.")
+    secret: str = SecretField(
+        description="The key itself. Shown only in this response; store it now."
+    )
 
 
 @router.post(

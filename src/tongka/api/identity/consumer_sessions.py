@@ -21,6 +21,7 @@ from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
 from tongka.edge.auth import IdentityKeysDep, require_consumer
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
+from tongka.edge.no_store import SecretField
 from tongka.identity import consumer_login
 from tongka.identity import service as identity
 from tongka.identity.principal import Principal
@@ -66,7 +67,7 @@ class ConsumerSessionIn(RequestModel):
 class ConsumerSessionOut(BaseModel):
     object: Literal["consumer_session"] = "consumer_session"
     id: str
-    token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown once.")
+    token: str = SecretField(description="Send as `Authorization: Bearer <token>`. Shown once.")
     expires_at: datetime = Field(description="At the latest; also ends after 2 hours idle.")
     consumer: ConsumerOut
 
