@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="Requests allowed per client IP on public (unauthenticated) endpoints.",
     )
     webhook_timeout_seconds: float = 10.0
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks reach 127.0.0.1/::1/localhost (local receivers in tests and "
+        "development); ignored in production. Private, link-local and metadata addresses are "
+        "refused whatever this says.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
