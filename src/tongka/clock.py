@@ -17,6 +17,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+SYSTEM_CLOCK = SystemClock()  # the one place the wall clock is read (ids use it; see ids.py)
+
+
 @dataclass
 class FixedClock:
     """A clock tests set and advance by hand."""
@@ -30,8 +33,12 @@ class FixedClock:
         self.current = self.current + delta
 
 
-def business_date(moment: datetime, timezone: str = "Asia/Shanghai") -> date:
-    """The platform's business date of an instant (daily limits, T+1, expiry)."""
+def business_date(moment: datetime, timezone: str) -> date:
+    """The platform's business date of an instant (daily limits, T+1, expiry).
+
+    ``timezone`` is the caller's ``Settings.timezone`` (an IANA name): the platform's zone is
+    configuration, so no default here could be right for every deployment.
+    """
     if moment.tzinfo is None:
         raise ValueError("naive datetime: Tongka only handles timezone-aware times")
     return moment.astimezone(ZoneInfo(timezone)).date()

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default="CNY",
         description="Comma-separated ISO 4217 codes the platform accepts (tongka.money).",
     )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Let webhooks reach 127.0.0.1/::1/localhost (local receivers in tests and "
+        "development); ignored in production. Private, link-local and metadata addresses are "
+        "refused whatever this says.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tests.api_support import emit_event
@@ -16,6 +17,12 @@ from tongka.webhooks.delivery import deliver_due
 from tongka.webhooks.models import WebhookEndpoint
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/hooks"
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback(settings: Settings) -> None:
+    """These tests deliver to a receiver on 127.0.0.1."""
+    settings.webhook_allow_loopback = True
 
 
 app = test_console.app  # the same fixtures as the staff console tests

@@ -129,15 +129,9 @@ async def test_a_revoked_key_gets_401_not_the_stored_answer(
         ("https://user:pw@shop.example/hooks", False),
         ("not a url", False),
         ("http://shop.example/hooks", True),
-        ("https://localhost/hooks", True),
-        ("https://127.0.0.1/hooks", True),
-        ("https://10.1.2.3/hooks", True),
-        ("https://169.254.169.254/latest", True),
-        ("https://[::1]/hooks", True),
-        ("https://db.internal/hooks", True),
     ],
 )
-async def test_urls_are_validated(
+async def test_malformed_urls_are_refused(
     database: Database,
     settings: Settings,
     create: Callable[..., Awaitable[Any]],
@@ -153,10 +147,52 @@ async def test_urls_are_validated(
     assert await stored_endpoints(database) == []
 
 
-async def test_local_urls_are_allowed_outside_production(
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data",  # AWS, Azure, GCP metadata (link-local)
+        "https://[fd00:ec2::254]/latest",  # AWS metadata over IPv6 (unique local)
+        "https://metadata.google.internal/computeMetadata/v1",
+        "https://[fe80::1]/hooks",
+        "https://[::ffff:169.254.169.254]/hooks",  # IPv4-mapped
+        "https://10.1.2.3/hooks",
+        "https://192.168.0.1/hooks",
+        "https://100.64.0.1/hooks",  # CGNAT
+        "https://224.0.0.1/hooks",
+        "https://240.0.0.1/hooks",  # reserved
+        "https://0.0.0.0/hooks",
+        "https://db.internal/hooks",
+        "https://intranet/hooks",
+        "https://127.0.0.1/hooks",  # loopback is off unless the setting allows it
+        "https://localhost/hooks",
+        "https://[::1]/hooks",
+    ],
+)
+async def test_internal_destinations_are_refused_in_every_environment(
+    database: Database,
+    settings: Settings,
     create: Callable[..., Awaitable[Any]],
+    url: str,
+    environment: Any,
 ) -> None:
-    assert (await create(url="http://127.0.0.1:8080/hooks")).status_code == 201
+    settings.environment = environment
+    response = await create(url=url)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "url_destination_refused"
+    assert response.json()["error"]["param"] == "url"
+    assert await stored_endpoints(database) == []
+
+
+async def test_loopback_is_allowed_only_by_the_setting_and_never_in_production(
+    database: Database, settings: Settings, create: Callable[..., Awaitable[Any]]
+) -> None:
+    settings.webhook_allow_loopback = True
+    assert (await create(url="http://127.0.0.1:8080/hooks", key="k1")).status_code == 201
+    assert (await create(url="https://169.254.169.254/", key="k2")).status_code == 422
+    settings.environment = "production"
+    assert (await create(url="https://127.0.0.1/hooks", key="k3")).status_code == 422
+    assert len(await stored_endpoints(database)) == 1
 
 
 async def test_unknown_fields_and_empty_event_lists_are_refused(
@@ -231,6 +267,7 @@ async def test_attempts_are_listed(
     callers: Callers,
     as_merchant_a: Callable[[str], dict[str, str]],
 ) -> None:
+    settings.webhook_allow_loopback = True
     with running_receiver() as receiver:
         receiver.statuses = [500]
         async with api_client(app) as client:

@@ -50,7 +50,11 @@ def test_tongka_worker_delivers_and_stops_on_sigterm(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{(tmp_path / 'tongka.db').as_posix()}"
     migrate.upgrade(url)
     settings = Settings(
-        environment="test", data_dir=tmp_path, database_url=url, secret_key=TEST_SECRET_KEY
+        environment="test",
+        data_dir=tmp_path,
+        database_url=url,
+        secret_key=TEST_SECRET_KEY,
+        webhook_allow_loopback=True,  # the receiver listens on 127.0.0.1
     )
     with running_receiver() as receiver:
         asyncio.run(_endpoint_and_event(settings, receiver.url))
@@ -60,6 +64,7 @@ def test_tongka_worker_delivers_and_stops_on_sigterm(tmp_path: Path) -> None:
             "TONGKA_DATABASE_URL": url,
             "TONGKA_DATA_DIR": str(tmp_path),
             "TONGKA_SECRET_KEY": TEST_SECRET_KEY,
+            "TONGKA_WEBHOOK_ALLOW_LOOPBACK": "true",
         }
         # when the worker command runs
         worker = subprocess.Popen(

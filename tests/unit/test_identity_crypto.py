@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from cryptography.exceptions import InvalidTag
 
 from tests.factories import valid_credit_code
 from tongka.crypto import SecretBox
@@ -84,7 +83,8 @@ def test_values_sealed_before_the_fold_still_open() -> None:
 
 def test_a_secret_box_and_text_encryption_share_one_format() -> None:
     sealed = SecretBox(ROOT, "bank").seal(b"6222021234567890", context="mch_1")
-    as_text = "v1:" + base64.b64encode(sealed).decode()
+    assert sealed[0] == 1  # the version byte; as text it is the "v1:" prefix
+    as_text = "v1:" + base64.b64encode(sealed[1:]).decode()
     assert decrypt(derive_key(ROOT, "bank"), as_text, associated_data="mch_1") == "6222021234567890"
-    with pytest.raises(InvalidTag):
+    with pytest.raises(DecryptionFailed):
         SecretBox(ROOT, "bank").open(sealed, context="mch_2")

@@ -59,6 +59,7 @@ class BatchStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
+    FAILED = "failed"  # parked after repeated failures, with ``last_error``; retry re-queues
 
 
 @dataclass(frozen=True)
@@ -219,9 +220,15 @@ async def create_cards(
     now: datetime,
     holder_id: str | None = None,
     batch_id: str | None = None,
+    first_sequence: int | None = None,
 ) -> list[IssuedCard]:
-    """Insert ``count`` new issued cards in one statement and return them with credentials."""
-    first = await reserve_sequences(session, product, count, actor=actor, now=now)
+    """Insert ``count`` new issued cards in one statement and return them with credentials.
+
+    ``first_sequence``: numbers already reserved (a batch's); otherwise they are reserved here.
+    """
+    first = first_sequence
+    if first is None:
+        first = await reserve_sequences(session, product, count, actor=actor, now=now)
     rows, credentials = _new_card_rows(
         product,
         first,
@@ -315,7 +322,13 @@ async def create_batch(
     reference: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> CardBatch:
-    """A batch job (no cards yet): the worker or ``tongka cards issue-batch`` runs it."""
+    """A batch job (no cards yet): the worker or ``tongka cards issue-batch`` runs it.
+
+    The batch's ``count`` sequence numbers are reserved now, so a batch that was accepted
+    can always be issued, and batches (and single cards) created later cannot take its room:
+    a product whose BIN range cannot hold ``count`` more cards, counting every earlier
+    batch's reservation, is refused with 422 ``bin_range_exhausted`` (param ``count``).
+    """
     product = await _issuable_product(session, product_id, merchant_id)
     check_face_value(product, face_value)
     if product.is_named:
@@ -332,6 +345,10 @@ async def create_batch(
             f"{capacity - product.issued_count} more cards, not {count}.",
             param="count",
         )
+    try:
+        first_sequence = await reserve_sequences(session, product, count, actor=actor, now=now)
+    except BinRangeExhausted as exc:  # another issuer took the room since the check above
+        raise BinRangeExhausted(exc.message, param="count") from exc
     key = export.export_key_from_password(export_password)
     batch = CardBatch(
         id=new_id("cbt"),
@@ -348,14 +365,16 @@ async def create_batch(
         export_public_key=key.public_key,
         created_by=actor,
         created_at=now,
+        first_sequence=first_sequence,
+        attempts=0,
     )
     session.add(batch)
     await session.flush()
-    await _batch_event(session, batch, "card_batch.created", actor, now)
+    await batch_event(session, batch, "card_batch.created", actor, now)
     return batch
 
 
-async def _batch_event(
+async def batch_event(
     session: AsyncSession, batch: CardBatch, type: str, actor: str, now: datetime, **data: Any
 ) -> None:
     await record_event(
@@ -399,7 +418,7 @@ async def issue_next_chunk(
     leaves no card behind, hence no card whose secret nobody knows.
     """
     batch = await get_batch(session, batch_id)
-    if batch.status == BatchStatus.COMPLETED:
+    if batch.status in (BatchStatus.COMPLETED, BatchStatus.FAILED):
         return BatchProgress(batch.id, 0, batch.issued_count, batch.total)
     issued_before = batch.issued_count
     count = min(batch.chunk_size, batch.total - issued_before)
@@ -407,11 +426,18 @@ async def issue_next_chunk(
     status = BatchStatus.COMPLETED if issued_after == batch.total else BatchStatus.RUNNING
     claimed = await session.execute(
         update(CardBatch)
-        .where(CardBatch.id == batch.id, CardBatch.issued_count == issued_before)
+        .where(
+            CardBatch.id == batch.id,
+            CardBatch.issued_count == issued_before,
+            CardBatch.status != BatchStatus.FAILED.value,
+        )
         .values(
             issued_count=issued_after,
             status=status.value,
             completed_at=now if status is BatchStatus.COMPLETED else None,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
         )
         .execution_options(synchronize_session=False)
     )
@@ -428,6 +454,9 @@ async def issue_next_chunk(
         actor=batch.created_by,
         now=now,
         batch_id=batch.id,
+        first_sequence=(
+            None if batch.first_sequence is None else batch.first_sequence + issued_before
+        ),
     )
     chunk_index = issued_before // batch.chunk_size
     expiry = _expiry_label(product)
@@ -444,7 +473,7 @@ async def issue_next_chunk(
     await session.flush()
     await session.refresh(batch)
     if status is BatchStatus.COMPLETED:
-        await _batch_event(session, batch, "card_batch.completed", batch.created_by, now)
+        await batch_event(session, batch, "card_batch.completed", batch.created_by, now)
     return BatchProgress(batch.id, count, batch.issued_count, batch.total)
 
 
@@ -475,13 +504,18 @@ async def run_batch(
             return progress
 
 
-async def unfinished_batch_ids(session: AsyncSession, limit: int = 10) -> list[str]:
-    statement = (
-        select(CardBatch.id)
-        .where(CardBatch.status.in_([BatchStatus.PENDING.value, BatchStatus.RUNNING.value]))
-        .order_by(CardBatch.id)
-        .limit(limit)
+async def unfinished_batch_ids(
+    session: AsyncSession, limit: int = 10, *, now: datetime | None = None
+) -> list[str]:
+    """Batches still to issue, oldest first; with ``now``, only those not waiting to retry."""
+    statement = select(CardBatch.id).where(
+        CardBatch.status.in_([BatchStatus.PENDING.value, BatchStatus.RUNNING.value])
     )
+    if now is not None:
+        statement = statement.where(
+            (CardBatch.next_attempt_at.is_(None)) | (CardBatch.next_attempt_at <= now)
+        )
+    statement = statement.order_by(CardBatch.id).limit(limit)
     return list((await session.execute(statement)).scalars().all())
 
 
@@ -515,7 +549,7 @@ async def take_export(
     key = export.ExportKey(salt=batch.export_salt, public_key=batch.export_public_key)
     content = export.build_file(key.header(batch.id), list(segments))
     await session.execute(delete(CardExportSegment).where(CardExportSegment.batch_id == batch.id))
-    await _batch_event(session, batch, "card_batch.exported", actor, now)
+    await batch_event(session, batch, "card_batch.exported", actor, now)
     return content
 
 

@@ -1,34 +1,24 @@
 """Keys and keyed primitives for card numbers and secrets (see docs/decisions/0004).
 
-Every key is derived with HKDF-SHA256 from the platform's root secret
+Every key is derived with ``tongka.crypto.derive_key`` from the platform's root secret
 (``Settings.secret_key_bytes()``) under its own purpose label, so a leak of one derived key
 (say the blind-index key) reveals nothing about the others, and the database holds none.
+Card numbers are sealed in ``tongka.crypto``'s one versioned envelope.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from tongka.config import Settings
+from tongka.crypto import derive_key, keyed_hash, open_sealed, seal
+
+__all__ = ["SECRET_DIGITS", "CardKeys", "card_keys", "derive_key", "new_secret"]
 
 SECRET_DIGITS = 10
-NONCE_BYTES = 12
-KEY_VERSION = b"\x01"
-
-
-def derive_key(root: bytes, purpose: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"tongka.{purpose}".encode()
-    ).derive(root)
 
 
 @dataclass(frozen=True)
@@ -51,25 +41,19 @@ class CardKeys:
 
     def number_index(self, number: str) -> str:
         """Blind index: finds a card by its exact number without storing the number."""
-        return hmac.new(self.number_index_key, number.encode(), hashlib.sha256).hexdigest()
+        return keyed_hash(self.number_index_key, number)
 
     def encrypt_number(self, number: str, card_id: str) -> bytes:
-        """AES-GCM, bound to the card's id (a ciphertext copied to another row won't open)."""
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.number_encryption_key).encrypt(
-            nonce, number.encode(), card_id.encode()
-        )
-        return KEY_VERSION + nonce + sealed
+        """An envelope bound to the card's id (a ciphertext copied to another row won't open)."""
+        return seal(self.number_encryption_key, number.encode(), context=card_id)
 
     def decrypt_number(self, ciphertext: bytes, card_id: str) -> str:
-        nonce = ciphertext[1 : 1 + NONCE_BYTES]
-        sealed = ciphertext[1 + NONCE_BYTES :]
-        return AESGCM(self.number_encryption_key).decrypt(nonce, sealed, card_id.encode()).decode()
+        """The number; ``tongka.crypto.DecryptionFailed`` (unknown version, altered, moved)."""
+        return open_sealed(self.number_encryption_key, ciphertext, context=card_id).decode()
 
     def hash_secret(self, secret: str, card_id: str) -> str:
         """Keyed hash of a card secret, salted by the card's id (equal secrets differ)."""
-        message = f"{card_id}:{secret}".encode()
-        return hmac.new(self.secret_hash_key, message, hashlib.sha256).hexdigest()
+        return keyed_hash(self.secret_hash_key, f"{card_id}:{secret}")
 
     def secret_matches(self, secret: str, card_id: str, stored_hash: str) -> bool:
         return hmac.compare_digest(self.hash_secret(secret, card_id), stored_hash)

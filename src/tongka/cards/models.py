@@ -90,6 +90,15 @@ class CardBatch(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the first of the ``total`` sequence numbers reserved when the batch was created
+    # (None: a batch from before reservations, whose chunks reserve as they go)
+    first_sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # consecutive failed runs, when the next may start, and the last error; after
+    # ``tongka.worker.MAX_ATTEMPTS`` the batch is ``failed`` (a dead letter) until retried
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CardExportSegment(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tongka.cli import cards, db, ledger, server
+from tongka.cli import cards, db, jobs, ledger, server
 
 app = typer.Typer(
     name="tongka",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(cards.app, name="cards")
+app.add_typer(jobs.app, name="jobs")
 server.register(app)
 
 

@@ -9,8 +9,12 @@ Three steps, each short, so no transaction is open while waiting on a merchant's
    workers skip the leased rows until the lease ends. The lease (60 s) outlasts a send (at
    most ``webhook_timeout_seconds``, enforced as a total deadline), so several workers never
    deliver the same event to the same endpoint at the same time.
-2. **Send** (no transaction): ``POST`` the event JSON with ``Tongka-Signature``; redirects
-   are not followed; the first 1000 characters of the answer are kept.
+2. **Send** (no transaction): resolve the endpoint's host once, check every address
+   (``urls.resolve_destination``) and connect to the checked address, with the endpoint's
+   name as ``Host`` header and TLS server name (certificate checked against the name), so
+   a second DNS answer never decides where the request goes (DNS rebinding). ``POST`` the
+   event JSON with ``Tongka-Signature``; redirects are not followed; connections are not
+   reused; the first 1000 characters of the answer are kept.
 3. **Record** (one transaction): an attempt row for every try; 2xx -> ``delivered``;
    otherwise the next try is scheduled with exponential backoff and jitter, and once that
    would fall beyond 3 days after the event the delivery is ``failed``. The update only
@@ -25,7 +29,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -48,7 +51,12 @@ from tongka.webhooks.models import (
 )
 from tongka.webhooks.service import signing_secrets
 from tongka.webhooks.signing import SIGNATURE_HEADER, signature_header
-from tongka.webhooks.urls import resolves_to_public
+from tongka.webhooks.urls import (
+    DestinationRefused,
+    Resolver,
+    resolve_destination,
+    system_resolver,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -160,9 +168,13 @@ async def _read_some(response: httpx.Response) -> str:
 
 
 async def send(
-    client: httpx.AsyncClient, claim: Claim, clock: Clock, settings: Settings
+    client: httpx.AsyncClient,
+    claim: Claim,
+    clock: Clock,
+    settings: Settings,
+    resolver: Resolver = system_resolver,
 ) -> Outcome:
-    """One HTTP try; never raises (a failure is an outcome)."""
+    """One HTTP try to the address checked for it; never raises (a failure is an outcome)."""
     attempted_at = clock.now()
     headers = {
         "Content-Type": "application/json",
@@ -179,26 +191,25 @@ async def send(
     error: str | None = None
     try:
         async with asyncio.timeout(settings.webhook_timeout_seconds):
-            if settings.environment == "production":
-                await _refuse_private_destination(claim.url)
+            destination = await resolve_destination(claim.url, settings, resolver)
+            headers["Host"] = destination.host_header
             async with client.stream(
-                "POST", claim.url, content=claim.payload, headers=headers
+                "POST",
+                destination.connect_url,
+                content=claim.payload,
+                headers=headers,
+                extensions={"sni_hostname": destination.hostname},
             ) as response:
                 status_code = response.status_code
                 body = await _read_some(response)
     except TimeoutError:
         error = f"timed out after {settings.webhook_timeout_seconds:g} s"
+    except DestinationRefused as exc:
+        error = f"refused: {exc.message}"[:500]
     except Exception as exc:  # any failure to reach the endpoint is recorded and retried
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     return Outcome(claim, attempted_at, duration_ms, status_code, body, error)
-
-
-async def _refuse_private_destination(url: str) -> None:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not await resolves_to_public(parts.hostname or "", port):
-        raise PermissionError("the endpoint's host resolves to a non-public address")
 
 
 async def record_outcomes(
@@ -247,16 +258,24 @@ async def record_outcomes(
             log.warning("webhooks.lease_lost", delivery=claim.delivery_id)
 
 
-async def deliver_batch(database: Database, clock: Clock, settings: Settings) -> int:
+async def deliver_batch(
+    database: Database, clock: Clock, settings: Settings, resolver: Resolver = system_resolver
+) -> int:
     """Claim, send and record one batch of due deliveries; returns how many."""
     claims = await database.run(lambda session: claim_due(session, settings, clock.now()))
     if not claims:
         return 0
-    # no redirects (they could lead into the local network); no proxies from the environment
+    # no redirects (they could lead into the local network); no proxies from the environment;
+    # no kept-alive connections (one opened for a name must not carry another name's request)
     async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
     ) as client:
-        outcomes = await asyncio.gather(*(send(client, claim, clock, settings) for claim in claims))
+        outcomes = await asyncio.gather(
+            *(send(client, claim, clock, settings, resolver) for claim in claims)
+        )
     await database.run(lambda session: record_outcomes(session, list(outcomes), clock.now()))
     metrics.count_webhook_outcomes(outcomes)
     for outcome in outcomes:
@@ -271,12 +290,14 @@ async def deliver_batch(database: Database, clock: Clock, settings: Settings) ->
     return len(claims)
 
 
-async def deliver_due(database: Database, clock: Clock, settings: Settings) -> int:
+async def deliver_due(
+    database: Database, clock: Clock, settings: Settings, resolver: Resolver = system_resolver
+) -> int:
     """Worker job ``webhooks.deliver``: batches until none is full (at most
     ``MAX_BATCHES_PER_RUN``, so one run stays bounded); returns how many were handled."""
     handled = 0
     for _ in range(MAX_BATCHES_PER_RUN):
-        count = await deliver_batch(database, clock, settings)
+        count = await deliver_batch(database, clock, settings, resolver)
         handled += count
         if count < BATCH_SIZE:
             break

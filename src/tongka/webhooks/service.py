@@ -81,7 +81,7 @@ async def create_endpoint(
     endpoint = WebhookEndpoint(
         id=endpoint_id,
         merchant_id=merchant_id,
-        url=validate_endpoint_url(url, production=settings.environment == "production"),
+        url=validate_endpoint_url(url, settings),
         description=description,
         enabled_events=_validated_event_types(enabled_events),
         status=EndpointStatus.ENABLED,

@@ -1,7 +1,7 @@
 """cards: who froze a card (side, actor), why and when
 
 Revision ID: cards_0003
-Revises: cards_0001
+Revises: cards_0002
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tongka.db.base import UTCDateTime
 
 revision: str = "cards_0003"
-down_revision: str | Sequence[str] | None = "cards_0001"
+down_revision: str | Sequence[str] | None = "cards_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
