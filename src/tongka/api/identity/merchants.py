@@ -15,16 +15,15 @@ from tongka.api.identity.schemas import ObjectId, RequestModel, fetch_page
 from tongka.clock import Clock
 from tongka.edge.auth import (
     IdentityKeysDep,
-    PrincipalDep,
     ensure_same_merchant,
-    list_scope,
-    require_platform,
 )
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized, Public
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = APIRouter(
     prefix="/v1/merchants",
@@ -144,6 +143,7 @@ def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistrati
     status_code=201,
     response_model=MerchantOut,
     summary="Register a merchant (public; the platform reviews it before it can do business)",
+    dependencies=[Public("merchant registration")],
 )
 async def register_merchant(
     body: MerchantRegistrationIn, session: SessionDep, clock: ClockDep, keys: IdentityKeysDep
@@ -156,19 +156,21 @@ async def register_merchant(
 
 @router.get("", response_model=ListResponse[MerchantOut], summary="List merchants")
 async def list_merchants(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_READ)],
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[MerchantStatus | None, Query(description="Only this status.")] = None,
 ) -> ListResponse[MerchantOut]:
     """The platform sees every merchant; a merchant sees only itself."""
-    statement = identity.merchants_query(list_scope(principal), status)
+    statement = identity.merchants_query(scope_of(principal).merchant(), status)
     return await fetch_page(session, statement, page, Merchant, MerchantOut.of)
 
 
 @router.get("/{merchant_id}", response_model=MerchantOut, summary="Get a merchant")
 async def get_merchant(
-    merchant_id: ObjectId, principal: PrincipalDep, session: SessionDep
+    merchant_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_READ)],
+    session: SessionDep,
 ) -> MerchantOut:
     ensure_same_merchant(principal, merchant_id, what="merchant")
     return MerchantOut.of(await identity.get_merchant(session, merchant_id))
@@ -199,7 +201,7 @@ async def approve_merchant(
     merchant_id: ObjectId,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "approve", principal, clock)
 
@@ -210,7 +212,7 @@ async def reject_merchant(
     body: RejectionIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "reject", principal, clock, reason=body.reason)
 
@@ -225,6 +227,6 @@ async def suspend_merchant(
     body: SuspensionIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "suspend", principal, clock, reason=body.reason)
