@@ -11,15 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import unique_phone
+from tests.factories import unique_email, unique_phone, valid_credit_code
 from tongka.cards import service
 from tongka.cards.keys import CardKeys
 from tongka.cards.models import CardProduct
+from tongka.cards.validity import add_months
+from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.events.models import Event
 from tongka.identity import service as identity
-from tongka.identity.models import KycLevel
-from tongka.identity.principal import SYSTEM
+from tongka.identity.models import Consumer, KycLevel, Merchant, MerchantStatus
+from tongka.identity.principal import SYSTEM, Principal, PrincipalKind
 from tongka.ledger import AccountCode
 from tongka.ledger.system_accounts import system_account
 from tongka.ledger.verify import verify_ledger
@@ -28,6 +30,24 @@ KEYS = CardKeys.from_root(bytes.fromhex(TEST_SECRET_KEY))
 MERCHANT = "mch_alpha"
 OTHER_MERCHANT = "mch_beta"
 _bins = itertools.count(100)
+# the three sides of a freeze (lifecycle actions take a principal)
+OPERATOR = Principal(kind=PrincipalKind.PLATFORM, actor="user:test", roles=frozenset({"admin"}))
+ISSUER = Principal(
+    kind=PrincipalKind.MERCHANT,
+    actor="user:issuer",
+    roles=frozenset({"merchant_admin"}),
+    merchant_id=MERCHANT,
+)
+
+
+def holder_principal(consumer_id: str) -> Principal:
+    return Principal(
+        kind=PrincipalKind.CONSUMER,
+        actor=f"consumer:{consumer_id}",
+        roles=frozenset(),
+        consumer_id=consumer_id,
+    )
+
 
 ANONYMOUS = service.ProductSpec(
     name="Gift card",
@@ -84,6 +104,54 @@ async def issue(
     )
 
 
+async def ensure_merchant(session: AsyncSession, merchant_id: str, now: datetime) -> str:
+    """An active merchant row with this id (the card tests name merchants ``mch_alpha``...),
+    for the services that check a merchant exists (quotas, agreements)."""
+    if await session.get(Merchant, merchant_id) is None:
+        session.add(
+            Merchant(
+                id=merchant_id,
+                legal_name=f"{merchant_id} 有限公司",
+                credit_code=valid_credit_code(),
+                contact_name="张三",
+                contact_phone="13800138000",
+                contact_email=unique_email("contact"),
+                status=MerchantStatus.ACTIVE,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+    return merchant_id
+
+
+async def ensure_consumer(
+    session: AsyncSession, consumer_id: str, now: datetime, kyc_level: KycLevel = KycLevel.PHONE
+) -> str:
+    """A consumer row with this id (tests name holders ``con_holder``...), for the services
+    that check a holder exists before binding a card to them."""
+    if await session.get(Consumer, consumer_id) is None:
+        session.add(
+            Consumer(
+                id=consumer_id,
+                phone=unique_phone(),
+                kyc_level=kyc_level,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+    return consumer_id
+
+
+async def grant_quota(
+    session: AsyncSession, now: datetime, quota: int, merchant_id: str = MERCHANT
+) -> None:
+    """The platform grants the (test) issuer ``quota`` CNY minor units."""
+    await ensure_merchant(session, merchant_id, now)
+    await service.set_quota(session, merchant_id, "CNY", quota, actor="ops", now=now)
+
+
 async def make_holder(
     session: AsyncSession, now: datetime, kyc_level: KycLevel = KycLevel.PHONE
 ) -> str:
@@ -124,7 +192,7 @@ async def funded_card(
     holder_id: str | None = None,
 ) -> service.IssuedCard:
     """An active card of ``product`` loaded from the reserve bank (bonus from equity)."""
-    await service.set_quota(session, product.merchant_id, "CNY", 10**12, actor="t", now=now)
+    await grant_quota(session, now, 10**12, product.merchant_id)
     issued = await service.issue_card(
         session,
         product.id,
@@ -158,3 +226,33 @@ async def assert_ledger_verifies(database: Database, now: datetime) -> None:
     async with database.transaction() as session:
         report = await verify_ledger(session, now)
     assert report.ok, report.failures
+
+
+STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
+
+
+async def card_in_status(database: Database, clock: FixedClock, status: str) -> str:
+    """A card in ``status`` reached through the service (not by writing the column)."""
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        issued = await funded_card(session, clock.now(), product, amount=5_000)
+        card_id = issued.card.id
+        if status == "issued":
+            return (await issue(session, product.id, clock.now())).card.id
+        if status == "frozen":
+            await service.freeze_card(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "lost":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+        if status == "closed":
+            await service.report_lost(session, card_id, principal=OPERATOR, now=clock.now())
+            await service.reissue_card(
+                session, card_id, keys=KEYS, actor="user:test", now=clock.now()
+            )
+        if status == "expired":
+            await service.expire_due_cards(session, now=add_months(clock.now(), 37))
+    return card_id
+
+
+def cny(amount: int) -> dict[str, Any]:
+    """An amount in the API's money shape: ``{"amount": 5000, "currency": "CNY"}``."""
+    return {"amount": amount, "currency": "CNY"}

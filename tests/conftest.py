@@ -1,5 +1,10 @@
 """Shared fixtures: a fresh database on SQLite and on PostgreSQL, a clock, settings.
 
+After every test that used a database fixture and wrote ledger rows, the books are checked
+(per currency debits equal credits, stored balances equal the journal, no limit crossed):
+a test that leaves them broken fails at teardown. Mark a test that breaks them on purpose
+``@pytest.mark.tampers_with_books``.
+
 The PostgreSQL suite runs against ``TONGKA_TEST_DATABASE_URL`` (default: the local server).
 With ``CI=true`` a missing server fails the run; otherwise the PostgreSQL tests are skipped
 with one clear line saying why.
@@ -31,6 +36,7 @@ IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET_KEY = "ab" * 32
 
 _pg_problem: str | None = None
+TAMPERS_MARK = "tampers_with_books"
 
 
 def _url_with_database(url: str, name: str) -> str:
@@ -64,6 +70,11 @@ def _check_pg() -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     global _pg_problem
+    config.addinivalue_line(
+        "markers",
+        f"{TAMPERS_MARK}: the test breaks the books on purpose (e.g. to see verify notice);"
+        " the automatic books check after it is skipped",
+    )
     _pg_problem = _check_pg()
     if _pg_problem and IS_CI:
         raise pytest.UsageError(
@@ -122,18 +133,30 @@ async def _fresh_pg(url: str) -> Database:
     return database
 
 
+async def _checked_and_disposed(database: Database, request: pytest.FixtureRequest) -> None:
+    """Every database fixture ends here: the books are checked (STYLE habit 8) unless the
+    test is marked ``tampers_with_books``, then the engine is disposed."""
+    try:
+        if request.node.get_closest_marker(TAMPERS_MARK) is None:
+            await check_books_if_touched(database)
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_database(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
     database = await _fresh_sqlite(tmp_path / "test.db")
     yield database
-    await database.dispose()
+    await _checked_and_disposed(database, request)
 
 
 @pytest.fixture
-async def pg_database(pg_url: str) -> AsyncIterator[Database]:
+async def pg_database(pg_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     database = await _fresh_pg(pg_url)
     yield database
-    await database.dispose()
+    await _checked_and_disposed(database, request)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
@@ -144,7 +167,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     else:
         db = await _fresh_pg(request.getfixturevalue("pg_url"))
     yield db
-    await db.dispose()
+    await _checked_and_disposed(db, request)
 
 
 @pytest.fixture(
@@ -168,8 +191,7 @@ async def database_and_unit_kind(
     else:
         db = await _fresh_pg(request.getfixturevalue("pg_url"))
     yield db, kind
-    await assert_books_balance(db)
-    await db.dispose()
+    await _checked_and_disposed(db, request)
 
 
 REDIS_TEST_URL = os.environ.get("TONGKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -221,7 +243,8 @@ def settings(tmp_path: Path) -> Settings:
 async def assert_books_balance(database: Database) -> None:
     """STYLE habit 8: the books balance, stored balances equal the transfers, no limit crossed.
 
-    Call it after any test that moved money, or use the ``books_balance`` fixture.
+    Runs by itself after every test that used one of the database fixtures above and wrote
+    ledger rows (``check_books_if_touched``); call it to check in the middle of a test.
     """
     from tongka.ledger.verify import VerifyReport, check_balances
 
@@ -233,8 +256,22 @@ async def assert_books_balance(database: Database) -> None:
     )
 
 
+async def check_books_if_touched(database: Database) -> bool:
+    """``assert_books_balance`` if the ledger has any rows (one cheap query otherwise);
+    returns whether it checked."""
+    async with database.transaction() as session:
+        touched = await session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM ledger_balances)"
+                " OR EXISTS (SELECT 1 FROM ledger_transfers)"
+            )
+        )
+    if touched:
+        await assert_books_balance(database)
+    return bool(touched)
+
+
 @pytest.fixture
-async def books_balance(database: Database) -> AsyncIterator[Database]:
-    """The ``database`` fixture, with the ledger invariants asserted after the test."""
-    yield database
-    await assert_books_balance(database)
+def books_balance(database: Database) -> Database:
+    """The ``database`` fixture (the books are checked after every test that used it)."""
+    return database

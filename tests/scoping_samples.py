@@ -26,7 +26,8 @@ from typing import Any
 
 import httpx
 
-from tests.factories import TEST_PASSWORD, MerchantWithKey, unique_email
+from tests.cards_support import cny
+from tests.factories import TEST_PASSWORD, MerchantWithKey, make_merchant_with_key, unique_email
 from tongka.db import Database
 
 
@@ -179,9 +180,9 @@ async def a_card_product(owner: Owner) -> str:
         "name": "Scoped gift card",
         "bin_prefix": f"627{next(_card_bins)}",
         "number_length": 16,
-        "max_balance": 100_000,
+        "max_balance": cny(100_000),
         "is_named": False,
-        "face_values": [10_000],
+        "face_values": [cny(10_000)],
         "validity_months": 36,
     }
     product_id = await created_id(await owner.client.post("/v1/card_products", json=body))
@@ -194,7 +195,7 @@ async def a_card_product(owner: Owner) -> str:
 
 @sample("cards")
 async def a_card(owner: Owner) -> str:
-    body = {"product_id": await a_card_product(owner), "face_value": 10_000}
+    body = {"product_id": await a_card_product(owner), "face_value": cny(10_000)}
     return await created_id(await owner.client.post("/v1/cards", json=body))
 
 
@@ -203,7 +204,7 @@ async def a_card_batch(owner: Owner) -> str:
     body = {
         "product_id": await a_card_product(owner),
         "count": 2,
-        "face_value": 10_000,
+        "face_value": cny(10_000),
         "export_password": "a long export password",
     }
     response = await owner.client.post("/v1/card_batches", json=body)
@@ -215,3 +216,14 @@ async def a_card_batch(owner: Owner) -> str:
 BODIES[("POST", "/v1/cards/{card_id}/merge")] = {
     "source_card_ids": ["card_00000000000000000000000000"]
 }
+
+
+@sample("acceptance_agreements")
+async def an_acceptance_agreement(owner: Owner) -> str:
+    """Merchant A proposes to a third merchant: the intruder is no party to it."""
+    acceptor = await make_merchant_with_key(owner.database, legal_name="受理商户丙")
+    body = {"acceptor_merchant_id": acceptor.merchant_id}
+    return await created_id(await owner.client.post("/v1/acceptance_agreements", json=body))
+
+
+BODIES[("POST", "/v1/cards/{card_id}/holder_bindings")] = {"phone": "13800138000"}

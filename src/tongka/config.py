@@ -52,12 +52,27 @@ class Settings(BaseSettings):
         description="Requests allowed per client IP on public (unauthenticated) endpoints.",
     )
     webhook_timeout_seconds: float = 10.0
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed "
+            "(``tongka serve`` passes them to uvicorn); empty: the header is ignored."
+        ),
+    )
+    currencies: str = Field(
+        default="CNY",
+        description="Comma-separated ISO 4217 codes the platform accepts (tongka.money).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tongka.db').as_posix()}"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def is_sqlite(self) -> bool:

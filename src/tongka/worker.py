@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from tongka import metrics
 from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.db import Database
@@ -61,11 +62,13 @@ async def run_job_forever(
     function = job.resolve()
     while not stop.is_set():
         try:
+            metrics.JOB_RUNS.labels(job=job.name).inc()
             handled = await function(database, clock, settings)
             if handled:
                 log.info("worker.job_ran", job=job.name, handled=handled)
         except Exception:  # a failing job must not stop the others; it is logged and retried
             log.exception("worker.job_failed", job=job.name)
+            metrics.JOB_FAILURES.labels(job=job.name).inc()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=job.interval(settings))
 

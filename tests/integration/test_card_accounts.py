@@ -1,4 +1,4 @@
-"""``post_many``: a large set of card transfers posted all or nothing."""
+"""The gate's posting of independent transfers (batch funding): all or nothing."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from tests.ledger_support import (
     transfer,
     transfer_count,
 )
-from tongka.cards import accounts as card_accounts
-from tongka.cards.accounts import post_many
+from tongka.cards import money_gate
+from tongka.cards.money_gate import _post_independent as post_many
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger.errors import InsufficientFunds
@@ -28,7 +28,7 @@ async def three_cards(
     funded: int,
 ) -> None:
     """Cards a, b, c (only a holds money), and post_many's chunk size."""
-    monkeypatch.setattr(card_accounts, "POST_MANY_CHUNK", chunk)
+    monkeypatch.setattr(money_gate, "POST_CHUNK", chunk)
     await open_accounts(database, card_spec("a"), card_spec("b"), card_spec("c"), now=clock.now())
     await fund(database, "a", funded, now=clock.now())
 

@@ -10,8 +10,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Request
+from sqlalchemy import update
 
-from tests.cards_support import KEYS, MERCHANT, OTHER_MERCHANT, count, event_types, reserve_account
+from tests.cards_support import (
+    KEYS,
+    MERCHANT,
+    OTHER_MERCHANT,
+    cny,
+    count,
+    event_types,
+    grant_quota,
+    reserve_account,
+)
 from tongka.api.app import create_app
 from tongka.cards import service
 from tongka.cards.models import Card
@@ -49,9 +59,9 @@ PRODUCT = {
     "name": "Gift card",
     "bin_prefix": "628801",
     "number_length": 16,
-    "max_balance": 100_000,
+    "max_balance": cny(100_000),
     "is_named": False,
-    "face_values": [10_000, 50_000],
+    "face_values": [cny(10_000), cny(50_000)],
     "validity_months": 36,
 }
 
@@ -106,7 +116,7 @@ async def issued_card(client: httpx.AsyncClient) -> dict[str, Any]:
         "POST",
         "/v1/cards",
         "alpha",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert issued.status_code == 201, issued.text
     return issued.json()
@@ -118,7 +128,7 @@ async def started_batch(client: httpx.AsyncClient, *, count: int) -> httpx.Respo
     body = {
         "product_id": product["id"],
         "count": count,
-        "face_value": 10_000,
+        "face_value": cny(10_000),
         "export_password": "a long export password",
     }
     return await call(client, "POST", "/v1/card_batches", "alpha", json=body)
@@ -142,7 +152,7 @@ async def test_a_merchant_cannot_approve_its_own_product(client: httpx.AsyncClie
 
 async def test_the_regulation_refusal_cites_the_rule(client: httpx.AsyncClient) -> None:
     refused = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "regulation_violation"
@@ -214,7 +224,7 @@ async def test_another_merchant_cannot_issue_on_a_product(client: httpx.AsyncCli
         "POST",
         "/v1/cards",
         "beta",
-        json={"product_id": product["id"], "face_value": 10_000},
+        json={"product_id": product["id"], "face_value": cny(10_000)},
     )
     assert refused.status_code == 404
 
@@ -245,7 +255,7 @@ async def test_the_balance_inquiry_answers_with_number_and_secret(
         json={"number": card["number"], "secret": card["secret"]},
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["balance"]["total"] == 0
+    assert answer.json()["balance"]["total"] == cny(0)
     assert answer.json()["masked_number"] == card["masked_number"]
 
 
@@ -314,7 +324,7 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
 ) -> None:
     card = await issued_card(client)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
         funding = service.CardFunding(
             transfer_id="sale:1",
             debit_account_id=await reserve_account(session, clock.now()),
@@ -325,14 +335,14 @@ async def test_a_cards_transactions_and_balance_come_from_the_ledger(
         )
     shown = await call(client, "GET", f"/v1/cards/{card['id']}", "alpha")
     assert shown.json()["balance"] == {
-        "paid": 10_000,
-        "bonus": 0,
-        "total": 10_000,
+        "paid": cny(10_000),
+        "bonus": cny(0),
+        "total": cny(10_000),
         "currency": "CNY",
     }
     history = await call(client, "GET", f"/v1/cards/{card['id']}/transactions", "alpha")
     assert [(item["amount"], item["code"]) for item in history.json()["data"]] == [
-        (10_000, "card_load")
+        (cny(10_000), "card_load")
     ]
 
 
@@ -343,8 +353,8 @@ async def test_only_platform_finance_activates_a_batch(
     batch_id = created.json()["id"]
     await service.run_batch(database, batch_id, keys=KEYS, now=clock.now())
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
-    body = {"transfer_reference": "BANK-7", "amount": 20_000}
+        await grant_quota(session, clock.now(), 10**9)
+    body = {"transfer_reference": "BANK-7", "amount": cny(20_000)}
     refused = await call(
         client, "POST", f"/v1/card_batches/{batch_id}/activate", "alpha", json=body
     )
@@ -355,34 +365,39 @@ async def test_only_platform_finance_activates_a_batch(
     assert activated.status_code == 200, activated.text
     assert activated.json()["funding_reference"] == "BANK-7"
     listed = await call(client, "GET", "/v1/cards", "alpha", params={"batch_id": batch_id})
-    assert {item["balance"]["total"] for item in listed.json()["data"]} == {10_000}
+    assert [item["balance"]["total"] for item in listed.json()["data"]] == [cny(10_000)] * 2
 
 
-async def test_a_signed_in_holder_sees_only_their_own_cards(client: httpx.AsyncClient) -> None:
+async def test_a_merchant_cannot_name_a_holder_when_issuing(client: httpx.AsyncClient) -> None:
+    """Binding a card to a consumer by id is gone: holders are bound by their consent."""
     product = await active_product(client)
-    mine = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_holder"},
-    )
-    others = await call(
-        client,
-        "POST",
-        "/v1/cards",
-        "alpha",
-        json={"product_id": product["id"], "face_value": 10_000, "holder_id": "con_other"},
-    )
+    body = {"product_id": product["id"], "face_value": cny(10_000), "holder_id": "con_holder"}
+    refused = await call(client, "POST", "/v1/cards", "alpha", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["param"] == "holder_id"
+
+
+async def _held_by(database: Database, card: dict[str, Any], holder_id: str) -> None:
+    """The system binds the card (as a sale will), straight in the table."""
+    async with database.transaction() as session:
+        await session.execute(update(Card).where(Card.id == card["id"]).values(holder_id=holder_id))
+
+
+async def test_a_signed_in_holder_sees_only_their_own_cards(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    product = await active_product(client)
+    body = {"product_id": product["id"], "face_value": cny(10_000)}
+    mine = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
+    others = (await call(client, "POST", "/v1/cards", "alpha", json=body)).json()
+    await _held_by(database, mine, "con_holder")
+    await _held_by(database, others, "con_other")
+    mine_id, others_id = mine["id"], others["id"]
     listed = await call(client, "GET", "/v1/cards", "holder")
-    assert [item["id"] for item in listed.json()["data"]] == [mine.json()["id"]]
-    assert (
-        await call(client, "GET", f"/v1/cards/{mine.json()['id']}", "holder")
-    ).status_code == 200
-    assert (
-        await call(client, "GET", f"/v1/cards/{others.json()['id']}", "holder")
-    ).status_code == 404
-    frozen = await call(client, "POST", f"/v1/cards/{mine.json()['id']}/report_lost", "holder")
+    assert [item["id"] for item in listed.json()["data"]] == [mine_id]
+    assert (await call(client, "GET", f"/v1/cards/{mine_id}", "holder")).status_code == 200
+    assert (await call(client, "GET", f"/v1/cards/{others_id}", "holder")).status_code == 404
+    frozen = await call(client, "POST", f"/v1/cards/{mine_id}/report_lost", "holder")
     assert frozen.status_code == 422  # an issued (unsold) card cannot be reported lost
 
 
@@ -399,14 +414,14 @@ async def test_the_platform_sets_the_regulation_and_merchants_only_read_it(
     changed = await call(client, "POST", "/v1/card_regulation", "platform", json=relaxed)
     assert changed.json()["anonymous_max_balance"] == 200_000
     created = await call(
-        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": 200_000}
+        client, "POST", "/v1/card_products", "alpha", json=PRODUCT | {"max_balance": cny(200_000)}
     )
     assert created.status_code == 201
 
 
 async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncClient) -> None:
     product = await active_product(client)
-    body = {"product_id": product["id"], "face_value": 10_000}
+    body = {"product_id": product["id"], "face_value": cny(10_000)}
     headers = {"X-Test-Caller": "alpha", "Idempotency-Key": "issue-once"}
     first = await client.post("/v1/cards", json=body, headers=headers)
     again = await client.post("/v1/cards", json=body, headers=headers)
@@ -415,3 +430,57 @@ async def test_a_retried_issue_returns_the_same_card_once(client: httpx.AsyncCli
     assert again.headers["Idempotent-Replayed"] == "true"
     listed = await call(client, "GET", "/v1/cards", "alpha")
     assert len(listed.json()["data"]) == 1
+
+
+async def _held_active_card(
+    client: httpx.AsyncClient, database: Database, product_id: str | None = None
+) -> str:
+    product_id = product_id or (await active_product(client))["id"]
+    issued = await call(
+        client,
+        "POST",
+        "/v1/cards",
+        "alpha",
+        json={"product_id": product_id, "face_value": cny(10_000)},
+    )
+    await _held_by(database, issued.json(), "con_holder")
+    card_id = issued.json()["id"]
+    activated = await call(client, "POST", f"/v1/cards/{card_id}/activate", "alpha")
+    assert activated.status_code == 200, activated.text
+    return str(card_id)
+
+
+async def test_a_holder_cannot_lift_the_issuers_freeze_through_the_api(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    card_id = await _held_active_card(client, database)
+    frozen = await call(
+        client, "POST", f"/v1/cards/{card_id}/freeze", "alpha", json={"reason": "fraud check"}
+    )
+    assert (frozen.json()["frozen_by"], frozen.json()["frozen_reason"]) == ("issuer", "fraud check")
+    refused = await call(client, "POST", f"/v1/cards/{card_id}/unfreeze", "holder")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "card_freeze_held_by_other_side"
+    assert "issuer" in refused.json()["error"]["message"]
+    shown = await call(client, "GET", f"/v1/cards/{card_id}", "holder")
+    assert (shown.json()["status"], shown.json()["frozen_by"]) == ("frozen", "issuer")
+    lifted = await call(client, "POST", f"/v1/cards/{card_id}/unfreeze", "alpha")
+    assert (lifted.json()["status"], lifted.json()["frozen_by"]) == ("active", None)
+
+
+@pytest.mark.parametrize("repeat", ["source", "target"])
+async def test_a_merge_naming_a_card_twice_is_a_validation_error(
+    client: httpx.AsyncClient, database: Database, repeat: str
+) -> None:
+    product = await active_product(client)
+    target = await _held_active_card(client, database, product["id"])
+    source = await _held_active_card(client, database, product["id"])
+    sources = [source, source] if repeat == "source" else [source, target]
+    before = await event_types(database)
+    answer = await call(
+        client, "POST", f"/v1/cards/{target}/merge", "alpha", json={"source_card_ids": sources}
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("card_merge_invalid_sources", "source_card_ids")
+    assert await event_types(database) == before

@@ -129,6 +129,7 @@ async def test_a_product_is_created_reviewed_and_a_card_managed_from_the_console
     new_number = re.search(r"data-new-number>(\d+)<", reissued.text)
     assert new_number is not None
     assert new_number.group(1) != issued.number
+    assert reissued.headers["cache-control"] == "no-store"  # the new number and secret
 
 
 async def test_a_batch_is_created_in_the_console_and_its_export_taken_once(
@@ -164,6 +165,7 @@ async def test_a_batch_is_created_in_the_console_and_its_export_taken_once(
     assert taken.status_code == 200
     rows = list(export.decrypt_file(taken.text, "a long export password"))
     assert len(rows) == 4
+    assert taken.headers["cache-control"] == "no-store"
     again = await _post(
         merchant, f"/console/card_batches/{batch.id}/export", "/console/card_batches"
     )

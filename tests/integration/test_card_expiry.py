@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,13 +18,15 @@ from tests.cards_support import (
 )
 from tongka.cards import service
 from tongka.cards.errors import ExchangeNotAllowed, IllegalCardTransition
-from tongka.cards.lifecycle import add_months
+from tongka.cards.models import Card
+from tongka.cards.validity import add_months, expiry_moment
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger import AccountCode, get_balance
 from tongka.ledger.system_accounts import system_account
 
 ACTOR = "user:test"
+TIMEZONE = "Asia/Shanghai"
 
 
 async def _breakage_income(database: Database, clock: FixedClock) -> int:
@@ -43,7 +46,7 @@ async def test_an_expired_cards_balance_goes_to_breakage_income(
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=2_000, bonus=300)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     # found a second before expiry: only the nearest (7-day) reminder goes out
     assert await _expire(database, expiry - timedelta(seconds=1)) == 1
     assert await _expire(database, expiry) == 1
@@ -68,7 +71,7 @@ async def test_reminders_go_out_30_and_7_days_before_once_each(
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=100)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     assert await _expire(database, expiry - timedelta(days=31)) == 0
     assert await _expire(database, expiry - timedelta(days=30)) == 1
     assert await _expire(database, expiry - timedelta(days=29)) == 0
@@ -98,7 +101,7 @@ async def test_an_expired_card_is_exchanged_at_the_ratio_within_grace(
     async with database.transaction() as session:
         product = await active_product(session, clock.now(), **EXCHANGE)
         issued = await funded_card(session, clock.now(), product, amount=1_005, bonus=10)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     assert await balance_of(database, issued.card.id) == service.CardBalance(1_005, 10)
     async with database.transaction() as session:
@@ -118,7 +121,7 @@ async def test_after_the_grace_period_the_balance_is_forfeited(
     async with database.transaction() as session:
         product = await active_product(session, clock.now(), **EXCHANGE)
         issued = await funded_card(session, clock.now(), product, amount=1_000)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     await _expire(database, expiry + timedelta(days=90))
     async with database.transaction() as session:
@@ -136,10 +139,59 @@ async def test_a_forfeit_product_allows_no_exchange(database: Database, clock: F
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         issued = await funded_card(session, clock.now(), product, amount=1_000)
-    expiry = add_months(clock.now(), 36)
+    expiry = expiry_moment(clock.now(), 36, TIMEZONE)
     await _expire(database, expiry)
     with pytest.raises(ExchangeNotAllowed):
         async with database.transaction() as session:
             await service.exchange_expired_card(
                 session, issued.card.id, keys=KEYS, actor=ACTOR, now=expiry
             )
+
+
+@pytest.mark.parametrize(
+    ("activated_at", "last_valid_day"),
+    [
+        # 17:00 UTC on Jan 31 is already Feb 1 in Shanghai: valid through Feb 1, 2029
+        pytest.param(datetime(2026, 1, 31, 17, tzinfo=UTC), date(2029, 2, 1), id="after"),
+        # 15:00 UTC on Jan 31 is 23:00 that day in Shanghai: valid through Jan 31, 2029
+        pytest.param(
+            datetime(2026, 1, 31, 15, tzinfo=UTC), date(2029, 1, 31), id="before midnight"
+        ),
+    ],
+)
+async def test_a_card_expires_at_the_end_of_its_business_date_in_shanghai(
+    database: Database, activated_at: datetime, last_valid_day: date
+) -> None:
+    clock = FixedClock(activated_at)
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        issued = await funded_card(session, clock.now(), product, amount=100)
+        card = await service.get_card(session, issued.card.id)
+    shanghai = ZoneInfo(TIMEZONE)
+    end_of_day = datetime.combine(last_valid_day + timedelta(days=1), time(), tzinfo=shanghai)
+    assert card.expires_at == end_of_day - timedelta(microseconds=1)
+    # the job's last run on the last valid business date leaves it; the first after, expires
+    await _expire(database, end_of_day - timedelta(seconds=1))
+    assert (await _card(database, card.id)).status == "active"
+    await _expire(database, end_of_day)
+    assert (await _card(database, card.id)).status == "expired"
+
+
+async def test_reminders_count_business_dates(database: Database) -> None:
+    clock = FixedClock(datetime(2026, 1, 31, 17, tzinfo=UTC))  # Feb 1 in Shanghai
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        issued = await funded_card(session, clock.now(), product, amount=100)
+    # valid through Feb 1, 2029: the 7-day reminder goes out on Jan 25 (Shanghai), at any hour
+    jan_25_early = datetime(2029, 1, 24, 16, 30, tzinfo=UTC)  # 00:30 on Jan 25 in Shanghai
+    await _expire(database, jan_25_early - timedelta(hours=1))  # 23:30 on Jan 24: 30-day one
+    reminders = [e for e in await event_types(database, issued.card.id) if "reminder" in e]
+    assert len(reminders) == 1
+    await _expire(database, jan_25_early)
+    reminders = [e for e in await event_types(database, issued.card.id) if "reminder" in e]
+    assert len(reminders) == 2
+
+
+async def _card(database: Database, card_id: str) -> Card:
+    async with database.transaction() as session:
+        return await service.get_card(session, card_id)

@@ -26,7 +26,6 @@ from tongka.cards.errors import (
     CardProductNotFound,
     ExportAlreadyDownloaded,
     HolderNotVerified,
-    InvalidCardProduct,
     InvalidFaceValue,
 )
 from tongka.cards.models import Card, CardBatch, CardExportSegment, CardProduct
@@ -72,14 +71,16 @@ async def test_face_values_outside_the_product_are_refused(
     assert await count(database, Card) == 0
 
 
-async def test_a_named_card_needs_a_holder(database: Database, clock: FixedClock) -> None:
+async def test_a_named_card_is_issued_unbound_until_its_holder_consents(
+    database: Database, clock: FixedClock
+) -> None:
+    """The holder is bound later, by consent (``binding``), never by the issuer's say-so."""
     async with database.transaction() as session:
         product = await active_product(
             session, clock.now(), is_named=True, max_balance=500_000, validity_months=None
         )
-    with pytest.raises(InvalidCardProduct, match="holder"):
-        async with database.transaction() as session:
-            await issue(session, product.id, clock.now())
+        issued = await issue(session, product.id, clock.now())
+    assert issued.card.holder_id is None
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.cards_support import (
     KEYS,
     MERCHANT,
+    OPERATOR,
     OTHER_MERCHANT,
+    STATUSES,
     active_product,
     assert_ledger_verifies,
     balance_of,
+    card_in_status,
     count,
     event_types,
     funded_card,
+    grant_quota,
     issue,
+    make_holder,
     reserve_account,
 )
 from tongka.cards import service
@@ -27,12 +32,13 @@ from tongka.cards.errors import (
     CardNotFound,
     FundingAmountMismatch,
     IllegalCardTransition,
+    InvalidMergeSources,
     IssuerQuotaExceeded,
     MaxBalanceExceeded,
     MergeNotAllowed,
 )
-from tongka.cards.lifecycle import add_months
 from tongka.cards.models import Card
+from tongka.cards.validity import expiry_moment
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger.models import LedgerTransfer
@@ -49,7 +55,7 @@ async def test_activation_with_money_credits_the_card_and_sets_the_expiry(
     async with database.transaction() as session:
         card = await service.get_card(session, issued.card.id)
     assert card.status == "active"
-    assert card.expires_at == clock.now().replace(year=2029)
+    assert card.expires_at == expiry_moment(clock.now(), 36, "Asia/Shanghai")
     assert await balance_of(database, card.id) == service.CardBalance(paid=10_000, bonus=1_000)
     assert await event_types(database, card.id) == ["card.issued", "card.activated"]
     await assert_ledger_verifies(database, clock.now())
@@ -81,7 +87,7 @@ async def test_funding_beyond_the_issuers_quota_is_refused_and_writes_nothing(
 ) -> None:
     first = await _issued(database, clock)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 15_000, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 15_000)
         second = await issue(session, first.card.product_id, clock.now())
     assert await _activate(database, clock, first.card.id, 10_000) == service.CardBalance(10_000, 0)
     transfers_before = await count(database, LedgerTransfer)
@@ -106,35 +112,15 @@ async def test_funding_beyond_the_maximum_balance_is_refused(
 ) -> None:
     issued = await _issued(database, clock)
     async with database.transaction() as session:
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
     with pytest.raises(MaxBalanceExceeded):
         await _activate(database, clock, issued.card.id, 100_001)
 
 
-async def _status_card(database: Database, clock: FixedClock, status: str) -> str:
-    """A card in ``status`` reached through the service (not by writing the column)."""
-    async with database.transaction() as session:
-        product = await active_product(session, clock.now())
-        issued = await funded_card(session, clock.now(), product, amount=5_000)
-        card_id = issued.card.id
-        if status == "issued":
-            return (await issue(session, product.id, clock.now())).card.id
-        if status == "frozen":
-            await service.freeze_card(session, card_id, actor=ACTOR, now=clock.now())
-        if status == "lost":
-            await service.report_lost(session, card_id, actor=ACTOR, now=clock.now())
-        if status == "closed":
-            await service.report_lost(session, card_id, actor=ACTOR, now=clock.now())
-            await service.reissue_card(session, card_id, keys=KEYS, actor=ACTOR, now=clock.now())
-        if status == "expired":
-            await service.expire_due_cards(session, now=add_months(clock.now(), 37))
-    return card_id
-
-
 TRANSITIONS = {
-    "freeze": lambda s, c, now: service.freeze_card(s, c, actor=ACTOR, now=now),
-    "unfreeze": lambda s, c, now: service.unfreeze_card(s, c, actor=ACTOR, now=now),
-    "report_lost": lambda s, c, now: service.report_lost(s, c, actor=ACTOR, now=now),
+    "freeze": lambda s, c, now: service.freeze_card(s, c, principal=OPERATOR, now=now),
+    "unfreeze": lambda s, c, now: service.unfreeze_card(s, c, principal=OPERATOR, now=now),
+    "report_lost": lambda s, c, now: service.report_lost(s, c, principal=OPERATOR, now=now),
     "reissue": lambda s, c, now: service.reissue_card(s, c, keys=KEYS, actor=ACTOR, now=now),
     "activate": lambda s, c, now: service.activate_card(s, c, actor=ACTOR, now=now),
 }
@@ -146,7 +132,6 @@ ALLOWED = {
     ("reissue", "lost"): "closed",
     ("activate", "issued"): "active",
 }
-STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +142,7 @@ STATUSES = ["issued", "active", "frozen", "lost", "closed", "expired"]
 async def test_every_transition_is_allowed_or_refused(
     database: Database, clock: FixedClock, action: str, start: str
 ) -> None:
-    card_id = await _status_card(database, clock, start)
+    card_id = await card_in_status(database, clock, start)
     events_before = await event_types(database, card_id)
     transfers_before = await count(database, LedgerTransfer)
     if (action, start) in ALLOWED:
@@ -182,7 +167,9 @@ async def test_a_lost_card_is_reissued_with_its_balance_in_one_ledger_transactio
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
         old = await funded_card(session, clock.now(), product, amount=7_000, bonus=500)
-        await service.report_lost(session, old.card.id, actor=ACTOR, now=clock.now(), reason="bag")
+        await service.report_lost(
+            session, old.card.id, principal=OPERATOR, now=clock.now(), reason="bag"
+        )
         new = await service.reissue_card(
             session, old.card.id, keys=KEYS, actor=ACTOR, now=clock.now()
         )
@@ -210,14 +197,16 @@ async def test_a_card_with_money_cannot_be_closed(database: Database, clock: Fix
         issued = await funded_card(session, clock.now(), product, amount=100)
     with pytest.raises(IllegalCardTransition, match="holds 100"):
         async with database.transaction() as session:
-            await service.close_card(session, issued.card.id, actor=ACTOR, now=clock.now())
+            await service.close_card(session, issued.card.id, principal=OPERATOR, now=clock.now())
 
 
 async def test_an_empty_card_closes(database: Database, clock: FixedClock) -> None:
     issued = await _issued(database, clock)
     async with database.transaction() as session:
         await service.activate_card(session, issued.card.id, actor=ACTOR, now=clock.now())
-        closed = await service.close_card(session, issued.card.id, actor=ACTOR, now=clock.now())
+        closed = await service.close_card(
+            session, issued.card.id, principal=OPERATOR, now=clock.now()
+        )
     assert closed.status == "closed"
 
 
@@ -253,7 +242,8 @@ async def test_cards_of_different_products_or_holders_do_not_merge(
         other = await active_product(session, clock.now())
         target = await funded_card(session, clock.now(), one, amount=1_000)
         foreign = await funded_card(session, clock.now(), other, amount=1_000)
-        held = await funded_card(session, clock.now(), one, amount=1_000, holder_id="con_x")
+        holder = await make_holder(session, clock.now())
+        held = await funded_card(session, clock.now(), one, amount=1_000, holder_id=holder)
     for source in (foreign, held):
         with pytest.raises(MergeNotAllowed):
             await _merge(database, clock, target.card.id, source.card.id)
@@ -292,14 +282,18 @@ async def test_another_merchant_cannot_merge_or_freeze(
     with pytest.raises(CardNotFound):
         async with database.transaction() as session:
             await service.freeze_card(
-                session, target.card.id, merchant_id=OTHER_MERCHANT, actor="b", now=clock.now()
+                session,
+                target.card.id,
+                merchant_id=OTHER_MERCHANT,
+                principal=OPERATOR,
+                now=clock.now(),
             )
 
 
 async def _completed_batch(database: Database, clock: FixedClock, total: int) -> str:
     async with database.transaction() as session:
         product = await active_product(session, clock.now())
-        await service.set_quota(session, MERCHANT, "CNY", 10**9, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 10**9)
         batch = await service.create_batch(
             session,
             product.id,
@@ -399,7 +393,7 @@ async def test_concurrent_fundings_never_exceed_the_issuers_quota(
 ) -> None:
     async with pg_database.transaction() as session:
         product = await active_product(session, clock.now())
-        await service.set_quota(session, MERCHANT, "CNY", 50_000, actor="ops", now=clock.now())
+        await grant_quota(session, clock.now(), 50_000)
         cards = [await issue(session, product.id, clock.now()) for _ in range(12)]
 
     async def fund(card_id: str) -> bool:
@@ -414,3 +408,38 @@ async def test_concurrent_fundings_never_exceed_the_issuers_quota(
     async with pg_database.transaction() as session:
         assert await service.outstanding_balance(session, MERCHANT, "CNY") == 50_000
     await assert_ledger_verifies(pg_database, clock.now())
+
+
+# --- merge sources -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        pytest.param(["first", "first"], "repeated", id="a source twice"),
+        pytest.param(["first", "target"], "target card", id="the target among the sources"),
+        pytest.param([], "at least one", id="no source"),
+    ],
+)
+async def test_a_merge_naming_a_card_twice_is_refused_before_anything_happens(
+    database: Database, clock: FixedClock, sources: list[str], message: str
+) -> None:
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now())
+        target = await funded_card(session, clock.now(), product, amount=1_000)
+        first = await funded_card(session, clock.now(), product, amount=2_000)
+    names = {"target": target.card.id, "first": first.card.id}
+    transfers_before = await count(database, LedgerTransfer)
+    with pytest.raises(InvalidMergeSources, match=message) as refused:
+        await _merge_many(database, clock, target.card.id, [names[s] for s in sources])
+    assert refused.value.param == "source_card_ids"
+    assert await count(database, LedgerTransfer) == transfers_before
+    assert await balance_of(database, first.card.id) == service.CardBalance(2_000, 0)
+    assert await event_types(database, first.card.id) == ["card.issued", "card.activated"]
+
+
+async def _merge_many(
+    database: Database, clock: FixedClock, target_id: str, source_ids: list[str]
+) -> None:
+    async with database.transaction() as session:
+        await service.merge_cards(session, target_id, source_ids, actor=ACTOR, now=clock.now())

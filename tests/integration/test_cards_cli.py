@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
+from tongka.cards.validity import end_of_business_date
 from tongka.cli import app
-from tongka.cli.cards import end_of_business_date
 from tongka.config import get_settings
 from tongka.db import Database, migrate
 

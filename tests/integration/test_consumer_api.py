@@ -38,6 +38,7 @@ CONSUMER_ROUTES = {
     ("GET", "/v1/health"),
     ("GET", "/v1/cards"),  # a holder lists the cards they hold
     ("POST", "/v1/balance_inquiries"),  # public: number + secret, no sign-in needed
+    ("POST", "/v1/holder_bindings/confirm"),  # a holder accepts a card (the texted code)
 }
 # Bodies that pass validation, so the refusal comes from the authorization checks.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {

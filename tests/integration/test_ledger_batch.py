@@ -24,6 +24,7 @@ from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger import BatchResult, post_batch, post_transfers
 from tongka.ledger import batch as batch_module
+from tongka.ledger.errors import LedgerContention
 
 pytestmark = pytest.mark.usefixtures("books_balance")
 
@@ -185,3 +186,26 @@ async def test_a_clean_batch_is_one_statement_and_a_refusal_falls_back_to_decidi
     assert (await balance_of(database, "hot")).credits_posted == 300
     assert await transfer_count(database) == 1 + 2 + 2
     await assert_books_balance(database)
+
+
+async def test_a_batch_that_keeps_racing_says_retry_not_conflict(
+    database: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Kept racing concurrent postings" is a reason to retry, not a reused id."""
+    await card_and_merchants(database, now=clock.now())
+
+    async def always_raced(*_args: object) -> list[BatchResult]:
+        raise batch_module.AlreadyPosted
+
+    monkeypatch.setattr(batch_module, "_post_batch_once", always_raced)
+    monkeypatch.setattr(batch_module, "post_batch_optimistically", _not_optimistic)
+    with pytest.raises(LedgerContention) as raced:
+        async with database.transaction() as session:
+            await post_batch(session, [transfer("a", "card-1", "m", 5)], now=clock.now())
+    assert raced.value.code == "ledger_contention"
+    assert raced.value.kind == "unavailable"  # HTTP 503
+    assert await transfer_count(database) == 1
+
+
+async def _not_optimistic(*_args: object) -> None:
+    return None

@@ -112,6 +112,28 @@ async def test_replay_returns_the_original_and_different_content_is_refused(
     assert (await balance_of(database, "card-1")).available == 700
 
 
+async def test_a_group_naming_an_id_posted_elsewhere_names_that_id(
+    database: Database, clock: FixedClock
+) -> None:
+    # given: "fee" was posted on its own
+    await open_accounts(database, card_spec("card-1"), merchant_spec("merchant-1"), now=clock.now())
+    await fund(database, "card-1", 1_000, now=clock.now())
+    fee = transfer("fee", "card-1", "merchant-1", 1)
+    async with database.transaction() as session:
+        await post_transfers(session, [fee], now=clock.now())
+    # when: a group repeats it next to a new transfer
+    with pytest.raises(IdempotencyConflict) as refused:
+        async with database.transaction() as session:
+            await post_transfers(
+                session, [transfer("pay", "card-1", "merchant-1", 100), fee], now=clock.now()
+            )
+    # then: the error names "fee", the id that was taken, and nothing was written
+    assert refused.value.details["transfer_id"] == "fee"
+    assert "transfer id fee " in refused.value.message
+    assert await transfer_count(database) == 2
+    assert (await balance_of(database, "card-1")).available == 999
+
+
 async def test_over_the_limit_is_refused_and_writes_nothing_even_if_the_caller_commits(
     database: Database, clock: FixedClock
 ) -> None:

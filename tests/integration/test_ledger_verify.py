@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+import pytest
+from sqlalchemy import func, select, text, update
 
-from tests.ledger_support import card_spec, fund, merchant_spec, open_accounts, transfer
+from tests.conftest import check_books_if_touched
+from tests.ledger_support import (
+    card_and_merchants,
+    card_spec,
+    fund,
+    merchant_spec,
+    open_accounts,
+    transfer,
+)
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.ledger import post_transfers
-from tongka.ledger.models import LedgerBlock, LedgerBlockEntry
+from tongka.ledger.models import LedgerBalance, LedgerBlock, LedgerBlockEntry
 from tongka.ledger.sealing import seal_pending_blocks
 from tongka.ledger.verify import VerifyReport, check_all_sealed, verify_ledger
 
@@ -103,6 +112,7 @@ async def test_verify_catches_an_edited_amount_in_a_sealed_transfer(
     assert "block 1: hash does not match" in failed["hash chain recomputes"]
 
 
+@pytest.mark.tampers_with_books
 async def test_verify_catches_a_deleted_transfer(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
     assert (await _verify(database, clock)).ok
@@ -135,6 +145,7 @@ async def test_verify_catches_an_inserted_transfer(database: Database, clock: Fi
     assert "sealed transfer #-1 long after block 1" in failed["hash chain recomputes"]
 
 
+@pytest.mark.tampers_with_books
 async def test_verify_catches_a_tampered_balance_row(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
     await _tamper(
@@ -152,6 +163,7 @@ async def test_verify_catches_a_tampered_balance_row(database: Database, clock: 
     assert "card-2" in failed["stored balances equal the sum of transfers"]
 
 
+@pytest.mark.tampers_with_books
 async def test_verify_reports_a_crossed_limit(database: Database, clock: FixedClock) -> None:
     await _books(database, clock)
     await _tamper(  # a forged overdraft, consistent everywhere except the card's limit
@@ -191,3 +203,27 @@ async def test_verify_catches_a_deleted_block(database: Database, clock: FixedCl
 
     assert "entries name block 1, which does not exist" in failed["hash chain recomputes"]
     assert "block 1 is missing (found 2)" in failed["hash chain recomputes"]
+
+
+async def test_the_books_check_after_every_test_fails_on_broken_books(
+    database: Database, clock: FixedClock
+) -> None:
+    """``check_books_if_touched`` (run after every test on a database fixture) skips an
+    untouched ledger and fails one whose stored balance no longer matches its journal."""
+    assert await check_books_if_touched(database) is False
+    await card_and_merchants(database, now=clock.now())
+    assert await check_books_if_touched(database) is True
+    async with database.transaction() as session:
+        await session.execute(
+            update(LedgerBalance)
+            .where(LedgerBalance.account_id == "card-1")
+            .values(credits_posted=LedgerBalance.credits_posted + 1)
+        )
+    with pytest.raises(AssertionError, match="stored balances equal the sum of transfers"):
+        await check_books_if_touched(database)
+    async with database.transaction() as session:  # put it back for the check after this test
+        await session.execute(
+            update(LedgerBalance)
+            .where(LedgerBalance.account_id == "card-1")
+            .values(credits_posted=LedgerBalance.credits_posted - 1)
+        )

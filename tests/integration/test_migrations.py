@@ -24,7 +24,7 @@ async def _schema_differences(url: str) -> list[object]:
             def compare(sync_connection: object) -> list[object]:
                 context = MigrationContext.configure(
                     sync_connection,
-                    opts={"compare_type": False},  # type: ignore[arg-type]
+                    opts={"compare_type": True},  # type: ignore[arg-type]
                 )
                 return list(compare_metadata(context, import_all_models()))
 

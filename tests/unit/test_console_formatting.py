@@ -27,9 +27,14 @@ def test_money_is_formatted_from_minor_units(minor_units: int, currency: str, sh
 def test_money_accepts_money_and_refuses_floats_and_unknown_currencies() -> None:
     assert format_money(Money.of_minor(-5, "USD")) == "-$0.05"
     with pytest.raises(MoneyError):
-        format_money(12.5)  # type: ignore[arg-type]
+        format_money(12.5, "CNY")  # type: ignore[arg-type]
     with pytest.raises(MoneyError):
         format_money(99, "XYZ")
+
+
+def test_a_bare_integer_needs_its_currency() -> None:
+    with pytest.raises(TypeError):
+        format_money(100)
 
 
 def test_times_show_in_the_platform_zone() -> None:

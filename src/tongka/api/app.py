@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tongka import __version__
-from tongka.api import cards, events, health, webhook_endpoints
+from tongka import __version__, currencies
+from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
@@ -17,7 +17,9 @@ from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
+from tongka.edge.no_store import NoStoreMiddleware
 from tongka.logging import configure_logging
+from tongka.metrics import HttpMetricsMiddleware
 from tongka.web import install as install_console
 from tongka.worker import run_worker
 
@@ -30,6 +32,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own database and clock; ``serve`` passes neither."""
     settings = settings or get_settings()
+    currencies.configure(settings)
     configure_logging(settings.log_level)
     owns_database = database is None
 
@@ -62,9 +65,12 @@ def create_app(
     app.state.database = database
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(NoStoreMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(identity_api.router)
     app.include_router(events.router)
     app.include_router(webhook_endpoints.router)

@@ -29,7 +29,7 @@ HTTP_STATUS_BY_KIND = {
     "conflict": 409,
     "unprocessable": 422,
     "rate_limited": 429,
-    "unavailable": 503,
+    "unavailable": 503,  # incl. outcome_unknown, retry_later, ledger_contention (retry them)
 }
 
 
@@ -179,5 +179,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Declared on routes so the OpenAPI document lists the error shape for each status.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422, 429)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422, 429, 503)
 }

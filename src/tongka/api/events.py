@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.deps import SessionDep
+from tongka.edge.deps import SessionDep, UnitOfWorkRoute
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId
@@ -19,7 +19,9 @@ from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.identity.principal import Principal
 from tongka.policy import Action, scope_of
 
-router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["events"], responses=ERROR_RESPONSES, route_class=UnitOfWorkRoute
+)
 
 
 class EventOut(EventPayload):

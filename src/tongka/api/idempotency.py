@@ -42,7 +42,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -57,7 +56,7 @@ from tongka.config import Settings
 from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
 from tongka.edge.callers import caller_identity
-from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import Conflict
 
 HEADER = "Idempotency-Key"
@@ -274,8 +273,12 @@ def _with_idempotency_parameter(endpoint: Callable[..., Any]) -> Callable[..., A
     return endpoint_with_key
 
 
-class IdempotentRoute(APIRoute):
-    """Route class that makes every POST of a router idempotent (see module docstring)."""
+class IdempotentRoute(UnitOfWorkRoute):
+    """Route class that makes every POST of a router idempotent (see module docstring).
+
+    A ``UnitOfWorkRoute``: an attempt that failed retryably is run again whole, the key's
+    reservation and stored response included (they rolled back with the attempt).
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods: Sequence[str] = kwargs.get("methods") or ()
@@ -283,16 +286,16 @@ class IdempotentRoute(APIRoute):
             endpoint = _with_idempotency_parameter(endpoint)
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def get_unit_of_work_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_unit_of_work_handler()
 
         async def idempotent_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
             except IdempotentReplay as replay:
                 return replay.response
-            # FastAPI closes ``SessionDep`` only after this function returns: the record is
-            # completed inside the same transaction as the handler's effect.
+            # The attempt commits ``SessionDep`` only after this function returns: the record
+            # is completed inside the same transaction as the handler's effect.
             reservation: _Reservation | None = getattr(request.state, "idempotency", None)
             if reservation is not None:
                 await _complete(reservation, response)

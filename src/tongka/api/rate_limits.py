@@ -1,10 +1,24 @@
-"""Rate limits (``limits``): per API key, and per client IP for unauthenticated calls.
+"""Rate limits (``limits``): per verified API key or session, else per client IP.
 
-Every ``/v1/`` request except the health check counts against the caller's limits
+Every ``/v1/`` request except the health check counts against one bucket
 (``Settings.rate_limit_per_key`` / ``rate_limit_per_ip``, e.g. ``"100/second;3000/minute"``).
-A caller with a bearer token (or console session) is counted by a SHA-256 hash of the
-token (``callers``) — the key itself never reaches the storage — and anyone else by IP.
 Over the limit: 429 ``rate_limited`` with ``Retry-After`` (whole seconds).
+
+Which bucket — and why a header alone never decides it: anyone can send
+``Authorization: Bearer <junk>`` or a made-up session cookie, so if the bucket followed the
+claimed credential, every public route (SMS codes, sign-in, registration, balance inquiry)
+would get a fresh bucket per junk value. So:
+
+1. A request whose credential (``callers.presented_credential``) is *known verified* counts
+   against that credential's bucket (keyed by its SHA-256; the key never reaches storage).
+2. Every other request — no credential, a junk one, or a real one not yet seen — counts
+   against its client address.
+3. When ``tongka.edge.auth`` verifies a credential (``callers.mark_authenticated``), the
+   middleware remembers it as verified for ``VERIFIED_SECONDS`` in the limiter's storage
+   (memory or Redis, so every API process agrees). A real key's first request therefore
+   counts against its address once; its next ones against its own bucket. A key revoked
+   meanwhile keeps its bucket for at most that long — authentication itself is unaffected,
+   it still answers 401.
 
 Counters live in memory (one API process) unless ``TONGKA_REDIS_URL`` is set; then in Redis,
 so the limit holds across every API process. If Redis is unreachable the request is allowed
@@ -25,11 +39,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tongka.api.errors import error_response
 from tongka.config import Settings
-from tongka.edge.callers import caller_identity
+from tongka.edge.callers import AUTHENTICATED_STATE, client_address, presented_credential
 
 log = structlog.get_logger(__name__)
 
 EXEMPT_PATHS = frozenset({"/v1/health"})
+VERIFIED_SECONDS = 300
+_VERIFIED_PREFIX = "verified/"
 
 
 def make_storage(settings: Settings) -> Storage:
@@ -64,14 +80,35 @@ class RateLimiter:
                 return max(1, math.ceil(stats.reset_time - time.time()))
         return None
 
+    async def bucket(self, request: Request) -> tuple[str, list[RateLimitItem]]:
+        """The credential's bucket if it is known verified, else the client address's."""
+        credential = presented_credential(request)
+        if credential is not None and await self.strategy.storage.get(
+            _VERIFIED_PREFIX + credential
+        ):
+            return credential, self._per_key
+        return "ip:" + client_address(request), self._per_ip
+
     async def check(self, request: Request) -> int | None:
-        identity = caller_identity(request)
-        items = self._per_ip if identity.startswith("ip:") else self._per_key
         try:
+            identity, items = await self.bucket(request)
             return await self.retry_after(identity, items)
         except Exception as exc:  # the limiter's storage failing must not fail the API
             log.warning("rate_limit.storage_unavailable", error=type(exc).__name__)
             return None
+
+    async def remember_verified(self, request: Request) -> None:
+        """After the request: keep a credential ``auth`` verified as verified for a while."""
+        credential = getattr(request.state, AUTHENTICATED_STATE, None)
+        if credential is None:
+            return
+        key = _VERIFIED_PREFIX + credential
+        try:
+            storage = self.strategy.storage
+            if not await storage.get(key):
+                await storage.incr(key, VERIFIED_SECONDS)
+        except Exception as exc:
+            log.warning("rate_limit.storage_unavailable", error=type(exc).__name__)
 
 
 class RateLimitMiddleware:
@@ -84,9 +121,13 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not path.startswith("/v1/") or path in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        retry_after = await self.limiter.check(Request(scope))
+        request = Request(scope)
+        retry_after = await self.limiter.check(request)
         if retry_after is None:
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await self.limiter.remember_verified(request)
             return
         response = error_response(
             429,

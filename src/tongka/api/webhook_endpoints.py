@@ -11,6 +11,7 @@ from pydantic import Field
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
@@ -63,7 +64,7 @@ class EndpointOut(ResponseModel):
 
 
 class EndpointWithSecretOut(EndpointOut):
-    secret: str = Field(description="The signing secret (whsec_...). Shown only this once.")
+    secret: str = SecretField(description="The signing secret (whsec_...). Shown only this once.")
 
 
 class AttemptOut(ResponseModel):

@@ -1,8 +1,11 @@
-"""The card part's only door to the ledger: card accounts, balances, system accounts.
+"""Card accounts in the ledger: opening, naming, balances, system accounts.
 
 A card has two liability accounts, opened when it is activated (an issued, unsold card
 holds no money): the paid part (code ``card``) and the bonus part (``card_bonus``, 充值赠送),
-so merging or reissuing keeps the two apart. Both forbid going below zero.
+so merging or reissuing keeps the two apart. Both forbid going below zero. Both are named
+after the card (``card_of_account`` reverses it), which lets the money gate
+(``money_gate.py``, the only code that posts card transfers) tell a card account from any
+other by its id alone.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka import ledger
 from tongka.cards.models import Card
-from tongka.ledger import AccountCode, AccountSpec, AccountType, Transfer, TransferRequest
+from tongka.ledger import AccountCode, AccountSpec, AccountType, TransferRequest
 from tongka.ledger.system_accounts import system_account as ledger_system_account
 
 
@@ -24,7 +27,18 @@ def main_account_id(card_id: str) -> str:
 
 
 def bonus_account_id(card_id: str) -> str:
-    return f"{card_id}_bonus"
+    return f"{card_id}{BONUS_SUFFIX}"
+
+
+CARD_ID_PREFIX = "card_"  # ``tongka.ids.new_id("card")``
+BONUS_SUFFIX = "_bonus"
+
+
+def card_of_account(account_id: str) -> str | None:
+    """The card whose account ``account_id`` is, or ``None`` for any other account."""
+    if not account_id.startswith(CARD_ID_PREFIX):
+        return None
+    return account_id.removesuffix(BONUS_SUFFIX)
 
 
 def _specs(card: Card) -> list[AccountSpec]:
@@ -92,43 +106,6 @@ async def system_account(
 ) -> str:
     """The platform's account of ``code`` in ``currency`` (reserve bank, breakage income)."""
     return await ledger_system_account(session, code, currency, now=now)
-
-
-async def post(
-    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
-) -> list[Transfer]:
-    """One atomic ledger transaction; nothing is posted for an empty list."""
-    if not transfers:
-        return []
-    return await ledger.post_transfers(session, list(transfers), now=now)
-
-
-# Transfers per ``post_batch`` call: on SQLite it looks up all of a call's transfer ids in
-# one ``IN (...)``, which must stay under SQLite's 32,766 bound parameters (PostgreSQL
-# passes them as one array).
-POST_MANY_CHUNK = 5_000
-
-
-async def post_many(
-    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
-) -> list[Transfer]:
-    """Like ``post`` (one database transaction, all or nothing) for very many transfers that
-    do not depend on each other, such as a batch activation's one per card.
-
-    ``post_transfers`` costs round trips per transfer and per account; ``post_batch`` writes
-    a chunk in a few statements but decides each transfer alone, so a savepoint undoes
-    every chunk when any transfer is refused, and that refusal is raised.
-    """
-    posted: list[Transfer] = []
-    async with session.begin_nested():
-        for start in range(0, len(transfers), POST_MANY_CHUNK):
-            chunk = transfers[start : start + POST_MANY_CHUNK]
-            for result in await ledger.post_batch(session, chunk, now=now):
-                if result.error is not None:
-                    raise result.error
-                if result.transfer is not None:
-                    posted.append(result.transfer)
-    return posted
 
 
 def moves_of_balance(

@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import export, numbers
+from tongka.cards.acceptance import ensure_product_acceptance
 from tongka.cards.errors import (
     BatchNotReady,
     BinRangeExhausted,
@@ -108,6 +109,7 @@ async def _issuable_product(
             "approved it.",
             param="product_id",
         )
+    await ensure_product_acceptance(session, product)  # an agreement revoked since: refused
     return product
 
 
@@ -248,15 +250,18 @@ async def issue_card(
     now: datetime,
     holder_id: str | None = None,
 ) -> IssuedCard:
-    """Issue one card (e.g. a virtual member card for a consumer), status ``issued``.
+    """Issue one card (e.g. a virtual member card), status ``issued``, without a holder.
 
-    ``merchant_id`` scopes the product to its issuer (``None``: a platform caller). A named
-    product's card must name its holder.
+    ``merchant_id`` scopes the product to its issuer (``None``: a platform caller). A
+    merchant binds the card to its holder only with the holder's consent
+    (``binding.request_binding``); ``holder_id`` binds directly and is for the system
+    alone (demo data, and the sale that will bind its buyer): never pass a merchant's input.
+    A named card (记名卡) issued without a holder is bound before it is handed over.
     """
     product = await _issuable_product(session, product_id, merchant_id)
     check_face_value(product, face_value)
-    if product.is_named:
-        await _check_named_holder(session, holder_id)
+    if holder_id is not None:
+        await check_holder(session, holder_id, is_named=product.is_named)
     [issued] = await create_cards(
         session,
         product,
@@ -282,14 +287,11 @@ async def issue_card(
     return IssuedCard(card=card, number=issued.number, secret=issued.secret)
 
 
-async def _check_named_holder(session: AsyncSession, holder_id: str | None) -> None:
-    """A named card (记名卡) is bound to a known, verified consumer."""
-    if not holder_id:
-        raise InvalidCardProduct(
-            "A named card (记名卡) must be issued to a holder (consumer id).", param="holder_id"
-        )
-    consumer = await identity.get_consumer(session, holder_id)  # unknown: not found
-    if consumer.kyc_level < NAMED_CARD_MIN_KYC:
+async def check_holder(session: AsyncSession, holder_id: str, *, is_named: bool) -> None:
+    """The holder exists (else not found) and, for a named card (记名卡), is verified to
+    ``NAMED_CARD_MIN_KYC``; checked whenever a card gets its holder."""
+    consumer = await identity.get_consumer(session, holder_id)
+    if is_named and consumer.kyc_level < NAMED_CARD_MIN_KYC:
         raise HolderNotVerified(
             f"A named card needs a holder verified to KYC level {int(NAMED_CARD_MIN_KYC)} "
             f"({NAMED_CARD_MIN_KYC.name.lower()}); this holder is at level {consumer.kyc_level}.",

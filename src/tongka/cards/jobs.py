@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.cards.expiry import expire_due_cards
 from tongka.cards.issuing import BatchProgress, run_batch, unfinished_batch_ids
 from tongka.cards.keys import card_keys
-from tongka.cards.lifecycle import expire_due_cards
 from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.db import Database
@@ -20,7 +20,7 @@ async def expire_cards(database: Database, clock: Clock, settings: Settings) -> 
     now = clock.now()
 
     async def one_pass(session: AsyncSession) -> int:
-        return await expire_due_cards(session, now=now)
+        return await expire_due_cards(session, now=now, timezone=settings.timezone)
 
     while True:
         count = await database.run(one_pass)

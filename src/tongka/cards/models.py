@@ -139,6 +139,12 @@ class Card(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     exchangeable_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_reminder_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the last freeze: which side set it (holder / issuer / platform), who and why; only
+    # that side or the platform may lift it (cleared when the card leaves ``frozen``)
+    frozen_by_side: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    frozen_by_actor: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    frozen_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -182,3 +188,57 @@ class CardInquiryWindow(Base):
     client: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class CardAcceptanceAgreement(Base):
+    """An acceptance agreement (受理协议): ``acceptor_merchant_id`` agrees to accept the cards
+    of ``issuer_merchant_id`` at its stores. Proposed by the issuer, approved or rejected by
+    the acceptor, revoked by either; rows are never deleted (a new proposal is a new row).
+    At most one proposed-or-approved agreement exists per pair (checked under a lock on the
+    acceptor's merchant row)."""
+
+    __tablename__ = "card_acceptance_agreements"
+    __table_args__ = (
+        Index("ix_card_acceptance_agreements_issuer", "issuer_merchant_id", "id"),
+        Index("ix_card_acceptance_agreements_acceptor", "acceptor_merchant_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_merchant_id: Mapped[str] = mapped_column(String(40))
+    acceptor_merchant_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CardHolderBinding(Base):
+    """A merchant's request to bind a card to whoever holds ``phone``, confirmed by the
+    holder with the code texted to that phone (kept only as an HMAC bound to this row).
+    ``consumer_id`` is set only on confirmation: the request itself never looks the
+    phone up, so the merchant learns nothing about whether a consumer has it."""
+
+    __tablename__ = "card_holder_bindings"
+    __table_args__ = (
+        Index("ix_card_holder_bindings_phone", "phone", "status"),
+        Index("ix_card_holder_bindings_card", "card_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id"))
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(80))
+    consumer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import numbers
+from tongka.cards.acceptance import Acceptance, ensure_acceptance_agreed, ensure_product_acceptance
 from tongka.cards.errors import (
     BinRangeConflict,
     CardProductNotFound,
@@ -19,6 +20,7 @@ from tongka.cards.errors import (
     RegulationViolation,
 )
 from tongka.cards.models import CardProduct, CardRegulation
+from tongka.currencies import currency_problem
 from tongka.events import record_event
 from tongka.identity.principal import Principal
 from tongka.ids import new_id
@@ -33,12 +35,6 @@ class ProductStatus(enum.StrEnum):
     PENDING_REVIEW = "pending_review"
     ACTIVE = "active"
     REJECTED = "rejected"
-
-
-class Acceptance(enum.StrEnum):
-    ISSUER_STORES = "issuer_stores"
-    STORES = "stores"
-    MERCHANTS = "merchants"
 
 
 class BreakagePolicy(enum.StrEnum):
@@ -175,7 +171,8 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
             problems.append((param, message))
 
     check(bool(spec.name.strip()), "name", "The name may not be empty.")
-    check(len(spec.currency) == 3 and spec.currency.isupper(), "currency", "ISO 4217, e.g. CNY.")
+    currency_refusal = currency_problem(spec.currency)  # TONGKA_CURRENCIES (tongka.currencies)
+    check(currency_refusal is None, "currency", str(currency_refusal))
     check(
         spec.bin_prefix.isdigit() and 6 <= len(spec.bin_prefix) <= 8,
         "bin_prefix",
@@ -227,6 +224,16 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
         "accepted_merchant_ids",
         "Multi-merchant acceptance needs a list of merchant ids (mch_...).",
     )
+    check(
+        spec.acceptance is Acceptance.STORES or not spec.accepted_store_ids,
+        "accepted_store_ids",
+        "Store ids are given only with acceptance 'stores'.",
+    )
+    check(
+        spec.acceptance is Acceptance.MERCHANTS or not spec.accepted_merchant_ids,
+        "accepted_merchant_ids",
+        "Merchant ids are given only with acceptance 'merchants'.",
+    )
     if spec.breakage_policy is BreakagePolicy.EXCHANGE:
         check(
             spec.exchange_grace_days is not None and spec.exchange_grace_days > 0,
@@ -264,8 +271,9 @@ async def _ensure_bin_is_free(session: AsyncSession, bin_prefix: str) -> None:
 async def create_product(
     session: AsyncSession, merchant_id: str, spec: ProductSpec, *, actor: str, now: datetime
 ) -> CardProduct:
-    """A draft product. Refused (nothing written) if malformed, non-compliant or its BIN
-    overlaps; the regulation row is locked so two overlapping BINs cannot both pass."""
+    """A draft product. Refused (nothing written) if malformed, non-compliant, its BIN
+    overlaps, or it names stores or merchants without their consent (see ``acceptance``);
+    the regulation row is locked so two overlapping BINs cannot both pass."""
     problems = spec_problems(spec)
     if problems:
         param, message = problems[0]
@@ -279,6 +287,9 @@ async def create_product(
     if violations:
         raise RegulationViolation(" ".join(violations), details={"violations": violations})
     await _ensure_bin_is_free(session, spec.bin_prefix)
+    await ensure_acceptance_agreed(
+        session, merchant_id, spec.acceptance, spec.accepted_store_ids, spec.accepted_merchant_ids
+    )
     columns = asdict(spec) | {
         "name": spec.name.strip(),
         "face_values": sorted(spec.face_values) if spec.face_values is not None else None,
@@ -346,6 +357,7 @@ async def submit_product(
 ) -> CardProduct:
     product = await get_product(session, product_id, merchant_id=merchant_id, lock=True)
     _move(product, {ProductStatus.DRAFT, ProductStatus.REJECTED}, ProductStatus.PENDING_REVIEW, now)
+    await ensure_product_acceptance(session, product)
     await _product_event(session, product, "card_product.submitted", actor, now)
     return product
 
@@ -359,13 +371,15 @@ async def review_product(
     principal: Principal,
     now: datetime,
 ) -> CardProduct:
-    """The platform's decision. Approval re-checks the regulation as it stands today."""
+    """The platform's decision. Approval re-checks the regulation as it stands today and
+    the acceptance agreements the product relies on (one revoked since: refused)."""
     product = await get_product(session, product_id, lock=True)
     target = ProductStatus.ACTIVE if is_approved else ProductStatus.REJECTED
     if is_approved:
         violations = regulation_problems(product_spec(product), await get_regulation(session, now))
         if violations:
             raise RegulationViolation(" ".join(violations), details={"violations": violations})
+        await ensure_product_acceptance(session, product)
     _move(product, {ProductStatus.PENDING_REVIEW}, target, now)
     product.review_note = note
     product.reviewed_by = principal.actor

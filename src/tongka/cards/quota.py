@@ -15,10 +15,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.cards.acceptance import require_merchant_exists
 from tongka.cards.accounts import card_balances
 from tongka.cards.errors import IssuerQuotaExceeded
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardIssuerQuota
+from tongka.currencies import require_enabled
 from tongka.events import record_event
 
 HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
@@ -27,7 +29,12 @@ HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardS
 async def set_quota(
     session: AsyncSession, merchant_id: str, currency: str, quota: int, *, actor: str, now: datetime
 ) -> CardIssuerQuota:
-    """Grant (or change) an issuer's quota; setting the same value again changes nothing."""
+    """Grant (or change) an issuer's quota; setting the same value again changes nothing.
+
+    An unknown ``merchant_id`` is refused (``unknown_merchant``, 422): a quota granted to a
+    typo would wait for whichever merchant one day gets that id."""
+    await require_merchant_exists(session, merchant_id)
+    require_enabled(currency)
     row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
     before = row.quota if row is not None else None
     if row is not None and row.quota == quota:

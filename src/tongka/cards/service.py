@@ -1,11 +1,30 @@
 """The card part's use cases, in one place for the API, console, CLI and other parts.
 
 Every function takes an ``AsyncSession`` and ``now`` and never commits: the caller owns
-the transaction. Scoping: ``merchant_id`` (the caller's own, or ``None`` for the platform)
-limits every lookup, so another merchant's objects are simply not found.
+the transaction. Value onto or off a card moves only through ``move_card_value`` (the
+money gate, ``money_gate.py``). Scoping: ``merchant_id`` (the caller's own, or ``None``
+for the platform) limits every lookup, so another merchant's objects are simply not found.
 """
 
+from tongka.cards.acceptance import (
+    AgreementStatus,
+    agreements_query,
+    decide_agreement,
+    get_agreement,
+    is_accepted_at,
+    propose_agreement,
+    revoke_agreement,
+)
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
+from tongka.cards.binding import (
+    BindingConfirmation,
+    BindingStatus,
+    confirm_binding,
+    pending_bindings_query,
+    request_binding,
+)
+from tongka.cards.expiry import exchange_expired_card, expire_due_cards
+from tongka.cards.funding import CardFunding, activate_card, fund_batch
 from tongka.cards.history import CardTransaction, HistoryPage, card_history
 from tongka.cards.inquiry import BalanceAnswer, inquire_balance
 from tongka.cards.issuing import (
@@ -25,22 +44,24 @@ from tongka.cards.issuing import (
 )
 from tongka.cards.lifecycle import (
     LIFECYCLE_ACTIONS,
-    CardFunding,
-    activate_card,
+    FreezeSide,
     apply_lifecycle_action,
     cards_query,
     close_card,
-    exchange_expired_card,
-    expire_due_cards,
     find_card_by_number,
     freeze_card,
-    fund_batch,
     get_card,
-    merge_cards,
-    reissue_card,
     report_lost,
     transition_card,
     unfreeze_card,
+)
+from tongka.cards.money_gate import (
+    CardMovement,
+    Direction,
+    LockedCards,
+    MovedValue,
+    Purpose,
+    move_card_value,
 )
 from tongka.cards.products import (
     Acceptance,
@@ -59,8 +80,21 @@ from tongka.cards.products import (
     submit_product,
 )
 from tongka.cards.quota import outstanding_balance, set_quota
+from tongka.cards.reissue import merge_cards, reissue_card
 
 __all__ = [
+    "AgreementStatus",
+    "BindingConfirmation",
+    "BindingStatus",
+    "agreements_query",
+    "confirm_binding",
+    "decide_agreement",
+    "get_agreement",
+    "is_accepted_at",
+    "pending_bindings_query",
+    "propose_agreement",
+    "request_binding",
+    "revoke_agreement",
     "LIFECYCLE_ACTIONS",
     "apply_lifecycle_action",
     "BatchProgress",
@@ -72,6 +106,13 @@ __all__ = [
     "CardBalance",
     "CardForm",
     "CardFunding",
+    "CardMovement",
+    "Direction",
+    "FreezeSide",
+    "LockedCards",
+    "MovedValue",
+    "Purpose",
+    "move_card_value",
     "CardStatus",
     "CardTransaction",
     "HistoryPage",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -15,6 +14,7 @@ from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from tongka.cards import export, service
 from tongka.cards.jobs import expire_cards
 from tongka.cards.keys import card_keys
+from tongka.cards.validity import end_of_business_date
 from tongka.cli.common import console, error_console, run_with_database
 from tongka.clock import Clock, FixedClock, SystemClock
 from tongka.config import Settings
@@ -97,12 +97,6 @@ def issue_batch(
             console.print(f"export written to {output} (decrypt: tongka cards decrypt-export)")
 
     run_with_database(work)
-
-
-def end_of_business_date(day: date, timezone: str) -> datetime:
-    """The last instant of ``day`` in the platform's time zone."""
-    start_next = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
-    return start_next - timedelta(microseconds=1)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
+from tongka import currencies
 from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.errors import DomainError
@@ -21,6 +22,7 @@ error_console = Console(stderr=True)
 def run_with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     """Open the configured database, run ``work``, close it; domain errors exit 1 cleanly."""
     settings = get_settings()
+    currencies.configure(settings)
 
     async def runner() -> T:
         database = Database.from_settings(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 import typer
 import uvicorn
@@ -45,7 +46,20 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy handling from ``TONGKA_TRUSTED_PROXIES``, never from its own defaults.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 unless told otherwise (and reads
+    ``FORWARDED_ALLOW_IPS`` from the environment): then any local client, or a proxy that
+    passes the header through, picks the address that rate limits and lockouts count. So
+    proxy headers are off unless trusted proxies are configured, and then only theirs count.
+    """
+    trusted = settings.trusted_proxy_list
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) or ""}
 
 
 def worker() -> None:

@@ -33,6 +33,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.edge.callers import mark_authenticated
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
 from tongka.identity import service as identity
@@ -87,6 +88,7 @@ async def authenticate(
         if principal is None:
             log.info("auth.api_key_refused", path=request.url.path)
             raise _refuse("The API key is unknown or revoked.", "invalid_api_key")
+        mark_authenticated(request)
         return principal
     if request.headers.get("authorization"):
         raise _refuse("Use `Authorization: Bearer <API key>`.", "invalid_authorization_header")
@@ -103,6 +105,7 @@ async def authenticate(
         raise PermissionDenied("Missing or wrong CSRF token.", code="csrf_token_invalid")
     request.state.console_session = signed_in.console_session
     request.state.user = signed_in.user
+    mark_authenticated(request)
     return signed_in.principal
 
 
@@ -117,6 +120,7 @@ async def _consumer_bearer(
             "The consumer session has expired or ended; sign in again.", "session_expired"
         )
     request.state.console_session = signed_in.console_session
+    mark_authenticated(request)
     return signed_in.principal
 
 

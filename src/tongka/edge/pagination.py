@@ -2,20 +2,31 @@
 
 Ids are time-ordered (``tongka.ids``), so lists are ordered newest first by id and
 ``starting_after`` is simply the last id of the previous page.
+
+Created-time filters (``created_gte``, ``created_lt``) take RFC 3339 with an offset
+(``2026-11-23T08:00:00+08:00``, ``...Z``); a date (``2026-11-23``) or a datetime without an
+offset is read in the platform's time zone (``TONGKA_TIMEZONE``, default Asia/Shanghai), as
+business dates are everywhere else. A time that has no UTC equivalent the database can store
+(year 1 with a positive offset, year 9999 with a negative one) is refused with 422 naming
+the parameter (``platform_instant``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+
+from tongka.edge.deps import SettingsDep
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -29,7 +40,41 @@ class PageParams:
     created_lt: datetime | None
 
 
+_INSTANT_HELP = "RFC 3339; a date or a time without an offset is read in the platform's time zone."
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def platform_instant(value: datetime | None, timezone: str, *, param: str) -> datetime | None:
+    """``value`` as an aware UTC instant: naive values are read in ``timezone``.
+
+    Every datetime an edge takes from a client passes here, so none reaches a query naive
+    (which SQLite and asyncpg answer with an error) or out of the storable range.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not _EARLIEST <= instant <= _LATEST:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", param),
+                    "msg": f"{value.isoformat()} is out of range",
+                    "input": value.isoformat(),
+                }
+            ]
+        )
+    return instant
+
+
 def page_params(
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (1–100).")] = 20,
     starting_after: Annotated[
         str | None,
@@ -40,13 +85,18 @@ def page_params(
         ),
     ] = None,
     created_gte: Annotated[
-        datetime | None, Query(description="Only objects created at or after (RFC 3339).")
+        datetime | None, Query(description="Only objects created at or after. " + _INSTANT_HELP)
     ] = None,
     created_lt: Annotated[
-        datetime | None, Query(description="Only objects created before (RFC 3339).")
+        datetime | None, Query(description="Only objects created before. " + _INSTANT_HELP)
     ] = None,
 ) -> PageParams:
-    return PageParams(limit, starting_after, created_gte, created_lt)
+    return PageParams(
+        limit,
+        starting_after,
+        platform_instant(created_gte, settings.timezone, param="created_gte"),
+        platform_instant(created_lt, settings.timezone, param="created_lt"),
+    )
 
 
 PageParamsDep = Annotated[PageParams, Depends(page_params)]

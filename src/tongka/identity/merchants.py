@@ -176,6 +176,19 @@ _TRANSITIONS: dict[str, tuple[set[str], MerchantStatus]] = {
 }
 
 
+async def _locked_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
+    statement = (
+        select(Merchant)
+        .where(Merchant.id == merchant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    merchant = (await session.scalars(statement)).one_or_none()
+    if merchant is None:
+        return await get_merchant(session, merchant_id)  # raises the usual NotFound
+    return merchant
+
+
 _EVENT_OF_DECISION = {"approve": "approved", "reject": "rejected", "suspend": "suspended"}
 
 
@@ -188,9 +201,14 @@ async def review_merchant(
     now: datetime,
     reason: str | None = None,
 ) -> Merchant:
-    """Approve (activates; also lifts a suspension), reject (with a reason) or suspend."""
+    """Approve (activates; also lifts a suspension), reject (with a reason) or suspend.
+
+    The merchant row is locked (``FOR UPDATE``; SQLite has one writer anyway) before its
+    status is checked, so of two concurrent reviews the second sees the first's result and
+    is refused as an illegal transition instead of applying too.
+    """
     allowed_from, target = _TRANSITIONS[decision]
-    merchant = await get_merchant(session, merchant_id)
+    merchant = await _locked_merchant(session, merchant_id)
     if merchant.status not in allowed_from:
         raise IllegalTransition(
             f"Cannot {decision} a merchant that is {merchant.status}.", param="status"

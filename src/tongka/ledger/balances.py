@@ -138,8 +138,12 @@ def free_shard(account: AccountInfo, slot: int) -> int:
 
 @dataclass(frozen=True)
 class LimitBreach:
+    """A limit a change would cross, and the account's summed balance the refusal was
+    decided on (so the error describes that state, not one read later)."""
+
     account: AccountInfo
     is_debit_limit: bool
+    current: Delta
 
 
 def sum_shards(rows: Iterable[Any]) -> Delta:
@@ -155,10 +159,12 @@ def limit_breach_of(account: AccountInfo, current: Delta, delta: Delta) -> Limit
     after.add(current)
     after.add(delta)
     tests_debit, tests_credit = tested_limits(account, delta)
+    seen = Delta()
+    seen.add(current)  # a copy: callers go on adding to theirs
     if tests_debit and after.debits_posted + after.debits_pending > after.credits_posted:
-        return LimitBreach(account, is_debit_limit=True)
+        return LimitBreach(account, is_debit_limit=True, current=seen)
     if tests_credit and after.credits_posted + after.credits_pending > after.debits_posted:
-        return LimitBreach(account, is_debit_limit=False)
+        return LimitBreach(account, is_debit_limit=False, current=seen)
     return None
 
 
@@ -175,10 +181,7 @@ async def apply_deltas(
         delta = deltas[account.account_id]
         tests = tested_limits(account, delta)
         if account.is_sharded and any(tests):
-            rows = await fetch_all(
-                session, statements.LOCK_SHARDS, {"account_ids": [account.account_id]}
-            )
-            breach = limit_breach_of(account, sum_shards(rows), delta)
+            breach = await _decide_under_lock(session, account, delta)
             if breach is not None:
                 return breach
             tests, shard = (False, False), 0
@@ -192,17 +195,36 @@ async def apply_deltas(
         if not any(tests):
             forget_account(session, account.account_id)
             raise AccountNotFound(f"ledger account {account.account_id} does not exist")
-        return LimitBreach(account, is_debit_limit=tests[0])
+        # The conditional update refused, on a row version we cannot see: decide again under
+        # the row's lock, so the refusal names the balance it was decided on (and a balance
+        # that grew in between takes the change after all).
+        breach = await _decide_under_lock(session, account, delta)
+        if breach is not None:
+            return breach
+        await execute_count(
+            session,
+            statements.APPLY_DELTA[(False, False)],
+            delta_params(account.account_id, 0, delta),
+        )
     return None
 
 
-async def current_balance(session: AnyUnitOfWork, account_id: str) -> Delta:
-    """The summed balance of an account a limit test refused (to say why in the error).
+async def _decide_under_lock(
+    session: AnyUnitOfWork, account: AccountInfo, delta: Delta
+) -> LimitBreach | None:
+    """Lock every shard row of ``account`` (the caller holds no row later in the lock
+    order) and test its limit on their sum: the breach, or None (the change may then be
+    written untested, to any of the locked rows)."""
+    return limit_breach_of(account, await locked_balance(session, account.account_id), delta)
+
+
+async def locked_balance(session: AnyUnitOfWork, account_id: str) -> Delta:
+    """The summed balance of an account, its rows locked until the transaction ends.
 
     No rows means the account is not there at all: the metadata cache believed in an account
     whose opening was rolled back (e.g. by a test harness); forget it and say so.
     """
-    rows = await fetch_all(session, statements.SELECT_SHARDS, {"account_ids": [account_id]})
+    rows = await fetch_all(session, statements.LOCK_SHARDS, {"account_ids": [account_id]})
     if not rows:
         forget_account(session, account_id)
         raise AccountNotFound(f"ledger account {account_id} does not exist", param="account_id")

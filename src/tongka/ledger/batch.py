@@ -9,14 +9,16 @@ Each transfer succeeds or fails on its own, decided in order. Two ways to post a
   Then one statement inserts every transfer and adds every account's summed change where
   its limit still holds. If all of it happened, that is the result; otherwise (an id is
   taken, a limit would be crossed) the statement is rolled back to its savepoint and:
+  (``optimistic_batch.py``)
 * **Transfer by transfer**, a fixed number of statements for the whole batch: look up
   existing ids, lock the rows it will write (in the common lock order), decide each
-  transfer in order against the locked sums, then write all of it at once.
+  transfer in order against the locked sums, look up again the ids of the transfers it
+  refused (one a concurrent transaction posted while we waited for its locks is a replay,
+  not a refusal), then write all of it at once.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,12 +27,12 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tongka import metrics
 from tongka.db.driver import DriverConnection
 from tongka.db.statements import (
     AnyUnitOfWork,
     dialect_of,
     fetch_all,
-    fetch_one,
     savepoint,
 )
 from tongka.errors import InvalidRequest
@@ -41,17 +43,23 @@ from tongka.ledger.balances import (
     add_effects,
     connection_slot,
     delta_params,
-    free_shard,
     is_limited,
     limit_breach_of,
     lock_order,
-    tested_limits,
     transfer_effects,
 )
 from tongka.ledger.errors import (
     AccountNotFound,
     CurrencyMismatch,
-    IdempotencyConflict,
+    LedgerContention,
+)
+from tongka.ledger.optimistic_batch import (
+    Planner,
+    batch_shard,
+    post_batch_optimistically,
+    prefer_index_joins,
+    restore_joins,
+    with_json_metadata,
 )
 from tongka.ledger.posting import AlreadyPosted
 from tongka.ledger.queries import find_transfers, transfers_table
@@ -60,7 +68,6 @@ from tongka.ledger.validation import (
     check_request_accounts,
     check_request_shape,
     idempotency_conflict,
-    insert_columns,
     insert_params,
     limit_error,
     matches_request,
@@ -71,6 +78,7 @@ from tongka.ledger.validation import (
 BATCH_ATTEMPTS = 3
 
 
+@metrics.count_postings
 async def post_batch(
     session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[BatchResult]:
@@ -83,7 +91,7 @@ async def post_batch(
     """
     requests = list(requests)
     if requests and dialect_of(session) == "postgresql":
-        posted = await _post_batch_optimistically(session, requests, now)
+        posted = await post_batch_optimistically(session, requests, now)
         if posted is not None:
             return posted
     for _attempt in range(BATCH_ATTEMPTS):
@@ -91,111 +99,9 @@ async def post_batch(
             return await _post_batch_once(session, requests, now)
         except AlreadyPosted:
             continue  # a concurrent transaction inserted one of our ids: decide again
-    raise IdempotencyConflict(
+    raise LedgerContention(
         "the batch kept racing concurrent postings of the same transfer ids; retry it"
     )
-
-
-class _NotAllPosted(Exception):
-    """Internal: the optimistic statement did not post the whole batch; roll it back."""
-
-
-async def _post_batch_optimistically(
-    session: AnyUnitOfWork, requests: list[TransferRequest], now: datetime
-) -> list[BatchResult] | None:
-    """The whole batch in one statement (see the module docstring), or None when that
-    does not apply or did not post every transfer (then nothing was written)."""
-    try:
-        for request in requests:
-            check_request_shape(request)
-    except InvalidRequest:
-        return None
-    if len({request.transfer_id for request in requests}) < len(requests):
-        return None
-    accounts = await load_accounts(
-        session,
-        (account_id for r in requests for account_id in (r.debit_account_id, r.credit_account_id)),
-        missing_ok=True,
-    )
-    try:
-        for request in requests:
-            check_request_accounts(request, accounts)
-    except (AccountNotFound, CurrencyMismatch):
-        return None
-    changes = _summed_changes(requests, accounts, await connection_slot(session))
-    if changes is None:
-        return None
-    values: dict[str, Any] = _with_json_metadata(insert_columns(requests, now)) | changes
-    try:
-        async with savepoint(session):
-            values["hashjoin"], values["mergejoin"] = await _prefer_index_joins(session)
-            *inserted, (_, updated) = await fetch_all(
-                session, statements.BATCH_OPTIMISTIC_WRITE_POSTGRESQL, values
-            )
-            if len(inserted) < len(requests) or updated < len(changes["account_id"]):
-                raise _NotAllPosted
-    except _NotAllPosted:
-        return None
-    sequences: dict[str, int] = {row[0]: row[1] for row in inserted}
-    return [
-        BatchResult(transfer=new_transfer(request, sequences[request.transfer_id], now), error=None)
-        for request in requests
-    ]
-
-
-# The per-row arrays of BATCH_OPTIMISTIC_WRITE_POSTGRESQL's balance update, in order.
-_CHANGE_COLUMNS = (*delta_params("", 0, Delta()), "tests_debits", "tests_credits")
-
-
-def _summed_changes(
-    requests: list[TransferRequest], accounts: dict[str, AccountInfo], slot: int
-) -> dict[str, list[Any]] | None:
-    """Each written balance row's summed change and the limits to test on it, as the
-    arrays of ``BATCH_OPTIMISTIC_WRITE_POSTGRESQL``, in the common lock order; None when
-    the batch's outcome could depend on the order of its transfers (see
-    ``_order_free_deltas``) or a sharded account's limit would be tested (that needs the
-    sum of all its shards)."""
-    deltas = _order_free_deltas(requests, accounts)
-    if deltas is None:
-        return None
-    rows = []
-    for account in sorted((accounts[account_id] for account_id in deltas), key=lock_order):
-        delta = deltas[account.account_id]
-        tests = tested_limits(account, delta)
-        if account.is_sharded and any(tests):
-            return None
-        shard = _batch_shard(account, slot)
-        rows.append((*delta_params(account.account_id, shard, delta).values(), *tests))
-    columns = zip(_CHANGE_COLUMNS, zip(*rows, strict=True), strict=True)
-    return {name: list(values) for name, values in columns}
-
-
-def _order_free_deltas(
-    requests: list[TransferRequest], accounts: dict[str, AccountInfo]
-) -> dict[str, Delta] | None:
-    """Each account's summed change, or None if a limited account is both debited and
-    credited: only when every change to it pushes it the same way does testing its limit
-    once on the sum equal testing it after each transfer in order."""
-    deltas: dict[str, Delta] = {}
-    limited = {account_id for account_id, account in accounts.items() if is_limited(account)}
-    side_of_limited: dict[str, bool] = {}  # True: debited
-    for request in requests:
-        debit, credit = transfer_effects(request_kind(request), request.amount)
-        for account_id, delta, is_debit in (
-            (request.debit_account_id, debit, True),
-            (request.credit_account_id, credit, False),
-        ):
-            total = deltas.get(account_id)
-            if total is None:
-                deltas[account_id] = delta  # a fresh Delta of this transfer's own
-            else:
-                total.add(delta)
-            if (
-                account_id in limited
-                and side_of_limited.setdefault(account_id, is_debit) is not is_debit
-            ):
-                return None
-    return deltas
 
 
 async def _sort_requests(
@@ -265,9 +171,11 @@ async def _post_batch_once(
         )
         async with savepoint(session):
             planner = (
-                await _prefer_index_joins(session) if dialect_of(session) == "postgresql" else None
+                await prefer_index_joins(session) if dialect_of(session) == "postgresql" else None
             )
-            accepted = await _decide_batch(session, requests, new, accounts, fail)
+            accepted, refused = await _decide_batch(session, requests, new, accounts, fail)
+            if refused:
+                await _replay_taken(session, requests, refused, results, fail)
             written = prepared.only(accepted)
             if written.transfers:
                 sequences = await _write_batch(session, accounts, written, planner)
@@ -277,7 +185,7 @@ async def _post_batch_once(
                         error=None,
                     )
             else:
-                await _restore_joins(session, planner)
+                await restore_joins(session, planner)
     for index, first in repeats.items():
         outcome = results[first]
         if outcome is not None and matches_request(
@@ -308,7 +216,7 @@ class _PreparedTransfers:
     def build(cls, indexes: list[int], transfers: list[Transfer]) -> _PreparedTransfers:
         rows = [insert_params(transfer) for transfer in transfers]
         columns = {name: [row[name] for row in rows] for name in statements.TRANSFER_COLUMNS}
-        return cls(indexes, transfers, _with_json_metadata(columns))
+        return cls(indexes, transfers, with_json_metadata(columns))
 
     def only(self, accepted: list[int]) -> _PreparedTransfers:
         """The accepted ones (usually all: then no work at all)."""
@@ -323,31 +231,30 @@ class _PreparedTransfers:
         )
 
 
-def _with_json_metadata(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """The insert columns with metadata as JSON text, as the batch statements' arrays take it."""
-    metadata = [json.dumps(value) if value else "{}" for value in columns["metadata"]]
-    return columns | {"metadata": metadata}
+async def _replay_taken(
+    session: AnyUnitOfWork,
+    requests: list[TransferRequest],
+    refused: list[int],
+    results: list[BatchResult | None],
+    fail: Callable[[int, Exception], None],
+) -> None:
+    """Give a refused transfer whose id turns out to be taken its original answer.
 
-
-_Planner = tuple[str, str] | None  # the caller's enable_hashjoin, enable_mergejoin
-
-
-async def _prefer_index_joins(session: AnyUnitOfWork) -> tuple[str, str]:
-    """PostgreSQL: make the batch's array joins probe primary keys (see
-    ``statements.PREFER_INDEX_JOINS``); returns the caller's settings, which the batch's
-    write statement (or ``_restore_joins``) puts back. Call it inside the batch's
-    savepoint, so that a rolled-back batch undoes it too."""
-    hashjoin, mergejoin, *_ = await fetch_one(session, statements.PREFER_INDEX_JOINS)
-    return hashjoin, mergejoin
-
-
-async def _restore_joins(session: AnyUnitOfWork, planner: _Planner) -> None:
-    if planner is None:
-        return
-    hashjoin, mergejoin = planner
-    await fetch_all(
-        session, statements.RESTORE_JOINS, {"hashjoin": hashjoin, "mergejoin": mergejoin}
-    )
+    Ids were looked up before the rows were locked. A concurrent transaction posting one of
+    them held one of those rows (every transfer writes both its accounts' balances) and has
+    committed once our lock was granted, so the balances we decided on include it, and a
+    transfer we refused may be one it posted: look again, now that it is visible.
+    """
+    existing = await find_transfers(session, (requests[index].transfer_id for index in refused))
+    for index in refused:
+        request = requests[index]
+        original = existing.get(request.transfer_id)
+        if original is None:
+            continue
+        if matches_request(request, original):
+            results[index] = BatchResult(transfer=original, error=None)
+        else:
+            fail(index, idempotency_conflict(request.transfer_id))
 
 
 async def _decide_batch(
@@ -356,8 +263,9 @@ async def _decide_batch(
     new: list[int],
     accounts: dict[str, AccountInfo],
     fail: Callable[[int, Exception], None],
-) -> list[int]:
-    """Lock the batch's rows, decide each new transfer in order; returns the accepted."""
+) -> tuple[list[int], list[int]]:
+    """Lock the batch's rows, decide each new transfer in order; returns the accepted and
+    the refused (by a limit)."""
     involved = {
         account_id
         for index in new
@@ -365,6 +273,7 @@ async def _decide_batch(
     }
     current = await _lock_batch_rows(session, [accounts[account_id] for account_id in involved])
     accepted: list[int] = []
+    refused: list[int] = []
     for index in new:
         request = requests[index]
         effects = dict(
@@ -384,16 +293,14 @@ async def _decide_batch(
             None,
         )
         if breach is not None:
-            fail(
-                index,
-                limit_error(breach, request.transfer_id, current[breach.account.account_id]),
-            )
+            fail(index, limit_error(breach, request.transfer_id))
+            refused.append(index)
             continue
         for account_id, delta in effects.items():
             if account_id in current:
                 current[account_id].add(delta)
         accepted.append(index)
-    return accepted
+    return accepted, refused
 
 
 async def _lock_batch_rows(session: AnyUnitOfWork, involved: list[AccountInfo]) -> dict[str, Delta]:
@@ -412,7 +319,7 @@ async def _lock_batch_rows(session: AnyUnitOfWork, involved: list[AccountInfo]) 
             statements.BATCH_LOCK_POSTGRESQL,
             {
                 "account_ids": [account.account_id for account in ordered],
-                "shards": [_batch_shard(account, slot) for account in ordered],
+                "shards": [batch_shard(account, slot) for account in ordered],
                 "limited": [is_limited(account) for account in ordered],
             },
         )
@@ -426,11 +333,6 @@ async def _lock_batch_rows(session: AnyUnitOfWork, involved: list[AccountInfo]) 
     return current
 
 
-def _batch_shard(account: AccountInfo, slot: int) -> int:
-    """A batch writes a limited account's change to shard 0, any other to its slot's shard."""
-    return 0 if is_limited(account) else free_shard(account, slot)
-
-
 def _dialect_insert(dialect: str) -> Any:
     """An INSERT into ledger_transfers that can say ON CONFLICT DO NOTHING on this dialect."""
     if dialect == "sqlite":
@@ -442,7 +344,7 @@ async def _write_batch(
     session: AnyUnitOfWork,
     accounts: dict[str, AccountInfo],
     written: _PreparedTransfers,
-    planner: _Planner,
+    planner: Planner,
 ) -> dict[str, int]:
     """Insert the accepted transfers and write each account's summed change (on PostgreSQL
     in one statement, which also restores the caller's planner settings). Returns each
@@ -454,7 +356,7 @@ async def _write_batch(
         add_effects(deltas, transfer)
     ordered = sorted((accounts[account_id] for account_id in deltas), key=lock_order)
     changes = [
-        delta_params(account.account_id, _batch_shard(account, slot), deltas[account.account_id])
+        delta_params(account.account_id, batch_shard(account, slot), deltas[account.account_id])
         for account in ordered
     ]
     if planner is not None:

@@ -1,8 +1,34 @@
-"""The ledger's typed errors. Each names what was wrong; a call that raises wrote nothing."""
+"""The ledger's typed errors. Each names what was wrong; a call that raises wrote nothing.
+
+Besides these, a unit of work's caller may see the database's own two (``tongka.db.errors``,
+re-exported here): ``OutcomeUnknown`` (the connection was lost: retry with the same ids)
+and ``RetryLater`` (the transaction kept losing races; nothing committed).
+"""
 
 from __future__ import annotations
 
+from tongka.db.errors import OutcomeUnknown, RetryLater
 from tongka.errors import BusinessRuleViolation, Conflict, InvalidRequest, NotFound
+
+__all__ = [
+    "AccountConflict",
+    "AccountNotFound",
+    "CreditLimitExceeded",
+    "CurrencyMismatch",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidTransfer",
+    "LedgerContention",
+    "OutcomeUnknown",
+    "PendingTransferAlreadyResolved",
+    "PendingTransferExpired",
+    "PendingTransferNotFound",
+    "PostAmountExceedsPending",
+    "RetryLater",
+    "SameAccount",
+    "TransferNotFound",
+]
 
 
 class AccountNotFound(NotFound):
@@ -51,6 +77,13 @@ class IdempotencyConflict(Conflict):
     """A transfer id was used before for a different transfer."""
 
     code = "idempotency_conflict"
+
+
+class LedgerContention(RetryLater):
+    """Concurrent postings of the same transfer ids kept racing this call; nothing was
+    written and nothing is wrong with the request: retry it (HTTP 503)."""
+
+    code = "ledger_contention"
 
 
 class TransferNotFound(NotFound):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from tongka import metrics
 from tongka.db.statements import (
     AnyUnitOfWork,
     dialect_of,
@@ -45,16 +46,19 @@ from tongka.ledger.balances import (
     add_effects,
     apply_deltas,
     connection_slot,
-    current_balance,
     delta_params,
     free_shard,
+    limit_breach_of,
     lock_order,
+    locked_balance,
     tested_limits,
     transfer_effects,
 )
 from tongka.ledger.errors import (
     AccountNotFound,
+    IdempotencyConflict,
     InvalidTransfer,
+    LedgerContention,
 )
 from tongka.ledger.queries import find_transfers
 from tongka.ledger.types import Transfer, TransferRequest
@@ -101,6 +105,7 @@ def _blame(transfers: Sequence[Transfer], breach: LimitBreach) -> str:
     return transfers[0].transfer_id
 
 
+@metrics.count_postings
 async def post_transfers(
     session: AnyUnitOfWork, requests: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
@@ -127,7 +132,18 @@ async def post_transfers(
         slot = await connection_slot(session)
         plan = _single_plan(new_transfer(requests[0], 0, now), accounts, slot)
         if plan is not None:
-            return [await _post_single_postgresql(session, requests[0], plan)]
+            return [await _post_single_postgresql(session, requests[0], plan, accounts)]
+    return await _post_general(session, requests, accounts, now)
+
+
+async def _post_general(
+    session: AnyUnitOfWork,
+    requests: Sequence[TransferRequest],
+    accounts: dict[str, AccountInfo],
+    now: datetime,
+) -> list[Transfer]:
+    """The general path (groups, SQLite): insert, then the conditional updates, in a
+    savepoint; a taken id makes it a replay instead."""
     try:
         return await _post_group(session, requests, accounts, now)
     except AlreadyPosted:
@@ -182,7 +198,10 @@ def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _post_single_postgresql(
-    session: AnyUnitOfWork, request: TransferRequest, plan: _SinglePlan
+    session: AnyUnitOfWork,
+    request: TransferRequest,
+    plan: _SinglePlan,
+    accounts: dict[str, AccountInfo],
 ) -> Transfer:
     """One transfer in one statement (``statements.SINGLE_TRANSFER_POSTGRESQL``)."""
     transfer, first = plan.transfer, plan.first
@@ -213,15 +232,24 @@ async def _post_single_postgresql(
             statements.APPLY_DELTA[(False, False)],
             delta_params(first.account_id, plan.first_shard, plan.first_delta.negated()),
         )
-    existing = await find_transfers(session, [transfer.transfer_id])
-    if existing:
+    current = None
+    if first_updated == 0 and any(plan.first_tests):
+        # Refused by the limit, or the id was taken. Lock the account first: whoever held
+        # its row (perhaps posting this very id) has committed by then, so the look-up below
+        # sees it, and the limit is decided on a balance that stays as we read it.
+        current = await locked_balance(session, first.account_id)
+    if await find_transfers(session, [transfer.transfer_id]):
         return (await replay_group(session, [request]))[0]
-    if not any(plan.first_tests):
+    if current is not None:
+        breach = limit_breach_of(first, current, plan.first_delta)
+        if breach is not None:
+            raise limit_error(breach, transfer.transfer_id)
+    elif first_updated == 0:
         forget_account(session, first.account_id)
         raise AccountNotFound(f"ledger account {first.account_id} does not exist")
-    current = await current_balance(session, first.account_id)
-    breach = LimitBreach(first, is_debit_limit=plan.first_tests[0])
-    raise limit_error(breach, transfer.transfer_id, current)
+    # The balance grew after the statement looked (we hold its lock now): post it the
+    # general way.
+    return (await _post_general(session, [request], accounts, transfer.created_at))[0]
 
 
 async def _post_group(
@@ -243,8 +271,7 @@ async def _post_group(
             add_effects(deltas, transfer)
         breach = await apply_deltas(session, accounts, deltas)
         if breach is not None:
-            current = await current_balance(session, breach.account.account_id)
-            raise limit_error(breach, _blame(transfers, breach), current)
+            raise limit_error(breach, _blame(transfers, breach))
     return transfers
 
 
@@ -257,9 +284,23 @@ async def insert_transfer(session: AnyUnitOfWork, transfer: Transfer) -> int | N
 async def replay_group(
     session: AnyUnitOfWork, requests: Sequence[TransferRequest]
 ) -> list[Transfer]:
+    """The original transfers of a group whose ids are taken: a replay if every id was
+    posted with the same content, else ``IdempotencyConflict`` naming an id that was used
+    for something else (a different transfer, or without the rest of this group)."""
     existing = await find_transfers(session, (request.transfer_id for request in requests))
     for request in requests:
         original = existing.get(request.transfer_id)
-        if original is None or not matches_request(request, original):
+        if original is not None and not matches_request(request, original):
             raise idempotency_conflict(request.transfer_id)
+    new = [request.transfer_id for request in requests if request.transfer_id not in existing]
+    if new and not existing:  # the posting that took an id rolled back after all
+        raise LedgerContention("a concurrent posting of the same transfer ids raced this one")
+    if new:
+        taken = next(request.transfer_id for request in requests if request.transfer_id in existing)
+        raise IdempotencyConflict(
+            f"transfer id {taken} was already posted, but not in one group with "
+            f"{', '.join(new)}: a group is posted whole or not at all",
+            param="transfer_id",
+            details={"transfer_id": taken},
+        )
     return [existing[request.transfer_id] for request in requests]

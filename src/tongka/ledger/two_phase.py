@@ -59,8 +59,21 @@ async def void_pending(
 
 
 async def _pending_and_resolution(
-    session: AsyncSession, pending_id: str
+    session: AsyncSession, pending_id: str, *, lock: bool = False
 ) -> tuple[Transfer | None, Transfer | None]:
+    """The pending transfer and its phase two, if any.
+
+    ``lock``: first lock the pending transfer's row, as every resolution does before it
+    decides. A concurrent resolution (perhaps of this very transfer id) then has committed
+    by the time we look, so a replay is never refused for a reason (expiry) that only holds
+    now, after the original was posted in time.
+    """
+    if lock:
+        await session.execute(
+            select(transfers_table.c.sequence)
+            .where(transfers_table.c.id == pending_id)
+            .with_for_update()
+        )
     rows = await session.execute(
         select(transfers_table).where(
             (transfers_table.c.id == pending_id) | (transfers_table.c.pending_id == pending_id)
@@ -107,7 +120,7 @@ async def _resolve_pending(
     now: datetime,
 ) -> Transfer:
     check_transfer_id(transfer_id)
-    pending, resolution = await _pending_and_resolution(session, pending_id)
+    pending, resolution = await _pending_and_resolution(session, pending_id, lock=True)
     if pending is None or pending.kind is not TransferKind.PENDING:
         raise PendingTransferNotFound(f"no pending transfer {pending_id}", param="pending_id")
     if amount is None or kind is TransferKind.VOID_PENDING:

@@ -8,10 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tongka.ledger.accounts import AccountInfo
-from tongka.ledger.balances import (
-    Delta,
-    LimitBreach,
-)
+from tongka.ledger.balances import LimitBreach
 from tongka.ledger.errors import (
     AccountNotFound,
     CreditLimitExceeded,
@@ -209,8 +206,9 @@ def idempotency_conflict(transfer_id: str) -> IdempotencyConflict:
     )
 
 
-def limit_error(breach: LimitBreach, transfer_id: str, current: Delta) -> Exception:
-    account = breach.account
+def limit_error(breach: LimitBreach, transfer_id: str) -> Exception:
+    """The refusal's error, naming the balance the refusal was decided on."""
+    account, current = breach.account, breach.current
     if breach.is_debit_limit:
         available = current.credits_posted - current.debits_posted - current.debits_pending
         return InsufficientFunds(

@@ -51,6 +51,10 @@ class Action(enum.StrEnum):
     REGULATION_SET = "regulation.set"
     WEBHOOK_MANAGE = "webhook.manage"
     EVENT_READ = "event.read"
+    AGREEMENT_READ = "agreement.read"
+    AGREEMENT_MANAGE = "agreement.manage"
+    BINDING_REQUEST = "binding.request"
+    BINDING_CONFIRM = "binding.confirm"
     CONSOLE_HOME = "console.home"
 
 
@@ -125,5 +129,10 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     # Integrations.
     Action.WEBHOOK_MANAGE: MANAGE,
     Action.EVENT_READ: MANAGE,
+    # Acceptance agreements between merchants; binding a card to its holder by consent.
+    Action.AGREEMENT_READ: (platform(), merchant()),
+    Action.AGREEMENT_MANAGE: (merchant(*MANAGER),),
+    Action.BINDING_REQUEST: (merchant(*MANAGER),),
+    Action.BINDING_CONFIRM: (HOLDER,),
     Action.CONSOLE_HOME: (*STAFF_READ, HOLDER),
 }

@@ -17,6 +17,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.stores",
     "tongka.web.pages.access",
     "tongka.web.pages.cards",
+    "tongka.web.pages.agreements",
     "tongka.web.pages.consumer",
     "tongka.web.pages.webhooks",
     "tongka.web.pages.events",

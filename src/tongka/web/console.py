@@ -23,14 +23,14 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from tongka.config import Settings
+from tongka.currencies import enabled_currencies
 from tongka.edge.auth import SESSION_COOKIE, IdentityKeysDep
-from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import DomainError, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys
@@ -47,6 +47,7 @@ T = TypeVar("T")
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.filters["money"] = formatting.format_money
+templates.env.globals["enabled_currencies"] = enabled_currencies
 templates.env.filters["masked_card"] = formatting.mask_card_number
 templates.env.filters["masked_phone"] = mask_phone
 
@@ -217,11 +218,14 @@ async def get_checked_form(console: ConsoleDep) -> FormData:
 FormDep = Annotated[FormData, Depends(get_checked_form)]
 
 
-class ConsoleRoute(APIRoute):
-    """Console routes answer in HTML: a login redirect or an error page, never JSON."""
+class ConsoleRoute(UnitOfWorkRoute):
+    """Console routes answer in HTML: a login redirect or an error page, never JSON.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    Inside the request's transaction (a ``UnitOfWorkRoute``: re-run on a retryable failure).
+    """
+
+    def get_unit_of_work_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_unit_of_work_handler()
 
         async def console_handler(request: Request) -> Response:
             try:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tongka.money import DEFAULT_CURRENCY, Money
+from tongka.money import Money
 from tongka.money import format_money as money_text
 
 
-def format_money(amount: Money | int | None, currency: str = DEFAULT_CURRENCY) -> str:
-    """``123456, "CNY"`` (integer minor units) or a ``Money`` -> ``¥1,234.56``."""
+def format_money(amount: Money | int | None, currency: str | None = None) -> str:
+    """``123456, "CNY"`` (integer minor units) or a ``Money`` -> ``¥1,234.56``.
+
+    A bare integer needs its currency: there is no default, so a template can never show
+    a USD amount with a ``¥`` (every amount is shown in its own currency).
+    """
     if amount is None:
         return ""
-    money = amount if isinstance(amount, Money) else Money.of_minor(amount, currency)
+    if isinstance(amount, Money):
+        return money_text(amount)
+    if currency is None:
+        raise TypeError("format_money needs the currency of a bare integer amount")
+    money = Money.of_minor(amount, currency)
     return money_text(money)
 
 

@@ -32,6 +32,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka import metrics
 from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.db import Database
@@ -257,6 +258,7 @@ async def deliver_batch(database: Database, clock: Clock, settings: Settings) ->
     ) as client:
         outcomes = await asyncio.gather(*(send(client, claim, clock, settings) for claim in claims))
     await database.run(lambda session: record_outcomes(session, list(outcomes), clock.now()))
+    metrics.count_webhook_outcomes(outcomes)
     for outcome in outcomes:
         log.info(
             "webhooks.attempt",

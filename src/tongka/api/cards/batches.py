@@ -8,17 +8,21 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from tongka.api.cards.common import (
-    MAX_MINOR,
+    AmountIn,
+    money,
     new_router,
+    require_currency,
 )
 from tongka.api.identity.schemas import fetch_page
 from tongka.cards import service
 from tongka.cards.models import CardBatch
-from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.identity.principal import Principal
+from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
 
 router = new_router()
@@ -27,7 +31,7 @@ router = new_router()
 class BatchCreate(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
     count: int = Field(ge=1, le=100_000)
-    face_value: int = Field(gt=0, le=MAX_MINOR)
+    face_value: AmountIn = Field(description="One of the product's face values.")
     export_password: str = Field(
         min_length=12, max_length=200, description="Encrypts the one-time export; not stored."
     )
@@ -39,9 +43,9 @@ class BatchOut(BaseModel):
     id: str
     merchant_id: str
     product_id: str
-    face_value: int
+    face_value: MoneyModel
     currency: str
-    total: int
+    total: MoneyModel
     issued_count: int
     status: str
     reference: str | None
@@ -57,9 +61,9 @@ class BatchOut(BaseModel):
             id=batch.id,
             merchant_id=batch.merchant_id,
             product_id=batch.product_id,
-            face_value=batch.face_value,
+            face_value=money(batch.face_value, batch.currency),
             currency=batch.currency,
-            total=batch.total,
+            total=money(batch.total, batch.currency),
             issued_count=batch.issued_count,
             status=batch.status,
             reference=batch.reference,
@@ -75,14 +79,12 @@ class ExportOut(BaseModel):
     object: Literal["card_export"] = "card_export"
     batch_id: str
     filename: str
-    content: str = Field(description="Decrypt with `tongka cards decrypt-export`.")
+    content: str = SecretField(description="Decrypt with `tongka cards decrypt-export`.")
 
 
 class BatchFunding(RequestModel):
     transfer_reference: str = Field(min_length=1, max_length=128)
-    amount: int = Field(
-        gt=0, le=MAX_MINOR, description="Minor units; must equal the batch's value exactly."
-    )
+    amount: AmountIn = Field(description="Must equal the batch's value exactly.")
 
 
 @router.post("/v1/card_batches", status_code=202, summary="Start a batch issue (worker runs it)")
@@ -92,12 +94,13 @@ async def create_batch(
     session: SessionDep,
     clock: ClockDep,
 ) -> BatchOut:
+    product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     batch = await service.create_batch(
         session,
         body.product_id,
         merchant_id=principal.merchant_id,
         count=body.count,
-        face_value=body.face_value,
+        face_value=require_currency(body.face_value, product.currency, param="face_value"),
         export_password=body.export_password,
         reference=body.reference,
         actor=principal.actor,
@@ -154,13 +157,16 @@ async def activate_batch(
     principal: Annotated[Principal, Authorized(Action.BATCH_FUND)],
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> BatchOut:
+    funded = await service.get_batch(session, batch_id, merchant_id=None)
     batch = await service.fund_batch(
         session,
         batch_id,
         transfer_reference=body.transfer_reference,
-        amount=body.amount,
+        amount=require_currency(body.amount, funded.currency, param="amount"),
         actor=principal.actor,
         now=clock.now(),
+        timezone=settings.timezone,
     )
     return BatchOut.of(batch)

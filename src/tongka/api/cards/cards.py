@@ -12,15 +12,24 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from tongka.api.cards.common import MAX_MINOR, BalanceOut, balance_out, new_router
+from tongka.api.cards.common import (
+    AmountIn,
+    BalanceOut,
+    balance_out,
+    money,
+    new_router,
+    require_currency,
+)
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.identity.principal import Principal
+from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
 
 router = new_router()
@@ -36,12 +45,17 @@ class CardOut(BaseModel):
     last4: str
     status: str
     currency: str
-    face_value: int
+    face_value: MoneyModel
     balance: BalanceOut
     holder_id: str | None
     replaced_by_card_id: str | None
     activated_at: datetime | None
     expires_at: datetime | None
+    frozen_by: str | None = Field(
+        description="Who froze the card: holder, issuer or platform (only they or the "
+        "platform may lift it); null unless frozen."
+    )
+    frozen_reason: str | None
     created_at: datetime
 
     @classmethod
@@ -55,12 +69,14 @@ class CardOut(BaseModel):
             last4=card.last4,
             status=card.status,
             currency=card.currency,
-            face_value=card.face_value,
+            face_value=money(card.face_value, card.currency),
             balance=balance_out(balance, card.currency),
             holder_id=card.holder_id,
             replaced_by_card_id=card.replaced_by_card_id,
             activated_at=card.activated_at,
             expires_at=card.expires_at,
+            frozen_by=card.frozen_by_side,
+            frozen_reason=card.frozen_reason,
             created_at=card.created_at,
         )
 
@@ -68,8 +84,8 @@ class CardOut(BaseModel):
 class IssuedCardOut(CardOut):
     """The only answer that carries the full number and the secret: keep it safe."""
 
-    number: str
-    secret: str
+    number: str = SecretField(description="The full card number (卡号); shown only here.")
+    secret: str = SecretField(description="The card secret (卡密); shown only here.")
 
     @classmethod
     def of_issued(cls, issued: service.IssuedCard) -> IssuedCardOut:
@@ -80,12 +96,7 @@ class IssuedCardOut(CardOut):
 
 class CardIssue(RequestModel):
     product_id: str = Field(pattern=ID_PATTERN, examples=["cpr_01j9z3k4"])
-    face_value: int = Field(
-        gt=0, le=MAX_MINOR, description="Minor units; one of the product's face values."
-    )
-    holder_id: str | None = Field(
-        default=None, pattern=ID_PATTERN, description="Consumer (con_...)."
-    )
+    face_value: AmountIn = Field(description="One of the product's face values.")
 
 
 class ReasonRequest(RequestModel):
@@ -104,12 +115,14 @@ async def issue_card(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> IssuedCardOut:
+    """Issued without a holder: bind it with ``POST /v1/cards/{id}/holder_bindings`` (the
+    holder confirms a texted code), never by consumer id."""
+    product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     issued = await service.issue_card(
         session,
         body.product_id,
         merchant_id=principal.merchant_id,
-        face_value=body.face_value,
-        holder_id=body.holder_id,
+        face_value=require_currency(body.face_value, product.currency, param="face_value"),
         keys=card_keys(settings),
         actor=principal.actor,
         now=clock.now(),
@@ -164,6 +177,7 @@ async def activate_card(
     principal: Annotated[Principal, Authorized(Action.CARD_ACTIVATE)],
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> CardOut:
     """For cards given away empty (member cards); sold cards are activated by their sale."""
     card = await service.activate_card(
@@ -173,6 +187,7 @@ async def activate_card(
         actor=principal.actor,
         now=clock.now(),
         reason=body.reason,
+        timezone=settings.timezone,
     )
     return await _card_out(session, card)
 
@@ -206,7 +221,7 @@ def _lifecycle_endpoint(action: str) -> Any:
             card_id,
             action,
             **scope_of(principal).cards(),
-            actor=principal.actor,
+            principal=principal,
             now=clock.now(),
             reason=body.reason,
         )
@@ -282,7 +297,7 @@ class CardTransactionOut(BaseModel):
     transfer_id: str
     sequence: int
     part: str
-    amount: int = Field(description="Signed: + onto the card, - off it. Minor units.")
+    amount: MoneyModel = Field(description="Signed: + onto the card, - off it.")
     currency: str
     code: str
     reference: str | None
@@ -311,7 +326,7 @@ async def card_transactions(
             transfer_id=item.transfer.transfer_id,
             sequence=item.transfer.sequence,
             part=item.part,
-            amount=item.amount,
+            amount=money(item.amount, item.transfer.currency),
             currency=item.transfer.currency,
             code=item.transfer.code,
             reference=item.transfer.reference,

@@ -10,17 +10,22 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from tongka.api.cards.common import (
-    MAX_MINOR,
+    AmountIn,
+    maybe_money,
+    money,
     new_router,
+    require_currency,
 )
 from tongka.api.identity.schemas import fetch_page
 from tongka.cards import numbers, service
 from tongka.cards.models import CardProduct
+from tongka.currencies import EnabledCurrency
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel
 from tongka.identity.principal import Principal
+from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
 
 router = new_router()
@@ -28,17 +33,17 @@ router = new_router()
 
 class ProductCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120, description="Shown to buyers (卡种名称).")
-    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
+    currency: EnabledCurrency = "CNY"
     bin_prefix: str = Field(pattern="^[0-9]{6,8}$", description="BIN (卡BIN), 6–8 digits.")
     number_length: int = Field(ge=16, le=19)
-    max_balance: int = Field(gt=0, le=MAX_MINOR, description="Minor units.")
+    max_balance: AmountIn = Field(description="In the product's currency.")
     is_named: bool = Field(description="记名卡 (true) or 不记名卡 (false).")
     form: service.CardForm = service.CardForm.VIRTUAL
-    face_values: list[Annotated[int, Field(gt=0, le=MAX_MINOR)]] | None = Field(
-        default=None, max_length=50, description="Fixed face values (minor units)."
+    face_values: list[AmountIn] | None = Field(
+        default=None, max_length=50, description="Fixed face values (in the product's currency)."
     )
-    face_value_min: int | None = Field(default=None, gt=0, le=MAX_MINOR)
-    face_value_max: int | None = Field(default=None, gt=0, le=MAX_MINOR)
+    face_value_min: AmountIn | None = None
+    face_value_max: AmountIn | None = None
     is_top_up_allowed: bool = True
     validity_months: int | None = Field(
         default=None, ge=1, le=1200, description="From activation; null: none."
@@ -53,7 +58,27 @@ class ProductCreate(RequestModel):
     )
 
     def to_spec(self) -> service.ProductSpec:
-        return service.ProductSpec(**self.model_dump())
+        """The service's spec: amounts as minor units, each checked to be in ``currency``."""
+        fields = self.model_dump(
+            exclude={"max_balance", "face_values", "face_value_min", "face_value_max"}
+        )
+
+        def minor(amount: AmountIn | None, param: str) -> int | None:
+            return None if amount is None else require_currency(amount, self.currency, param=param)
+
+        face_values = None
+        if self.face_values is not None:
+            face_values = [
+                require_currency(amount, self.currency, param=f"face_values.{index}")
+                for index, amount in enumerate(self.face_values)
+            ]
+        return service.ProductSpec(
+            **fields,
+            max_balance=require_currency(self.max_balance, self.currency, param="max_balance"),
+            face_values=face_values,
+            face_value_min=minor(self.face_value_min, "face_value_min"),
+            face_value_max=minor(self.face_value_max, "face_value_max"),
+        )
 
 
 class ProductOut(BaseModel):
@@ -67,11 +92,11 @@ class ProductOut(BaseModel):
     number_length: int
     issued_count: int
     capacity: int
-    face_values: list[int] | None
-    face_value_min: int | None
-    face_value_max: int | None
+    face_values: list[MoneyModel] | None
+    face_value_min: MoneyModel | None
+    face_value_max: MoneyModel | None
     is_top_up_allowed: bool
-    max_balance: int
+    max_balance: MoneyModel
     is_named: bool
     validity_months: int | None
     acceptance: str
@@ -87,12 +112,22 @@ class ProductOut(BaseModel):
 
     @classmethod
     def of(cls, product: CardProduct) -> ProductOut:
+        amounts = ("max_balance", "face_values", "face_value_min", "face_value_max")
         fields = {
             name: getattr(product, name)
             for name in cls.model_fields
-            if name not in ("object", "capacity")
+            if name not in ("object", "capacity", *amounts)
         }
-        return cls(**fields, capacity=numbers.capacity(product.bin_prefix, product.number_length))
+        currency = product.currency
+        face_values = product.face_values
+        return cls(
+            **fields,
+            capacity=numbers.capacity(product.bin_prefix, product.number_length),
+            max_balance=money(product.max_balance, currency),
+            face_values=None if face_values is None else [money(v, currency) for v in face_values],
+            face_value_min=maybe_money(product.face_value_min, currency),
+            face_value_max=maybe_money(product.face_value_max, currency),
+        )
 
 
 class ReviewRequest(RequestModel):

@@ -22,6 +22,7 @@ from tongka.edge.auth import (
     ensure_same_merchant,
 )
 from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.policy import Authorized
 from tongka.errors import InvalidRequest, PermissionDenied
@@ -68,7 +69,9 @@ class ApiKeyOut(RowOut):
 
 
 class CreatedApiKeyOut(ApiKeyOut):
-    secret: str = Field(description="The key itself. Shown only in this response; store it now.")
+    secret: str = SecretField(
+        description="The key itself. Shown only in this response; store it now."
+    )
 
 
 @router.post(

@@ -20,7 +20,8 @@ from tongka.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
 from tongka.edge.auth import IdentityKeysDep
-from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
+from tongka.edge.no_store import SecretField
 from tongka.edge.policy import Authorized, Public
 from tongka.identity import consumer_login
 from tongka.identity import service as identity
@@ -28,7 +29,9 @@ from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone, sms_sender_for
 from tongka.policy import Action
 
-router = APIRouter(responses=ERROR_RESPONSES, tags=["consumer sign-in"])
+router = APIRouter(
+    responses=ERROR_RESPONSES, tags=["consumer sign-in"], route_class=UnitOfWorkRoute
+)
 
 PHONE_FIELD = Field(
     min_length=11,
@@ -66,7 +69,7 @@ class ConsumerSessionIn(RequestModel):
 class ConsumerSessionOut(BaseModel):
     object: Literal["consumer_session"] = "consumer_session"
     id: str
-    token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown once.")
+    token: str = SecretField(description="Send as `Authorization: Bearer <token>`. Shown once.")
     expires_at: datetime = Field(description="At the latest; also ends after 2 hours idle.")
     consumer: ConsumerOut
 

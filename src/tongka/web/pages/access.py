@@ -10,6 +10,7 @@ from sqlalchemy import Select
 
 from tongka.api.identity.schemas import ObjectId
 from tongka.edge.auth import ensure_same_merchant, list_scope
+from tongka.edge.no_store import shows_secret
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.web.console import (
@@ -23,7 +24,6 @@ from tongka.web.console import (
 from tongka.web.pages.listing import (
     MANAGERS,
     ManagerDep,
-    never_cached,
     render_list,
     require_role,
     show_secret_once,
@@ -69,10 +69,9 @@ async def _users_page(console: Console, status_code: int = 200, **context: Any) 
 
 async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = identity.api_keys_query(list_scope(console.signed_in))
-    response = await _access_page(
+    return await _access_page(
         console, "api_keys", statement, ApiKey, ApiKeyRole, status_code, **context
     )
-    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/users")
@@ -99,11 +98,13 @@ async def create_user(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.get("/api_keys")
+@shows_secret
 async def api_keys_page(console: ManagerDep) -> Response:
     return await _api_keys_page(console)
 
 
 @router.post("/api_keys")
+@shows_secret
 async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
     """A key of the caller's own merchant (or a platform key for platform admins); its
     secret is shown on this response only."""

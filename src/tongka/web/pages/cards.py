@@ -14,7 +14,9 @@ from starlette.datastructures import FormData
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
+from tongka.currencies import enabled_currencies, require_enabled
 from tongka.edge.auth import list_scope
+from tongka.edge.no_store import shows_secret
 from tongka.errors import InvalidRequest
 from tongka.money import Money
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
@@ -25,7 +27,7 @@ from tongka.web.pages.listing import ManagerDep, page_of, render_list, require_p
 router = console_router()
 
 
-def _yuan(form: FormData, name: str, currency: str = "CNY") -> int:
+def _yuan(form: FormData, name: str, currency: str) -> int:
     """A money field typed in yuan (``100`` or ``99.50``) as minor units."""
     try:
         return Money.parse(form_text(form, name), currency).minor_units
@@ -33,11 +35,16 @@ def _yuan(form: FormData, name: str, currency: str = "CNY") -> int:
         raise InvalidRequest(f"{name}: {exc.message}", param=name) from exc
 
 
-def _yuan_list(form: FormData, name: str) -> list[int] | None:
+def _yuan_list(form: FormData, name: str, currency: str) -> list[int] | None:
     text = form_text(form, name)
     if not text:
         return None
-    return [Money.parse(part.strip(), "CNY").minor_units for part in text.split(",") if part]
+    return [Money.parse(part.strip(), currency).minor_units for part in text.split(",") if part]
+
+
+def _form_currency(form: FormData) -> str:
+    """The form's currency (default: the platform's first); refused unless accepted."""
+    return require_enabled(form_text(form, "currency") or enabled_currencies()[0])
 
 
 def _optional_int(form: FormData, name: str) -> int | None:
@@ -60,15 +67,16 @@ def _ratio(form: FormData) -> Decimal | None:
 
 
 def product_spec_from_form(form: FormData) -> service.ProductSpec:
+    currency = _form_currency(form)
     return service.ProductSpec(
         name=form_text(form, "name"),
-        currency="CNY",
+        currency=currency,
         bin_prefix=form_text(form, "bin_prefix"),
         number_length=_optional_int(form, "number_length") or 16,
-        max_balance=_yuan(form, "max_balance"),
+        max_balance=_yuan(form, "max_balance", currency),
         is_named=form_text(form, "is_named") == "on",
         form=service.CardForm(form_text(form, "form") or "virtual"),
-        face_values=_yuan_list(form, "face_values"),
+        face_values=_yuan_list(form, "face_values", currency),
         validity_months=_optional_int(form, "validity_months"),
         breakage_policy=service.BreakagePolicy(form_text(form, "breakage_policy") or "forfeit"),
         exchange_grace_days=_optional_int(form, "exchange_grace_days"),
@@ -224,6 +232,7 @@ async def card_page(card_id: str, console: SignedInDep) -> Response:
 
 
 @router.post("/cards/{card_id}/reissue")
+@shows_secret
 async def reissue(card_id: str, console: SignedInDep, form: FormDep) -> Response:
     principal = console.signed_in
     await service.get_card(console.session, card_id, merchant_id=list_scope(principal))  # 404
@@ -261,7 +270,7 @@ async def lifecycle_action(
             card_id,
             action,
             merchant_id=list_scope(principal),
-            actor=principal.actor,
+            principal=principal,
             now=console.now,
             reason=form_text(form, "reason") or None,
         )
@@ -308,12 +317,16 @@ async def create_batch(console: ManagerDep, form: FormDep) -> Response:
     principal = console.signed_in
 
     async def work() -> object:
+        product_id = form_text(form, "product_id")
+        product = await service.get_product(
+            console.session, product_id, merchant_id=list_scope(principal)
+        )
         return await service.create_batch(
             console.session,
-            form_text(form, "product_id"),
+            product_id,
             merchant_id=list_scope(principal),
             count=_optional_int(form, "count") or 0,
-            face_value=_yuan(form, "face_value"),
+            face_value=_yuan(form, "face_value", product.currency),
             export_password=form_text(form, "export_password"),
             reference=form_text(form, "reference") or None,
             actor=principal.actor,
@@ -324,6 +337,7 @@ async def create_batch(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/card_batches/{batch_id}/export")
+@shows_secret
 async def take_export(batch_id: str, console: ManagerDep, form: FormDep) -> Response:
     principal = console.signed_in
     await service.get_batch(console.session, batch_id, merchant_id=list_scope(principal))  # 404

@@ -93,12 +93,6 @@ async def show_secret_once(
     return await page(console, 201, created=created)
 
 
-def never_cached(response: Response) -> Response:
-    """For a page that may show a secret: no browser or proxy may keep a copy."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def require_role(principal: Principal, *roles: str) -> None:
     if not principal.has_role(*roles):
         raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")

@@ -9,12 +9,12 @@ from fastapi import Response
 
 from tongka.api.webhook_endpoints import endpoint_owner
 from tongka.edge.auth import list_scope
+from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
 from tongka.web.pages.listing import (
     ManagerDep,
-    never_cached,
     page_of,
     render_list,
     show_secret_once,
@@ -27,7 +27,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 
 
 async def _endpoints_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    response = await render_list(
+    return await render_list(
         console,
         "webhooks.html",
         "endpoints",
@@ -36,15 +36,16 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
         status_code,
         **context,
     )
-    return never_cached(response)  # the page may show a new secret
 
 
 @router.get("/webhooks")
+@shows_secret
 async def endpoints_page(console: ManagerDep) -> Response:
     return await _endpoints_page(console)
 
 
 @router.post("/webhooks")
+@shows_secret
 async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
     """A merchant's new endpoint; its signing secret is shown on this response only."""
     principal = console.signed_in
@@ -96,6 +97,7 @@ async def disable_endpoint(endpoint_id: ObjectId, console: ManagerDep, form: For
 
 
 @router.post("/webhooks/{endpoint_id}/rotate_secret")
+@shows_secret
 async def rotate_secret(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
     """A new secret, shown on this response only (so only the merchant itself may do it)."""
     principal = console.signed_in
