@@ -6,9 +6,10 @@ looks the caller up in ``TABLE`` and answers the ``Scope`` the action runs in (o
 """
 
 from tongka.policy.authorize import Scope, allowed, authorize, scope_of
-from tongka.policy.table import PLATFORM_ROLES, TABLE, Action, Grant
+from tongka.policy.table import CARD_LIFECYCLE, PLATFORM_ROLES, TABLE, Action, Grant
 
 __all__ = [
+    "CARD_LIFECYCLE",
     "PLATFORM_ROLES",
     "TABLE",
     "Action",

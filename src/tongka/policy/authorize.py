@@ -34,7 +34,10 @@ class Scope:
         return {"merchant_id": self.merchant_id, "holder_id": self.holder_id}
 
     def merchant(self) -> str | None:
-        """The merchant a list or lookup is restricted to (None: all)."""
+        """The merchant a list or lookup is restricted to (None: all). A holder's scope has
+        no merchant view: staff lists refuse it (403) rather than show everything."""
+        if self.holder_id is not None:
+            raise PermissionDenied("This is for merchant or platform callers.")
         return self.merchant_id
 
     def store(self, requested: str | None = None) -> str | None:

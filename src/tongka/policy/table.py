@@ -55,8 +55,17 @@ class Action(enum.StrEnum):
     AGREEMENT_MANAGE = "agreement.manage"
     BINDING_REQUEST = "binding.request"
     BINDING_CONFIRM = "binding.confirm"
+    SANDBOX_SMS_READ = "sandbox_sms.read"
     CONSOLE_HOME = "console.home"
 
+
+# The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
+CARD_LIFECYCLE: dict[str, Action] = {
+    "freeze": Action.CARD_FREEZE,
+    "unfreeze": Action.CARD_UNFREEZE,
+    "report_lost": Action.CARD_REPORT_LOST,
+    "close": Action.CARD_CLOSE,
+}
 
 PLATFORM_ROLES = frozenset({"admin", "finance", "risk", "support"})
 ANY_PLATFORM = ("admin", "finance", "risk", "support")
@@ -134,5 +143,6 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.AGREEMENT_MANAGE: (merchant(*MANAGER),),
     Action.BINDING_REQUEST: (merchant(*MANAGER),),
     Action.BINDING_CONFIRM: (HOLDER,),
+    Action.SANDBOX_SMS_READ: (platform("support"),),
     Action.CONSOLE_HOME: (*STAFF_READ, HOLDER),
 }

@@ -30,7 +30,7 @@ from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
 from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
-from tongka.policy import Action, scope_of
+from tongka.policy import CARD_LIFECYCLE, Action, scope_of
 
 router = new_router()
 
@@ -200,14 +200,6 @@ LIFECYCLE_SUMMARIES = {
 }
 
 
-LIFECYCLE_POLICY = {
-    "freeze": Action.CARD_FREEZE,
-    "unfreeze": Action.CARD_UNFREEZE,
-    "report_lost": Action.CARD_REPORT_LOST,
-    "close": Action.CARD_CLOSE,
-}
-
-
 def _lifecycle_endpoint(action: str) -> Any:
     async def endpoint(
         card_id: ObjectId,
@@ -228,9 +220,7 @@ def _lifecycle_endpoint(action: str) -> Any:
         return await _card_out(session, card)
 
     # String annotations cannot name the closure's action: the policy is set here.
-    endpoint.__annotations__["principal"] = Annotated[
-        Principal, Authorized(LIFECYCLE_POLICY[action])
-    ]
+    endpoint.__annotations__["principal"] = Annotated[Principal, Authorized(CARD_LIFECYCLE[action])]
     endpoint.__name__ = f"{action}_card"
     return endpoint
 
