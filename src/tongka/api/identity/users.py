@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.api.identity.schemas import (
     ObjectId,
     RequestModel,
@@ -24,6 +23,7 @@ from tongka.edge.auth import (
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
 from tongka.edge.policy import Authorized
+from tongka.edge.registration import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.identity import service as identity
 from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Response
 from sqlalchemy import Select
 
-from tongka.api.identity.schemas import ObjectId
 from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.no_store import shows_secret
+from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.policy import Action, scope_of

@@ -37,7 +37,7 @@ register_nav_item(
         "acceptance_agreements",
         "nav.acceptance_agreements",
         PAGE,
-        ("platform", "merchant"),
+        Action.AGREEMENT_READ,
     ),
     before="cards",
 )

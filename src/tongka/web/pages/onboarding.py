@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Response
 from pydantic import ValidationError
 
-from tongka.api.identity.merchants import MerchantRegistrationIn, registration_of
-from tongka.api.identity.schemas import ObjectId
 from tongka.edge.auth import ensure_same_merchant
+from tongka.edge.registration import MerchantRegistrationIn, registration_of
+from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.policy import Action, scope_of

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Response
 
-from tongka.api.webhook_endpoints import endpoint_owner
 from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
+from tongka.edge.scoping import endpoint_owner
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
