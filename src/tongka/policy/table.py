@@ -57,6 +57,11 @@ class Action(enum.StrEnum):
     BINDING_CONFIRM = "binding.confirm"
     SANDBOX_SMS_READ = "sandbox_sms.read"
     CONSOLE_HOME = "console.home"
+    # Operator jobs the CLI runs as ``tongka.identity.principal.SYSTEM``.
+    BATCH_RUN_OFFLINE = "batch.run_offline"
+    CARD_EXPIRE = "card.expire"
+    LEDGER_VERIFY = "ledger.verify"
+    LEDGER_EXPORT = "ledger.export"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -145,4 +150,10 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.BINDING_CONFIRM: (HOLDER,),
     Action.SANDBOX_SMS_READ: (platform("support"),),
     Action.CONSOLE_HOME: (*STAFF_READ, HOLDER),
+    # Operator jobs (the CLI, as SYSTEM): a whole batch for any product, the expiry job, the
+    # books. No route takes these; a platform admin at the shell is the only caller.
+    Action.BATCH_RUN_OFFLINE: (platform("admin"),),
+    Action.CARD_EXPIRE: (platform("admin"),),
+    Action.LEDGER_VERIFY: (platform("admin", "finance"),),
+    Action.LEDGER_EXPORT: (platform("admin", "finance"),),
 }

@@ -5,7 +5,8 @@ Adding a page for a new part is one template, one route and ONE line here, e.g.:
     NavItem("cards", "nav.cards", "/console/cards", Action.CARD_READ),
 
 (the page's ``tongka.policy.Action`` decides who sees it; ``label`` is a key of
-``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list is order in the menu. ``register_nav_item`` does the same from a part's own module.
+``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list is order in the menu.
+``register_nav_item`` does the same from a part's own module.
 """
 
 from __future__ import annotations
