@@ -17,6 +17,7 @@ from tongka.identity.principal import PrincipalKind
 
 class Action(enum.StrEnum):
     CARD_READ = "card.read"
+    CARD_SEARCH = "card.search"
     CARD_ISSUE = "card.issue"
     CARD_FREEZE = "card.freeze"
     CARD_UNFREEZE = "card.unfreeze"
@@ -104,6 +105,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     # Cards. A till may read and freeze (a suspicious card); only managers touch a card's
     # credentials or value. Holders act on their own cards, but never get new credentials.
     Action.CARD_READ: (*STAFF_READ, HOLDER),
+    # The console's card pages: staff search an issuer's cards (holders have /console/me).
+    Action.CARD_SEARCH: STAFF_READ,
     Action.CARD_ISSUE: (merchant(*MANAGER),),
     Action.CARD_FREEZE: (platform("admin", "risk", "support"), merchant(store_bound=True), HOLDER),
     Action.CARD_UNFREEZE: (platform("admin", "risk"), merchant(*MANAGER), HOLDER),

@@ -2,7 +2,7 @@
 
 Adding a page for a new part is one template, one route and ONE line here, e.g.::
 
-    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_READ),
+    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
 
 (the page's ``tongka.policy.Action`` decides who sees it; ``label`` is a key of
 ``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list is order in the menu.
@@ -43,7 +43,7 @@ NAV: list[NavItem] = [
     NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", Action.SANDBOX_SMS_READ),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
     NavItem("card_products", "nav.card_products", "/console/card_products", Action.PRODUCT_READ),
-    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_READ),
+    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
     NavItem("card_batches", "nav.card_batches", "/console/card_batches", Action.BATCH_READ),
 ]
 

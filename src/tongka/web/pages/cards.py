@@ -192,7 +192,7 @@ def _search(console: Console) -> dict[str, str | None]:
 
 
 @router.get("/cards")
-async def cards_page(console: Annotated[Console, Allowed(Action.CARD_READ)]) -> Response:
+async def cards_page(console: Annotated[Console, Allowed(Action.CARD_SEARCH)]) -> Response:
     search = _search(console)
     statement = service.cards_query(merchant_id=scope_of(console.signed_in).merchant(), **search)
     rows, next_after = await page_of(console, statement, Card)
@@ -234,7 +234,7 @@ async def _card_page(
 
 @router.get("/cards/{card_id}")
 async def card_page(
-    card_id: str, console: Annotated[Console, Allowed(Action.CARD_READ)]
+    card_id: str, console: Annotated[Console, Allowed(Action.CARD_SEARCH)]
 ) -> Response:
     return await _card_page(console, card_id)
 
