@@ -4,39 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.auth import PrincipalDep
 from tongka.edge.deps import SessionDep, UnitOfWorkRoute
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId
-from tongka.errors import NotFound, PermissionDenied
+from tongka.errors import NotFound
 from tongka.events.models import Event
 from tongka.events.payload import EventPayload
 from tongka.events.service import EVENT_TYPE_PATTERN
-from tongka.identity.principal import Principal, PrincipalKind
+from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = APIRouter(
     prefix="/v1", tags=["events"], responses=ERROR_RESPONSES, route_class=UnitOfWorkRoute
 )
-
-# Merchant roles that manage integrations (events, webhooks): not cashiers. ``full`` keys
-# imply ``merchant_admin`` (tongka.identity.principal.ROLE_IMPLIES).
-MERCHANT_MANAGER_ROLE = "merchant_admin"
-
-
-async def integration_manager(principal: PrincipalDep) -> Principal:
-    """Platform callers, or a merchant's admin user or full-access key."""
-    if principal.is_platform:
-        return principal
-    if principal.kind is PrincipalKind.MERCHANT and principal.has_role(MERCHANT_MANAGER_ROLE):
-        return principal
-    raise PermissionDenied("Requires a merchant admin or a full-access key.")
-
-
-ManagerDep = Annotated[Principal, Depends(integration_manager)]
 
 
 class EventOut(EventPayload):
@@ -50,14 +35,15 @@ def _event_out(event: Event) -> EventOut:
 
 def _visible_events(principal: Principal) -> Select[tuple[Event]]:
     statement = select(Event)
-    if not principal.is_platform:
-        statement = statement.where(Event.merchant_id == principal.merchant_id)
+    merchant_id = scope_of(principal).merchant()
+    if merchant_id is not None:
+        statement = statement.where(Event.merchant_id == merchant_id)
     return statement
 
 
 @router.get("/events", response_model=ListResponse[EventOut], summary="List events")
 async def list_events(
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.EVENT_READ)],
     session: SessionDep,
     page: PageParamsDep,
     type: Annotated[
@@ -77,7 +63,7 @@ async def list_events(
 
 @router.get("/events/{event_id}", response_model=EventOut, summary="Retrieve an event")
 async def get_event(
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.EVENT_READ)],
     session: SessionDep,
     event_id: ObjectId,
 ) -> EventOut:

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from tongka import __version__
 from tongka.edge.deps import DatabaseDep
+from tongka.edge.policy import Public
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,10 @@ class Health(BaseModel):
 
 
 @router.get(
-    "/v1/health", response_model=Health, summary="Is the service up and its database reachable?"
+    "/v1/health",
+    response_model=Health,
+    summary="Is the service up and its database reachable?",
+    dependencies=[Public("load balancers and monitors")],
 )
 async def health(database: DatabaseDep) -> Health:
     async with database.engine.connect() as connection:

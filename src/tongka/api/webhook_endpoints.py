@@ -9,14 +9,15 @@ from fastapi import APIRouter, Body, Response
 from pydantic import Field
 
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.api.events import ManagerDep
 from tongka.api.idempotency import IdempotentRoute
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
-from tongka.errors import PermissionDenied
+from tongka.edge.scoping import endpoint_owner
 from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 from tongka.webhooks import service
 from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
 
@@ -80,18 +81,6 @@ class AttemptOut(ResponseModel):
     response_body: str | None = Field(description="The first 1000 characters of the answer.")
 
 
-def _scope(principal: Principal) -> str | None:
-    return None if principal.is_platform else principal.merchant_id
-
-
-def endpoint_owner(principal: Principal) -> str:
-    """The caller's merchant: secrets are only ever shown to the merchant owning the endpoint
-    (the console uses this too)."""
-    if principal.merchant_id is None:
-        raise PermissionDenied("Webhook endpoints are registered by merchants.")
-    return principal.merchant_id
-
-
 def _with_secret(result: service.EndpointWithSecret, response: Response) -> EndpointWithSecretOut:
     response.headers["Cache-Control"] = "no-store"  # the secret must not be cached anywhere
     out = EndpointOut.model_validate(result.endpoint)
@@ -115,7 +104,7 @@ async def create_endpoint(
             }
         ),
     ],
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -136,17 +125,23 @@ async def create_endpoint(
 
 @router.get("", response_model=ListResponse[EndpointOut], summary="List webhook endpoints")
 async def list_endpoints(
-    principal: ManagerDep, session: SessionDep, page: PageParamsDep
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[EndpointOut]:
-    statement = service.endpoints_query(_scope(principal))
+    statement = service.endpoints_query(scope_of(principal).merchant())
     return await fetch_page(session, statement, page, WebhookEndpoint, EndpointOut.model_validate)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Retrieve a webhook endpoint")
 async def get_endpoint(
-    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep
+    endpoint_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
+    session: SessionDep,
 ) -> EndpointOut:
-    endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
+    endpoint = await service.get_endpoint(
+        session, endpoint_id, merchant_id=scope_of(principal).merchant()
+    )
     return EndpointOut.model_validate(endpoint)
 
 
@@ -156,10 +151,17 @@ async def get_endpoint(
     summary="Disable a webhook endpoint (its pending deliveries are canceled)",
 )
 async def disable_endpoint(
-    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    endpoint_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> EndpointOut:
     endpoint = await service.disable_endpoint(
-        session, endpoint_id, merchant_id=_scope(principal), actor=principal.actor, now=clock.now()
+        session,
+        endpoint_id,
+        merchant_id=scope_of(principal).merchant(),
+        actor=principal.actor,
+        now=clock.now(),
     )
     return EndpointOut.model_validate(endpoint)
 
@@ -171,7 +173,7 @@ async def disable_endpoint(
 )
 async def rotate_secret(
     endpoint_id: ObjectId,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -197,9 +199,14 @@ async def rotate_secret(
     summary="List delivery attempts to a webhook endpoint",
 )
 async def list_attempts(
-    endpoint_id: ObjectId, principal: ManagerDep, session: SessionDep, page: PageParamsDep
+    endpoint_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.WEBHOOK_MANAGE)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[AttemptOut]:
-    endpoint = await service.get_endpoint(session, endpoint_id, merchant_id=_scope(principal))
+    endpoint = await service.get_endpoint(
+        session, endpoint_id, merchant_id=scope_of(principal).merchant()
+    )
     statement = service.attempts_query(endpoint.id)
     return await fetch_page(
         session,

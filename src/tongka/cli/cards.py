@@ -20,6 +20,8 @@ from tongka.clock import Clock, FixedClock, SystemClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.errors import DomainError
+from tongka.identity.principal import SYSTEM
+from tongka.policy import Action, authorize
 
 app = typer.Typer(help="Cards: batch issuing, expiry, exports.", no_args_is_help=True)
 PASSWORD_ENV = "TONGKA_EXPORT_PASSWORD"
@@ -44,6 +46,7 @@ def issue_batch(
     """Issue a batch of cards (or resume one) with a progress bar; optionally take the export."""
 
     async def work(database: Database, settings: Settings) -> None:
+        authorize(SYSTEM, Action.BATCH_RUN_OFFLINE)
         now = SystemClock().now()
         batch_id = resume
         if batch_id is None:
@@ -60,7 +63,7 @@ def issue_batch(
                     face_value=face_value,
                     export_password=password,
                     reference=reference,
-                    actor="cli",
+                    actor=SYSTEM.actor,
                     now=now,
                 )
                 return batch.id
@@ -88,7 +91,7 @@ def issue_batch(
                     session,  # type: ignore[arg-type]
                     batch_id,
                     merchant_id=None,
-                    actor="cli",
+                    actor=SYSTEM.actor,
                     now=SystemClock().now(),
                 )
 
@@ -106,6 +109,7 @@ def expire(
     """Run the daily expiry job now, or as of the end of a past business date."""
 
     async def work(database: Database, settings: Settings) -> None:
+        authorize(SYSTEM, Action.CARD_EXPIRE)
         clock: Clock = SystemClock()
         if on is not None:
             clock = FixedClock(end_of_business_date(date.fromisoformat(on), settings.timezone))

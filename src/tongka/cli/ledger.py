@@ -12,7 +12,9 @@ from tongka.cli.common import console, error_console, run_with_database
 from tongka.clock import SystemClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.identity.principal import SYSTEM
 from tongka.ledger.verify import VerifyReport, verify_ledger
+from tongka.policy import Action, authorize
 
 app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 
@@ -22,6 +24,7 @@ def verify() -> None:
     """Seal committed transfers, then check the books; exits 1 naming any breach."""
 
     async def work(database: Database, settings: Settings) -> VerifyReport:
+        authorize(SYSTEM, Action.LEDGER_VERIFY)
         async with database.transaction() as session:
             return await verify_ledger(session, SystemClock().now())
 
@@ -64,6 +67,7 @@ def export(
         raise typer.Exit(2) from exc
 
     async def work(database: Database, settings: Settings) -> str:
+        authorize(SYSTEM, Action.LEDGER_EXPORT)
         async with database.transaction() as session:
             return await export_journal(
                 session, first, last, format=format, timezone=settings.timezone

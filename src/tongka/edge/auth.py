@@ -4,13 +4,11 @@ sessions (of staff or consumers) -> ``Principal``.
 CONTRACT (every router uses these names):
 
 - ``PrincipalDep``: the authenticated caller, or 401 ``authentication_failed``.
-- ``require_platform(*roles)`` / ``require_merchant(*roles)``: dependency factories that
-  also check the kind of caller and a role; a missing role answers 403. Roles imply others
-  (``tongka.identity.principal.ROLE_IMPLIES``): ``admin`` passes any platform role check,
-  ``merchant_admin`` and ``full`` keys pass ``cashier`` checks. Name the least role needed.
-- ``require_consumer()``: a signed-in card holder (``Principal.consumer_id``); consumers
-  sign in with a phone and a one-time code (``POST /v1/consumer_sessions``) and call the API
-  with the session token ``tk_con_...`` as bearer, or through a console session cookie.
+- Routes do not use ``PrincipalDep`` directly: they declare their action with
+  ``tongka.edge.policy.Authorized(Action.X)``, which authenticates here and then asks
+  ``tongka.policy.authorize`` (roles, kinds, store binding: one table). Consumers sign in
+  with a phone and a one-time code (``POST /v1/consumer_sessions``) and call the API with
+  the session token ``tk_con_...`` as bearer, or through a console session cookie.
 - ``ensure_same_merchant(principal, merchant_id)``: raises ``NotFound`` (404, never 403) and
   logs when a merchant caller touches another merchant's object; platform callers pass.
 - ``merchant_scope(principal, requested_merchant_id)``: the merchant an action is for —
@@ -24,9 +22,8 @@ passwords are never logged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
@@ -38,7 +35,7 @@ from tongka.edge.deps import ClockDep, SessionDep
 from tongka.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys
-from tongka.identity.principal import Principal, PrincipalKind
+from tongka.identity.principal import Principal
 
 log = structlog.get_logger(__name__)
 
@@ -127,34 +124,6 @@ async def _consumer_bearer(
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-def _require(
-    kind: PrincipalKind, roles: tuple[str, ...]
-) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    async def dependency(principal: PrincipalDep) -> Principal:
-        if principal.kind is not kind:
-            raise PermissionDenied(f"This endpoint is for {kind.value} callers.")
-        if roles and not principal.has_role(*roles):
-            raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")
-        return principal
-
-    # Lets tests (the cross-tenant scoping walk) tell which routes a merchant may call.
-    dependency.required_kind = kind  # type: ignore[attr-defined]
-    return dependency
-
-
-def require_platform(*roles: str) -> Any:
-    return Depends(_require(PrincipalKind.PLATFORM, roles))
-
-
-def require_merchant(*roles: str) -> Any:
-    return Depends(_require(PrincipalKind.MERCHANT, roles))
-
-
-def require_consumer() -> Any:
-    """A signed-in card holder (``principal.consumer_id`` is set); anyone else gets 403."""
-    return Depends(_require(PrincipalKind.CONSUMER, ()))
-
-
 def ensure_same_merchant(principal: Principal, merchant_id: str | None, *, what: str) -> None:
     """Tenants are walls: another merchant's object is reported as not found."""
     if principal.is_platform:
@@ -174,15 +143,6 @@ def merchant_scope(principal: Principal, requested_merchant_id: str | None) -> s
         return requested_merchant_id
     if requested_merchant_id is not None:
         ensure_same_merchant(principal, requested_merchant_id, what="merchant")
-    if principal.merchant_id is None:
-        raise PermissionDenied("This endpoint is for merchant or platform callers.")
-    return principal.merchant_id
-
-
-def list_scope(principal: Principal) -> str | None:
-    """The merchant a list is restricted to: the caller's own, or None (all) for platform."""
-    if principal.is_platform:
-        return None
     if principal.merchant_id is None:
         raise PermissionDenied("This endpoint is for merchant or platform callers.")
     return principal.merchant_id

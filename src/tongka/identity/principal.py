@@ -36,8 +36,8 @@ class Principal:
 
 
 # A role grants the roles it implies: an admin may do what finance, risk and support may; a
-# merchant admin (and a ``full`` API key) may do what a cashier may. ``require_platform``
-# and ``require_merchant`` check the expanded set, so endpoints name the least role needed.
+# merchant admin (and a ``full`` API key) may do what a cashier may. ``tongka.policy``
+# checks the expanded set, so its table names the least role needed.
 ROLE_IMPLIES: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin", "finance", "risk", "support"}),
     "merchant_admin": frozenset({"merchant_admin", "full", "cashier"}),

@@ -85,10 +85,13 @@ async def get_store(session: AsyncSession, store_id: str, *, merchant_id: str | 
     return store
 
 
-def stores_query(merchant_id: str | None) -> Select[Any]:
+def stores_query(merchant_id: str | None, store_id: str | None = None) -> Select[Any]:
+    """Stores of ``merchant_id`` (None: all); ``store_id`` narrows to one (store-bound callers)."""
     statement = select(Store)
     if merchant_id is not None:
         statement = statement.where(Store.merchant_id == merchant_id)
+    if store_id is not None:
+        statement = statement.where(Store.id == store_id)
     return statement
 
 

@@ -1,11 +1,12 @@
-"""The console's navigation, by audience (platform, merchant, consumer) and role.
+"""The console's navigation: each page shows to whoever the policy table lets open it.
 
 Adding a page for a new part is one template, one route and ONE line here, e.g.::
 
-    NavItem("cards", "nav.cards", "/console/cards", ("merchant",)),
+    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
 
-(``label`` is a key of ``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list
-is order in the menu. ``register_nav_item`` does the same from a part's own module.
+(the page's ``tongka.policy.Action`` decides who sees it; ``label`` is a key of
+``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list is order in the menu.
+``register_nav_item`` does the same from a part's own module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tongka.identity.principal import Principal
+from tongka.policy import Action, allowed
 
 
 @dataclass(frozen=True)
@@ -20,58 +22,29 @@ class NavItem:
     key: str
     label: str  # a message key (``nav.stores``) or literal text
     path: str
-    audiences: tuple[str, ...]  # "platform", "merchant", "consumer"
-    roles: tuple[str, ...] = ()  # empty: every role of those audiences
+    action: Action  # the page's action: the item shows to whoever the table allows it
 
     def visible_to(self, principal: Principal) -> bool:
-        if principal.kind.value not in self.audiences:
-            return False
-        return not self.roles or principal.has_role(*self.roles)
+        return allowed(principal, self.action)
 
 
 NAV: list[NavItem] = [
-    NavItem("review", "nav.review", "/console/review", ("platform",)),
-    NavItem("merchants", "nav.merchants", "/console/merchants", ("platform", "merchant")),
-    NavItem("stores", "nav.stores", "/console/stores", ("platform", "merchant")),
-    NavItem("terminals", "nav.terminals", "/console/terminals", ("platform", "merchant")),
-    NavItem(
-        "users",
-        "nav.users",
-        "/console/users",
-        ("platform", "merchant"),
-        ("admin", "merchant_admin"),
-    ),
-    NavItem(
-        "api_keys",
-        "nav.api_keys",
-        "/console/api_keys",
-        ("platform", "merchant"),
-        ("admin", "merchant_admin"),
-    ),
+    NavItem("review", "nav.review", "/console/review", Action.MERCHANT_REVIEW),
+    NavItem("merchants", "nav.merchants", "/console/merchants", Action.MERCHANT_READ),
+    NavItem("stores", "nav.stores", "/console/stores", Action.STORE_READ),
+    NavItem("terminals", "nav.terminals", "/console/terminals", Action.TERMINAL_READ),
+    NavItem("users", "nav.users", "/console/users", Action.USER_MANAGE),
+    NavItem("api_keys", "nav.api_keys", "/console/api_keys", Action.API_KEY_MANAGE),
     # --- conventions part: webhook endpoints + delivery attempts, and events ---------------
-    NavItem(
-        "webhooks",
-        "nav.webhooks",
-        "/console/webhooks",
-        ("platform", "merchant"),
-        ("admin", "merchant_admin"),
-    ),
-    NavItem(
-        "events",
-        "nav.events",
-        "/console/events",
-        ("platform", "merchant"),
-        ("admin", "merchant_admin"),
-    ),
+    NavItem("webhooks", "nav.webhooks", "/console/webhooks", Action.WEBHOOK_MANAGE),
+    NavItem("events", "nav.events", "/console/events", Action.EVENT_READ),
     # --- consumers: their home page; sandbox SMS (development sign-in codes) for operators ---
-    NavItem("my_cards", "nav.my_cards", "/console/me", ("consumer",)),
-    NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", ("platform",), ("support",)),
+    NavItem("my_cards", "nav.my_cards", "/console/me", Action.CONSUMER_SELF),
+    NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", Action.SANDBOX_SMS_READ),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
-    NavItem(
-        "card_products", "nav.card_products", "/console/card_products", ("platform", "merchant")
-    ),
-    NavItem("cards", "nav.cards", "/console/cards", ("platform", "merchant")),
-    NavItem("card_batches", "nav.card_batches", "/console/card_batches", ("platform", "merchant")),
+    NavItem("card_products", "nav.card_products", "/console/card_products", Action.PRODUCT_READ),
+    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
+    NavItem("card_batches", "nav.card_batches", "/console/card_batches", Action.BATCH_READ),
 ]
 
 

@@ -15,13 +15,15 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from tongka.api.cards.common import ManagerDep, new_router
+from tongka.api.cards.common import new_router
 from tongka.cards import service
 from tongka.cards.models import CardAcceptanceAgreement
-from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
+from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = new_router()
 
@@ -72,7 +74,10 @@ class AgreementOut(BaseModel):
     summary="Propose that another merchant accept your cards (受理协议)",
 )
 async def propose_agreement(
-    body: AgreementPropose, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    body: AgreementPropose,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> AgreementOut:
     agreement = await service.propose_agreement(
         session,
@@ -87,23 +92,25 @@ async def propose_agreement(
 
 @router.get("/v1/acceptance_agreements", summary="Agreements you are a party to")
 async def list_agreements(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_READ)],
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[service.AgreementStatus | None, Query()] = None,
 ) -> ListResponse[AgreementOut]:
     statement = service.agreements_query(
-        merchant_id=list_scope(principal), status=status.value if status else None
+        merchant_id=scope_of(principal).merchant(), status=status.value if status else None
     )
     return await fetch_page(session, statement, page, CardAcceptanceAgreement, AgreementOut.of)
 
 
 @router.get("/v1/acceptance_agreements/{agreement_id}", summary="One acceptance agreement")
 async def get_agreement(
-    agreement_id: ObjectId, principal: PrincipalDep, session: SessionDep
+    agreement_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_READ)],
+    session: SessionDep,
 ) -> AgreementOut:
     agreement = await service.get_agreement(
-        session, agreement_id, merchant_id=list_scope(principal)
+        session, agreement_id, merchant_id=scope_of(principal).merchant()
     )
     return AgreementOut.of(agreement)
 
@@ -111,7 +118,7 @@ async def get_agreement(
 async def _decide(
     agreement_id: str,
     body: AgreementDecision,
-    principal: ManagerDep,
+    principal: Principal,
     session: SessionDep,
     clock: ClockDep,
     *,
@@ -136,7 +143,7 @@ async def _decide(
 async def approve_agreement(
     agreement_id: ObjectId,
     body: AgreementDecision,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_MANAGE)],
     session: SessionDep,
     clock: ClockDep,
 ) -> AgreementOut:
@@ -149,7 +156,7 @@ async def approve_agreement(
 async def reject_agreement(
     agreement_id: ObjectId,
     body: AgreementDecision,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_MANAGE)],
     session: SessionDep,
     clock: ClockDep,
 ) -> AgreementOut:
@@ -163,7 +170,7 @@ async def reject_agreement(
 async def revoke_agreement(
     agreement_id: ObjectId,
     body: AgreementDecision,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.AGREEMENT_MANAGE)],
     session: SessionDep,
     clock: ClockDep,
 ) -> AgreementOut:

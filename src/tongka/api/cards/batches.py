@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from tongka.api.cards.common import (
     AmountIn,
-    FinanceDep,
-    ManagerDep,
     money,
     new_router,
     require_currency,
@@ -18,12 +16,14 @@ from tongka.api.cards.common import (
 from tongka.api.identity.schemas import fetch_page
 from tongka.cards import service
 from tongka.cards.models import CardBatch
-from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
+from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
+from tongka.policy import Action, scope_of
 
 router = new_router()
 
@@ -89,7 +89,10 @@ class BatchFunding(RequestModel):
 
 @router.post("/v1/card_batches", status_code=202, summary="Start a batch issue (worker runs it)")
 async def create_batch(
-    body: BatchCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    body: BatchCreate,
+    principal: Annotated[Principal, Authorized(Action.BATCH_CREATE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> BatchOut:
     product = await service.get_product(session, body.product_id, merchant_id=principal.merchant_id)
     batch = await service.create_batch(
@@ -108,22 +111,31 @@ async def create_batch(
 
 @router.get("/v1/card_batches", summary="List batches with their progress")
 async def list_batches(
-    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+    principal: Annotated[Principal, Authorized(Action.BATCH_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[BatchOut]:
-    statement = service.batches_query(merchant_id=list_scope(principal))
+    statement = service.batches_query(merchant_id=scope_of(principal).merchant())
     return await fetch_page(session, statement, page, CardBatch, BatchOut.of)
 
 
 @router.get("/v1/card_batches/{batch_id}", summary="One batch and its progress")
-async def get_batch(batch_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> BatchOut:
+async def get_batch(
+    batch_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.BATCH_READ)],
+    session: SessionDep,
+) -> BatchOut:
     return BatchOut.of(
-        await service.get_batch(session, batch_id, merchant_id=list_scope(principal))
+        await service.get_batch(session, batch_id, merchant_id=scope_of(principal).merchant())
     )
 
 
 @router.post("/v1/card_batches/{batch_id}/export", summary="Take the one-time encrypted export")
 async def take_export(
-    batch_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    batch_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.BATCH_EXPORT)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> ExportOut:
     content = await service.take_export(
         session,
@@ -142,7 +154,7 @@ async def take_export(
 async def activate_batch(
     batch_id: ObjectId,
     body: BatchFunding,
-    principal: FinanceDep,
+    principal: Annotated[Principal, Authorized(Action.BATCH_FUND)],
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,

@@ -9,20 +9,22 @@ code; only then is the card bound. The consumer console's 我的卡 page does th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tongka.api.cards.common import ManagerDep, new_router
+from tongka.api.cards.common import new_router
 from tongka.api.errors import ErrorBody, error_response
 from tongka.cards import binding, service
 from tongka.cards.models import CardHolderBinding
-from tongka.edge.auth import IdentityKeysDep, require_consumer
+from tongka.edge.auth import IdentityKeysDep
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone, sms_sender_for
+from tongka.policy import Action
 
 router = new_router()
 
@@ -79,7 +81,7 @@ class BindingConfirm(RequestModel):
 async def request_binding(
     card_id: ObjectId,
     body: BindingRequest,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.BINDING_REQUEST)],
     session: SessionDep,
     clock: ClockDep,
     keys: IdentityKeysDep,
@@ -108,7 +110,7 @@ async def confirm_binding(
     session: SessionDep,
     clock: ClockDep,
     keys: IdentityKeysDep,
-    principal: Principal = require_consumer(),
+    principal: Annotated[Principal, Authorized(Action.BINDING_CONFIRM)],
 ) -> BindingOut | JSONResponse:
     """A wrong code answers 422 ``holder_binding_code_invalid|expired|locked`` and is
     still counted (the transaction commits)."""

@@ -15,9 +15,7 @@ from pydantic import BaseModel, Field
 from tongka.api.cards.common import (
     AmountIn,
     BalanceOut,
-    ManagerDep,
     balance_out,
-    card_scope,
     money,
     new_router,
     require_currency,
@@ -25,12 +23,14 @@ from tongka.api.cards.common import (
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card
-from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep, apply_page, make_list_response
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel
+from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
+from tongka.policy import CARD_LIFECYCLE, Action, scope_of
 
 router = new_router()
 
@@ -110,7 +110,7 @@ class MergeRequest(RequestModel):
 @router.post("/v1/cards", status_code=201, summary="Issue one card (number and secret shown once)")
 async def issue_card(
     body: CardIssue,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_ISSUE)],
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -136,7 +136,7 @@ async def _card_out(session: Any, card: Card) -> CardOut:
 
 @router.get("/v1/cards", summary="List cards (search by last four digits, holder, product)")
 async def list_cards(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_READ)],
     session: SessionDep,
     page: PageParamsDep,
     last4: Annotated[str | None, Query(pattern="^[0-9]{4}$")] = None,
@@ -145,7 +145,7 @@ async def list_cards(
     batch_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     status: Annotated[service.CardStatus | None, Query()] = None,
 ) -> ListResponse[CardOut]:
-    scope = card_scope(principal)
+    scope = scope_of(principal)
     statement = service.cards_query(
         merchant_id=scope.merchant_id,
         holder_id=scope.holder_id or holder_id,
@@ -161,8 +161,12 @@ async def list_cards(
 
 
 @router.get("/v1/cards/{card_id}", summary="One card with its balance")
-async def get_card(card_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> CardOut:
-    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
+async def get_card(
+    card_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.CARD_READ)],
+    session: SessionDep,
+) -> CardOut:
+    card = await service.get_card(session, card_id, **scope_of(principal).cards())
     return await _card_out(session, card)
 
 
@@ -170,7 +174,7 @@ async def get_card(card_id: ObjectId, principal: PrincipalDep, session: SessionD
 async def activate_card(
     card_id: ObjectId,
     body: ReasonRequest,
-    principal: ManagerDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_ACTIVATE)],
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -200,7 +204,7 @@ def _lifecycle_endpoint(action: str) -> Any:
     async def endpoint(
         card_id: ObjectId,
         body: ReasonRequest,
-        principal: PrincipalDep,
+        principal: Principal,
         session: SessionDep,
         clock: ClockDep,
     ) -> CardOut:
@@ -208,13 +212,15 @@ def _lifecycle_endpoint(action: str) -> Any:
             session,
             card_id,
             action,
-            **vars(card_scope(principal)),
+            **scope_of(principal).cards(),
             principal=principal,
             now=clock.now(),
             reason=body.reason,
         )
         return await _card_out(session, card)
 
+    # String annotations cannot name the closure's action: the policy is set here.
+    endpoint.__annotations__["principal"] = Annotated[Principal, Authorized(CARD_LIFECYCLE[action])]
     endpoint.__name__ = f"{action}_card"
     return endpoint
 
@@ -237,7 +243,7 @@ for _action in service.LIFECYCLE_ACTIONS:
 async def reissue_card(
     card_id: ObjectId,
     body: ReasonRequest,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_REISSUE)],
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -245,7 +251,7 @@ async def reissue_card(
     issued = await service.reissue_card(
         session,
         card_id,
-        merchant_id=list_scope(principal),
+        merchant_id=scope_of(principal).merchant(),
         keys=card_keys(settings),
         actor=principal.actor,
         now=clock.now(),
@@ -261,7 +267,7 @@ async def reissue_card(
 async def merge_cards(
     card_id: ObjectId,
     body: MergeRequest,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_MERGE)],
     session: SessionDep,
     clock: ClockDep,
 ) -> CardOut:
@@ -269,7 +275,7 @@ async def merge_cards(
         session,
         card_id,
         body.source_card_ids,
-        **vars(card_scope(principal)),
+        **scope_of(principal).cards(),
         actor=principal.actor,
         now=clock.now(),
     )
@@ -298,12 +304,12 @@ class CardTransactionList(BaseModel):
 @router.get("/v1/cards/{card_id}/transactions", summary="A card's transaction history")
 async def card_transactions(
     card_id: ObjectId,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.CARD_READ)],
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after_sequence: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> CardTransactionList:
-    card = await service.get_card(session, card_id, **vars(card_scope(principal)))
+    card = await service.get_card(session, card_id, **scope_of(principal).cards())
     page = await service.card_history(session, card, limit=limit, after_sequence=after_sequence)
     data = [
         CardTransactionOut(

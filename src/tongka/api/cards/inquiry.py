@@ -18,6 +18,7 @@ from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.edge.callers import client_address
 from tongka.edge.deps import ClockDep, DatabaseDep, SettingsDep
+from tongka.edge.policy import Public
 from tongka.edge.schemas import RequestModel
 
 public_router = APIRouter(responses=ERROR_RESPONSES, tags=["cards"])
@@ -39,6 +40,7 @@ class InquiryOut(BaseModel):
 @public_router.post(
     "/v1/balance_inquiries",
     summary="Check a card's balance with its number and secret (no sign-in; strictly limited)",
+    dependencies=[Public("the card's number and secret are the credential")],
 )
 async def balance_inquiry(
     body: InquiryRequest,

@@ -11,8 +11,6 @@ from pydantic import BaseModel, Field
 
 from tongka.api.cards.common import (
     AmountIn,
-    ManagerDep,
-    PlatformDep,
     maybe_money,
     money,
     new_router,
@@ -22,12 +20,13 @@ from tongka.api.identity.schemas import fetch_page
 from tongka.cards import numbers, service
 from tongka.cards.models import CardProduct
 from tongka.currencies import EnabledCurrency
-from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel
 from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
+from tongka.policy import Action, scope_of
 
 router = new_router()
 
@@ -137,7 +136,10 @@ class ReviewRequest(RequestModel):
 
 @router.post("/v1/card_products", status_code=201, summary="Define a card product (卡种)")
 async def create_product(
-    body: ProductCreate, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    body: ProductCreate,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> ProductOut:
     product = await service.create_product(
         session, str(principal.merchant_id), body.to_spec(), actor=principal.actor, now=clock.now()
@@ -147,28 +149,35 @@ async def create_product(
 
 @router.get("/v1/card_products", summary="List card products")
 async def list_products(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_READ)],
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[service.ProductStatus | None, Query()] = None,
 ) -> ListResponse[ProductOut]:
     statement = service.products_query(
-        merchant_id=list_scope(principal), status=status.value if status else None
+        merchant_id=scope_of(principal).merchant(), status=status.value if status else None
     )
     return await fetch_page(session, statement, page, CardProduct, ProductOut.of)
 
 
 @router.get("/v1/card_products/{product_id}", summary="One card product")
 async def get_product(
-    product_id: ObjectId, principal: PrincipalDep, session: SessionDep
+    product_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_READ)],
+    session: SessionDep,
 ) -> ProductOut:
-    product = await service.get_product(session, product_id, merchant_id=list_scope(principal))
+    product = await service.get_product(
+        session, product_id, merchant_id=scope_of(principal).merchant()
+    )
     return ProductOut.of(product)
 
 
 @router.post("/v1/card_products/{product_id}/submit", summary="Submit for the platform's review")
 async def submit_product(
-    product_id: ObjectId, principal: ManagerDep, session: SessionDep, clock: ClockDep
+    product_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> ProductOut:
     product = await service.submit_product(
         session,
@@ -199,7 +208,7 @@ async def _review(
 async def approve_product(
     product_id: ObjectId,
     body: ReviewRequest,
-    principal: PlatformDep,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_REVIEW)],
     session: SessionDep,
     clock: ClockDep,
 ) -> ProductOut:
@@ -210,7 +219,7 @@ async def approve_product(
 async def reject_product(
     product_id: ObjectId,
     body: ReviewRequest,
-    principal: PlatformDep,
+    principal: Annotated[Principal, Authorized(Action.PRODUCT_REVIEW)],
     session: SessionDep,
     clock: ClockDep,
 ) -> ProductOut:

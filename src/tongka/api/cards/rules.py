@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
 from tongka.api.cards.common import (
     MAX_MINOR,
-    PlatformDep,
     QuotaIn,
     money,
     new_router,
 )
 from tongka.cards import service
-from tongka.edge.auth import PrincipalDep, list_scope
 from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, RequestModel
+from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
+from tongka.policy import Action
 
 router = new_router()
 
@@ -38,7 +39,10 @@ class QuotaOut(BaseModel):
 
 @router.post("/v1/card_issuer_quotas", summary="Platform: grant an issuer its quota (额度)")
 async def set_quota(
-    body: QuotaSet, principal: PlatformDep, session: SessionDep, clock: ClockDep
+    body: QuotaSet,
+    principal: Annotated[Principal, Authorized(Action.QUOTA_SET)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> QuotaOut:
     currency = body.quota.currency
     row = await service.set_quota(
@@ -81,15 +85,19 @@ class RegulationOut(RegulationBody):
 
 @router.get("/v1/card_regulation", summary="The prepaid-card rules products are checked against")
 async def get_regulation(
-    principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    principal: Annotated[Principal, Authorized(Action.REGULATION_READ)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> RegulationOut:
-    list_scope(principal)  # staff only: consumers get 403
     return RegulationOut(**asdict(await service.get_regulation(session, clock.now())))
 
 
 @router.post("/v1/card_regulation", summary="Platform: change the prepaid-card rules")
 async def set_regulation(
-    body: RegulationBody, principal: PlatformDep, session: SessionDep, clock: ClockDep
+    body: RegulationBody,
+    principal: Annotated[Principal, Authorized(Action.REGULATION_SET)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> RegulationOut:
     rules = service.RegulationRules(**body.model_dump())
     await service.set_regulation(session, rules, actor=principal.actor, now=clock.now())

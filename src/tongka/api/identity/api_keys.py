@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -17,19 +17,19 @@ from tongka.api.identity.schemas import (
     fetch_page,
     visible_to,
 )
-from tongka.api.identity.stores import require_manager
 from tongka.edge.auth import (
     IdentityKeysDep,
-    PrincipalDep,
     ensure_same_merchant,
-    list_scope,
 )
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey
+from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = APIRouter(
     prefix="/v1/api_keys", tags=["api_keys"], responses=ERROR_RESPONSES, route_class=IdempotentRoute
@@ -82,12 +82,11 @@ class CreatedApiKeyOut(ApiKeyOut):
 )
 async def create_api_key(
     body: ApiKeyIn,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.API_KEY_MANAGE)],
     session: SessionDep,
     clock: ClockDep,
     keys: IdentityKeysDep,
 ) -> CreatedApiKeyOut:
-    require_manager(principal)
     if body.kind == "platform":
         if not principal.is_platform:
             raise PermissionDenied("Only platform admins create platform keys.")
@@ -114,14 +113,20 @@ async def create_api_key(
 
 @router.get("", response_model=ListResponse[ApiKeyOut], summary="List API keys (never secrets)")
 async def list_api_keys(
-    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+    principal: Annotated[Principal, Authorized(Action.API_KEY_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[ApiKeyOut]:
-    statement = identity.api_keys_query(list_scope(principal))
+    statement = identity.api_keys_query(scope_of(principal).merchant())
     return await fetch_page(session, statement, page, ApiKey, ApiKeyOut.of)
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut, summary="Get an API key (never its secret)")
-async def get_api_key(key_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> ApiKeyOut:
+async def get_api_key(
+    key_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.API_KEY_READ)],
+    session: SessionDep,
+) -> ApiKeyOut:
     api_key = await identity.get_api_key(session, key_id)
     return ApiKeyOut.of(visible_to(principal, api_key, what="API key"))
 
@@ -132,9 +137,11 @@ async def get_api_key(key_id: ObjectId, principal: PrincipalDep, session: Sessio
     summary="Revoke an API key: it stops working at once (revoking twice is harmless)",
 )
 async def revoke_api_key(
-    key_id: ObjectId, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    key_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.API_KEY_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> ApiKeyOut:
     visible_to(principal, await identity.get_api_key(session, key_id), what="API key")
-    require_manager(principal)
     revoked = await identity.revoke_api_key(session, key_id, actor=principal.actor, now=clock.now())
     return ApiKeyOut.of(revoked)

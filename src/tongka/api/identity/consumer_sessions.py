@@ -10,7 +10,7 @@ The console's consumer login page (``/console/consumer/login``) uses the same se
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -19,13 +19,15 @@ from pydantic import BaseModel, Field
 from tongka.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from tongka.api.identity.schemas import RequestModel
 from tongka.api.identity.users import ConsumerOut
-from tongka.edge.auth import IdentityKeysDep, require_consumer
+from tongka.edge.auth import IdentityKeysDep
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.edge.no_store import SecretField
+from tongka.edge.policy import Authorized, Public
 from tongka.identity import consumer_login
 from tongka.identity import service as identity
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone, sms_sender_for
+from tongka.policy import Action
 
 router = APIRouter(
     responses=ERROR_RESPONSES, tags=["consumer sign-in"], route_class=UnitOfWorkRoute
@@ -78,6 +80,7 @@ class ConsumerSessionOut(BaseModel):
     response_model=LoginCodeSentOut,
     summary="Send a sign-in code by SMS (public, rate limited per phone)",
     responses={503: {"model": ErrorBody, "description": "No SMS gateway is configured."}},
+    dependencies=[Public("signing in")],
 )
 async def request_login_code(
     body: LoginCodeRequestIn,
@@ -101,6 +104,7 @@ async def request_login_code(
     status_code=201,
     response_model=ConsumerSessionOut,
     summary="Sign in with phone + code: a consumer session token (public)",
+    dependencies=[Public("signing in")],
 )
 async def create_consumer_session(
     body: ConsumerSessionIn, session: SessionDep, clock: ClockDep, keys: IdentityKeysDep
@@ -142,7 +146,7 @@ async def end_consumer_session(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
-    _principal: Principal = require_consumer(),
+    _principal: Annotated[Principal, Authorized(Action.CONSUMER_SELF)],
 ) -> Response:
     await identity.end_session(session, request.state.console_session, now=clock.now())
     return Response(status_code=204)
@@ -154,6 +158,8 @@ async def end_consumer_session(
     summary="The signed-in consumer's own profile",
     tags=["consumers"],
 )
-async def my_profile(session: SessionDep, principal: Principal = require_consumer()) -> ConsumerOut:
+async def my_profile(
+    session: SessionDep, principal: Annotated[Principal, Authorized(Action.CONSUMER_SELF)]
+) -> ConsumerOut:
     assert principal.consumer_id is not None
     return ConsumerOut.of(await identity.get_consumer(session, principal.consumer_id))

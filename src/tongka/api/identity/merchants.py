@@ -15,16 +15,16 @@ from tongka.api.identity.schemas import ObjectId, RequestModel, fetch_page
 from tongka.clock import Clock
 from tongka.edge.auth import (
     IdentityKeysDep,
-    PrincipalDep,
     ensure_same_merchant,
-    list_scope,
-    require_platform,
 )
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized, Public
+from tongka.edge.registration import MerchantRegistrationIn, registration_of
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = APIRouter(
     prefix="/v1/merchants",
@@ -32,32 +32,6 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
     route_class=IdempotentRoute,
 )
-
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-PHONE_PATTERN = r"^\+?[0-9 \-]{5,20}$"
-
-
-class SettlementAccountIn(RequestModel):
-    bank_name: str = Field(min_length=1, max_length=200, examples=["中国工商银行上海分行"])
-    account_name: str = Field(min_length=1, max_length=200)
-    account_number: str = Field(pattern=r"^[0-9 ]{8,40}$", examples=["6222 0212 3456 7890"])
-
-
-class MerchantRegistrationIn(RequestModel):
-    legal_name: str = Field(min_length=2, max_length=200, examples=["上海示例餐饮有限公司"])
-    credit_code: str = Field(
-        min_length=18,
-        max_length=24,
-        description="统一社会信用代码 (18 characters, GB 32100-2015 check character).",
-        examples=["91350100M000100Y43"],
-    )
-    contact_name: str = Field(min_length=1, max_length=100)
-    contact_phone: str = Field(pattern=PHONE_PATTERN, examples=["13800138000"])
-    contact_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
-    admin_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
-    admin_password: str = Field(min_length=10, max_length=200)
-    admin_display_name: str | None = Field(default=None, min_length=1, max_length=100)
-    settlement_account: SettlementAccountIn | None = None
 
 
 class RejectionIn(RequestModel):
@@ -116,34 +90,12 @@ class MerchantOut(BaseModel):
         )
 
 
-def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistration:
-    account = body.settlement_account
-    return identity.MerchantRegistration(
-        legal_name=body.legal_name,
-        credit_code=body.credit_code,
-        contact_name=body.contact_name,
-        contact_phone=body.contact_phone,
-        contact_email=body.contact_email,
-        admin_email=body.admin_email,
-        admin_password=body.admin_password,
-        admin_display_name=body.admin_display_name,
-        settlement_account=(
-            identity.SettlementAccount(
-                bank_name=account.bank_name,
-                account_name=account.account_name,
-                account_number=account.account_number,
-            )
-            if account
-            else None
-        ),
-    )
-
-
 @router.post(
     "",
     status_code=201,
     response_model=MerchantOut,
     summary="Register a merchant (public; the platform reviews it before it can do business)",
+    dependencies=[Public("merchant registration")],
 )
 async def register_merchant(
     body: MerchantRegistrationIn, session: SessionDep, clock: ClockDep, keys: IdentityKeysDep
@@ -156,19 +108,21 @@ async def register_merchant(
 
 @router.get("", response_model=ListResponse[MerchantOut], summary="List merchants")
 async def list_merchants(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_READ)],
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[MerchantStatus | None, Query(description="Only this status.")] = None,
 ) -> ListResponse[MerchantOut]:
     """The platform sees every merchant; a merchant sees only itself."""
-    statement = identity.merchants_query(list_scope(principal), status)
+    statement = identity.merchants_query(scope_of(principal).merchant(), status)
     return await fetch_page(session, statement, page, Merchant, MerchantOut.of)
 
 
 @router.get("/{merchant_id}", response_model=MerchantOut, summary="Get a merchant")
 async def get_merchant(
-    merchant_id: ObjectId, principal: PrincipalDep, session: SessionDep
+    merchant_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_READ)],
+    session: SessionDep,
 ) -> MerchantOut:
     ensure_same_merchant(principal, merchant_id, what="merchant")
     return MerchantOut.of(await identity.get_merchant(session, merchant_id))
@@ -199,7 +153,7 @@ async def approve_merchant(
     merchant_id: ObjectId,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "approve", principal, clock)
 
@@ -210,7 +164,7 @@ async def reject_merchant(
     body: RejectionIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "reject", principal, clock, reason=body.reason)
 
@@ -225,6 +179,6 @@ async def suspend_merchant(
     body: SuspensionIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("admin"),
+    principal: Annotated[Principal, Authorized(Action.MERCHANT_REVIEW)],
 ) -> MerchantOut:
     return await _review(session, merchant_id, "suspend", principal, clock, reason=body.reason)

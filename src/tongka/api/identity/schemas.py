@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Self
 
-from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.pagination import fetch_page
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
-from tongka.identity.principal import Principal
+from tongka.edge.scoping import visible_to
 
-# The request base (unknown fields and NUL characters refused) and page fetcher, re-exported
-# for the identity routers.
+# The request base (unknown fields and NUL characters refused), page fetcher and scope check
+# live in tongka.edge (the console uses them too); re-exported for the identity routers.
 __all__ = ["ObjectId", "RequestModel", "RowOut", "fetch_page", "visible_to"]
 
 
@@ -20,17 +19,3 @@ class RowOut(ResponseModel):
     @classmethod
     def of(cls, row: Any) -> Self:
         return cls.model_validate(row)
-
-
-class _MerchantOwned(Protocol):
-    @property
-    def merchant_id(self) -> str | None: ...
-
-
-Owned = TypeVar("Owned", bound=_MerchantOwned)
-
-
-def visible_to(principal: Principal, owned: Owned, *, what: str) -> Owned:
-    """``owned`` if the caller may see it; another merchant's object is reported as not found."""
-    ensure_same_merchant(principal, owned.merchant_id, what=what)
-    return owned

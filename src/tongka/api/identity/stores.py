@@ -19,16 +19,15 @@ from tongka.api.identity.schemas import (
     visible_to,
 )
 from tongka.edge.auth import (
-    PrincipalDep,
-    list_scope,
     merchant_scope,
 )
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
-from tongka.errors import PermissionDenied
+from tongka.edge.policy import Authorized
 from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal
 from tongka.identity.principal import Principal
+from tongka.policy import Action, scope_of
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -37,12 +36,6 @@ MERCHANT_ID_FIELD = Field(
     max_length=40,
     description="Platform callers name the merchant; merchant callers may omit it.",
 )
-
-
-def require_manager(principal: Principal) -> None:
-    """Stores, terminals, users and keys are managed by a merchant admin or platform admin."""
-    if not principal.has_role("merchant_admin", "admin"):
-        raise PermissionDenied("Requires the merchant_admin (or platform admin) role.")
 
 
 class StoreIn(RequestModel):
@@ -94,9 +87,11 @@ class TerminalOut(RowOut):
     "/v1/stores", status_code=201, response_model=StoreOut, summary="Open a store", tags=["stores"]
 )
 async def create_store(
-    body: StoreIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    body: StoreIn,
+    principal: Annotated[Principal, Authorized(Action.STORE_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> StoreOut:
-    require_manager(principal)
     store = await identity.create_store(
         session,
         merchant_id=merchant_scope(principal, body.merchant_id),
@@ -115,18 +110,25 @@ async def create_store(
     "/v1/stores", response_model=ListResponse[StoreOut], summary="List stores", tags=["stores"]
 )
 async def list_stores(
-    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+    principal: Annotated[Principal, Authorized(Action.STORE_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[StoreOut]:
-    statement = identity.stores_query(list_scope(principal))
+    scope = scope_of(principal)
+    statement = identity.stores_query(scope.merchant(), scope.store())
     return await fetch_page(session, statement, page, Store, StoreOut.of)
 
 
 @router.get(
     "/v1/stores/{store_id}", response_model=StoreOut, summary="Get a store", tags=["stores"]
 )
-async def get_store(store_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> StoreOut:
+async def get_store(
+    store_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.STORE_READ)],
+    session: SessionDep,
+) -> StoreOut:
     store = await identity.get_store(session, store_id, merchant_id=None)
-    return StoreOut.of(visible_to(principal, store, what="store"))
+    return StoreOut.of(visible_to(principal, store, what="store", store_id=store.id))
 
 
 @router.post(
@@ -137,11 +139,13 @@ async def get_store(store_id: ObjectId, principal: PrincipalDep, session: Sessio
     tags=["terminals"],
 )
 async def create_terminal(
-    body: TerminalIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    body: TerminalIn,
+    principal: Annotated[Principal, Authorized(Action.TERMINAL_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> TerminalOut:
-    require_manager(principal)
     store = await identity.get_store(session, body.store_id, merchant_id=None)
-    visible_to(principal, store, what="store")
+    visible_to(principal, store, what="store", store_id=store.id)
     terminal = await identity.create_terminal(
         session,
         merchant_id=store.merchant_id,
@@ -161,12 +165,13 @@ async def create_terminal(
     tags=["terminals"],
 )
 async def list_terminals(
-    principal: PrincipalDep,
+    principal: Annotated[Principal, Authorized(Action.TERMINAL_READ)],
     session: SessionDep,
     page: PageParamsDep,
     store_id: Annotated[str | None, Query(max_length=40, description="Only this store's.")] = None,
 ) -> ListResponse[TerminalOut]:
-    statement = identity.terminals_query(list_scope(principal), store_id)
+    scope = scope_of(principal)
+    statement = identity.terminals_query(scope.merchant(), scope.store(store_id))
     return await fetch_page(session, statement, page, Terminal, TerminalOut.of)
 
 
@@ -177,7 +182,11 @@ async def list_terminals(
     tags=["terminals"],
 )
 async def get_terminal(
-    terminal_id: ObjectId, principal: PrincipalDep, session: SessionDep
+    terminal_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.TERMINAL_READ)],
+    session: SessionDep,
 ) -> TerminalOut:
     terminal = await identity.get_terminal(session, terminal_id)
-    return TerminalOut.of(visible_to(principal, terminal, what="terminal"))
+    return TerminalOut.of(
+        visible_to(principal, terminal, what="terminal", store_id=terminal.store_id)
+    )

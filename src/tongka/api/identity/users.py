@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.api.idempotency import IdempotentRoute
-from tongka.api.identity.merchants import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.api.identity.schemas import (
     ObjectId,
     RequestModel,
@@ -18,19 +17,18 @@ from tongka.api.identity.schemas import (
     fetch_page,
     visible_to,
 )
-from tongka.api.identity.stores import require_manager
 from tongka.edge.auth import (
-    PrincipalDep,
     ensure_same_merchant,
-    list_scope,
-    require_platform,
 )
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.pagination import ListResponse, PageParamsDep
+from tongka.edge.policy import Authorized
+from tongka.edge.registration import EMAIL_PATTERN, PHONE_PATTERN
 from tongka.identity import service as identity
 from tongka.identity.models import Consumer, KycLevel, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
+from tongka.policy import Action, scope_of
 
 router = APIRouter(responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -109,9 +107,11 @@ class ConsumerOut(BaseModel):
     tags=["users"],
 )
 async def create_user(
-    body: UserIn, principal: PrincipalDep, session: SessionDep, clock: ClockDep
+    body: UserIn,
+    principal: Annotated[Principal, Authorized(Action.USER_MANAGE)],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> UserOut:
-    require_manager(principal)
     merchant_id = body.merchant_id
     if not principal.is_platform:
         ensure_same_merchant(principal, merchant_id or principal.merchant_id, what="merchant")
@@ -132,15 +132,21 @@ async def create_user(
 
 @router.get("/v1/users", response_model=ListResponse[UserOut], summary="List users", tags=["users"])
 async def list_users(
-    principal: PrincipalDep, session: SessionDep, page: PageParamsDep
+    principal: Annotated[Principal, Authorized(Action.USER_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
 ) -> ListResponse[UserOut]:
     """Platform callers see everyone; merchant callers their own staff."""
-    statement = identity.users_query(list_scope(principal))
+    statement = identity.users_query(scope_of(principal).merchant())
     return await fetch_page(session, statement, page, User, UserOut.of)
 
 
 @router.get("/v1/users/{user_id}", response_model=UserOut, summary="Get a user", tags=["users"])
-async def get_user(user_id: ObjectId, principal: PrincipalDep, session: SessionDep) -> UserOut:
+async def get_user(
+    user_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.USER_READ)],
+    session: SessionDep,
+) -> UserOut:
     user = await identity.get_user(session, user_id)
     return UserOut.of(visible_to(principal, user, what="user"))
 
@@ -156,7 +162,7 @@ async def create_consumer(
     body: ConsumerIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("support"),
+    principal: Annotated[Principal, Authorized(Action.CONSUMER_CREATE)],
 ) -> ConsumerOut:
     consumer = await identity.create_consumer(
         session,
@@ -174,9 +180,12 @@ async def create_consumer(
     response_model=ListResponse[ConsumerOut],
     summary="List consumers",
     tags=["consumers"],
-    dependencies=[require_platform()],
 )
-async def list_consumers(session: SessionDep, page: PageParamsDep) -> ListResponse[ConsumerOut]:
+async def list_consumers(
+    _principal: Annotated[Principal, Authorized(Action.CONSUMER_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
+) -> ListResponse[ConsumerOut]:
     return await fetch_page(session, identity.consumers_query(), page, Consumer, ConsumerOut.of)
 
 
@@ -185,9 +194,12 @@ async def list_consumers(session: SessionDep, page: PageParamsDep) -> ListRespon
     response_model=ConsumerOut,
     summary="Get a consumer",
     tags=["consumers"],
-    dependencies=[require_platform()],
 )
-async def get_consumer(consumer_id: ObjectId, session: SessionDep) -> ConsumerOut:
+async def get_consumer(
+    _principal: Annotated[Principal, Authorized(Action.CONSUMER_READ)],
+    consumer_id: ObjectId,
+    session: SessionDep,
+) -> ConsumerOut:
     return ConsumerOut.of(await identity.get_consumer(session, consumer_id))
 
 
@@ -202,7 +214,7 @@ async def set_kyc_level(
     body: KycLevelIn,
     session: SessionDep,
     clock: ClockDep,
-    principal: Principal = require_platform("risk"),
+    principal: Annotated[Principal, Authorized(Action.CONSUMER_KYC)],
 ) -> ConsumerOut:
     consumer = await identity.set_kyc_level(
         session, consumer_id, body.kyc_level, actor=principal.actor, now=clock.now()

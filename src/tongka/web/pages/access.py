@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 from sqlalchemy import Select
 
-from tongka.api.identity.schemas import ObjectId
-from tongka.edge.auth import ensure_same_merchant, list_scope
+from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.no_store import shows_secret
+from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
+from tongka.policy import Action, scope_of
 from tongka.web.console import (
     Console,
     FormDep,
-    SignedInDep,
     console_router,
     form_text,
     optional_text,
 )
 from tongka.web.pages.listing import (
-    MANAGERS,
-    ManagerDep,
+    Allowed,
     render_list,
-    require_role,
     show_secret_once,
     submit,
     visible_stores,
@@ -61,26 +59,28 @@ async def _access_page(
 
 
 async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = identity.users_query(list_scope(console.signed_in))
+    statement = identity.users_query(scope_of(console.signed_in).merchant())
     return await _access_page(
         console, "users", statement, User, MerchantRole, status_code, **context
     )
 
 
 async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = identity.api_keys_query(list_scope(console.signed_in))
+    statement = identity.api_keys_query(scope_of(console.signed_in).merchant())
     return await _access_page(
         console, "api_keys", statement, ApiKey, ApiKeyRole, status_code, **context
     )
 
 
 @router.get("/users")
-async def users_page(console: ManagerDep) -> Response:
+async def users_page(console: Annotated[Console, Allowed(Action.USER_MANAGE)]) -> Response:
     return await _users_page(console)
 
 
 @router.post("/users")
-async def create_user(console: ManagerDep, form: FormDep) -> Response:
+async def create_user(
+    console: Annotated[Console, Allowed(Action.USER_MANAGE)], form: FormDep
+) -> Response:
     """Staff of the caller's own merchant, or (for platform admins) a platform operator."""
     principal = console.signed_in
     work = lambda: identity.create_user(  # noqa: E731
@@ -99,13 +99,15 @@ async def create_user(console: ManagerDep, form: FormDep) -> Response:
 
 @router.get("/api_keys")
 @shows_secret
-async def api_keys_page(console: ManagerDep) -> Response:
+async def api_keys_page(console: Annotated[Console, Allowed(Action.API_KEY_MANAGE)]) -> Response:
     return await _api_keys_page(console)
 
 
 @router.post("/api_keys")
 @shows_secret
-async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
+async def create_api_key(
+    console: Annotated[Console, Allowed(Action.API_KEY_MANAGE)], form: FormDep
+) -> Response:
     """A key of the caller's own merchant (or a platform key for platform admins); its
     secret is shown on this response only."""
     principal = console.signed_in
@@ -123,10 +125,11 @@ async def create_api_key(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/api_keys/{key_id}/revoke")
-async def revoke_api_key(key_id: ObjectId, console: SignedInDep, form: FormDep) -> Response:
+async def revoke_api_key(
+    key_id: ObjectId, console: Annotated[Console, Allowed(Action.API_KEY_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
     api_key = await identity.get_api_key(console.session, key_id)
     ensure_same_merchant(principal, api_key.merchant_id, what="API key")
-    require_role(principal, *MANAGERS)
     await identity.revoke_api_key(console.session, key_id, actor=principal.actor, now=console.now)
     return console.redirect("/console/api_keys")

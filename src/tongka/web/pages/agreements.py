@@ -8,21 +8,21 @@ as the API scopes it (anyone who is no party: not found).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 
 from tongka.cards import binding, service
 from tongka.cards.models import Card, CardAcceptanceAgreement, CardHolderBinding
-from tongka.edge.auth import list_scope
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity.models import Merchant
 from tongka.identity.principal import PrincipalKind
-from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
+from tongka.policy import Action, scope_of
+from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.i18n import add_messages
 from tongka.web.nav import NavItem, register_nav_item
-from tongka.web.pages.listing import ManagerDep, render_list, submit
+from tongka.web.pages.listing import Allowed, render_list, submit
 
 router = console_router()
 PAGE = "/console/acceptance_agreements"
@@ -37,14 +37,14 @@ register_nav_item(
         "acceptance_agreements",
         "nav.acceptance_agreements",
         PAGE,
-        ("platform", "merchant"),
+        Action.AGREEMENT_READ,
     ),
     before="cards",
 )
 
 
 async def _agreements_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = service.agreements_query(merchant_id=list_scope(console.signed_in))
+    statement = service.agreements_query(merchant_id=scope_of(console.signed_in).merchant())
     return await render_list(
         console,
         "acceptance_agreements.html",
@@ -61,12 +61,14 @@ async def _act(console: Console, work: Any) -> Response:
 
 
 @router.get("/acceptance_agreements")
-async def agreements_page(console: SignedInDep) -> Response:
+async def agreements_page(console: Annotated[Console, Allowed(Action.AGREEMENT_READ)]) -> Response:
     return await _agreements_page(console)
 
 
 @router.post("/acceptance_agreements")
-async def propose(console: ManagerDep, form: FormDep) -> Response:
+async def propose(
+    console: Annotated[Console, Allowed(Action.AGREEMENT_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
     if principal.merchant_id is None:
         raise PermissionDenied(console.t("agreements.merchants_only"))
@@ -85,7 +87,12 @@ async def propose(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/acceptance_agreements/{agreement_id}/{action}")
-async def decide(agreement_id: str, action: str, console: ManagerDep, form: FormDep) -> Response:
+async def decide(
+    agreement_id: str,
+    action: str,
+    console: Annotated[Console, Allowed(Action.AGREEMENT_MANAGE)],
+    form: FormDep,
+) -> Response:
     principal = console.signed_in
     if principal.merchant_id is None:
         raise PermissionDenied(console.t("agreements.merchants_only"))
@@ -142,7 +149,9 @@ async def pending_bindings(console: Console) -> HomeSection | None:
 
 
 @router.post("/me/holder_bindings/confirm")
-async def confirm_binding(console: SignedInDep, form: FormDep) -> Response:
+async def confirm_binding(
+    console: Annotated[Console, Allowed(Action.BINDING_CONFIRM)], form: FormDep
+) -> Response:
     principal = console.signed_in
     if principal.kind is not PrincipalKind.CONSUMER or principal.consumer_id is None:
         raise PermissionDenied("This page is for card holders; they sign in with their phone.")

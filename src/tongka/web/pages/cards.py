@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 from starlette.datastructures import FormData
@@ -15,14 +15,14 @@ from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.currencies import enabled_currencies, require_enabled
-from tongka.edge.auth import list_scope
 from tongka.edge.no_store import shows_secret
 from tongka.errors import InvalidRequest
 from tongka.money import Money
+from tongka.policy import CARD_LIFECYCLE, Action, authorize, scope_of
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.i18n import add_messages
-from tongka.web.pages.listing import ManagerDep, page_of, render_list, require_platform_admin
+from tongka.web.pages.listing import Allowed, page_of, render_list
 
 router = console_router()
 
@@ -88,7 +88,7 @@ def product_spec_from_form(form: FormData) -> service.ProductSpec:
 
 
 async def _products_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = service.products_query(merchant_id=list_scope(console.signed_in))
+    statement = service.products_query(merchant_id=scope_of(console.signed_in).merchant())
     return await render_list(
         console,
         "card_products.html",
@@ -115,12 +115,14 @@ async def _act(
 
 
 @router.get("/card_products")
-async def products_page(console: SignedInDep) -> Response:
+async def products_page(console: Annotated[Console, Allowed(Action.PRODUCT_READ)]) -> Response:
     return await _products_page(console)
 
 
 @router.post("/card_products")
-async def create_product(console: ManagerDep, form: FormDep) -> Response:
+async def create_product(
+    console: Annotated[Console, Allowed(Action.PRODUCT_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
 
     async def work() -> object:
@@ -138,14 +140,16 @@ async def create_product(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.post("/card_products/{product_id}/submit")
-async def submit_product(product_id: str, console: ManagerDep, form: FormDep) -> Response:
+async def submit_product(
+    product_id: str, console: Annotated[Console, Allowed(Action.PRODUCT_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
 
     async def work() -> object:
         return await service.submit_product(
             console.session,
             product_id,
-            merchant_id=list_scope(principal),
+            merchant_id=scope_of(principal).merchant(),
             actor=principal.actor,
             now=console.now,
         )
@@ -155,9 +159,11 @@ async def submit_product(product_id: str, console: ManagerDep, form: FormDep) ->
 
 @router.post("/card_products/{product_id}/{decision}")
 async def review_product(
-    product_id: str, decision: str, console: SignedInDep, form: FormDep
+    product_id: str,
+    decision: str,
+    console: Annotated[Console, Allowed(Action.PRODUCT_REVIEW)],
+    form: FormDep,
 ) -> Response:
-    require_platform_admin(console.signed_in)
     if decision not in ("approve", "reject"):
         raise InvalidRequest("Unknown decision.")
 
@@ -186,9 +192,9 @@ def _search(console: Console) -> dict[str, str | None]:
 
 
 @router.get("/cards")
-async def cards_page(console: SignedInDep) -> Response:
+async def cards_page(console: Annotated[Console, Allowed(Action.CARD_SEARCH)]) -> Response:
     search = _search(console)
-    statement = service.cards_query(merchant_id=list_scope(console.signed_in), **search)
+    statement = service.cards_query(merchant_id=scope_of(console.signed_in).merchant(), **search)
     rows, next_after = await page_of(console, statement, Card)
     balances = await service.card_balances(console.session, rows)
     return console.render(
@@ -210,7 +216,7 @@ async def _card_page(
     console: Console, card_id: str, status_code: int = 200, **context: Any
 ) -> Response:
     card = await service.get_card(
-        console.session, card_id, merchant_id=list_scope(console.signed_in)
+        console.session, card_id, merchant_id=scope_of(console.signed_in).merchant()
     )
     balance = await service.card_balance(console.session, card)
     history = await service.card_history(console.session, card, limit=50)
@@ -227,21 +233,27 @@ async def _card_page(
 
 
 @router.get("/cards/{card_id}")
-async def card_page(card_id: str, console: SignedInDep) -> Response:
+async def card_page(
+    card_id: str, console: Annotated[Console, Allowed(Action.CARD_SEARCH)]
+) -> Response:
     return await _card_page(console, card_id)
 
 
 @router.post("/cards/{card_id}/reissue")
 @shows_secret
-async def reissue(card_id: str, console: SignedInDep, form: FormDep) -> Response:
+async def reissue(
+    card_id: str, console: Annotated[Console, Allowed(Action.CARD_REISSUE)], form: FormDep
+) -> Response:
     principal = console.signed_in
-    await service.get_card(console.session, card_id, merchant_id=list_scope(principal))  # 404
+    await service.get_card(
+        console.session, card_id, merchant_id=scope_of(principal).merchant()
+    )  # 404
 
     async def work() -> service.IssuedCard:
         return await service.reissue_card(
             console.session,
             card_id,
-            merchant_id=list_scope(principal),
+            merchant_id=scope_of(principal).merchant(),
             keys=card_keys(console.settings),
             actor=principal.actor,
             now=console.now,
@@ -262,14 +274,17 @@ async def lifecycle_action(
     if action not in service.LIFECYCLE_ACTIONS:
         raise InvalidRequest("Unknown action.")
     principal = console.signed_in
-    await service.get_card(console.session, card_id, merchant_id=list_scope(principal))  # 404
+    authorize(principal, CARD_LIFECYCLE[action])
+    await service.get_card(
+        console.session, card_id, merchant_id=scope_of(principal).merchant()
+    )  # 404
 
     async def work() -> object:
         return await service.apply_lifecycle_action(
             console.session,
             card_id,
             action,
-            merchant_id=list_scope(principal),
+            merchant_id=scope_of(principal).merchant(),
             principal=principal,
             now=console.now,
             reason=form_text(form, "reason") or None,
@@ -285,7 +300,7 @@ async def lifecycle_action(
 
 
 async def _batches_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    scope = list_scope(console.signed_in)
+    scope = scope_of(console.signed_in).merchant()
     products = [
         product
         for product in await service.list_products(console.session, merchant_id=scope)
@@ -304,27 +319,29 @@ async def _batches_page(console: Console, status_code: int = 200, **context: Any
 
 
 @router.get("/card_batches")
-async def batches_page(console: SignedInDep) -> Response:
+async def batches_page(console: Annotated[Console, Allowed(Action.BATCH_READ)]) -> Response:
     if console.request.headers.get("HX-Request") and console.request.query_params.get("rows"):
-        scope = list_scope(console.signed_in)
+        scope = scope_of(console.signed_in).merchant()
         rows, _ = await page_of(console, service.batches_query(merchant_id=scope), CardBatch)
         return console.render("_card_batch_rows.html", batches=rows)
     return await _batches_page(console)
 
 
 @router.post("/card_batches")
-async def create_batch(console: ManagerDep, form: FormDep) -> Response:
+async def create_batch(
+    console: Annotated[Console, Allowed(Action.BATCH_CREATE)], form: FormDep
+) -> Response:
     principal = console.signed_in
 
     async def work() -> object:
         product_id = form_text(form, "product_id")
         product = await service.get_product(
-            console.session, product_id, merchant_id=list_scope(principal)
+            console.session, product_id, merchant_id=scope_of(principal).merchant()
         )
         return await service.create_batch(
             console.session,
             product_id,
-            merchant_id=list_scope(principal),
+            merchant_id=scope_of(principal).merchant(),
             count=_optional_int(form, "count") or 0,
             face_value=_yuan(form, "face_value", product.currency),
             export_password=form_text(form, "export_password"),
@@ -338,15 +355,19 @@ async def create_batch(console: ManagerDep, form: FormDep) -> Response:
 
 @router.post("/card_batches/{batch_id}/export")
 @shows_secret
-async def take_export(batch_id: str, console: ManagerDep, form: FormDep) -> Response:
+async def take_export(
+    batch_id: str, console: Annotated[Console, Allowed(Action.BATCH_EXPORT)], form: FormDep
+) -> Response:
     principal = console.signed_in
-    await service.get_batch(console.session, batch_id, merchant_id=list_scope(principal))  # 404
+    await service.get_batch(
+        console.session, batch_id, merchant_id=scope_of(principal).merchant()
+    )  # 404
 
     async def work() -> str:
         return await service.take_export(
             console.session,
             batch_id,
-            merchant_id=list_scope(principal),
+            merchant_id=scope_of(principal).merchant(),
             actor=principal.actor,
             now=console.now,
         )

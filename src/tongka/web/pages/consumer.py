@@ -3,7 +3,7 @@ operators' Sandbox SMS page (where sign-in codes land outside production)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 
@@ -13,18 +13,18 @@ from tongka.identity import consumer_login
 from tongka.identity.models import KycLevel, SandboxSmsMessage
 from tongka.identity.principal import PrincipalKind
 from tongka.identity.sms import sandbox_messages_query, sms_sender_for
+from tongka.policy import Action
 from tongka.web.console import (
     Console,
     ConsoleDep,
     FormDep,
-    SignedInDep,
     console_router,
     form_text,
 )
 from tongka.web.consumer_home import consumer_home_sections
 from tongka.web.i18n import add_messages
 from tongka.web.pages.home import landing_page, safe_next
-from tongka.web.pages.listing import render_list, require_role
+from tongka.web.pages.listing import Allowed, render_list
 
 router = console_router()
 
@@ -85,7 +85,7 @@ async def sign_in(console: ConsoleDep, form: FormDep) -> Response:
 
 
 @router.get("/me")
-async def consumer_home(console: SignedInDep) -> Response:
+async def consumer_home(console: Annotated[Console, Allowed(Action.CONSUMER_SELF)]) -> Response:
     """我的卡: the holder's profile and the sections other parts provide (cards...)."""
     if console.signed_in.kind is not PrincipalKind.CONSUMER or console.consumer is None:
         raise PermissionDenied("This page is for card holders; they sign in with their phone.")
@@ -97,12 +97,8 @@ async def consumer_home(console: SignedInDep) -> Response:
 
 
 @router.get("/sandbox_sms")
-async def sandbox_sms(console: SignedInDep) -> Response:
+async def sandbox_sms(console: Annotated[Console, Allowed(Action.SANDBOX_SMS_READ)]) -> Response:
     """Messages the sandbox SMS sender delivered (newest first); not in production."""
-    principal = console.signed_in
-    if not principal.is_platform:
-        raise PermissionDenied("This page is for platform operators.")
-    require_role(principal, "support")
     if console.settings.environment == "production":
         raise NotFound("There is no sandbox SMS in production.")
     return await render_list(

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from fastapi import Response
 from sqlalchemy import select
 
-from tongka.edge.auth import list_scope
 from tongka.events.models import Event
 from tongka.events.service import EVENT_TYPE_PATTERN
-from tongka.web.console import console_router
+from tongka.policy import Action, scope_of
+from tongka.web.console import Console, console_router
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
-from tongka.web.pages.listing import ManagerDep, render_list
+from tongka.web.pages.listing import Allowed, render_list
 
 router = console_router()
 
 
 @router.get("/events")
-async def events_page(console: ManagerDep) -> Response:
+async def events_page(console: Annotated[Console, Allowed(Action.EVENT_READ)]) -> Response:
     """Newest first; ``?type=card.frozen`` narrows the list to one event type."""
     statement = select(Event)
-    scope = list_scope(console.signed_in)
+    scope = scope_of(console.signed_in).merchant()
     if scope is not None:
         statement = statement.where(Event.merchant_id == scope)
     event_type = console.request.query_params.get("type", "").strip()

@@ -1,23 +1,20 @@
-"""Helpers the console's list-and-form pages share: a page of rows, role checks, form posts."""
+"""Helpers the console's list-and-form pages share: a page of rows, the policy check, form posts."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 from fastapi import Depends, Response
 from sqlalchemy import Select
 
-from tongka.edge.auth import list_scope
 from tongka.edge.pagination import PageParams, apply_page
-from tongka.errors import PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.models import Store
-from tongka.identity.principal import Principal
+from tongka.policy import Action, authorize, scope_of
 from tongka.web.console import Console, SignedInDep
 
 PAGE_SIZE = 50
-MANAGERS = ("merchant_admin", "admin")  # who manages stores, terminals, users and keys
 
 
 class PageRenderer(Protocol):
@@ -63,7 +60,8 @@ async def render_list(
 
 async def visible_stores(console: Console) -> list[Store]:
     """The stores the signed-in caller may pick in a form."""
-    rows, _ = await page_of(console, identity.stores_query(list_scope(console.signed_in)), Store)
+    scope = scope_of(console.signed_in)
+    rows, _ = await page_of(console, identity.stores_query(scope.merchant(), scope.store()), Store)
     return rows
 
 
@@ -93,21 +91,13 @@ async def show_secret_once(
     return await page(console, 201, created=created)
 
 
-def require_role(principal: Principal, *roles: str) -> None:
-    if not principal.has_role(*roles):
-        raise PermissionDenied(f"Requires one of the roles: {', '.join(roles)}.")
+def Allowed(action: Action) -> Any:  # noqa: N802 - reads as a type annotation
+    """``console: Annotated[Console, Allowed(Action.X)]``: the signed-in caller (else the
+    login page), allowed to take X (else 403) — the console's twin of ``Authorized``."""
 
+    async def dependency(console: SignedInDep) -> Console:
+        authorize(console.signed_in, action)
+        return console
 
-def require_platform_admin(principal: Principal) -> None:
-    if not principal.is_platform:
-        raise PermissionDenied("This page is for platform operators.")
-    require_role(principal, "admin")
-
-
-async def get_manager(console: SignedInDep) -> Console:
-    """A signed-in merchant admin or platform admin (403 for anyone else)."""
-    require_role(console.signed_in, *MANAGERS)
-    return console
-
-
-ManagerDep = Annotated[Console, Depends(get_manager)]
+    dependency.policy_action = action  # type: ignore[attr-defined]
+    return Depends(dependency)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Response
 from pydantic import ValidationError
 
-from tongka.api.identity.merchants import MerchantRegistrationIn, registration_of
-from tongka.api.identity.schemas import ObjectId
-from tongka.edge.auth import ensure_same_merchant, list_scope
+from tongka.edge.auth import ensure_same_merchant
+from tongka.edge.registration import MerchantRegistrationIn, registration_of
+from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
-from tongka.web.console import ConsoleDep, FormDep, SignedInDep, console_router, form_text
-from tongka.web.pages.listing import page_of, require_platform_admin
+from tongka.policy import Action, scope_of
+from tongka.web.console import Console, ConsoleDep, FormDep, console_router, form_text
+from tongka.web.pages.listing import Allowed, page_of
 
 router = console_router()
 
@@ -60,18 +63,17 @@ async def register(console: ConsoleDep, form: FormDep) -> Response:
 
 
 @router.get("/review")
-async def review_queue(console: SignedInDep) -> Response:
-    require_platform_admin(console.signed_in)
+async def review_queue(console: Annotated[Console, Allowed(Action.MERCHANT_REVIEW)]) -> Response:
     statement = identity.merchants_query(status=MerchantStatus.PENDING_REVIEW)
     merchants, next_after = await page_of(console, statement, Merchant)
     return console.render("review.html", merchants=merchants, next_after=next_after)
 
 
 @router.get("/merchants")
-async def merchants_page(console: SignedInDep) -> Response:
+async def merchants_page(console: Annotated[Console, Allowed(Action.MERCHANT_READ)]) -> Response:
     status = console.request.query_params.get("status")
     statement = identity.merchants_query(
-        list_scope(console.signed_in),
+        scope_of(console.signed_in).merchant(),
         MerchantStatus(status) if status in set(MerchantStatus) else None,
     )
     merchants, next_after = await page_of(console, statement, Merchant)
@@ -79,7 +81,9 @@ async def merchants_page(console: SignedInDep) -> Response:
 
 
 @router.get("/merchants/{merchant_id}")
-async def merchant_page(merchant_id: ObjectId, console: SignedInDep) -> Response:
+async def merchant_page(
+    merchant_id: ObjectId, console: Annotated[Console, Allowed(Action.MERCHANT_READ)]
+) -> Response:
     ensure_same_merchant(console.signed_in, merchant_id, what="merchant")
     merchant = await identity.get_merchant(console.session, merchant_id)
     return console.render(
@@ -91,10 +95,12 @@ async def merchant_page(merchant_id: ObjectId, console: SignedInDep) -> Response
 
 @router.post("/merchants/{merchant_id}/{decision}")
 async def review(
-    merchant_id: ObjectId, decision: str, console: SignedInDep, form: FormDep
+    merchant_id: ObjectId,
+    decision: str,
+    console: Annotated[Console, Allowed(Action.MERCHANT_REVIEW)],
+    form: FormDep,
 ) -> Response:
     """Approve, reject (with a reason) or suspend, from the review queue or a merchant page."""
-    require_platform_admin(console.signed_in)
     if decision not in ("approve", "reject", "suspend"):
         return console.render("error.html", status_code=404, message="No such action.")
     _, error = await console.attempt(

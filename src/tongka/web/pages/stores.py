@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 from starlette.datastructures import FormData
 
-from tongka.edge.auth import list_scope, merchant_scope
+from tongka.edge.auth import merchant_scope
 from tongka.errors import InvalidRequest
 from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal
+from tongka.policy import Action, scope_of
 from tongka.web.console import (
     Console,
     FormDep,
-    SignedInDep,
     console_router,
     form_text,
     optional_text,
 )
 from tongka.web.pages.listing import (
-    ManagerDep,
+    Allowed,
     render_list,
     submit,
     visible_stores,
@@ -42,14 +42,14 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
 
 
 async def _stores_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = identity.stores_query(list_scope(console.signed_in))
+    statement = identity.stores_query(scope_of(console.signed_in).merchant())
     return await render_list(
         console, "stores.html", "stores", statement, Store, status_code, **context
     )
 
 
 async def _terminals_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    statement = identity.terminals_query(list_scope(console.signed_in))
+    statement = identity.terminals_query(scope_of(console.signed_in).merchant())
     stores = await visible_stores(console)
     return await render_list(
         console,
@@ -64,12 +64,14 @@ async def _terminals_page(console: Console, status_code: int = 200, **context: A
 
 
 @router.get("/stores")
-async def stores_page(console: SignedInDep) -> Response:
+async def stores_page(console: Annotated[Console, Allowed(Action.STORE_READ)]) -> Response:
     return await _stores_page(console)
 
 
 @router.post("/stores")
-async def create_store(console: ManagerDep, form: FormDep) -> Response:
+async def create_store(
+    console: Annotated[Console, Allowed(Action.STORE_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
     if not all(form_text(form, name) for name in STORE_FIELDS):
         return await _stores_page(console, 400, error=console.t("stores.required"))
@@ -91,17 +93,19 @@ async def create_store(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.get("/terminals")
-async def terminals_page(console: SignedInDep) -> Response:
+async def terminals_page(console: Annotated[Console, Allowed(Action.TERMINAL_READ)]) -> Response:
     return await _terminals_page(console)
 
 
 @router.post("/terminals")
-async def create_terminal(console: ManagerDep, form: FormDep) -> Response:
+async def create_terminal(
+    console: Annotated[Console, Allowed(Action.TERMINAL_MANAGE)], form: FormDep
+) -> Response:
     principal = console.signed_in
 
     async def work() -> Terminal:
         store = await identity.get_store(
-            console.session, form_text(form, "store_id"), merchant_id=list_scope(principal)
+            console.session, form_text(form, "store_id"), merchant_id=scope_of(principal).merchant()
         )
         return await identity.create_terminal(
             console.session,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Response
 
-from tongka.api.webhook_endpoints import endpoint_owner
-from tongka.edge.auth import list_scope
 from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
+from tongka.edge.scoping import endpoint_owner
+from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
 from tongka.web.pages.listing import (
-    ManagerDep,
+    Allowed,
     page_of,
     render_list,
     show_secret_once,
@@ -31,7 +31,7 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
         console,
         "webhooks.html",
         "endpoints",
-        webhooks.endpoints_query(list_scope(console.signed_in)),
+        webhooks.endpoints_query(scope_of(console.signed_in).merchant()),
         WebhookEndpoint,
         status_code,
         **context,
@@ -40,13 +40,15 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
 
 @router.get("/webhooks")
 @shows_secret
-async def endpoints_page(console: ManagerDep) -> Response:
+async def endpoints_page(console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)]) -> Response:
     return await _endpoints_page(console)
 
 
 @router.post("/webhooks")
 @shows_secret
-async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
+async def create_endpoint(
+    console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)], form: FormDep
+) -> Response:
     """A merchant's new endpoint; its signing secret is shown on this response only."""
     principal = console.signed_in
     merchant_id = endpoint_owner(principal)
@@ -68,9 +70,11 @@ async def create_endpoint(console: ManagerDep, form: FormDep) -> Response:
 
 
 @router.get("/webhooks/{endpoint_id}")
-async def endpoint_page(endpoint_id: ObjectId, console: ManagerDep) -> Response:
+async def endpoint_page(
+    endpoint_id: ObjectId, console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)]
+) -> Response:
     endpoint = await webhooks.get_endpoint(
-        console.session, endpoint_id, merchant_id=list_scope(console.signed_in)
+        console.session, endpoint_id, merchant_id=scope_of(console.signed_in).merchant()
     )
     attempts, next_after = await page_of(
         console,
@@ -84,12 +88,16 @@ async def endpoint_page(endpoint_id: ObjectId, console: ManagerDep) -> Response:
 
 
 @router.post("/webhooks/{endpoint_id}/disable")
-async def disable_endpoint(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
+async def disable_endpoint(
+    endpoint_id: ObjectId,
+    console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)],
+    form: FormDep,
+) -> Response:
     principal = console.signed_in
     await webhooks.disable_endpoint(
         console.session,
         endpoint_id,
-        merchant_id=list_scope(principal),
+        merchant_id=scope_of(principal).merchant(),
         actor=principal.actor,
         now=console.now,
     )
@@ -98,7 +106,11 @@ async def disable_endpoint(endpoint_id: ObjectId, console: ManagerDep, form: For
 
 @router.post("/webhooks/{endpoint_id}/rotate_secret")
 @shows_secret
-async def rotate_secret(endpoint_id: ObjectId, console: ManagerDep, form: FormDep) -> Response:
+async def rotate_secret(
+    endpoint_id: ObjectId,
+    console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)],
+    form: FormDep,
+) -> Response:
     """A new secret, shown on this response only (so only the merchant itself may do it)."""
     principal = console.signed_in
     rotated = await webhooks.rotate_secret(

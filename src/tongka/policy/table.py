@@ -1,0 +1,162 @@
+"""The table: action -> which roles of which principal kinds may take it.
+
+Roles imply others (``tongka.identity.principal.ROLE_IMPLIES``): ``admin`` holds finance,
+risk and support; ``merchant_admin`` and ``full`` keys hold ``cashier``. A grant names the
+least role needed. A grant for merchant callers says whether a *store-bound* principal (a
+key or user narrowed to one store) may use it too: store-bound principals run tills; they
+never manage people, keys, products or a card's credentials.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from tongka.identity.principal import PrincipalKind
+
+
+class Action(enum.StrEnum):
+    CARD_READ = "card.read"
+    CARD_SEARCH = "card.search"
+    CARD_ISSUE = "card.issue"
+    CARD_FREEZE = "card.freeze"
+    CARD_UNFREEZE = "card.unfreeze"
+    CARD_REPORT_LOST = "card.report_lost"
+    CARD_REISSUE = "card.reissue"
+    CARD_CLOSE = "card.close"
+    CARD_MERGE = "card.merge"
+    CARD_ACTIVATE = "card.activate"
+    BATCH_READ = "batch.read"
+    BATCH_CREATE = "batch.create"
+    BATCH_EXPORT = "batch.export"
+    BATCH_FUND = "batch.fund"
+    PRODUCT_READ = "product.read"
+    PRODUCT_MANAGE = "product.manage"
+    PRODUCT_REVIEW = "product.review"
+    STORE_READ = "store.read"
+    STORE_MANAGE = "store.manage"
+    TERMINAL_READ = "terminal.read"
+    TERMINAL_MANAGE = "terminal.manage"
+    USER_READ = "user.read"
+    USER_MANAGE = "user.manage"
+    API_KEY_READ = "api_key.read"
+    API_KEY_MANAGE = "api_key.manage"
+    MERCHANT_READ = "merchant.read"
+    MERCHANT_REVIEW = "merchant.review"
+    CONSUMER_READ = "consumer.read"
+    CONSUMER_CREATE = "consumer.create"
+    CONSUMER_KYC = "consumer.kyc"
+    CONSUMER_SELF = "consumer.self"
+    QUOTA_SET = "quota.set"
+    REGULATION_READ = "regulation.read"
+    REGULATION_SET = "regulation.set"
+    WEBHOOK_MANAGE = "webhook.manage"
+    EVENT_READ = "event.read"
+    AGREEMENT_READ = "agreement.read"
+    AGREEMENT_MANAGE = "agreement.manage"
+    BINDING_REQUEST = "binding.request"
+    BINDING_CONFIRM = "binding.confirm"
+    SANDBOX_SMS_READ = "sandbox_sms.read"
+    CONSOLE_HOME = "console.home"
+    # Operator jobs the CLI runs as ``tongka.identity.principal.SYSTEM``.
+    BATCH_RUN_OFFLINE = "batch.run_offline"
+    CARD_EXPIRE = "card.expire"
+    LEDGER_VERIFY = "ledger.verify"
+    LEDGER_EXPORT = "ledger.export"
+
+
+# The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
+CARD_LIFECYCLE: dict[str, Action] = {
+    "freeze": Action.CARD_FREEZE,
+    "unfreeze": Action.CARD_UNFREEZE,
+    "report_lost": Action.CARD_REPORT_LOST,
+    "close": Action.CARD_CLOSE,
+}
+
+PLATFORM_ROLES = frozenset({"admin", "finance", "risk", "support"})
+ANY_PLATFORM = ("admin", "finance", "risk", "support")
+ANY_MERCHANT = ("merchant_admin", "full", "cashier")
+MANAGER = ("merchant_admin",)  # full keys imply merchant_admin
+
+
+@dataclass(frozen=True)
+class Grant:
+    """``kind`` callers holding one of ``roles`` (empty: any) may take the action;
+    ``store_bound`` says whether a store-bound merchant principal may too."""
+
+    kind: PrincipalKind
+    roles: tuple[str, ...] = ()
+    store_bound: bool = False
+
+
+def platform(*roles: str) -> Grant:
+    return Grant(PrincipalKind.PLATFORM, roles or ANY_PLATFORM)
+
+
+def merchant(*roles: str, store_bound: bool = False) -> Grant:
+    return Grant(PrincipalKind.MERCHANT, roles or ANY_MERCHANT, store_bound)
+
+
+HOLDER = Grant(PrincipalKind.CONSUMER)
+STAFF_READ = (platform(), merchant(store_bound=True))
+MANAGE = (platform("admin"), merchant(*MANAGER))
+
+TABLE: dict[Action, tuple[Grant, ...]] = {
+    # Cards. A till may read and freeze (a suspicious card); only managers touch a card's
+    # credentials or value. Holders act on their own cards, but never get new credentials.
+    Action.CARD_READ: (*STAFF_READ, HOLDER),
+    # The console's card pages: staff search an issuer's cards (holders have /console/me).
+    Action.CARD_SEARCH: STAFF_READ,
+    Action.CARD_ISSUE: (merchant(*MANAGER),),
+    Action.CARD_FREEZE: (platform("admin", "risk", "support"), merchant(store_bound=True), HOLDER),
+    Action.CARD_UNFREEZE: (platform("admin", "risk"), merchant(*MANAGER), HOLDER),
+    Action.CARD_REPORT_LOST: (platform("admin", "support"), merchant(*MANAGER), HOLDER),
+    Action.CARD_REISSUE: MANAGE,
+    Action.CARD_CLOSE: MANAGE,
+    Action.CARD_MERGE: MANAGE,
+    Action.CARD_ACTIVATE: (merchant(*MANAGER),),
+    # Batches and products.
+    Action.BATCH_READ: STAFF_READ,
+    Action.BATCH_CREATE: (merchant(*MANAGER),),
+    Action.BATCH_EXPORT: (merchant(*MANAGER),),
+    Action.BATCH_FUND: (platform("admin", "finance"),),
+    Action.PRODUCT_READ: STAFF_READ,
+    Action.PRODUCT_MANAGE: (merchant(*MANAGER),),
+    Action.PRODUCT_REVIEW: (platform("admin"),),
+    # A merchant's places, people and keys.
+    Action.STORE_READ: STAFF_READ,
+    Action.STORE_MANAGE: MANAGE,
+    Action.TERMINAL_READ: STAFF_READ,
+    Action.TERMINAL_MANAGE: MANAGE,
+    Action.USER_READ: (platform(), merchant()),
+    Action.USER_MANAGE: MANAGE,
+    Action.API_KEY_READ: (platform(), merchant()),
+    Action.API_KEY_MANAGE: MANAGE,
+    Action.MERCHANT_READ: STAFF_READ,
+    Action.MERCHANT_REVIEW: (platform("admin"),),
+    # Card holders.
+    Action.CONSUMER_READ: (platform(),),
+    Action.CONSUMER_CREATE: (platform("support"),),
+    Action.CONSUMER_KYC: (platform("risk"),),
+    Action.CONSUMER_SELF: (HOLDER,),
+    # Platform rules.
+    Action.QUOTA_SET: (platform("admin"),),
+    Action.REGULATION_READ: STAFF_READ,
+    Action.REGULATION_SET: (platform("admin"),),
+    # Integrations.
+    Action.WEBHOOK_MANAGE: MANAGE,
+    Action.EVENT_READ: MANAGE,
+    # Acceptance agreements between merchants; binding a card to its holder by consent.
+    Action.AGREEMENT_READ: (platform(), merchant()),
+    Action.AGREEMENT_MANAGE: (merchant(*MANAGER),),
+    Action.BINDING_REQUEST: (merchant(*MANAGER),),
+    Action.BINDING_CONFIRM: (HOLDER,),
+    Action.SANDBOX_SMS_READ: (platform("support"),),
+    Action.CONSOLE_HOME: (*STAFF_READ, HOLDER),
+    # Operator jobs (the CLI, as SYSTEM): a whole batch for any product, the expiry job, the
+    # books. No route takes these; a platform admin at the shell is the only caller.
+    Action.BATCH_RUN_OFFLINE: (platform("admin"),),
+    Action.CARD_EXPIRE: (platform("admin"),),
+    Action.LEDGER_VERIFY: (platform("admin", "finance"),),
+    Action.LEDGER_EXPORT: (platform("admin", "finance"),),
+}

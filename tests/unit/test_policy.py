@@ -1,0 +1,77 @@
+"""The policy table: every action has a row, and the rules issue #9 asked for hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from tongka.errors import PermissionDenied
+from tongka.identity.principal import SYSTEM, Principal, PrincipalKind, expand_role
+from tongka.policy import TABLE, Action, Scope, allowed, authorize
+
+
+def merchant(role: str, store_id: str | None = None) -> Principal:
+    return Principal(
+        PrincipalKind.MERCHANT, f"api_key:{role}", expand_role(role), "mch_a", store_id
+    )
+
+
+HOLDER = Principal(PrincipalKind.CONSUMER, "consumer:c", frozenset({"consumer"}), consumer_id="c")
+TILL = merchant("cashier", store_id="sto_a")
+
+
+def test_every_action_has_a_row() -> None:
+    assert set(TABLE) == set(Action)
+    assert all(TABLE[action] for action in Action)
+
+
+def test_a_till_reads_and_freezes_but_never_takes_a_cards_value() -> None:
+    assert allowed(TILL, Action.CARD_READ)
+    assert allowed(TILL, Action.CARD_FREEZE)
+    for action in (
+        Action.CARD_REPORT_LOST,
+        Action.CARD_REISSUE,
+        Action.CARD_CLOSE,
+        Action.CARD_MERGE,
+        Action.CARD_ACTIVATE,
+        Action.USER_MANAGE,
+        Action.API_KEY_MANAGE,
+        Action.TERMINAL_MANAGE,
+    ):
+        assert not allowed(TILL, action), action
+        assert not allowed(merchant("cashier"), action), action
+
+
+def test_reissue_is_for_managers_and_platform_admins_only() -> None:
+    assert allowed(merchant("full"), Action.CARD_REISSUE)
+    assert allowed(merchant("merchant_admin"), Action.CARD_REISSUE)
+    assert allowed(SYSTEM, Action.CARD_REISSUE)
+    assert not allowed(HOLDER, Action.CARD_REISSUE)  # holders never get new credentials here
+    assert not allowed(merchant("merchant_admin", store_id="sto_a"), Action.CARD_REISSUE)
+
+
+def test_holders_act_on_their_own_cards() -> None:
+    for action in (Action.CARD_FREEZE, Action.CARD_UNFREEZE, Action.CARD_REPORT_LOST):
+        assert authorize(HOLDER, action) == Scope(holder_id="c")
+    with pytest.raises(PermissionDenied):
+        authorize(HOLDER, Action.CARD_READ).merchant()  # no merchant view for holders
+
+
+def test_scopes() -> None:
+    assert authorize(SYSTEM, Action.LEDGER_VERIFY).is_all
+    assert authorize(TILL, Action.STORE_READ) == Scope(merchant_id="mch_a", store_id="sto_a")
+    assert authorize(TILL, Action.STORE_READ).store("sto_b") == "sto_a"
+    assert authorize(merchant("full"), Action.STORE_READ).store("sto_b") == "sto_b"
+
+
+def test_refusal_names_the_action() -> None:
+    with pytest.raises(PermissionDenied, match="card.reissue"):
+        authorize(TILL, Action.CARD_REISSUE)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [Action.BATCH_RUN_OFFLINE, Action.CARD_EXPIRE, Action.LEDGER_VERIFY, Action.LEDGER_EXPORT],
+)
+def test_the_cli_runs_as_system(action: Action) -> None:
+    assert authorize(SYSTEM, action).is_all
+    assert not allowed(merchant("full"), action)
