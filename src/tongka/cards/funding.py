@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import accounts
+from tongka.cards.batches import get_batch
 from tongka.cards.errors import FundingAmountMismatch, IllegalCardTransition, MaxBalanceExceeded
-from tongka.cards.issuing import BatchStatus, CardStatus, get_batch
+from tongka.cards.issuing import BatchStatus, CardStatus
 from tongka.cards.lifecycle import card_event, check_transition, get_card
 from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_value

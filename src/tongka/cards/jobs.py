@@ -15,15 +15,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.cards.batches import batch_event, get_batch, run_batch, unfinished_batch_ids
 from tongka.cards.expiry import expire_due_cards
-from tongka.cards.issuing import (
-    BatchProgress,
-    BatchStatus,
-    batch_event,
-    get_batch,
-    run_batch,
-    unfinished_batch_ids,
-)
+from tongka.cards.issuing import BatchProgress, BatchStatus
 from tongka.cards.keys import card_keys
 from tongka.cards.models import CardBatch
 from tongka.clock import Clock

@@ -16,6 +16,15 @@ from tongka.cards.acceptance import (
     revoke_agreement,
 )
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
+from tongka.cards.batches import (
+    batches_query,
+    create_batch,
+    get_batch,
+    issue_next_chunk,
+    list_batches,
+    run_batch,
+    take_export,
+)
 from tongka.cards.binding import (
     BindingConfirmation,
     BindingStatus,
@@ -33,14 +42,7 @@ from tongka.cards.issuing import (
     BatchStatus,
     CardStatus,
     IssuedCard,
-    batches_query,
-    create_batch,
-    get_batch,
     issue_card,
-    issue_next_chunk,
-    list_batches,
-    run_batch,
-    take_export,
 )
 from tongka.cards.lifecycle import (
     LIFECYCLE_ACTIONS,
