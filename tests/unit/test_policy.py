@@ -41,10 +41,11 @@ def test_a_till_reads_and_freezes_but_never_takes_a_cards_value() -> None:
         assert not allowed(merchant("cashier"), action), action
 
 
-def test_reissue_is_for_managers_and_platform_admins_only() -> None:
+def test_reissue_is_for_the_issuers_managers_only() -> None:
+    """A reissue answers a new number and secret: nobody outside the issuer sees them."""
     assert allowed(merchant("full"), Action.CARD_REISSUE)
     assert allowed(merchant("merchant_admin"), Action.CARD_REISSUE)
-    assert allowed(SYSTEM, Action.CARD_REISSUE)
+    assert not allowed(SYSTEM, Action.CARD_REISSUE)
     assert not allowed(HOLDER, Action.CARD_REISSUE)  # holders never get new credentials here
     assert not allowed(merchant("merchant_admin", store_id="sto_a"), Action.CARD_REISSUE)
 

@@ -111,7 +111,9 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.CARD_FREEZE: (platform("admin", "risk", "support"), merchant(store_bound=True), HOLDER),
     Action.CARD_UNFREEZE: (platform("admin", "risk"), merchant(*MANAGER), HOLDER),
     Action.CARD_REPORT_LOST: (platform("admin", "support"), merchant(*MANAGER), HOLDER),
-    Action.CARD_REISSUE: MANAGE,
+    # A reissue answers the new number and secret: only the issuer's managers, who hand the
+    # card to its holder, may see them (the platform closes or merges, never takes secrets).
+    Action.CARD_REISSUE: (merchant(*MANAGER),),
     Action.CARD_CLOSE: MANAGE,
     Action.CARD_MERGE: MANAGE,
     Action.CARD_ACTIVATE: (merchant(*MANAGER),),
