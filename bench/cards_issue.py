@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import service
 from tongka.cards.keys import CardKeys
@@ -25,6 +26,8 @@ from tongka.cards.models import Card
 from tongka.db import Database
 from tongka.db.engine import create_engine_for
 from tongka.db.models import import_all_models
+from tongka.identity.credit_code import check_character
+from tongka.identity.models import Merchant, MerchantStatus
 from tongka.identity.principal import SYSTEM
 
 ADMIN_URL = os.environ.get(
@@ -42,6 +45,25 @@ async def _admin(statement: str) -> None:
     await engine.dispose()
 
 
+async def _bench_merchant(session: AsyncSession, now: datetime) -> None:
+    """The issuer ``mch_bench``: quotas and products are refused for merchants that do not
+    exist, so the throw-away database gets an active one."""
+    session.add(
+        Merchant(
+            id="mch_bench",
+            legal_name="基准测试有限公司",
+            credit_code="91310000000000001" + check_character("91310000000000001"),
+            contact_name="张三",
+            contact_phone="13800138000",
+            contact_email="bench@example.com",
+            status=MerchantStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await session.flush()
+
+
 async def bench(count: int, chunk_size: int, activate: bool) -> None:
     name = f"tongka_bench_cards_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
@@ -52,6 +74,7 @@ async def bench(count: int, chunk_size: int, activate: bool) -> None:
         keys = CardKeys.from_root(os.urandom(32))
         now = datetime.now(UTC)
         async with database.transaction() as session:
+            await _bench_merchant(session, now)
             spec = service.ProductSpec(
                 name="Bench",
                 currency="CNY",
