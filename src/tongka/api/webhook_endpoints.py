@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body
 from pydantic import Field
 
 from tongka.api.errors import ERROR_RESPONSES
@@ -81,8 +81,8 @@ class AttemptOut(ResponseModel):
     response_body: str | None = Field(description="The first 1000 characters of the answer.")
 
 
-def _with_secret(result: service.EndpointWithSecret, response: Response) -> EndpointWithSecretOut:
-    response.headers["Cache-Control"] = "no-store"  # the secret must not be cached anywhere
+def _with_secret(result: service.EndpointWithSecret) -> EndpointWithSecretOut:
+    """The endpoint with its secret; ``SecretField`` makes the answer ``no-store``."""
     out = EndpointOut.model_validate(result.endpoint)
     return EndpointWithSecretOut(**out.model_dump(), secret=result.secret)
 
@@ -108,7 +108,6 @@ async def create_endpoint(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-    response: Response,
 ) -> EndpointWithSecretOut:
     result = await service.create_endpoint(
         session,
@@ -120,7 +119,7 @@ async def create_endpoint(
         settings=settings,
         now=clock.now(),
     )
-    return _with_secret(result, response)
+    return _with_secret(result)
 
 
 @router.get("", response_model=ListResponse[EndpointOut], summary="List webhook endpoints")
@@ -177,7 +176,6 @@ async def rotate_secret(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-    response: Response,
     body: RotateSecretIn | None = None,
 ) -> EndpointWithSecretOut:
     grace = (body or RotateSecretIn()).previous_secret_valid_seconds
@@ -190,7 +188,7 @@ async def rotate_secret(
         settings=settings,
         now=clock.now(),
     )
-    return _with_secret(result, response)
+    return _with_secret(result)
 
 
 @router.get(
