@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench lint format clean
+.PHONY: install run test bench lint format clean catalogs
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required"'
@@ -30,6 +30,10 @@ test: install
 bench: install
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/cards_issue.py
+
+## catalogs: add new console texts to the gettext catalogs (then write their Chinese)
+catalogs: install
+	$(BIN)/python -m tongka.web.catalogs update
 
 lint: install
 	$(BIN)/ruff check src tests bench

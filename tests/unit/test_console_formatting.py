@@ -8,7 +8,7 @@ import pytest
 
 from tongka.money import Money, MoneyError
 from tongka.web.formatting import format_money, format_time, mask_card_number
-from tongka.web.i18n import translate
+from tongka.web.i18n import gettext
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,8 @@ def test_card_numbers_are_masked() -> None:
     assert mask_card_number("6288 1234 1234 1234") == "6288 **** **** 1234"
 
 
-def test_english_falls_back_to_chinese_then_to_the_key() -> None:
-    assert translate("en", "nav.stores") == "Stores"
-    assert translate("zh-CN", "nav.stores") == "门店"
-    assert translate("en", "no.such.key") == "no.such.key"
+def test_texts_come_from_the_catalogs_with_their_parameters() -> None:
+    assert gettext("en", "Stores") == "Stores"
+    assert gettext("zh-CN", "Stores") == "门店"
+    assert gettext("zh-CN", "No such text in any catalog") == "No such text in any catalog"
+    assert gettext("fr", "Stores") == "门店"  # an unknown language gets the default

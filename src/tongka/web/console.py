@@ -37,8 +37,9 @@ from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import ConsoleSession, Consumer, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
-from tongka.web import formatting
-from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translate
+from tongka.web import formatting, i18n
+from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
+from tongka.web.labels import label_of
 from tongka.web.nav import nav_for
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,8 @@ templates.env.filters["money"] = formatting.format_money
 templates.env.globals["enabled_currencies"] = enabled_currencies
 templates.env.filters["masked_card"] = formatting.mask_card_number
 templates.env.filters["masked_phone"] = mask_phone
+i18n.install(templates.env)
+templates.env.globals["label"] = label_of
 
 ANONYMOUS_CSRF_COOKIE = "tongka_csrf"
 CONSUMER_LOGIN = "/console/consumer/login"
@@ -100,13 +103,13 @@ class Console:
             raise LoginRequired()
         return self.principal
 
-    def t(self, key: str) -> str:
-        return translate(self.language, key)
+    def gettext(self, message: str, **params: Any) -> str:
+        """``message`` (an English text marked with ``N_`` or a literal) in the page's language."""
+        return i18n.gettext(self.language, message, **params)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> Response:
         context = {
             "console": self,
-            "t": self.t,
             "user": self.user,
             "consumer": self.consumer,
             "principal": self.principal,
@@ -243,7 +246,6 @@ class ConsoleRoute(UnitOfWorkRoute):
                     request,
                     "error.html",
                     {
-                        "t": lambda key: translate(language, key),
                         "message": exc.message,
                         "language": language,
                         "languages": LANGUAGES,

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tongka.web.i18n import N_
+
 if TYPE_CHECKING:
     from tongka.web.console import Console
 
@@ -34,7 +36,7 @@ CONSUMER_HOME_SECTIONS: dict[str, SectionProvider] = {}
 
 # Shown while no part provides the section of that key.
 PLACEHOLDERS: dict[str, HomeSection] = {
-    "cards": HomeSection(title="consumer.cards", template="_consumer_no_cards.html"),
+    "cards": HomeSection(title=N_("Cards"), template="_consumer_no_cards.html"),
 }
 
 

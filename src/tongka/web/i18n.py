@@ -1,215 +1,96 @@
-"""The console's languages: zh-CN by default, English on request (``?lang=en`` or cookie).
+"""The console's languages, from Babel gettext catalogs: zh-CN by default, English second.
 
-``MESSAGES[language][key]``; a key missing in English falls back to Chinese, a key missing
-everywhere shows as itself (so a literal text works as a label too). Parts add their
-messages with ``add_messages`` from their page module.
+Texts are written in English inside translation calls and translated by the catalogs in
+``locale/<locale>/LC_MESSAGES/messages.po`` (``make catalogs`` extracts and updates them;
+see ``web/README.md``):
+
+- templates: ``{{ _('Cards') }}``, with parameters ``{{ _('%(count)s cards', count=n) }}``
+  (autoescaped), plurals ``{{ ngettext('%(num)s card', '%(num)s cards', n) }}``;
+- Python: ``N_("Cards")`` marks a text that is translated later (nav labels, error
+  messages, labels of codes), ``console.gettext("...")`` translates now.
+
+A request's language comes from ``?lang=`` or the cookie; templates read it from their
+context (``language``), so no global state is involved. The ``.po`` files are compiled in
+memory when first used: there is no ``.mo`` to forget to rebuild.
 """
 
 from __future__ import annotations
 
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 from fastapi import Request
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 DEFAULT_LANGUAGE = "zh-CN"
 LANGUAGES = {"zh-CN": "中文", "en": "English"}
 LANGUAGE_COOKIE = "tongka_lang"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "app.name": "通卡",
-        "app.console": "通卡管理台",
-        "nav.review": "入驻审核",
-        "nav.merchants": "商户",
-        "nav.stores": "门店",
-        "nav.terminals": "终端",
-        "nav.users": "用户",
-        "nav.api_keys": "API 密钥",
-        "nav.webhooks": "Webhook",
-        "nav.events": "事件",
-        "nav.logout": "退出登录",
-        "audience.platform": "平台",
-        "audience.merchant": "商户",
-        "audience.consumer": "消费者",
-        "login.title": "登录",
-        "login.email": "邮箱",
-        "login.password": "密码",
-        "login.submit": "登录",
-        "login.failed": "邮箱或密码错误。",
-        "login.locked": "登录失败次数过多，账户已临时锁定，请 15 分钟后再试。",
-        "login.merchant_not_active": "商户尚未通过审核或已被暂停，暂不能登录。",
-        "login.register_link": "还没有账户？商户入驻申请",
-        "register.title": "商户入驻申请",
-        "register.legal_name": "企业名称",
-        "register.credit_code": "统一社会信用代码",
-        "register.contact_name": "联系人",
-        "register.contact_phone": "联系电话",
-        "register.contact_email": "联系邮箱",
-        "register.admin_email": "管理员登录邮箱",
-        "register.admin_password": "管理员密码（至少 10 位）",
-        "register.bank_name": "结算开户行",
-        "register.account_name": "结算账户名",
-        "register.account_number": "结算账号",
-        "register.submit": "提交申请",
-        "register.done": "申请已提交，平台审核通过后即可登录。",
-        "review.title": "入驻审核",
-        "review.empty": "没有待审核的商户。",
-        "review.approve": "通过",
-        "review.reject": "驳回",
-        "review.reason": "驳回原因",
-        "review.suspend": "暂停",
-        "merchants.title": "商户",
-        "stores.title": "门店",
-        "stores.create": "新建门店",
-        "stores.required": "请填写名称、地址和城市。",
-        "terminals.title": "终端",
-        "terminals.create": "登记终端",
-        "users.title": "用户",
-        "users.create": "新建用户",
-        "api_keys.title": "API 密钥",
-        "api_keys.create": "创建密钥",
-        "api_keys.shown_once": "请立即复制并妥善保存此密钥，它只显示这一次：",
-        "api_keys.revoke": "吊销",
-        "api_keys.revoke_confirm": "吊销后该密钥立即失效，确定吗？",
-        "api_keys.revoked": "已吊销",
-        "field.name": "名称",
-        "field.address": "地址",
-        "field.city": "城市",
-        "field.latitude": "纬度",
-        "field.longitude": "经度",
-        "field.store": "门店",
-        "field.device_id": "设备号",
-        "field.email": "邮箱",
-        "field.display_name": "姓名",
-        "field.role": "角色",
-        "field.password": "初始密码",
-        "field.status": "状态",
-        "field.created_at": "创建时间",
-        "field.last_used_at": "最近使用",
-        "field.prefix": "前缀",
-        "field.id": "编号",
-        "field.merchant": "商户",
-        "field.settlement_account": "结算账户",
-        "field.none": "（无）",
-        "status.pending_review": "待审核",
-        "status.active": "正常",
-        "status.rejected": "已驳回",
-        "status.suspended": "已暂停",
-        "status.disabled": "已停用",
-        "role.admin": "管理员",
-        "role.finance": "财务",
-        "role.risk": "风控",
-        "role.support": "客服",
-        "role.merchant_admin": "商户管理员",
-        "role.cashier": "收银员",
-        "role.full": "全部权限",
-        "action.save": "保存",
-        "common.empty": "暂无数据。",
-        "common.more": "下一页",
-        "error.title": "出错了",
-    },
-    "en": {
-        "app.name": "Tongka",
-        "app.console": "Tongka Console",
-        "nav.review": "Onboarding review",
-        "nav.merchants": "Merchants",
-        "nav.stores": "Stores",
-        "nav.terminals": "Terminals",
-        "nav.users": "Users",
-        "nav.api_keys": "API keys",
-        "nav.webhooks": "Webhooks",
-        "nav.events": "Events",
-        "nav.logout": "Log out",
-        "audience.platform": "Platform",
-        "audience.merchant": "Merchant",
-        "audience.consumer": "Consumer",
-        "login.title": "Log in",
-        "login.email": "Email",
-        "login.password": "Password",
-        "login.submit": "Log in",
-        "login.failed": "Wrong email or password.",
-        "login.locked": "Too many failed attempts: the account is locked for 15 minutes.",
-        "login.merchant_not_active": "The merchant is not approved yet, or is suspended.",
-        "login.register_link": "No account yet? Apply as a merchant",
-        "register.title": "Merchant application",
-        "register.legal_name": "Legal name",
-        "register.credit_code": "Unified social credit code",
-        "register.contact_name": "Contact name",
-        "register.contact_phone": "Contact phone",
-        "register.contact_email": "Contact email",
-        "register.admin_email": "Admin login email",
-        "register.admin_password": "Admin password (10+ characters)",
-        "register.bank_name": "Settlement bank",
-        "register.account_name": "Settlement account name",
-        "register.account_number": "Settlement account number",
-        "register.submit": "Apply",
-        "register.done": "Application received. You can log in once the platform approves it.",
-        "review.title": "Onboarding review",
-        "review.empty": "No merchant is waiting for review.",
-        "review.approve": "Approve",
-        "review.reject": "Reject",
-        "review.reason": "Reason for rejection",
-        "review.suspend": "Suspend",
-        "merchants.title": "Merchants",
-        "stores.title": "Stores",
-        "stores.create": "New store",
-        "stores.required": "Name, address and city are required.",
-        "terminals.title": "Terminals",
-        "terminals.create": "Register a terminal",
-        "users.title": "Users",
-        "users.create": "New user",
-        "api_keys.title": "API keys",
-        "api_keys.create": "Create key",
-        "api_keys.shown_once": "Copy this key now and keep it safe; it is shown only once:",
-        "api_keys.revoke": "Revoke",
-        "api_keys.revoke_confirm": "The key stops working at once. Revoke it?",
-        "api_keys.revoked": "Revoked",
-        "field.name": "Name",
-        "field.address": "Address",
-        "field.city": "City",
-        "field.latitude": "Latitude",
-        "field.longitude": "Longitude",
-        "field.store": "Store",
-        "field.device_id": "Device id",
-        "field.email": "Email",
-        "field.display_name": "Name",
-        "field.role": "Role",
-        "field.password": "Initial password",
-        "field.status": "Status",
-        "field.created_at": "Created",
-        "field.last_used_at": "Last used",
-        "field.prefix": "Prefix",
-        "field.id": "Id",
-        "field.merchant": "Merchant",
-        "field.settlement_account": "Settlement account",
-        "field.none": "(none)",
-        "status.pending_review": "Pending review",
-        "status.active": "Active",
-        "status.rejected": "Rejected",
-        "status.suspended": "Suspended",
-        "status.disabled": "Disabled",
-        "role.admin": "Admin",
-        "role.finance": "Finance",
-        "role.risk": "Risk",
-        "role.support": "Support",
-        "role.merchant_admin": "Merchant admin",
-        "role.cashier": "Cashier",
-        "role.full": "Full access",
-        "action.save": "Save",
-        "common.empty": "Nothing here yet.",
-        "common.more": "Next page",
-        "error.title": "Something went wrong",
-    },
-}
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
+# the console's language codes (BCP 47, as in <html lang>) -> the catalogs' locale folders
+CATALOG_LOCALES = {"zh-CN": "zh_CN", "en": "en"}
 
 
-def add_messages(language: str, messages: dict[str, str]) -> None:
-    """Let a part contribute its page texts (``add_messages("en", {"cards.title": ...})``)."""
-    MESSAGES.setdefault(language, {}).update(messages)
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    """Mark ``message`` for extraction; it is translated where it is shown."""
+    return message
+
+
+def catalog_path(language: str) -> Path:
+    return LOCALE_DIR / CATALOG_LOCALES[language] / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> Translations:
+    """The compiled catalog of ``language`` (read once per process)."""
+    with catalog_path(language).open("rb") as po_file:
+        catalog = read_po(po_file, locale=CATALOG_LOCALES[language])
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def gettext(language: str, message: str, **params: Any) -> str:
+    """``message`` in ``language`` (itself when the catalog has no translation)."""
+    text = translations(_known(language)).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(language: str, singular: str, plural: str, count: int, **params: Any) -> str:
+    text = translations(_known(language)).ngettext(singular, plural, count)
+    return text % {"num": count, **params}
+
+
+def _known(language: str) -> str:
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@pass_context
+def _template_gettext(context: Context, message: str) -> str:
+    return translations(_known(context.get("language", DEFAULT_LANGUAGE))).gettext(message)
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    language = _known(context.get("language", DEFAULT_LANGUAGE))
+    return translations(language).ngettext(singular, plural, count)
+
+
+def install(env: Environment) -> None:
+    """Give ``env`` the i18n extension, translating in the language of each render."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _template_gettext, _template_ngettext, newstyle=True
+    )
 
 
 def language_of(request: Request) -> str:
     requested = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def translate(language: str, key: str) -> str:
-    return MESSAGES.get(language, {}).get(key) or MESSAGES[DEFAULT_LANGUAGE].get(key) or key

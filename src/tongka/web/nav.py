@@ -2,7 +2,7 @@
 
 Adding a page for a new part is one template, one route and ONE line here, e.g.::
 
-    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
+    NavItem("cards", N_("Cards"), "/console/cards", Action.CARD_SEARCH),
 
 (the page's ``tongka.policy.Action`` decides who sees it; ``label`` is a key of
 ``tongka.web.i18n.MESSAGES``, or literal text.) Order in the list is order in the menu.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tongka.identity.principal import Principal
 from tongka.policy import Action, allowed
+from tongka.web.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,22 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
-    NavItem("review", "nav.review", "/console/review", Action.MERCHANT_REVIEW),
-    NavItem("merchants", "nav.merchants", "/console/merchants", Action.MERCHANT_READ),
-    NavItem("stores", "nav.stores", "/console/stores", Action.STORE_READ),
-    NavItem("terminals", "nav.terminals", "/console/terminals", Action.TERMINAL_READ),
-    NavItem("users", "nav.users", "/console/users", Action.USER_MANAGE),
-    NavItem("api_keys", "nav.api_keys", "/console/api_keys", Action.API_KEY_MANAGE),
+    NavItem("review", N_("Onboarding review"), "/console/review", Action.MERCHANT_REVIEW),
+    NavItem("merchants", N_("Merchants"), "/console/merchants", Action.MERCHANT_READ),
+    NavItem("stores", N_("Stores"), "/console/stores", Action.STORE_READ),
+    NavItem("terminals", N_("Terminals"), "/console/terminals", Action.TERMINAL_READ),
+    NavItem("users", N_("Users"), "/console/users", Action.USER_MANAGE),
+    NavItem("api_keys", N_("API keys"), "/console/api_keys", Action.API_KEY_MANAGE),
     # --- conventions part: webhook endpoints + delivery attempts, and events ---------------
-    NavItem("webhooks", "nav.webhooks", "/console/webhooks", Action.WEBHOOK_MANAGE),
-    NavItem("events", "nav.events", "/console/events", Action.EVENT_READ),
+    NavItem("webhooks", N_("Webhooks"), "/console/webhooks", Action.WEBHOOK_MANAGE),
+    NavItem("events", N_("Events"), "/console/events", Action.EVENT_READ),
     # --- consumers: their home page; sandbox SMS (development sign-in codes) for operators ---
-    NavItem("my_cards", "nav.my_cards", "/console/me", Action.CONSUMER_SELF),
-    NavItem("sandbox_sms", "nav.sandbox_sms", "/console/sandbox_sms", Action.SANDBOX_SMS_READ),
+    NavItem("my_cards", N_("My cards"), "/console/me", Action.CONSUMER_SELF),
+    NavItem("sandbox_sms", N_("Sandbox SMS"), "/console/sandbox_sms", Action.SANDBOX_SMS_READ),
     # --- later parts (cards, sales, ...) add their lines here -------------------------------
-    NavItem("card_products", "nav.card_products", "/console/card_products", Action.PRODUCT_READ),
-    NavItem("cards", "nav.cards", "/console/cards", Action.CARD_SEARCH),
-    NavItem("card_batches", "nav.card_batches", "/console/card_batches", Action.BATCH_READ),
+    NavItem("card_products", N_("Card products"), "/console/card_products", Action.PRODUCT_READ),
+    NavItem("cards", N_("Cards"), "/console/cards", Action.CARD_SEARCH),
+    NavItem("card_batches", N_("Card batches"), "/console/card_batches", Action.BATCH_READ),
 ]
 
 

@@ -20,22 +20,24 @@ from tongka.identity.principal import PrincipalKind
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
-from tongka.web.i18n import add_messages
+from tongka.web.i18n import N_
 from tongka.web.nav import NavItem, register_nav_item
 from tongka.web.pages.listing import Allowed, render_list, submit
 
 router = console_router()
 PAGE = "/console/acceptance_agreements"
 BINDING_FAILURES = {
-    binding.CODE_INVALID: "binding.code_invalid",
-    binding.CODE_EXPIRED: "binding.code_expired",
-    binding.CODE_LOCKED: "binding.code_locked",
+    binding.CODE_INVALID: N_(
+        "The code is wrong or no longer valid; check it or ask the merchant for a new one."
+    ),
+    binding.CODE_EXPIRED: N_("The code has expired; ask the merchant for a new one."),
+    binding.CODE_LOCKED: N_("Too many wrong attempts; ask the merchant for a new code."),
 }
 
 register_nav_item(
     NavItem(
         "acceptance_agreements",
-        "nav.acceptance_agreements",
+        N_("Acceptance agreements"),
         PAGE,
         Action.AGREEMENT_READ,
     ),
@@ -71,7 +73,7 @@ async def propose(
 ) -> Response:
     principal = console.signed_in
     if principal.merchant_id is None:
-        raise PermissionDenied(console.t("agreements.merchants_only"))
+        raise PermissionDenied(console.gettext("Acceptance agreements are made between merchants."))
 
     async def work() -> object:
         return await service.propose_agreement(
@@ -95,7 +97,7 @@ async def decide(
 ) -> Response:
     principal = console.signed_in
     if principal.merchant_id is None:
-        raise PermissionDenied(console.t("agreements.merchants_only"))
+        raise PermissionDenied(console.gettext("Acceptance agreements are made between merchants."))
     if action not in ("approve", "reject", "revoke"):
         raise InvalidRequest("Unknown action.")
     merchant_id, note = str(principal.merchant_id), form_text(form, "note") or None
@@ -140,11 +142,11 @@ async def pending_bindings(console: Console) -> HomeSection | None:
     )
     rows = (await console.session.execute(statement)).all()
     error = console.request.query_params.get("binding_error")
-    message = console.t(BINDING_FAILURES[error]) if error in BINDING_FAILURES else None
+    message = console.gettext(BINDING_FAILURES[error]) if error in BINDING_FAILURES else None
     if not rows and message is None:
         return None
     return HomeSection(
-        "binding.title", "_consumer_bindings.html", {"requests": rows, "error": message}
+        N_("Cards waiting for you"), "_consumer_bindings.html", {"requests": rows, "error": message}
     )
 
 
@@ -166,77 +168,3 @@ async def confirm_binding(
         # returned, not raised: the wrong attempt is committed with this response
         return console.redirect(f"/console/me?binding_error={result.failure}")
     return console.redirect("/console/me")
-
-
-add_messages(
-    "zh-CN",
-    {
-        "nav.acceptance_agreements": "受理协议",
-        "agreements.title": "受理协议",
-        "agreements.note": "其他商户的门店受理本商户的卡，须先经对方同意：由发卡商户发起，"
-        "受理商户批准或拒绝，任一方可随时终止。终止后，引用该协议的卡种不能再审核通过或制卡，"
-        "对方门店也不再受理。",
-        "agreements.propose": "发起受理协议",
-        "agreements.acceptor": "受理商户编号",
-        "agreements.issuer": "发卡商户",
-        "agreements.acceptor_column": "受理商户",
-        "agreements.incoming": "待我方确认",
-        "agreements.approve": "同意",
-        "agreements.reject": "拒绝",
-        "agreements.revoke": "终止",
-        "agreements.note_field": "备注",
-        "agreements.merchants_only": "受理协议由商户之间签订。",
-        "agreement.proposed": "待确认",
-        "agreement.approved": "已生效",
-        "agreement.rejected": "已拒绝",
-        "agreement.revoked": "已终止",
-        "binding.title": "待确认的绑卡",
-        "binding.note": "以下商户请求将卡绑定到您的账户。请输入短信中的验证码确认；"
-        "如非本人操作，请忽略。",
-        "binding.card": "卡号尾号",
-        "binding.merchant": "发卡商户",
-        "binding.expires": "有效至",
-        "binding.code": "短信验证码",
-        "binding.confirm": "确认绑卡",
-        "binding.code_invalid": "验证码错误或已失效，请核对或请商户重新发送。",
-        "binding.code_expired": "验证码已过期，请请商户重新发送。",
-        "binding.code_locked": "验证码错误次数过多，请请商户重新发送。",
-    },
-)
-add_messages(
-    "en",
-    {
-        "nav.acceptance_agreements": "Acceptance agreements",
-        "agreements.title": "Acceptance agreements",
-        "agreements.note": "Another merchant's stores accept your cards only with its consent: "
-        "the issuer proposes, the acceptor approves or rejects, either party may end it. Once "
-        "ended, products relying on it can no longer be approved or issued, and the other "
-        "merchant's stores stop accepting them.",
-        "agreements.propose": "Propose an agreement",
-        "agreements.acceptor": "Accepting merchant id",
-        "agreements.issuer": "Issuer",
-        "agreements.acceptor_column": "Acceptor",
-        "agreements.incoming": "Awaiting your decision",
-        "agreements.approve": "Approve",
-        "agreements.reject": "Reject",
-        "agreements.revoke": "End",
-        "agreements.note_field": "Note",
-        "agreements.merchants_only": "Acceptance agreements are made between merchants.",
-        "agreement.proposed": "Proposed",
-        "agreement.approved": "In force",
-        "agreement.rejected": "Rejected",
-        "agreement.revoked": "Ended",
-        "binding.title": "Cards waiting for you",
-        "binding.note": "These merchants asked to bind a card to your account. Enter the code "
-        "from the text message to accept; if you did not expect it, ignore it.",
-        "binding.card": "Card ending",
-        "binding.merchant": "Issuer",
-        "binding.expires": "Valid until",
-        "binding.code": "Code from the SMS",
-        "binding.confirm": "Accept the card",
-        "binding.code_invalid": "The code is wrong or no longer valid; check it or ask the "
-        "merchant for a new one.",
-        "binding.code_expired": "The code has expired; ask the merchant for a new one.",
-        "binding.code_locked": "Too many wrong attempts; ask the merchant for a new code.",
-    },
-)

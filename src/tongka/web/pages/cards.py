@@ -21,7 +21,7 @@ from tongka.money import Money
 from tongka.policy import CARD_LIFECYCLE, Action, authorize, scope_of
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
-from tongka.web.i18n import add_messages
+from tongka.web.i18n import N_
 from tongka.web.pages.listing import Allowed, page_of, render_list
 
 router = console_router()
@@ -135,7 +135,11 @@ async def create_product(
         )
 
     if principal.merchant_id is None:
-        return await _products_page(console, 400, error=console.t("cards.merchants_only"))
+        return await _products_page(
+            console,
+            400,
+            error=console.gettext("Card products are created by their issuing merchant."),
+        )
     return await _act(console, work, success_url="/console/card_products", form_page=_products_page)
 
 
@@ -389,36 +393,4 @@ async def my_cards(console: Console) -> HomeSection | None:
     cards = list((await console.session.scalars(statement.order_by(Card.id.desc()))).all())
     balances = await service.card_balances(console.session, cards)
     rows = [{"masked": _masked(card), "card": card, "balance": balances[card.id]} for card in cards]
-    return HomeSection("consumer.cards", "_consumer_cards.html", {"cards": rows})
-
-
-add_messages(
-    "zh-CN",
-    {
-        "nav.card_products": "卡种",
-        "nav.cards": "卡片",
-        "nav.card_batches": "批量制卡",
-        "cards.merchants_only": "卡种由发卡商户创建。",
-        "cards.product_create": "新建卡种",
-        "cards.search": "查询",
-        "cards.batch_create": "新建批次",
-        "cards.export": "下载导出文件（仅一次）",
-        "cards.new_card_once": "新卡号与卡密只显示这一次，请妥善保存。",
-        "cards.history": "交易记录",
-    },
-)
-add_messages(
-    "en",
-    {
-        "nav.card_products": "Card products",
-        "nav.cards": "Cards",
-        "nav.card_batches": "Card batches",
-        "cards.merchants_only": "Card products are created by their issuing merchant.",
-        "cards.product_create": "New card product",
-        "cards.search": "Search",
-        "cards.batch_create": "New batch",
-        "cards.export": "Download the export (once)",
-        "cards.new_card_once": "The new number and secret are shown this once: keep them safe.",
-        "cards.history": "Transactions",
-    },
-)
+    return HomeSection(N_("Cards"), "_consumer_cards.html", {"cards": rows})

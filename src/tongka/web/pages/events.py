@@ -12,7 +12,6 @@ from tongka.events.models import Event
 from tongka.events.service import EVENT_TYPE_PATTERN
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, console_router
-from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
 from tongka.web.pages.listing import Allowed, render_list
 
 router = console_router()
@@ -28,7 +27,7 @@ async def events_page(console: Annotated[Console, Allowed(Action.EVENT_READ)]) -
     event_type = console.request.query_params.get("type", "").strip()
     error = None
     if event_type and not re.fullmatch(EVENT_TYPE_PATTERN, event_type):
-        error, event_type = console.t("events.bad_type"), ""
+        error, event_type = console.gettext("An event type looks like card.frozen"), ""
     if event_type:
         statement = statement.where(Event.type == event_type)
     return await render_list(

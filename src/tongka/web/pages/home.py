@@ -15,13 +15,14 @@ from tongka.web.console import (
     console_router,
     form_text,
 )
+from tongka.web.i18n import N_
 
 router = console_router()
 
 LOGIN_FAILURES = {
-    "invalid_credentials": "login.failed",
-    "locked": "login.locked",
-    "merchant_not_active": "login.merchant_not_active",
+    "invalid_credentials": N_("Wrong email or password."),
+    "locked": N_("Too many failed attempts: the account is locked for 15 minutes."),
+    "merchant_not_active": N_("The merchant is not approved yet, or is suspended."),
 }
 
 
@@ -68,7 +69,9 @@ async def login(console: ConsoleDep, form: FormDep) -> Response:
     )
     if not result.succeeded or result.user is None or result.session_token is None:
         # the failed-attempt counter is committed with this response (no exception)
-        message = console.t(LOGIN_FAILURES.get(result.failure or "", "login.failed"))
+        message = console.gettext(
+            LOGIN_FAILURES.get(result.failure or "", N_("Wrong email or password."))
+        )
         return console.render(
             "login.html", status_code=401, error=message, email=email, next=form_text(form, "next")
         )

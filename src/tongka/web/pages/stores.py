@@ -74,7 +74,9 @@ async def create_store(
 ) -> Response:
     principal = console.signed_in
     if not all(form_text(form, name) for name in STORE_FIELDS):
-        return await _stores_page(console, 400, error=console.t("stores.required"))
+        return await _stores_page(
+            console, 400, error=console.gettext("Name, address and city are required.")
+        )
 
     async def work() -> Store:
         return await identity.create_store(

@@ -12,7 +12,6 @@ from tongka.edge.schemas import ObjectId
 from tongka.edge.scoping import endpoint_owner
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.pages import integration_texts  # noqa: F401 - registers the page texts
 from tongka.web.pages.listing import (
     Allowed,
     page_of,

@@ -1,0 +1,78 @@
+"""Words for the codes the console shows: statuses, roles, audiences... never the code.
+
+``label(group, value)`` in a template (``{{ label('status', merchant.status) }}``) shows the
+value's words in the page's language; a value without words shows as itself, and a test
+checks that every value of the enums the console shows has its words.
+"""
+
+from __future__ import annotations
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from tongka.web.i18n import DEFAULT_LANGUAGE, N_, gettext
+
+LABELS: dict[str, dict[str, str]] = {
+    "agreement": {
+        "approved": N_("In force"),
+        "proposed": N_("Proposed"),
+        "rejected": N_("Rejected"),
+        "revoked": N_("Ended"),
+    },
+    "audience": {
+        "consumer": N_("Consumer"),
+        "merchant": N_("Merchant"),
+        "platform": N_("Platform"),
+    },
+    "kyc": {
+        "bank_card": N_("Bank card verified"),
+        "id_card": N_("ID card verified"),
+        "none": N_("Not verified"),
+        "phone": N_("Phone verified"),
+    },
+    "register": {
+        "account_name": N_("Settlement account name"),
+        "account_number": N_("Settlement account number"),
+        "admin_email": N_("Admin login email"),
+        "admin_password": N_("Admin password (10+ characters)"),
+        "bank_name": N_("Settlement bank"),
+        "contact_email": N_("Contact email"),
+        "contact_name": N_("Contact name"),
+        "contact_phone": N_("Contact phone"),
+        "credit_code": N_("Unified social credit code"),
+        "done": N_("Application received. You can log in once the platform approves it."),
+        "legal_name": N_("Legal name"),
+        "submit": N_("Apply"),
+        "title": N_("Merchant application"),
+    },
+    "role": {
+        "admin": N_("Admin"),
+        "cashier": N_("Cashier"),
+        "finance": N_("Finance"),
+        "full": N_("Full access"),
+        "merchant_admin": N_("Merchant admin"),
+        "risk": N_("Risk"),
+        "support": N_("Support"),
+    },
+    "status": {
+        "active": N_("Active"),
+        "disabled": N_("Disabled"),
+        "pending_review": N_("Pending review"),
+        "rejected": N_("Rejected"),
+        "suspended": N_("Suspended"),
+    },
+    "webhooks.status": {
+        "disabled": N_("Disabled"),
+        "enabled": N_("Enabled"),
+    },
+}
+
+
+@pass_context
+def label_of(context: Context, group: str, value: object) -> str:
+    """The words for ``value`` of ``group`` in the page's language (the value if none)."""
+    key = getattr(value, "value", value)
+    words = LABELS.get(group, {}).get(str(key))
+    if words is None:
+        return str(key)
+    return gettext(context.get("language", DEFAULT_LANGUAGE), words)
