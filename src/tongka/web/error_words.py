@@ -127,7 +127,6 @@ WORDS: dict[str, dict[str, str]] = {
         "approve": N_("approve"),
         "reject": N_("reject"),
         "suspend": N_("suspend"),
-        "reinstate": N_("reinstate"),
     },
     "movement": {
         "activation": N_("activation"),
