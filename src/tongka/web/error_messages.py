@@ -48,7 +48,8 @@ GENERIC_CODES = frozenset(
     }
 )
 LIST_SEPARATOR = {"zh-CN": "、", "en": ", "}
-PROBLEM_SEPARATOR = {"zh-CN": "；", "en": "; "}
+# each problem's wording is a sentence ending with its own full stop
+PROBLEM_SEPARATOR = {"zh-CN": "", "en": " "}
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZ
             if isinstance(problem, Mapping)
         ]
         if texts:
-            return PROBLEM_SEPARATOR.get(language, "; ").join(texts)
+            return PROBLEM_SEPARATOR.get(language, " ").join(texts)
     details = dict(exc.details)
     if exc.param is not None:
         details.setdefault("field", exc.param)
