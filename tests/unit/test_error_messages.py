@@ -152,10 +152,12 @@ def test_every_message_is_translated(language: str) -> None:
 def test_a_message_reads_well_without_its_parameters(code: str) -> None:
     entry = MESSAGES[code]
     if PLACEHOLDER.search(entry.text):
-        assert entry.bare is not None and not PLACEHOLDER.search(entry.bare)
+        assert entry.bare is not None
+        assert not PLACEHOLDER.search(entry.bare)
     for language in ("zh-CN", "en"):
         text = error_text(language, _bare_error(code))
-        assert "%(" not in text and text.strip()
+        assert "%(" not in text
+        assert text.strip()
 
 
 def _bare_error(code: str) -> DomainError:
