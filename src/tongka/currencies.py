@@ -67,7 +67,12 @@ def require_enabled(code: object, *, param: str = "currency") -> str:
     problem = currency_problem(code)
     if problem is not None:
         error = UnknownCurrency if code not in CURRENCIES else CurrencyNotEnabled
-        raise error(f"{param}: {problem}", param=param)
+        accepted = list(_enabled)
+        raise error(
+            f"{param}: {problem}",
+            param=param,
+            details={"currency": str(code), "accepted": accepted},
+        )
     assert isinstance(code, str)
     return code
 

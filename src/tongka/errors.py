@@ -2,6 +2,9 @@
 
 Domain code raises these; the API maps ``kind`` to an HTTP status and renders the one error
 body ``{"error": {"type", "code", "message", "param"}}``; the CLI prints the message.
+``details`` carry the parameters (amounts in minor units with their currency, aware
+datetimes, codes of rules and statuses) so the console can word the error for people in
+its languages (``tongka.web.error_messages``); the API body does not include them.
 """
 
 from __future__ import annotations
@@ -77,3 +80,9 @@ class ServiceUnavailable(DomainError):
 
     kind = "unavailable"
     code = "service_unavailable"
+
+
+def amount_detail(minor_units: int, currency: str) -> dict[str, Any]:
+    """An amount for ``details``: integer minor units with their currency (as the API's JSON),
+    so whoever shows the error can format it for people (``¥550.00``)."""
+    return {"amount": minor_units, "currency": currency}

@@ -123,7 +123,9 @@ def get_currency(code: str) -> Currency:
     if currency is None:
         known = ", ".join(sorted(CURRENCIES))
         raise UnknownCurrency(
-            f"Unknown currency {code!r}; known currencies: {known}.", param="currency"
+            f"Unknown currency {code!r}; known currencies: {known}.",
+            param="currency",
+            details={"currency": str(code)},
         )
     return currency
 
@@ -192,7 +194,9 @@ or ratios, and scaling them to integers would take unbounded time and memory."""
 def _check_exponent(value: Decimal, param: str) -> int:
     exponent = int(value.as_tuple().exponent)
     if abs(exponent) > _LARGEST_EXPONENT:
-        raise MoneyError(f"{value} is out of range.", param=param)
+        raise MoneyError(
+            f"{value} is out of range.", param=param, details={"problem": "out_of_range"}
+        )
     return exponent
 
 
@@ -259,6 +263,13 @@ class Money:
             raise MoneyError(
                 f"{text!r} has {places} decimal places; {currency} allows {exponent}.",
                 param="amount",
+                details={
+                    "problem": "too_many_decimals",
+                    "text": str(text),
+                    "places": places,
+                    "allowed": exponent,
+                    "currency": currency,
+                },
             )
         return cls(_scaled_int(number, exponent), currency)
 
@@ -367,7 +378,11 @@ class Money:
 def _parse_decimal(text: object) -> Decimal:
     if isinstance(text, Decimal):
         if not text.is_finite():
-            raise MoneyError(f"An amount must be finite, not {text}.", param="amount")
+            raise MoneyError(
+                f"An amount must be finite, not {text}.",
+                param="amount",
+                details={"problem": "not_finite"},
+            )
         return text
     if not isinstance(text, str):
         raise MoneyError(
@@ -376,11 +391,19 @@ def _parse_decimal(text: object) -> Decimal:
         )
     stripped = text.strip()
     if _PLAIN_NUMBER.fullmatch(stripped) is None:
-        raise MoneyError(f"{text!r} is not an amount like '1234.56'.", param="amount")
+        raise MoneyError(
+            f"{text!r} is not an amount like '1234.56'.",
+            param="amount",
+            details={"problem": "not_an_amount", "text": text},
+        )
     try:
         return Decimal(stripped.replace(",", ""))
     except InvalidOperation as error:  # unreachable after the regex; kept for safety
-        raise MoneyError(f"{text!r} is not an amount.", param="amount") from error
+        raise MoneyError(
+            f"{text!r} is not an amount.",
+            param="amount",
+            details={"problem": "not_an_amount", "text": text},
+        ) from error
 
 
 def _format_digits(money: Money, *, grouping: bool) -> str:

@@ -70,7 +70,11 @@ async def require_merchant_exists(
         statement = statement.with_for_update()
     merchant = await session.scalar(statement)
     if merchant is None:
-        raise UnknownMerchant(f"There is no merchant {merchant_id}.", param=param)
+        raise UnknownMerchant(
+            f"There is no merchant {merchant_id}.",
+            param=param,
+            details={"merchant_id": merchant_id},
+        )
     return merchant
 
 
@@ -120,6 +124,7 @@ async def propose_agreement(
     if acceptor_merchant_id == issuer_merchant_id:
         raise InvalidRequest(
             "An issuer's own stores accept its cards without an agreement.",
+            code="acceptance_agreement_with_self",
             param="acceptor_merchant_id",
         )
     await require_merchant_exists(
@@ -194,7 +199,8 @@ def _move(
 ) -> None:
     if agreement.status not in allowed:
         raise IllegalAgreementTransition(
-            f"A {agreement.status} agreement cannot become {target.value}."
+            f"A {agreement.status} agreement cannot become {target.value}.",
+            details={"status": agreement.status, "target": target.value},
         )
     agreement.status = target
     agreement.updated_at = now

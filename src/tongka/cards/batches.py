@@ -63,20 +63,30 @@ async def create_batch(
         raise InvalidCardProduct(
             "Named cards are issued one by one to their holders, not in batches.",
             param="product_id",
+            details={"problem": "named_not_in_batches"},
         )
     if not 1 <= count <= MAX_BATCH_SIZE:
-        raise InvalidCardProduct(f"A batch holds 1 to {MAX_BATCH_SIZE:,} cards.", param="count")
+        raise InvalidCardProduct(
+            f"A batch holds 1 to {MAX_BATCH_SIZE:,} cards.",
+            param="count",
+            details={"problem": "batch_size", "maximum": MAX_BATCH_SIZE},
+        )
     capacity = numbers.capacity(product.bin_prefix, product.number_length)
     if product.issued_count + count > capacity:
         raise BinRangeExhausted(
             f"The BIN range {product.bin_prefix} has room for "
             f"{capacity - product.issued_count} more cards, not {count}.",
             param="count",
+            details={
+                "bin_prefix": product.bin_prefix,
+                "room": capacity - product.issued_count,
+                "count": count,
+            },
         )
     try:
         first_sequence = await reserve_sequences(session, product, count, actor=actor, now=now)
     except BinRangeExhausted as exc:  # another issuer took the room since the check above
-        raise BinRangeExhausted(exc.message, param="count") from exc
+        raise BinRangeExhausted(exc.message, param="count", details=exc.details) from exc
     key = export.export_key_from_password(export_password)
     batch = CardBatch(
         id=new_id("cbt"),
@@ -255,7 +265,8 @@ async def take_export(
     if batch.status != BatchStatus.COMPLETED:
         raise BatchNotReady(
             f"The batch has issued {batch.issued_count} of {batch.total} cards; the export "
-            "is ready when it completes."
+            "is ready when it completes.",
+            details={"issued": batch.issued_count, "total": batch.total},
         )
     claimed = await session.execute(
         update(CardBatch)

@@ -133,6 +133,7 @@ async def _check_request_rate(session: AsyncSession, card: Card, phone: str, now
         raise BindingCodeRateLimited(
             f"No more than {DAILY_PHONE_LIMIT} binding codes a day go to one number.",
             param="phone",
+            details={"problem": "daily_limit", "limit": DAILY_PHONE_LIMIT},
             retry_after_seconds=_retry_after(oldest, DAILY_WINDOW, now),
         )
 
@@ -158,7 +159,11 @@ async def request_binding(
     if card.holder_id is not None:
         raise CardAlreadyBound("The card already has a holder.", param="card_id")
     if card.status not in BINDABLE_STATUSES:
-        raise CardNotBindable(f"A {card.status} card cannot be bound.", param="card_id")
+        raise CardNotBindable(
+            f"A {card.status} card cannot be bound.",
+            param="card_id",
+            details={"status": card.status},
+        )
     await _check_request_rate(session, card, phone, now)
     await session.execute(
         update(CardHolderBinding)
@@ -280,7 +285,9 @@ async def _bind(
     if card.holder_id is not None:
         raise CardAlreadyBound("The card already has a holder.", param="code")
     if card.status not in BINDABLE_STATUSES:
-        raise CardNotBindable(f"A {card.status} card cannot be bound.", param="code")
+        raise CardNotBindable(
+            f"A {card.status} card cannot be bound.", param="code", details={"status": card.status}
+        )
     product = await get_product(session, card.product_id)
     await check_holder(session, consumer_id, is_named=product.is_named)
     card.holder_id = consumer_id

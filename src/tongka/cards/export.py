@@ -85,6 +85,7 @@ def export_key_from_password(password: str) -> ExportKey:
             f"The export password needs at least {MINIMUM_PASSWORD_LENGTH} characters.",
             code="export_password_too_short",
             param="export_password",
+            details={"minimum": MINIMUM_PASSWORD_LENGTH},
         )
     salt = os.urandom(16)
     private_key = _private_key(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)

@@ -23,6 +23,7 @@ from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_
 from tongka.cards.products import get_product
 from tongka.cards.quota import reserve_quota
 from tongka.cards.validity import DEFAULT_TIMEZONE, expiry_moment
+from tongka.errors import amount_detail
 from tongka.events import record_event
 from tongka.ledger import AccountCode, TransferRequest
 
@@ -62,7 +63,11 @@ def check_max_balance(product: CardProduct, current: int, adding: int) -> None:
         raise MaxBalanceExceeded(
             f"The card may hold at most {product.max_balance} (minor units); it holds "
             f"{current} and {adding} more would exceed that.",
-            details={"max_balance": product.max_balance, "balance": current, "adding": adding},
+            details={
+                "max_balance": amount_detail(product.max_balance, product.currency),
+                "balance": amount_detail(current, product.currency),
+                "adding": amount_detail(adding, product.currency),
+            },
         )
 
 
@@ -158,10 +163,13 @@ async def fund_batch(
     """
     batch = await get_batch(session, batch_id)
     if batch.status != BatchStatus.COMPLETED:
-        raise IllegalCardTransition("Only a completed batch can be activated.")
+        raise IllegalCardTransition(
+            "Only a completed batch can be activated.", details={"problem": "batch_not_completed"}
+        )
     if batch.funded_at is not None:
         raise IllegalCardTransition(
-            f"The batch was already activated (transfer {batch.funding_reference})."
+            f"The batch was already activated (transfer {batch.funding_reference}).",
+            details={"problem": "batch_already_activated"},
         )
     expected = batch.total * batch.face_value
     if amount != expected:
@@ -169,7 +177,12 @@ async def fund_batch(
             f"The batch is worth {expected} (minor units, {batch.total} × {batch.face_value}); "
             f"the transfer of {amount} does not match it.",
             param="amount",
-            details={"expected": expected, "amount": amount},
+            details={
+                "expected": amount_detail(expected, batch.currency),
+                "amount": amount_detail(amount, batch.currency),
+                "count": batch.total,
+                "face_value": amount_detail(batch.face_value, batch.currency),
+            },
         )
     cards = (
         (
@@ -186,7 +199,8 @@ async def fund_batch(
     if len(cards) != batch.total:
         raise IllegalCardTransition(
             f"{batch.total - len(cards)} cards of the batch are no longer unsold; "
-            "activate the rest one by one."
+            "activate the rest one by one.",
+            details={"problem": "batch_cards_sold", "count": batch.total - len(cards)},
         )
     product = await get_product(session, batch.product_id)
     check_max_balance(product, 0, batch.face_value)

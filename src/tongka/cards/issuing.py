@@ -28,6 +28,7 @@ from tongka.cards.errors import (
 from tongka.cards.keys import CardKeys, new_secret
 from tongka.cards.models import Card, CardProduct
 from tongka.cards.products import CAPACITY_WARNING_RATIO, ProductStatus, get_product
+from tongka.errors import amount_detail
 from tongka.events import record_event
 from tongka.identity import service as identity
 from tongka.identity.models import KycLevel
@@ -84,6 +85,14 @@ def check_face_value(product: CardProduct, face_value: int) -> None:
                 f"{product.name} is sold in face values {product.face_values}; "
                 f"{face_value} is not one of them.",
                 param="face_value",
+                details={
+                    "problem": "not_listed",
+                    "product": product.name,
+                    "face_value": amount_detail(face_value, product.currency),
+                    "face_values": [
+                        amount_detail(v, product.currency) for v in product.face_values
+                    ],
+                },
             )
         return
     low, high = product.face_value_min or 0, product.face_value_max or 0
@@ -91,6 +100,13 @@ def check_face_value(product: CardProduct, face_value: int) -> None:
         raise InvalidFaceValue(
             f"{product.name} takes face values from {low} to {high}; {face_value} is outside.",
             param="face_value",
+            details={
+                "problem": "out_of_range",
+                "product": product.name,
+                "face_value": amount_detail(face_value, product.currency),
+                "minimum": amount_detail(low, product.currency),
+                "maximum": amount_detail(high, product.currency),
+            },
         )
 
 
@@ -103,6 +119,7 @@ async def issuable_product(
             f"The product is {product.status}: cards are issued only once the platform has "
             "approved it.",
             param="product_id",
+            details={"status": product.status},
         )
     await ensure_product_acceptance(session, product)  # an agreement revoked since: refused
     return product
@@ -126,6 +143,11 @@ async def reserve_sequences(
             f"The BIN range {product.bin_prefix} has no room for {count} more cards "
             f"(capacity {capacity}); the product needs a new BIN range.",
             param="product_id",
+            details={
+                "bin_prefix": product.bin_prefix,
+                "room": max(0, capacity - product.issued_count),
+                "count": count,
+            },
         )
     if issued >= capacity * CAPACITY_WARNING_RATIO and product.capacity_warned_at is None:
         await session.execute(
@@ -297,4 +319,8 @@ async def check_holder(session: AsyncSession, holder_id: str, *, is_named: bool)
             f"A named card needs a holder verified to KYC level {int(NAMED_CARD_MIN_KYC)} "
             f"({NAMED_CARD_MIN_KYC.name.lower()}); this holder is at level {consumer.kyc_level}.",
             param="holder_id",
+            details={
+                "required_kyc": NAMED_CARD_MIN_KYC.name.lower(),
+                "holder_kyc": KycLevel(consumer.kyc_level).name.lower(),
+            },
         )

@@ -28,6 +28,7 @@ from tongka.cards.issuing import CardStatus
 from tongka.cards.keys import CardKeys
 from tongka.cards.models import Card
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
+from tongka.errors import amount_detail
 from tongka.events import record_event
 from tongka.identity.principal import Principal, PrincipalKind
 
@@ -51,7 +52,11 @@ def check_transition(card: Card, action: str) -> None:
         names = ", ".join(sorted(status.value for status in allowed))
         raise IllegalCardTransition(
             f"Cannot {action.replace('_', ' ')} a card that is {card.status} (only from: {names}).",
-            details={"status": card.status, "action": action},
+            details={
+                "status": card.status,
+                "action": action,
+                "allowed": sorted(status.value for status in allowed),
+            },
         )
 
 
@@ -248,7 +253,10 @@ def _refuse_unless_empty(card_id: str) -> Any:
             raise IllegalCardTransition(
                 f"The card still holds {balance.total} (minor units); it can be closed only "
                 "when empty.",
-                details={"balance": balance.total},
+                details={
+                    "problem": "balance_not_empty",
+                    "balance": amount_detail(balance.total, locked.cards[card_id].currency),
+                },
             )
         return []
 

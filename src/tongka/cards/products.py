@@ -21,6 +21,7 @@ from tongka.cards.errors import (
 )
 from tongka.cards.models import CardProduct, CardRegulation
 from tongka.currencies import currency_problem
+from tongka.errors import amount_detail
 from tongka.events import record_event
 from tongka.identity.principal import Principal
 from tongka.ids import new_id
@@ -135,44 +136,83 @@ def _show(amount: int, currency: str) -> str:
 
 def regulation_problems(spec: ProductSpec, rules: RegulationRules) -> list[str]:
     """Every rule the product breaks, each citing its article (empty: compliant)."""
+    return [breach["message"] for breach in regulation_breaches(spec, rules)]
+
+
+def regulation_breaches(spec: ProductSpec, rules: RegulationRules) -> list[dict[str, object]]:
+    """Every rule the product breaks: the rule (a ``RegulationRules`` field, as
+    ``problem``), its article, the limit it sets and the English message citing it."""
     if not rules.is_enforced:
         return []
-    problems = []
+    breaches: list[dict[str, object]] = []
+
+    def breach(rule: str, article: int, message: str, **limit: object) -> None:
+        breaches.append({"problem": rule, "rule": rule, "article": article, "message": message})
+        breaches[-1].update(limit)
+
     if spec.is_named and spec.max_balance > rules.named_max_balance:
-        problems.append(
+        breach(
+            "named_max_balance",
+            21,
             f"{REGULATION}第二十一条: a named card (记名卡) may hold at most "
-            f"{_show(rules.named_max_balance, spec.currency)}."
+            f"{_show(rules.named_max_balance, spec.currency)}.",
+            limit=amount_detail(rules.named_max_balance, spec.currency),
         )
     if not spec.is_named and spec.max_balance > rules.anonymous_max_balance:
-        problems.append(
+        breach(
+            "anonymous_max_balance",
+            21,
             f"{REGULATION}第二十一条: an anonymous card (不记名卡) may hold at most "
-            f"{_show(rules.anonymous_max_balance, spec.currency)}."
+            f"{_show(rules.anonymous_max_balance, spec.currency)}.",
+            limit=amount_detail(rules.anonymous_max_balance, spec.currency),
         )
     if spec.is_named and rules.is_named_expiry_forbidden and spec.validity_months is not None:
-        problems.append(f"{REGULATION}第二十二条: a named card (记名卡) may not expire.")
+        breach(
+            "is_named_expiry_forbidden",
+            22,
+            f"{REGULATION}第二十二条: a named card (记名卡) may not expire.",
+        )
     if (
         not spec.is_named
         and spec.validity_months is not None
         and spec.validity_months < rules.anonymous_min_validity_months
     ):
-        problems.append(
+        breach(
+            "anonymous_min_validity_months",
+            22,
             f"{REGULATION}第二十二条: an anonymous card (不记名卡) must be valid for at least "
-            f"{rules.anonymous_min_validity_months} months."
+            f"{rules.anonymous_min_validity_months} months.",
+            months=rules.anonymous_min_validity_months,
         )
-    return problems
+    return breaches
+
+
+def _regulation_violation(breaches: list[dict[str, object]]) -> RegulationViolation:
+    messages = [str(breach["message"]) for breach in breaches]
+    return RegulationViolation(
+        " ".join(messages), details={"violations": messages, "problems": breaches}
+    )
 
 
 def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
     """Malformed fields as (param, message) pairs, all of them at once."""
-    problems: list[tuple[str, str]] = []
+    return [(problem["param"], problem["message"]) for problem in spec_problem_details(spec)]
 
-    def check(condition: bool, param: str, message: str) -> None:
+
+def spec_problem_details(spec: ProductSpec) -> list[dict[str, str]]:
+    """Malformed fields, all of them at once: each its ``param``, the ``problem`` (a stable
+    code, worded for people as ``invalid_card_product.<problem>``) and the English message."""
+    problems: list[dict[str, str]] = []
+
+    def check(condition: bool, param: str, message: str, problem: str | None = None) -> None:
         if not condition:
-            problems.append((param, message))
+            problems.append({"param": param, "problem": problem or param, "message": message})
 
-    check(bool(spec.name.strip()), "name", "The name may not be empty.")
+    check(bool(spec.name.strip()), "name", "The name may not be empty.", "name_empty")
     currency_refusal = currency_problem(spec.currency)  # TONGKA_CURRENCIES (tongka.currencies)
     check(currency_refusal is None, "currency", str(currency_refusal))
+    if currency_refusal is not None:
+        problems[-1]["currency"] = str(spec.currency)
     check(
         spec.bin_prefix.isdigit() and 6 <= len(spec.bin_prefix) <= 8,
         "bin_prefix",
@@ -186,6 +226,7 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
         has_list != has_range,
         "face_values",
         "Give either a list of face values or an open range (min and max), not both.",
+        "face_values_list_or_range",
     )
     if spec.face_values is not None:
         check(
@@ -200,6 +241,7 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
             low is not None and high is not None and 0 < low <= high <= spec.max_balance,
             "face_value_min",
             "The face value range needs 0 < min <= max <= maximum balance.",
+            "face_value_range",
         )
     check(
         spec.validity_months is None or 1 <= spec.validity_months <= 1200,
@@ -214,6 +256,7 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
         ),
         "accepted_store_ids",
         "Acceptance by stores needs a list of store ids (sto_...).",
+        "store_ids_required",
     )
     check(
         spec.acceptance is not Acceptance.MERCHANTS
@@ -223,16 +266,19 @@ def spec_problems(spec: ProductSpec) -> list[tuple[str, str]]:
         ),
         "accepted_merchant_ids",
         "Multi-merchant acceptance needs a list of merchant ids (mch_...).",
+        "merchant_ids_required",
     )
     check(
         spec.acceptance is Acceptance.STORES or not spec.accepted_store_ids,
         "accepted_store_ids",
         "Store ids are given only with acceptance 'stores'.",
+        "store_ids_unexpected",
     )
     check(
         spec.acceptance is Acceptance.MERCHANTS or not spec.accepted_merchant_ids,
         "accepted_merchant_ids",
         "Merchant ids are given only with acceptance 'merchants'.",
+        "merchant_ids_unexpected",
     )
     if spec.breakage_policy is BreakagePolicy.EXCHANGE:
         check(
@@ -254,7 +300,11 @@ def parse_ratio(value: str | None) -> Decimal | None:
     try:
         return Decimal(value)
     except InvalidOperation as exc:
-        raise InvalidCardProduct("Not a decimal ratio.", param="exchange_ratio") from exc
+        raise InvalidCardProduct(
+            "Not a decimal ratio.",
+            param="exchange_ratio",
+            details={"problem": "ratio_not_decimal"},
+        ) from exc
 
 
 async def _ensure_bin_is_free(session: AsyncSession, bin_prefix: str) -> None:
@@ -265,6 +315,7 @@ async def _ensure_bin_is_free(session: AsyncSession, bin_prefix: str) -> None:
             raise BinRangeConflict(
                 f"The BIN {bin_prefix} overlaps the BIN range {existing} of another product.",
                 param="bin_prefix",
+                details={"bin_prefix": bin_prefix, "existing": existing},
             )
 
 
@@ -274,18 +325,17 @@ async def create_product(
     """A draft product. Refused (nothing written) if malformed, non-compliant, its BIN
     overlaps, or it names stores or merchants without their consent (see ``acceptance``);
     the regulation row is locked so two overlapping BINs cannot both pass."""
-    problems = spec_problems(spec)
+    problems = spec_problem_details(spec)
     if problems:
-        param, message = problems[0]
         raise InvalidCardProduct(
-            "; ".join(f"{p}: {m}" for p, m in problems),
-            param=param,
-            details={"problems": [{"param": p, "message": m} for p, m in problems]},
+            "; ".join(f"{problem['param']}: {problem['message']}" for problem in problems),
+            param=problems[0]["param"],
+            details={"problems": problems},
         )
     regulation = await _regulation_row(session, now, lock=True)
-    violations = regulation_problems(spec, _rules_of(regulation))
-    if violations:
-        raise RegulationViolation(" ".join(violations), details={"violations": violations})
+    breaches = regulation_breaches(spec, _rules_of(regulation))
+    if breaches:
+        raise _regulation_violation(breaches)
     await _ensure_bin_is_free(session, spec.bin_prefix)
     await ensure_acceptance_agreed(
         session, merchant_id, spec.acceptance, spec.accepted_store_ids, spec.accepted_merchant_ids
@@ -347,7 +397,10 @@ async def get_product(
 
 def _move(product: CardProduct, allowed: set[str], target: ProductStatus, now: datetime) -> None:
     if product.status not in allowed:
-        raise IllegalProductTransition(f"A {product.status} product cannot become {target.value}.")
+        raise IllegalProductTransition(
+            f"A {product.status} product cannot become {target.value}.",
+            details={"status": product.status, "target": target.value},
+        )
     product.status = target
     product.updated_at = now
 
@@ -376,9 +429,10 @@ async def review_product(
     product = await get_product(session, product_id, lock=True)
     target = ProductStatus.ACTIVE if is_approved else ProductStatus.REJECTED
     if is_approved:
-        violations = regulation_problems(product_spec(product), await get_regulation(session, now))
-        if violations:
-            raise RegulationViolation(" ".join(violations), details={"violations": violations})
+        rules = await get_regulation(session, now)
+        breaches = regulation_breaches(product_spec(product), rules)
+        if breaches:
+            raise _regulation_violation(breaches)
         await ensure_product_acceptance(session, product)
     _move(product, {ProductStatus.PENDING_REVIEW}, target, now)
     product.review_note = note

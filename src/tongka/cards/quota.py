@@ -21,6 +21,7 @@ from tongka.cards.errors import IssuerQuotaExceeded
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardIssuerQuota
 from tongka.currencies import require_enabled
+from tongka.errors import amount_detail
 from tongka.events import record_event
 
 HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
@@ -87,5 +88,9 @@ async def reserve_quota(
         raise IssuerQuotaExceeded(
             f"The issuer's cards already hold {outstanding} {currency} (minor units); "
             f"{amount} more would exceed the issuing quota of {quota} the platform granted.",
-            details={"outstanding": outstanding, "amount": amount, "quota": quota},
+            details={
+                "outstanding": amount_detail(outstanding, currency),
+                "amount": amount_detail(amount, currency),
+                "quota": amount_detail(quota, currency),
+            },
         )

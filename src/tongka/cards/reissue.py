@@ -126,7 +126,7 @@ def check_merge_sources(target_card_id: str, source_card_ids: list[str]) -> None
         raise InvalidMergeSources(
             f"The target card {target_card_id} cannot also be one of the source cards.",
             param="source_card_ids",
-            details={"card_id": target_card_id},
+            details={"problem": "target_in_sources", "card_id": target_card_id},
         )
     repeated = sorted(
         {card_id for card_id in source_card_ids if source_card_ids.count(card_id) > 1}
@@ -135,7 +135,7 @@ def check_merge_sources(target_card_id: str, source_card_ids: list[str]) -> None
         raise InvalidMergeSources(
             f"Each source card may be named once; repeated: {', '.join(repeated)}.",
             param="source_card_ids",
-            details={"card_ids": repeated},
+            details={"problem": "repeated", "card_ids": repeated},
         )
 
 

@@ -130,7 +130,7 @@ def ensure_same_merchant(principal: Principal, merchant_id: str | None, *, what:
         return
     if principal.merchant_id is None or principal.merchant_id != merchant_id:
         log.warning("auth.cross_tenant_access", actor=principal.actor, object=what)
-        raise NotFound(f"No such {what}.")
+        raise NotFound(f"No such {what}.", details={"object": what})
 
 
 def merchant_scope(principal: Principal, requested_merchant_id: str | None) -> str:
@@ -138,11 +138,16 @@ def merchant_scope(principal: Principal, requested_merchant_id: str | None) -> s
     if principal.is_platform:
         if requested_merchant_id is None:
             raise InvalidRequest(
-                "Platform callers must say which merchant: merchant_id.", param="merchant_id"
+                "Platform callers must say which merchant: merchant_id.",
+                code="merchant_id_required",
+                param="merchant_id",
             )
         return requested_merchant_id
     if requested_merchant_id is not None:
         ensure_same_merchant(principal, requested_merchant_id, what="merchant")
     if principal.merchant_id is None:
-        raise PermissionDenied("This endpoint is for merchant or platform callers.")
+        raise PermissionDenied(
+            "This endpoint is for merchant or platform callers.",
+            details={"problem": "merchant_or_platform_only"},
+        )
     return principal.merchant_id

@@ -29,12 +29,15 @@ def visible_to(
     caller, its store ``store_id``); otherwise reported as not found (tenants are walls)."""
     if not scope_of(principal).reaches(merchant_id=owned.merchant_id, store_id=store_id):
         log.warning("auth.out_of_scope_access", actor=principal.actor, object=what)
-        raise NotFound(f"No such {what}.")
+        raise NotFound(f"No such {what}.", details={"object": what})
     return owned
 
 
 def endpoint_owner(principal: Principal) -> str:
     """The caller's merchant: secrets are only ever shown to the merchant owning the endpoint."""
     if principal.merchant_id is None:
-        raise PermissionDenied("Webhook endpoints are registered by merchants.")
+        raise PermissionDenied(
+            "Webhook endpoints are registered by merchants.",
+            details={"problem": "webhook_endpoints_merchant_only"},
+        )
     return principal.merchant_id

@@ -70,14 +70,22 @@ async def create_api_key(
     if merchant_id is None:
         if role not in PlatformRole.__members__.values():
             raise InvalidRequest(
-                f"A platform key's role is one of {', '.join(PlatformRole)}.", param="role"
+                f"A platform key's role is one of {', '.join(PlatformRole)}.",
+                code="invalid_role",
+                param="role",
+                details={"roles": list(PlatformRole)},
             )
         if store_id is not None:
-            raise InvalidRequest("Platform keys have no store.", param="store_id")
+            raise InvalidRequest(
+                "Platform keys have no store.", code="platform_has_no_store", param="store_id"
+            )
     else:
         if role not in ApiKeyRole.__members__.values():
             raise InvalidRequest(
-                f"A merchant key's role is one of {', '.join(ApiKeyRole)}.", param="role"
+                f"A merchant key's role is one of {', '.join(ApiKeyRole)}.",
+                code="invalid_role",
+                param="role",
+                details={"roles": list(ApiKeyRole)},
             )
         await require_active_merchant(session, merchant_id)
         if store_id is not None:

@@ -46,7 +46,9 @@ async def flush_unique(session: AsyncSession, what: str, param: str) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise AlreadyExists(f"A {what} with this {param} already exists.", param=param) from exc
+        raise AlreadyExists(
+            f"A {what} with this {param} already exists.", param=param, details={"object": what}
+        ) from exc
 
 
 async def get_object(session: AsyncSession, model: type[Any], object_id: str, what: str) -> Any:
@@ -54,7 +56,7 @@ async def get_object(session: AsyncSession, model: type[Any], object_id: str, wh
     a 404 never tells whether an id exists."""
     found = await session.get(model, object_id)
     if found is None:
-        raise ObjectNotFound(f"No such {what}.")
+        raise ObjectNotFound(f"No such {what}.", details={"object": what})
     return found
 
 
@@ -92,6 +94,7 @@ async def require_active_merchant(session: AsyncSession, merchant_id: str) -> Me
         raise MerchantNotActive(
             f"Merchant {merchant_id} is {merchant.status}; only active merchants can do business.",
             param="merchant_id",
+            details={"status": merchant.status},
         )
     return merchant
 

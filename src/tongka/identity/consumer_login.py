@@ -149,6 +149,7 @@ async def _check_send_rate(session: AsyncSession, phone: str, now: datetime) -> 
         raise RateLimited(
             f"No more than {DAILY_SEND_LIMIT} codes a day go to one number; try again later.",
             code="login_code_daily_limit",
+            details={"limit": DAILY_SEND_LIMIT},
             param="phone",
             retry_after_seconds=max(1, int(wait.total_seconds() + 0.999)),
         )

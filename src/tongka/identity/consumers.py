@@ -35,7 +35,11 @@ async def create_consumer(
 ) -> Consumer:
     phone = canonical_phone(phone)
     if await session.scalar(select(Consumer.id).where(Consumer.phone == phone)) is not None:
-        raise AlreadyExists("A consumer with this phone number already exists.", param="phone")
+        raise AlreadyExists(
+            "A consumer with this phone number already exists.",
+            param="phone",
+            details={"object": "consumer"},
+        )
     consumer = Consumer(
         id=new_id("con"),
         phone=phone,

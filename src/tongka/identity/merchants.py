@@ -117,7 +117,9 @@ async def register_merchant(
     check_password_strength(registration.admin_password)
     if await session.scalar(select(Merchant.id).where(Merchant.credit_code == credit_code)):
         raise AlreadyExists(
-            "A merchant with this credit code is already registered.", param="credit_code"
+            "A merchant with this credit code is already registered.",
+            details={"object": "merchant"},
+            param="credit_code",
         )
     await ensure_email_free(session, normalize_email(registration.admin_email))
     merchant = Merchant(
@@ -211,10 +213,14 @@ async def review_merchant(
     merchant = await _locked_merchant(session, merchant_id)
     if merchant.status not in allowed_from:
         raise IllegalTransition(
-            f"Cannot {decision} a merchant that is {merchant.status}.", param="status"
+            f"Cannot {decision} a merchant that is {merchant.status}.",
+            param="status",
+            details={"decision": decision, "status": merchant.status},
         )
     if decision == "reject" and not (reason and reason.strip()):
-        raise InvalidRequest("A rejection needs a reason.", param="reason")
+        raise InvalidRequest(
+            "A rejection needs a reason.", code="rejection_reason_required", param="reason"
+        )
     previous = merchant.status
     merchant.status = target
     merchant.reviewed_by = actor

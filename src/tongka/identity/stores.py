@@ -33,7 +33,12 @@ def _coordinate(value: Decimal | None, limit: int, param: str) -> Decimal | None
     if value is None:
         return None
     if not -limit <= value <= limit:
-        raise InvalidRequest(f"{param} must be between -{limit} and {limit}.", param=param)
+        raise InvalidRequest(
+            f"{param} must be between -{limit} and {limit}.",
+            code="coordinate_out_of_range",
+            param=param,
+            details={"limit": limit},
+        )
     return value.quantize(COORDINATE_PLACES)
 
 
@@ -81,7 +86,7 @@ async def get_store(session: AsyncSession, store_id: str, *, merchant_id: str | 
     """The store; with ``merchant_id`` it must belong to that merchant (else not found)."""
     store: Store = await get_object(session, Store, store_id, "store")
     if merchant_id is not None and store.merchant_id != merchant_id:
-        raise ObjectNotFound("No such store.")
+        raise ObjectNotFound("No such store.", details={"object": "store"})
     return store
 
 
@@ -114,7 +119,9 @@ async def create_terminal(
     )
     if duplicate is not None:
         raise AlreadyExists(
-            "This merchant already has a terminal with this device id.", param="device_id"
+            "This merchant already has a terminal with this device id.",
+            details={"object": "terminal"},
+            param="device_id",
         )
     terminal = Terminal(
         id=new_id("trm"),

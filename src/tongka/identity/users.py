@@ -38,7 +38,9 @@ log = structlog.get_logger(__name__)
 
 async def ensure_email_free(session: AsyncSession, email: str) -> None:
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AlreadyExists("A user with this email already exists.", param="email")
+        raise AlreadyExists(
+            "A user with this email already exists.", param="email", details={"object": "user"}
+        )
 
 
 async def create_user(
@@ -62,14 +64,22 @@ async def create_user(
     if merchant_id is None:
         if role not in PlatformRole.__members__.values():
             raise InvalidRequest(
-                f"A platform user's role is one of {', '.join(PlatformRole)}.", param="role"
+                f"A platform user's role is one of {', '.join(PlatformRole)}.",
+                code="invalid_role",
+                param="role",
+                details={"roles": list(PlatformRole)},
             )
         if store_id is not None:
-            raise InvalidRequest("Platform users have no store.", param="store_id")
+            raise InvalidRequest(
+                "Platform users have no store.", code="platform_has_no_store", param="store_id"
+            )
     else:
         if role not in MerchantRole.__members__.values():
             raise InvalidRequest(
-                f"A merchant user's role is one of {', '.join(MerchantRole)}.", param="role"
+                f"A merchant user's role is one of {', '.join(MerchantRole)}.",
+                code="invalid_role",
+                param="role",
+                details={"roles": list(MerchantRole)},
             )
         await get_object(session, Merchant, merchant_id, "merchant")
         if store_id is not None:

@@ -210,6 +210,7 @@ def _check_same(existing: AccountSpec, spec: AccountSpec) -> None:
             f"account {spec.account_id} is already open with a different specification "
             f"({existing}); accounts cannot be changed",
             param="account_id",
+            details={"account_id": spec.account_id},
         )
 
 

@@ -197,9 +197,19 @@ async def export_journal(
 ) -> str:
     """The posted journal of business dates ``first`` to ``last`` (inclusive) as text."""
     if format not in EXPORT_FORMATS:
-        raise InvalidRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}", param="format")
+        raise InvalidRequest(
+            f"format must be one of {', '.join(EXPORT_FORMATS)}",
+            code="invalid_export_format",
+            param="format",
+            details={"formats": list(EXPORT_FORMATS)},
+        )
     if last < first:
-        raise InvalidRequest(f"--to {last} is before --from {first}", param="to")
+        raise InvalidRequest(
+            f"--to {last} is before --from {first}",
+            code="invalid_date_range",
+            param="to",
+            details={"first_date": first, "last_date": last},
+        )
     start, end = _utc_bounds(first, last, timezone)
     transfers = await _posted_transfers(session, start, end)
     if format == "csv":

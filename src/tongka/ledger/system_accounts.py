@@ -48,7 +48,9 @@ def system_account_spec(code: AccountCode, currency: str) -> AccountSpec:
     if code not in SYSTEM_ACCOUNTS:
         raise InvalidRequest(
             f"{code} is not a platform account; choose one of {', '.join(sorted(SYSTEM_ACCOUNTS))}",
+            code="unknown_system_account",
             param="code",
+            details={"account": str(code)},
         )
     kind = SYSTEM_ACCOUNTS[code]
     return AccountSpec(

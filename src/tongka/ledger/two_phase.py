@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.errors import amount_detail
 from tongka.ledger.accounts import load_accounts
 from tongka.ledger.balances import (
     Delta,
@@ -108,6 +109,7 @@ def _replay_resolution(
         f"pending transfer {resolution.pending_id} was already {action} by transfer "
         f"{resolution.transfer_id}",
         param="pending_id",
+        details={"resolution": action},
     )
 
 
@@ -133,11 +135,16 @@ async def _resolve_pending(
             f"cannot post {amount} of pending transfer {pending_id}: it reserved only "
             f"{pending.amount}",
             param="amount",
+            details={
+                "amount": amount_detail(amount, pending.currency),
+                "pending": amount_detail(pending.amount, pending.currency),
+            },
         )
     if pending.expires_at is not None and now >= pending.expires_at:
         raise PendingTransferExpired(
             f"pending transfer {pending_id} expired at {pending.expires_at.isoformat()}",
             param="pending_id",
+            details={"expires_at": pending.expires_at},
         )
     transfer = _resolution_transfer(pending, transfer_id, kind, amount, now)
     sequence = await insert_transfer(session, transfer)

@@ -45,12 +45,15 @@ def check_amount(amount: object, transfer_id: str) -> None:
         )
     if amount <= 0:
         raise InvalidAmount(
-            f"transfer {transfer_id}: amount must be positive, got {amount}", param="amount"
+            f"transfer {transfer_id}: amount must be positive, got {amount}",
+            param="amount",
+            details={"problem": "not_positive"},
         )
     if amount > MAX_AMOUNT:
         raise InvalidAmount(
             f"transfer {transfer_id}: amount {amount} exceeds the maximum {MAX_AMOUNT}",
             param="amount",
+            details={"problem": "above_maximum"},
         )
 
 
@@ -215,12 +218,20 @@ def limit_error(breach: LimitBreach, transfer_id: str) -> Exception:
             f"transfer {transfer_id}: account {account.account_id} has {available} "
             f"{account.currency} (minor units) available, not enough for this debit",
             param="amount",
-            details={"account_id": account.account_id, "available": available},
+            details={
+                "account_id": account.account_id,
+                "available": available,
+                "currency": account.currency,
+            },
         )
     headroom = current.debits_posted - current.credits_posted - current.credits_pending
     return CreditLimitExceeded(
         f"transfer {transfer_id}: account {account.account_id} may take only {headroom} "
         f"{account.currency} (minor units) more in credits",
         param="amount",
-        details={"account_id": account.account_id, "available": headroom},
+        details={
+            "account_id": account.account_id,
+            "available": headroom,
+            "currency": account.currency,
+        },
     )

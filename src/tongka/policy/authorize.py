@@ -37,7 +37,10 @@ class Scope:
         """The merchant a list or lookup is restricted to (None: all). A holder's scope has
         no merchant view: staff lists refuse it (403) rather than show everything."""
         if self.holder_id is not None:
-            raise PermissionDenied("This is for merchant or platform callers.")
+            raise PermissionDenied(
+                "This is for merchant or platform callers.",
+                details={"problem": "merchant_or_platform_only"},
+            )
         return self.merchant_id
 
     def store(self, requested: str | None = None) -> str | None:
@@ -83,5 +86,7 @@ def authorize(principal: Principal, action: Action) -> Scope:
     """The scope ``principal`` may take ``action`` in; 403 ``permission_denied`` otherwise."""
     if not allowed(principal, action):
         log.info("policy.denied", actor=principal.actor, action=action.value)
-        raise PermissionDenied(f"Not allowed to take the action {action.value}.")
+        raise PermissionDenied(
+            f"Not allowed to take the action {action.value}.", details={"action": action.value}
+        )
     return scope_of(principal)

@@ -38,6 +38,7 @@ from tongka.identity.models import ConsoleSession, Consumer, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
 from tongka.web import formatting, i18n
+from tongka.web.error_messages import error_text
 from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
 from tongka.web.labels import label_of
 from tongka.web.nav import nav_for
@@ -156,12 +157,12 @@ class Console:
 
     async def attempt(self, work: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
         """Run a service call in a savepoint: on a domain error nothing it wrote stays, and
-        the error's message comes back for the form to show."""
+        the error's message comes back, in the page's language, for the form to show."""
         try:
             async with self.session.begin_nested():
                 return await work(), None
         except DomainError as exc:
-            return None, exc.message
+            return None, error_text(self.language, exc, timezone=self.settings.timezone)
 
 
 async def get_console(
@@ -214,7 +215,9 @@ async def get_checked_form(console: ConsoleDep) -> FormData:
         )
     if not valid:
         log.warning("console.csrf_refused", path=console.request.url.path)
-        raise PermissionDenied("The form expired or did not come from this site; reload it.")
+        raise PermissionDenied(
+            "The form expired or did not come from this site; reload it.", code="csrf_token_invalid"
+        )
     return form
 
 
@@ -242,11 +245,13 @@ class ConsoleRoute(UnitOfWorkRoute):
             except DomainError as exc:
                 status = {"not_found": 404, "permission_denied": 403}.get(exc.kind, 400)
                 language = language_of(request)
+                settings = getattr(request.app.state, "settings", None)
+                zone = settings.timezone if settings else formatting.DEFAULT_TIMEZONE
                 return templates.TemplateResponse(
                     request,
                     "error.html",
                     {
-                        "message": exc.message,
+                        "message": error_text(language, exc, timezone=zone),
                         "language": language,
                         "languages": LANGUAGES,
                         "nav": [],

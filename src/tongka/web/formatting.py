@@ -25,7 +25,10 @@ def format_money(amount: Money | int | None, currency: str | None = None) -> str
     return money_text(money)
 
 
-def format_time(moment: datetime | None, timezone: str = "Asia/Shanghai") -> str:
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # the platform's, unless the settings say otherwise
+
+
+def format_time(moment: datetime | None, timezone: str = DEFAULT_TIMEZONE) -> str:
     """An instant as the platform's local time, to the minute (``2026-01-01 08:00``)."""
     if moment is None:
         return ""

@@ -171,12 +171,20 @@ async def resolve_destination(
         try:
             found = await resolver(host, port)
         except OSError as exc:
-            raise DestinationRefused(f"url: {host} does not resolve ({exc})", param="url") from exc
+            raise DestinationRefused(
+                f"url: {host} does not resolve ({exc})", param="url", details={"host": host}
+            ) from exc
         addresses = [ipaddress.ip_address(address.split("%")[0]) for address in found]
     if not addresses:
-        raise DestinationRefused(f"url: {host} does not resolve", param="url")
+        raise DestinationRefused(
+            f"url: {host} does not resolve", param="url", details={"host": host}
+        )
     for address in addresses:
         reason = address_refusal(address, allow_loopback=allow_loopback)
         if reason is not None:
-            raise DestinationRefused(f"url: {host} resolves to {address}: {reason}", param="url")
+            raise DestinationRefused(
+                f"url: {host} resolves to {address}: {reason}",
+                param="url",
+                details={"host": host},
+            )
     return Destination(url, parts.scheme, host, str(addresses[0]), port)

@@ -53,6 +53,11 @@ def require_currency(amount: AmountIn, currency: str, *, param: str) -> int:
         raise AmountCurrencyMismatch(
             f"{param}: the amount is in {amount.currency}, but this is a {currency} product.",
             param=f"{param}.currency",
+            details={
+                "currency": amount.currency,
+                "expected_currency": currency,
+                "object": "card_product",
+            },
         )
     return amount.amount
 

@@ -89,12 +89,17 @@ async def create_api_key(
 ) -> CreatedApiKeyOut:
     if body.kind == "platform":
         if not principal.is_platform:
-            raise PermissionDenied("Only platform admins create platform keys.")
+            raise PermissionDenied(
+                "Only platform admins create platform keys.",
+                details={"problem": "platform_key_admin_only"},
+            )
         merchant_id = None
     elif principal.is_platform:
         merchant_id = body.merchant_id
         if merchant_id is None:
-            raise InvalidRequest("Name the merchant: merchant_id.", param="merchant_id")
+            raise InvalidRequest(
+                "Name the merchant: merchant_id.", code="merchant_id_required", param="merchant_id"
+            )
     else:
         ensure_same_merchant(principal, body.merchant_id or principal.merchant_id, what="merchant")
         merchant_id = principal.merchant_id
