@@ -65,6 +65,11 @@ class Column:
     title: str = ""
     sort: Any = None
     csv: Callable[[Any, Mapping[str, Any]], object] | None = None
+    in_page: bool = True  # False: only in the CSV (e.g. the currency beside an amount)
+    platform_only: bool = False  # e.g. the merchant: a merchant's staff only see their own
+
+    def shown_to(self, console: Console) -> bool:
+        return not self.platform_only or console.signed_in.is_platform
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ class Filter:
     label_group: str | None = None
     picker: str | None = None
     placeholder: str = ""
+    platform_only: bool = False  # e.g. a merchant picker: a merchant's staff only see theirs
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -103,8 +109,10 @@ def select_filter(name: str, title: str, column: Any, choices: Sequence[str], gr
     return Filter(name, title, "select", column=column, choices=tuple(choices), label_group=group)
 
 
-def picker_filter(name: str, title: str, picker: str, column: Any) -> Filter:
-    return Filter(name, title, "picker", column=column, picker=picker)
+def picker_filter(
+    name: str, title: str, picker: str, column: Any, *, platform_only: bool = False
+) -> Filter:
+    return Filter(name, title, "picker", column=column, picker=picker, platform_only=platform_only)
 
 
 def id_filter(name: str, title: str, column: Any) -> Filter:
@@ -128,6 +136,7 @@ class ListPage:
     values: dict[str, str]
     extras: dict[str, Any] = field(default_factory=dict)
     options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
 
     @property
     def has_previous(self) -> bool:
@@ -190,6 +199,14 @@ class ListSpec:
     extras: Extras | None = None
     page_size: int = PAGE_SIZE
 
+    def columns_for(self, console: Console, *, csv: bool = False) -> list[Column]:
+        """The columns this caller sees: on the page, or (``csv``) in the export."""
+        return [
+            column
+            for column in self.columns
+            if column.shown_to(console) and (column.csv is not None if csv else column.in_page)
+        ]
+
     # --- reading the query string -------------------------------------------------------
 
     def values(self, console: Console) -> dict[str, str]:
@@ -197,6 +214,8 @@ class ListSpec:
         query = console.request.query_params
         values: dict[str, str] = {}
         for spec in self.filters:
+            if spec.platform_only and not console.signed_in.is_platform:
+                continue
             for param in spec.params:
                 value = (query.get(param) or "").replace("\x00", "").strip()[:TEXT_LIMIT]
                 if spec.kind == "select" and value not in spec.choices:
@@ -263,6 +282,7 @@ class ListSpec:
             extras,
         )
         page.options = await self._picker_options(console, page)
+        page.columns = self.columns_for(console)
         return page
 
     async def _picker_options(
@@ -273,7 +293,7 @@ class ListSpec:
         return {
             spec.name: await preloaded(console, str(spec.picker), page.values.get(spec.name))
             for spec in self.filters
-            if spec.kind == "picker"
+            if spec.kind == "picker" and (console.signed_in.is_platform or not spec.platform_only)
         }
 
     async def render(
@@ -299,7 +319,7 @@ class ListSpec:
         """The filtered list as CSV, streamed: UTF-8 with a BOM (Excel reads the Chinese),
         headers in the page's language, times in the platform's zone, money in yuan."""
         filtered = self.filtered(console, statement).order_by(None)
-        columns = [column for column in self.columns if column.csv is not None]
+        columns = self.columns_for(console, csv=True)
         writer = _CsvWriter(console.language, console.settings.timezone)
         header = writer.line([console.gettext(column.title) for column in columns])
         database = get_database(console.request)
