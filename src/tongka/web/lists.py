@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.edge.deps import get_database
@@ -99,6 +99,19 @@ class Filter:
         if self.kind == "date_range":
             return (f"{self.name}_from", f"{self.name}_to")
         return (self.name,)
+
+
+def matching(*columns: Any, exact: Sequence[Any] = ()) -> Apply:
+    """A text filter's ``apply``: one of ``columns`` contains the text (any case; ``%`` and
+    ``_`` are plain characters) or one of ``exact`` equals it (ids, codes)."""
+
+    def apply(statement: Select[Any], text: str, console: Console) -> Select[Any]:
+        pattern = text.lower()
+        conditions = [func.lower(column).contains(pattern, autoescape=True) for column in columns]
+        conditions += [column == text for column in exact]
+        return statement.where(or_(*conditions))
+
+    return apply
 
 
 def text_filter(name: str, title: str, apply: Apply, placeholder: str = "") -> Filter:

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Response
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -31,6 +31,7 @@ from tongka.web.lists import (
     ListSpec,
     date_range,
     id_filter,
+    matching,
     money,
     picker_filter,
     select_filter,
@@ -107,15 +108,6 @@ def _capacity(product: CardProduct) -> int:
     return numbers.capacity(product.bin_prefix, product.number_length)
 
 
-def _product_search(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    return statement.where(
-        or_(
-            func.lower(CardProduct.name).contains(text.lower(), autoescape=True),
-            CardProduct.bin_prefix == text,
-        )
-    )
-
-
 PRODUCTS = ListSpec(
     name="card_products",
     id_column=CardProduct.id,
@@ -159,7 +151,12 @@ PRODUCTS = ListSpec(
         Column("actions"),
     ],
     filters=[
-        text_filter("q", N_("Search"), _product_search, N_("Name or BIN")),
+        text_filter(
+            "q",
+            N_("Search"),
+            matching(CardProduct.name, exact=(CardProduct.bin_prefix, CardProduct.id)),
+            N_("Name or BIN"),
+        ),
         id_filter("product_id", N_("Card product"), CardProduct.id),
         picker_filter(
             "merchant_id", N_("Merchant"), "merchants", CardProduct.merchant_id, platform_only=True
@@ -446,15 +443,6 @@ async def lifecycle_action(
 # --- batches -----------------------------------------------------------------------------
 
 
-def _batch_search(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    return statement.where(
-        or_(
-            CardBatch.id == text,
-            func.lower(CardBatch.reference).contains(text.lower(), autoescape=True),
-        )
-    )
-
-
 BATCHES = ListSpec(
     name="card_batches",
     id_column=CardBatch.id,
@@ -491,7 +479,12 @@ BATCHES = ListSpec(
         Column("actions"),
     ],
     filters=[
-        text_filter("q", N_("Search"), _batch_search, N_("Batch or reference")),
+        text_filter(
+            "q",
+            N_("Search"),
+            matching(CardBatch.reference, exact=(CardBatch.id,)),
+            N_("Batch or reference"),
+        ),
         picker_filter("product_id", N_("Card product"), "products", CardBatch.product_id),
         select_filter(
             "status",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Response
 from pydantic import ValidationError
-from sqlalchemy import Select, func, or_
 
 from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.registration import MerchantRegistrationIn, registration_of
@@ -16,7 +15,15 @@ from tongka.identity.models import Merchant, MerchantStatus
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, ConsoleDep, FormDep, console_router, form_text
 from tongka.web.i18n import N_
-from tongka.web.lists import Column, Label, ListSpec, date_range, select_filter, text_filter
+from tongka.web.lists import (
+    Column,
+    Label,
+    ListSpec,
+    date_range,
+    matching,
+    select_filter,
+    text_filter,
+)
 from tongka.web.pages.listing import Allowed
 
 router = console_router()
@@ -33,26 +40,6 @@ REGISTRATION_FIELDS = (
 ACCOUNT_FIELDS = ("bank_name", "account_name", "account_number")
 
 
-def _merchant_search(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    """By legal name, credit code or contact (name, phone, email)."""
-    pattern = text.lower()
-    return statement.where(
-        or_(
-            *(
-                func.lower(column).contains(pattern, autoescape=True)
-                for column in (
-                    Merchant.legal_name,
-                    Merchant.credit_code,
-                    Merchant.contact_name,
-                    Merchant.contact_phone,
-                    Merchant.contact_email,
-                )
-            ),
-            Merchant.id == text,
-        )
-    )
-
-
 _NAME = Column(
     "legal_name", N_("Legal name"), sort=Merchant.legal_name, csv=lambda row, x: row.legal_name
 )
@@ -60,7 +47,19 @@ _CODE = Column("credit_code", N_("Unified social credit code"), csv=lambda row, 
 _CREATED = Column(
     "created_at", N_("Created"), sort=Merchant.created_at, csv=lambda row, x: row.created_at
 )
-_SEARCH = text_filter("q", N_("Search"), _merchant_search, N_("Name, credit code or contact"))
+_SEARCH = text_filter(
+    "q",
+    N_("Search"),
+    matching(
+        Merchant.legal_name,
+        Merchant.credit_code,
+        Merchant.contact_name,
+        Merchant.contact_phone,
+        Merchant.contact_email,
+        exact=(Merchant.id,),
+    ),
+    N_("Name, credit code or contact"),
+)
 _CREATED_RANGE = date_range("created", N_("Created"), Merchant.created_at)
 
 REVIEW_QUEUE = ListSpec(
