@@ -211,6 +211,7 @@ class ListSpec:
     default_sort: str = "-created_at"
     extras: Extras | None = None
     page_size: int = PAGE_SIZE
+    exportable: bool = True  # False: no CSV (a list of one-time codes, say)
 
     def columns_for(self, console: Console, *, csv: bool = False) -> list[Column]:
         """The columns this caller sees: on the page, or (``csv``) in the export."""
@@ -319,7 +320,7 @@ class ListSpec:
     ) -> Response:
         """``template`` with this page as ``listing`` (its rows, total, links, extras), or
         with ``?format=csv`` the whole filtered list as CSV."""
-        if console.request.query_params.get("format") == "csv":
+        if self.exportable and console.request.query_params.get("format") == "csv":
             return self.csv_response(console, statement)
         page = await self.page(console, statement)
         return console.render(
