@@ -21,6 +21,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.consumer",
     "tongka.web.pages.webhooks",
     "tongka.web.pages.events",
+    "tongka.web.pages.pickers",
 ]
 
 

@@ -19,16 +19,40 @@ LABELS: dict[str, dict[str, str]] = {
         "rejected": N_("Rejected"),
         "revoked": N_("Ended"),
     },
+    "attempt": {
+        "failed": N_("Failed"),
+        "succeeded": N_("Delivered"),
+    },
     "audience": {
         "consumer": N_("Consumer"),
         "merchant": N_("Merchant"),
         "platform": N_("Platform"),
+    },
+    "batch": {
+        "completed": N_("Completed"),
+        "failed": N_("Failed"),
+        "pending": N_("Queued"),
+        "running": N_("Issuing"),
+    },
+    "card": {
+        "active": N_("Active"),
+        "closed": N_("Closed"),
+        "expired": N_("Expired"),
+        "frozen": N_("Frozen"),
+        "issued": N_("Not activated"),
+        "lost": N_("Reported lost"),
     },
     "kyc": {
         "bank_card": N_("Bank card verified"),
         "id_card": N_("ID card verified"),
         "none": N_("Not verified"),
         "phone": N_("Phone verified"),
+    },
+    "product": {
+        "active": N_("Approved"),
+        "draft": N_("Draft"),
+        "pending_review": N_("Pending review"),
+        "rejected": N_("Rejected"),
     },
     "register": {
         "account_name": N_("Settlement account name"),
@@ -68,11 +92,16 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-@pass_context
-def label_of(context: Context, group: str, value: object) -> str:
-    """The words for ``value`` of ``group`` in the page's language (the value if none)."""
+def label_text(language: str, group: str, value: object) -> str:
+    """The words for ``value`` of ``group`` in ``language`` (the value itself if none)."""
     key = getattr(value, "value", value)
     words = LABELS.get(group, {}).get(str(key))
     if words is None:
         return str(key)
-    return gettext(context.get("language", DEFAULT_LANGUAGE), words)
+    return gettext(language, words)
+
+
+@pass_context
+def label_of(context: Context, group: str, value: object) -> str:
+    """The words for ``value`` of ``group`` in the page's language (the value if none)."""
+    return label_text(context.get("language", DEFAULT_LANGUAGE), group, value)

@@ -12,8 +12,16 @@ from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
-from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
+from tongka.identity.models import (
+    ApiKey,
+    ApiKeyRole,
+    MerchantRole,
+    PlatformRole,
+    User,
+    UserStatus,
+)
 from tongka.policy import Action, scope_of
+from tongka.web import pickers
 from tongka.web.console import (
     Console,
     FormDep,
@@ -21,22 +29,102 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import (
-    Allowed,
-    render_list,
-    show_secret_once,
-    submit,
-    visible_stores,
+from tongka.web.i18n import N_
+from tongka.web.lists import (
+    Column,
+    Label,
+    ListSpec,
+    date_range,
+    matching,
+    picker_filter,
+    select_filter,
+    text_filter,
 )
+from tongka.web.names import names_of
+from tongka.web.pages.listing import Allowed, show_secret_once, submit
 
 router = console_router()
+
+
+USER_ROLES = [role.value for role in (*PlatformRole, *MerchantRole)]
+
+
+def _merchant_column() -> Column:
+    return Column(
+        "merchant",
+        N_("Merchant"),
+        csv=lambda row, x: x["names"].of("merchants", row.merchant_id),
+        platform_only=True,
+    )
+
+
+USERS = ListSpec(
+    name="users",
+    id_column=User.id,
+    columns=[
+        Column(
+            "display_name",
+            N_("Full name"),
+            sort=User.display_name,
+            csv=lambda row, x: row.display_name,
+        ),
+        Column("email", N_("Email"), sort=User.email, csv=lambda row, x: row.email),
+        Column("role", N_("Role"), sort=User.role, csv=lambda row, x: Label("role", row.role)),
+        Column("store", N_("Store"), csv=lambda row, x: x["names"].of("stores", row.store_id)),
+        _merchant_column(),
+        Column(
+            "status", N_("Status"), sort=User.status, csv=lambda row, x: Label("status", row.status)
+        ),
+        Column(
+            "created_at", N_("Created"), sort=User.created_at, csv=lambda row, x: row.created_at
+        ),
+    ],
+    filters=[
+        text_filter(
+            "q", N_("Search"), matching(User.display_name, User.email), N_("Name or email")
+        ),
+        select_filter("role", N_("Role"), User.role, USER_ROLES, "role"),
+        select_filter("status", N_("Status"), User.status, [s.value for s in UserStatus], "status"),
+        picker_filter("store_id", N_("Store"), "stores", User.store_id),
+        date_range("created", N_("Created"), User.created_at),
+    ],
+    extras=names_of(merchants="merchant_id", stores="store_id"),
+)
+API_KEYS = ListSpec(
+    name="api_keys",
+    id_column=ApiKey.id,
+    columns=[
+        Column("name", N_("Name"), sort=ApiKey.name, csv=lambda row, x: row.name),
+        Column("prefix", N_("Prefix"), csv=lambda row, x: f"{row.prefix}…"),
+        Column("role", N_("Role"), sort=ApiKey.role, csv=lambda row, x: Label("role", row.role)),
+        Column("store", N_("Store"), csv=lambda row, x: x["names"].of("stores", row.store_id)),
+        _merchant_column(),
+        Column(
+            "created_at", N_("Created"), sort=ApiKey.created_at, csv=lambda row, x: row.created_at
+        ),
+        Column(
+            "last_used_at",
+            N_("Last used"),
+            sort=ApiKey.last_used_at,
+            csv=lambda row, x: row.last_used_at,
+        ),
+        Column("revoked_at", N_("Revoked"), csv=lambda row, x: row.revoked_at, in_page=False),
+        Column("actions"),
+    ],
+    filters=[
+        text_filter("q", N_("Search"), matching(ApiKey.name, ApiKey.prefix), N_("Name or prefix")),
+        picker_filter("store_id", N_("Store"), "stores", ApiKey.store_id),
+        date_range("created", N_("Created"), ApiKey.created_at),
+    ],
+    extras=names_of(merchants="merchant_id", stores="store_id"),
+)
 
 
 async def _access_page(
     console: Console,
     name: str,
+    spec: ListSpec,
     statement: Select[Any],
-    model: Any,
     merchant_roles: type[StrEnum],
     status_code: int,
     **context: Any,
@@ -44,16 +132,16 @@ async def _access_page(
     """``<name>.html``: one page of users or keys, with the roles and stores its form offers
     (platform roles to platform callers, ``merchant_roles`` to a merchant's)."""
     roles = list(PlatformRole) if console.signed_in.is_platform else list(merchant_roles)
-    stores = await visible_stores(console)
-    return await render_list(
+    stores = (
+        [] if console.signed_in.is_platform else await pickers.preloaded(console, "stores", None)
+    )
+    return await spec.render(
         console,
-        f"{name}.html",
-        name,
         statement,
-        model,
+        f"{name}.html",
         status_code,
         roles=roles,
-        stores=stores,
+        store_choices=stores,
         **context,
     )
 
@@ -61,14 +149,14 @@ async def _access_page(
 async def _users_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = identity.users_query(scope_of(console.signed_in).merchant())
     return await _access_page(
-        console, "users", statement, User, MerchantRole, status_code, **context
+        console, "users", USERS, statement, MerchantRole, status_code, **context
     )
 
 
 async def _api_keys_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = identity.api_keys_query(scope_of(console.signed_in).merchant())
     return await _access_page(
-        console, "api_keys", statement, ApiKey, ApiKeyRole, status_code, **context
+        console, "api_keys", API_KEYS, statement, ApiKeyRole, status_code, **context
     )
 
 

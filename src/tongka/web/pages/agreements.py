@@ -11,18 +11,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Response
+from sqlalchemy import select
 
 from tongka.cards import binding, service
+from tongka.cards.acceptance import AgreementStatus
 from tongka.cards.models import Card, CardAcceptanceAgreement, CardHolderBinding
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity.models import Merchant
 from tongka.identity.principal import PrincipalKind
 from tongka.policy import Action, scope_of
+from tongka.web import pickers
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.i18n import N_
+from tongka.web.lists import Column, Label, ListSpec, date_range, select_filter
+from tongka.web.names import names_of
 from tongka.web.nav import NavItem, register_nav_item
-from tongka.web.pages.listing import Allowed, render_list, submit
+from tongka.web.pages.listing import Allowed, submit
 
 router = console_router()
 PAGE = "/console/acceptance_agreements"
@@ -45,17 +50,76 @@ register_nav_item(
 )
 
 
+def _party(attribute: str) -> Any:
+    return lambda row, x: x["names"].of("merchants", getattr(row, attribute))
+
+
+AGREEMENTS = ListSpec(
+    name="acceptance_agreements",
+    id_column=CardAcceptanceAgreement.id,
+    columns=[
+        Column("id", N_("Id"), csv=lambda row, x: row.id),
+        Column("issuer", N_("Issuer"), csv=_party("issuer_merchant_id")),
+        Column("acceptor", N_("Acceptor"), csv=_party("acceptor_merchant_id")),
+        Column(
+            "status",
+            N_("Status"),
+            sort=CardAcceptanceAgreement.status,
+            csv=lambda row, x: Label("agreement", row.status),
+        ),
+        Column("note", N_("Note"), csv=lambda row, x: row.note, in_page=False),
+        Column(
+            "created_at",
+            N_("Created"),
+            sort=CardAcceptanceAgreement.created_at,
+            csv=lambda row, x: row.created_at,
+        ),
+        Column("actions"),
+    ],
+    filters=[
+        select_filter(
+            "status",
+            N_("Status"),
+            CardAcceptanceAgreement.status,
+            [status.value for status in AgreementStatus],
+            "agreement",
+        ),
+        date_range("created", N_("Created"), CardAcceptanceAgreement.created_at),
+    ],
+    extras=names_of(merchants=("issuer_merchant_id", "acceptor_merchant_id")),
+)
+
+
 async def _agreements_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = service.agreements_query(merchant_id=scope_of(console.signed_in).merchant())
-    return await render_list(
+    acceptors = await pickers.preloaded(console, "acceptors", None)
+    incoming = await _incoming(console)
+    return await AGREEMENTS.render(
         console,
-        "acceptance_agreements.html",
-        "agreements",
         statement,
-        CardAcceptanceAgreement,
+        "acceptance_agreements.html",
         status_code,
+        acceptor_choices=acceptors,
+        incoming=incoming,
         **context,
     )
+
+
+async def _incoming(console: Console) -> list[tuple[CardAcceptanceAgreement, str]]:
+    """The proposals waiting for the caller's decision (all of them, whatever the page)."""
+    mine = console.signed_in.merchant_id
+    if mine is None:
+        return []
+    statement = (
+        select(CardAcceptanceAgreement, Merchant.legal_name)
+        .join(Merchant, Merchant.id == CardAcceptanceAgreement.issuer_merchant_id)
+        .where(
+            CardAcceptanceAgreement.acceptor_merchant_id == mine,
+            CardAcceptanceAgreement.status == AgreementStatus.PROPOSED,
+        )
+        .order_by(CardAcceptanceAgreement.id)
+    )
+    return [(row[0], row[1]) for row in (await console.session.execute(statement)).all()]
 
 
 async def _act(console: Console, work: Any) -> Response:

@@ -23,8 +23,9 @@ from tongka.web.console import (
 )
 from tongka.web.consumer_home import consumer_home_sections
 from tongka.web.i18n import N_
+from tongka.web.lists import Column, ListSpec, date_range, matching, text_filter
 from tongka.web.pages.home import landing_page, safe_next
-from tongka.web.pages.listing import Allowed, render_list
+from tongka.web.pages.listing import Allowed
 
 router = console_router()
 
@@ -103,11 +104,25 @@ async def consumer_home(console: Annotated[Console, Allowed(Action.CONSUMER_SELF
     )
 
 
+SANDBOX_SMS = ListSpec(
+    name="sandbox_sms",
+    id_column=SandboxSmsMessage.id,
+    columns=[
+        Column("created_at", N_("Created"), sort=SandboxSmsMessage.created_at),
+        Column("phone", N_("Mobile number"), sort=SandboxSmsMessage.phone),
+        Column("body", N_("Message")),
+    ],
+    filters=[
+        text_filter("phone", N_("Mobile number"), matching(SandboxSmsMessage.phone)),
+        date_range("created", N_("Created"), SandboxSmsMessage.created_at),
+    ],
+    exportable=False,  # sign-in codes: read here, never downloaded
+)
+
+
 @router.get("/sandbox_sms")
 async def sandbox_sms(console: Annotated[Console, Allowed(Action.SANDBOX_SMS_READ)]) -> Response:
     """Messages the sandbox SMS sender delivered (newest first); not in production."""
     if console.settings.environment == "production":
         raise NotFound("There is no sandbox SMS in production.")
-    return await render_list(
-        console, "sandbox_sms.html", "messages", sandbox_messages_query(), SandboxSmsMessage
-    )
+    return await SANDBOX_SMS.render(console, sandbox_messages_query(), "sandbox_sms.html")

@@ -14,7 +14,17 @@ from tongka.identity import service as identity
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, ConsoleDep, FormDep, console_router, form_text
-from tongka.web.pages.listing import Allowed, page_of
+from tongka.web.i18n import N_
+from tongka.web.lists import (
+    Column,
+    Label,
+    ListSpec,
+    date_range,
+    matching,
+    select_filter,
+    text_filter,
+)
+from tongka.web.pages.listing import Allowed
 
 router = console_router()
 
@@ -28,6 +38,65 @@ REGISTRATION_FIELDS = (
     "admin_password",
 )
 ACCOUNT_FIELDS = ("bank_name", "account_name", "account_number")
+
+
+_NAME = Column(
+    "legal_name", N_("Legal name"), sort=Merchant.legal_name, csv=lambda row, x: row.legal_name
+)
+_CODE = Column("credit_code", N_("Unified social credit code"), csv=lambda row, x: row.credit_code)
+_CREATED = Column(
+    "created_at", N_("Created"), sort=Merchant.created_at, csv=lambda row, x: row.created_at
+)
+_SEARCH = text_filter(
+    "q",
+    N_("Search"),
+    matching(
+        Merchant.legal_name,
+        Merchant.credit_code,
+        Merchant.contact_name,
+        Merchant.contact_phone,
+        Merchant.contact_email,
+        exact=(Merchant.id,),
+    ),
+    N_("Name, credit code or contact"),
+)
+_CREATED_RANGE = date_range("created", N_("Created"), Merchant.created_at)
+
+REVIEW_QUEUE = ListSpec(
+    name="review_queue",
+    id_column=Merchant.id,
+    columns=[
+        _NAME,
+        _CODE,
+        Column("contact", N_("Contact name"), csv=lambda row, x: row.contact_name),
+        _CREATED,
+        Column("actions"),
+    ],
+    filters=[_SEARCH, _CREATED_RANGE],
+    default_sort="created_at",  # the oldest application first
+)
+MERCHANTS = ListSpec(
+    name="merchants",
+    id_column=Merchant.id,
+    columns=[
+        _NAME,
+        _CODE,
+        Column(
+            "status",
+            N_("Status"),
+            sort=Merchant.status,
+            csv=lambda row, x: Label("status", row.status),
+        ),
+        _CREATED,
+    ],
+    filters=[
+        _SEARCH,
+        select_filter(
+            "status", N_("Status"), Merchant.status, [s.value for s in MerchantStatus], "status"
+        ),
+        _CREATED_RANGE,
+    ],
+)
 
 
 def validation_message(error: ValidationError) -> str:
@@ -65,19 +134,13 @@ async def register(console: ConsoleDep, form: FormDep) -> Response:
 @router.get("/review")
 async def review_queue(console: Annotated[Console, Allowed(Action.MERCHANT_REVIEW)]) -> Response:
     statement = identity.merchants_query(status=MerchantStatus.PENDING_REVIEW)
-    merchants, next_after = await page_of(console, statement, Merchant)
-    return console.render("review.html", merchants=merchants, next_after=next_after)
+    return await REVIEW_QUEUE.render(console, statement, "review.html")
 
 
 @router.get("/merchants")
 async def merchants_page(console: Annotated[Console, Allowed(Action.MERCHANT_READ)]) -> Response:
-    status = console.request.query_params.get("status")
-    statement = identity.merchants_query(
-        scope_of(console.signed_in).merchant(),
-        MerchantStatus(status) if status in set(MerchantStatus) else None,
-    )
-    merchants, next_after = await page_of(console, statement, Merchant)
-    return console.render("merchants.html", merchants=merchants, next_after=next_after)
+    statement = identity.merchants_query(scope_of(console.signed_in).merchant())
+    return await MERCHANTS.render(console, statement, "merchants.html")
 
 
 @router.get("/merchants/{merchant_id}")

@@ -13,6 +13,7 @@ from tongka.errors import InvalidRequest
 from tongka.identity import service as identity
 from tongka.identity.models import Store, Terminal
 from tongka.policy import Action, scope_of
+from tongka.web import pickers
 from tongka.web.console import (
     Console,
     FormDep,
@@ -20,12 +21,18 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import (
-    Allowed,
-    render_list,
-    submit,
-    visible_stores,
+from tongka.web.i18n import N_
+from tongka.web.lists import (
+    Column,
+    ListSpec,
+    date_range,
+    id_filter,
+    matching,
+    picker_filter,
+    text_filter,
 )
+from tongka.web.names import names_of
+from tongka.web.pages.listing import Allowed, submit
 
 router = console_router()
 STORE_FIELDS = ("name", "address", "city")
@@ -41,25 +48,85 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
         raise InvalidRequest(f"{name} must be a decimal number.", param=name) from exc
 
 
+_CREATED = Column(
+    "created_at", N_("Created"), sort=Store.created_at, csv=lambda row, x: row.created_at
+)
+
+STORES = ListSpec(
+    name="stores",
+    id_column=Store.id,
+    columns=[
+        Column("name", N_("Name"), sort=Store.name, csv=lambda row, x: row.name),
+        Column("city", N_("City"), sort=Store.city, csv=lambda row, x: row.city),
+        Column("address", N_("Address"), csv=lambda row, x: row.address),
+        Column(
+            "merchant",
+            N_("Merchant"),
+            csv=lambda row, x: x["names"].of("merchants", row.merchant_id),
+            platform_only=True,
+        ),
+        _CREATED,
+    ],
+    filters=[
+        text_filter(
+            "q",
+            N_("Search"),
+            matching(Store.name, Store.city, Store.address),
+            N_("Name, city or address"),
+        ),
+        id_filter("store_id", N_("Store"), Store.id),
+        picker_filter(
+            "merchant_id", N_("Merchant"), "merchants", Store.merchant_id, platform_only=True
+        ),
+        date_range("created", N_("Created"), Store.created_at),
+    ],
+    extras=names_of(merchants="merchant_id"),
+)
+TERMINALS = ListSpec(
+    name="terminals",
+    id_column=Terminal.id,
+    columns=[
+        Column(
+            "device_id", N_("Device id"), sort=Terminal.device_id, csv=lambda row, x: row.device_id
+        ),
+        Column("name", N_("Name"), sort=Terminal.name, csv=lambda row, x: row.name),
+        Column("store", N_("Store"), csv=lambda row, x: x["names"].of("stores", row.store_id)),
+        Column(
+            "merchant",
+            N_("Merchant"),
+            csv=lambda row, x: x["names"].of("merchants", row.merchant_id),
+            platform_only=True,
+        ),
+        Column(
+            "created_at", N_("Created"), sort=Terminal.created_at, csv=lambda row, x: row.created_at
+        ),
+    ],
+    filters=[
+        text_filter(
+            "q", N_("Search"), matching(Terminal.device_id, Terminal.name), N_("Device id or name")
+        ),
+        picker_filter("store_id", N_("Store"), "stores", Terminal.store_id),
+        date_range("created", N_("Created"), Terminal.created_at),
+    ],
+    extras=names_of(merchants="merchant_id", stores="store_id"),
+)
+
+
 async def _stores_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = identity.stores_query(scope_of(console.signed_in).merchant())
-    return await render_list(
-        console, "stores.html", "stores", statement, Store, status_code, **context
+    merchants = (
+        await pickers.preloaded(console, "merchants", None) if console.signed_in.is_platform else []
+    )
+    return await STORES.render(
+        console, statement, "stores.html", status_code, merchant_choices=merchants, **context
     )
 
 
 async def _terminals_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = identity.terminals_query(scope_of(console.signed_in).merchant())
-    stores = await visible_stores(console)
-    return await render_list(
-        console,
-        "terminals.html",
-        "terminals",
-        statement,
-        Terminal,
-        status_code,
-        stores=stores,
-        **context,
+    stores = await pickers.preloaded(console, "stores", None)
+    return await TERMINALS.render(
+        console, statement, "terminals.html", status_code, store_choices=stores, **context
     )
 
 

@@ -6,35 +6,133 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Response
+from sqlalchemy import Select
 
 from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
 from tongka.edge.scoping import endpoint_owner
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.pages.listing import (
-    Allowed,
-    page_of,
-    render_list,
-    show_secret_once,
+from tongka.web.i18n import N_
+from tongka.web.lists import (
+    Column,
+    Filter,
+    Label,
+    ListSpec,
+    date_range,
+    matching,
+    select_filter,
+    text_filter,
 )
+from tongka.web.names import names_of
+from tongka.web.pages.listing import Allowed, show_secret_once
 from tongka.webhooks import service as webhooks
-from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
+from tongka.webhooks.models import EndpointStatus, WebhookAttempt, WebhookEndpoint
 
 router = console_router()
 ROTATION_OVERLAP = timedelta(hours=24)
 
 
+def _by_result(statement: Select[Any], value: str, console: Console) -> Select[Any]:
+    return statement.where(WebhookAttempt.succeeded.is_(value == "succeeded"))
+
+
+ENDPOINTS = ListSpec(
+    name="webhook_endpoints",
+    id_column=WebhookEndpoint.id,
+    columns=[
+        Column("url", N_("URL"), sort=WebhookEndpoint.url, csv=lambda row, x: row.url),
+        Column("events", N_("Event type"), csv=lambda row, x: ", ".join(row.enabled_events)),
+        Column(
+            "status",
+            N_("Status"),
+            sort=WebhookEndpoint.status,
+            csv=lambda row, x: Label("webhooks.status", row.status),
+        ),
+        Column(
+            "merchant",
+            N_("Merchant"),
+            csv=lambda row, x: x["names"].of("merchants", row.merchant_id),
+            platform_only=True,
+        ),
+        Column(
+            "created_at",
+            N_("Created"),
+            sort=WebhookEndpoint.created_at,
+            csv=lambda row, x: row.created_at,
+        ),
+        Column("actions"),
+    ],
+    filters=[
+        text_filter(
+            "q",
+            N_("Search"),
+            matching(WebhookEndpoint.url, WebhookEndpoint.description),
+            N_("URL or description"),
+        ),
+        select_filter(
+            "status",
+            N_("Status"),
+            WebhookEndpoint.status,
+            [status.value for status in EndpointStatus],
+            "webhooks.status",
+        ),
+        date_range("created", N_("Created"), WebhookEndpoint.created_at),
+    ],
+    extras=names_of(merchants="merchant_id"),
+)
+ATTEMPTS = ListSpec(
+    name="webhook_attempts",
+    id_column=WebhookAttempt.id,
+    columns=[
+        Column(
+            "attempted_at",
+            N_("Attempted at"),
+            sort=WebhookAttempt.attempted_at,
+            csv=lambda row, x: row.attempted_at,
+        ),
+        Column(
+            "attempt_number", N_("Attempt"), csv=lambda row, x: row.attempt_number, in_page=False
+        ),
+        Column("event", N_("Event"), csv=lambda row, x: row.event_id),
+        Column(
+            "status_code",
+            N_("HTTP status"),
+            sort=WebhookAttempt.status_code,
+            csv=lambda row, x: row.status_code,
+        ),
+        Column(
+            "duration_ms",
+            N_("Duration (ms)"),
+            sort=WebhookAttempt.duration_ms,
+            csv=lambda row, x: row.duration_ms,
+        ),
+        Column(
+            "result",
+            N_("Result"),
+            csv=lambda row, x: Label("attempt", "succeeded" if row.succeeded else "failed"),
+            in_page=False,
+        ),
+        Column("error", N_("Error"), csv=lambda row, x: row.error),
+    ],
+    filters=[
+        Filter(
+            "result",
+            N_("Result"),
+            "select",
+            apply=_by_result,
+            choices=("succeeded", "failed"),
+            label_group="attempt",
+        ),
+        date_range("attempted", N_("Attempted at"), WebhookAttempt.attempted_at),
+    ],
+    default_sort="-attempted_at",
+)
+
+
 async def _endpoints_page(console: Console, status_code: int = 200, **context: Any) -> Response:
-    return await render_list(
-        console,
-        "webhooks.html",
-        "endpoints",
-        webhooks.endpoints_query(scope_of(console.signed_in).merchant()),
-        WebhookEndpoint,
-        status_code,
-        **context,
-    )
+    statement = webhooks.endpoints_query(scope_of(console.signed_in).merchant())
+    return await ENDPOINTS.render(console, statement, "webhooks.html", status_code, **context)
 
 
 @router.get("/webhooks")
@@ -75,15 +173,8 @@ async def endpoint_page(
     endpoint = await webhooks.get_endpoint(
         console.session, endpoint_id, merchant_id=scope_of(console.signed_in).merchant()
     )
-    attempts, next_after = await page_of(
-        console,
-        webhooks.attempts_query(endpoint.id),
-        WebhookAttempt,
-        created_column=WebhookAttempt.attempted_at,
-    )
-    return console.render(
-        "webhook.html", endpoint=endpoint, attempts=attempts, next_after=next_after
-    )
+    statement = webhooks.attempts_query(endpoint.id)
+    return await ATTEMPTS.render(console, statement, "webhook.html", endpoint=endpoint)
 
 
 @router.post("/webhooks/{endpoint_id}/disable")
