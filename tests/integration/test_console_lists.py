@@ -378,3 +378,17 @@ async def test_every_list_page_has_the_pager_and_its_csv(world: World, database:
         assert exported.content.startswith("\ufeff".encode()), path
     sandbox = await world.platform.get("/console/sandbox_sms", params={"format": "csv"})
     assert sandbox.headers["content-type"].startswith("text/html")  # codes are not exported
+
+
+async def test_a_picker_search_answers_options_and_keeps_the_selection(world: World) -> None:
+    found = await world.mine.get(
+        "/console/pickers/products",
+        params={"q": "甲", "selected": world.product_id, "required": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert found.status_code == 200
+    assert "<html" not in found.text  # only the options, swapped into the select
+    assert f'<option value="{world.product_id}" selected>' in found.text
+    assert "（请选择）" in found.text
+    nothing = await world.mine.get("/console/pickers/products", params={"q": "100%_"})
+    assert "无匹配结果" in nothing.text
