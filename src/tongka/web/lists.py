@@ -93,6 +93,9 @@ class Filter:
     picker: str | None = None
     placeholder: str = ""
     platform_only: bool = False  # e.g. a merchant picker: a merchant's staff only see theirs
+    # a full card number: it narrows the list but is never written back into the page or
+    # its links (history, proxies); it finds one card, so no page needs it carried on
+    sensitive: bool = False
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -114,8 +117,10 @@ def matching(*columns: Any, exact: Sequence[Any] = ()) -> Apply:
     return apply
 
 
-def text_filter(name: str, title: str, apply: Apply, placeholder: str = "") -> Filter:
-    return Filter(name, title, "text", apply=apply, placeholder=placeholder)
+def text_filter(
+    name: str, title: str, apply: Apply, placeholder: str = "", *, sensitive: bool = False
+) -> Filter:
+    return Filter(name, title, "text", apply=apply, placeholder=placeholder, sensitive=sensitive)
 
 
 def select_filter(name: str, title: str, column: Any, choices: Sequence[str], group: str) -> Filter:
@@ -285,15 +290,10 @@ class ListSpec:
         paged = self.ordered(filtered, sort).offset((number - 1) * self.page_size)
         rows = list((await console.session.scalars(paged.limit(self.page_size))).all())
         extras = await self.extras(console.session, rows) if self.extras else {}
+        sensitive = {spec.name for spec in self.filters if spec.sensitive}
+        shown = {key: value for key, value in self.values(console).items() if key not in sensitive}
         page = ListPage(
-            self,
-            console.request.url.path,
-            rows,
-            int(total or 0),
-            number,
-            sort,
-            self.values(console),
-            extras,
+            self, console.request.url.path, rows, int(total or 0), number, sort, shown, extras
         )
         page.options = await self._picker_options(console, page)
         page.columns = self.columns_for(console)

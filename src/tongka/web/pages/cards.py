@@ -320,7 +320,7 @@ CARDS = ListSpec(
         ),
     ],
     filters=[
-        text_filter("number", N_("Card number"), _by_number, N_("Full number")),
+        text_filter("number", N_("Card number"), _by_number, N_("Full number"), sensitive=True),
         text_filter("last4", N_("Last 4 digits"), _by_last4),
         text_filter("holder", N_("Holder phone or name"), _by_holder),
         picker_filter("holder_id", N_("Holder"), "holders", Card.holder_id),

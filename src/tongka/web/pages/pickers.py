@@ -19,7 +19,12 @@ router = console_router()
 async def _options(console: Console, kind: str) -> Response:
     query = console.request.query_params
     found = await pickers.choices(console, kind, query.get("q", ""))
-    return console.render("_picker_options.html", choices=found, selected=query.get("selected"))
+    return console.render(
+        "_picker_options.html",
+        choices=found,
+        selected=query.get("selected"),
+        required=query.get("required") == "1",
+    )
 
 
 @router.get("/pickers/merchants")
