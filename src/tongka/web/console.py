@@ -26,6 +26,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
+from starlette.routing import Match
 
 from tongka.config import Settings
 from tongka.currencies import enabled_currencies
@@ -37,9 +38,9 @@ from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import ConsoleSession, Consumer, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
-from tongka.web import formatting, i18n
-from tongka.web.error_messages import error_text
-from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
+from tongka.policy import Action, allowed
+from tongka.web import formatting, forms, i18n
+from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, language_of
 from tongka.web.labels import label_of
 from tongka.web.nav import nav_for
 
@@ -88,6 +89,8 @@ class Console:
     anonymous_csrf: str | None = None
     new_anonymous_csrf: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    flash_consumed: bool = False  # the flash cookie was read: the response deletes it
+    pending_flash: forms.Flash | None = None  # set by ``forms``: this response carries it
 
     @property
     def csrf_token(self) -> str:
@@ -99,10 +102,19 @@ class Console:
         return self.anonymous_csrf
 
     @property
+    def timezone(self) -> str:
+        """The platform's time zone: times and business dates on every page."""
+        return self.settings.timezone
+
+    @property
     def signed_in(self) -> Principal:
         if self.principal is None:
             raise LoginRequired()
         return self.principal
+
+    def can(self, action: Action | str) -> bool:
+        """The policy for the signed-in caller (templates: ``can('card.freeze')``)."""
+        return self.principal is not None and allowed(self.principal, Action(action))
 
     def gettext(self, message: str, **params: Any) -> str:
         """``message`` (an English text marked with ``N_`` or a literal) in the page's language."""
@@ -120,6 +132,8 @@ class Console:
             "languages": LANGUAGES,
             "current_path": self.request.url.path,
             "localtime": lambda moment: formatting.format_time(moment, self.settings.timezone),
+            "can": self.can,
+            **forms.flash_context(self),
             **context,
         }
         response = templates.TemplateResponse(
@@ -130,6 +144,22 @@ class Console:
     def redirect(self, url: str) -> Response:
         """After a POST: 303 to ``url`` (HTMX follows it and swaps the new page in)."""
         return self.finish(RedirectResponse(url, status_code=303))
+
+    def redirect_after(self, url: str, *, success: str | None = None, **params: Any) -> Response:
+        """303 to ``url`` with a one-time success message (``forms.redirect_after``)."""
+        return forms.redirect_after(self, url, success=success, **params)
+
+    def redirect_with_error(
+        self,
+        url: str,
+        error: str | DomainError,
+        form: FormData | None = None,
+        *,
+        field: str | None = None,
+        **params: Any,
+    ) -> Response:
+        """303 back to the form's page with the error and what was typed (``forms``)."""
+        return forms.redirect_with_error(self, url, error, form, field=field, **params)
 
     def finish(self, response: Response) -> Response:
         secure = self.request.url.scheme == "https"
@@ -146,6 +176,10 @@ class Console:
             response.set_cookie(
                 LANGUAGE_COOKIE, self.language, samesite="lax", secure=secure, max_age=31536000
             )
+        if self.pending_flash is not None:
+            forms.set_flash(self, response, self.pending_flash)
+        elif self.flash_consumed:
+            response.delete_cookie(forms.FLASH_COOKIE, path=forms.FLASH_PATH)
         for name, value in self.cookies.items():
             if value:
                 response.set_cookie(
@@ -157,12 +191,19 @@ class Console:
 
     async def attempt(self, work: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
         """Run a service call in a savepoint: on a domain error nothing it wrote stays, and
-        the error's message comes back, in the page's language, for the form to show."""
+        the error's message comes back for the form to show (``forms.error_text``)."""
+        result, exc = await self.attempt_error(work)
+        return result, (forms.error_text(self, exc) if exc is not None else None)
+
+    async def attempt_error(
+        self, work: Callable[[], Awaitable[T]]
+    ) -> tuple[T | None, DomainError | None]:
+        """``attempt``, answering the domain error itself (its ``param`` names its field)."""
         try:
             async with self.session.begin_nested():
                 return await work(), None
         except DomainError as exc:
-            return None, error_text(self.language, exc, timezone=self.settings.timezone)
+            return None, exc
 
 
 async def get_console(
@@ -215,9 +256,7 @@ async def get_checked_form(console: ConsoleDep) -> FormData:
         )
     if not valid:
         log.warning("console.csrf_refused", path=console.request.url.path)
-        raise PermissionDenied(
-            "The form expired or did not come from this site; reload it.", code="csrf_token_invalid"
-        )
+        raise PermissionDenied("The form expired or did not come from this site; reload it.")
     return form
 
 
@@ -244,23 +283,58 @@ class ConsoleRoute(UnitOfWorkRoute):
                 return RedirectResponse(target, status_code=303)
             except DomainError as exc:
                 status = {"not_found": 404, "permission_denied": 403}.get(exc.kind, 400)
-                language = language_of(request)
                 settings = getattr(request.app.state, "settings", None)
                 zone = settings.timezone if settings else formatting.DEFAULT_TIMEZONE
-                return templates.TemplateResponse(
-                    request,
-                    "error.html",
-                    {
-                        "message": error_text(language, exc, timezone=zone),
-                        "language": language,
-                        "languages": LANGUAGES,
-                        "nav": [],
-                        "current_path": request.url.path,
-                    },
-                    status_code=status,
-                )
+                text = forms.error_text(forms.Speaker(language_of(request), zone), exc)
+                return error_page(request, text, status)
 
         return console_handler
+
+
+def error_page(request: Request, message: str, status_code: int) -> Response:
+    """``error.html`` outside any page's context (no session read): an HTML answer."""
+    language = language_of(request)
+    context = {
+        "message": message,
+        "language": language,
+        "languages": LANGUAGES,
+        "nav": [],
+        "current_path": request.url.path,
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+
+
+NOT_FOUND = N_("This page does not exist.")
+NOT_ALLOWED = N_("This address only takes a form; go back to the page and use the form.")
+
+
+def page_behind(app: Any, path: str) -> str | None:
+    """The nearest page (a GET route) above ``path`` (``/console/cards/c1/freeze`` ->
+    ``/console/cards/c1``): where a reload of an action's address goes."""
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 2:
+        parts.pop()
+        candidate = "/".join(parts)
+        scope = {"type": "http", "path": candidate, "method": "GET"}
+        for route in app.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return candidate
+    return None
+
+
+async def console_http_error(request: Request, exc: Exception, fallback: Any) -> Response:
+    """404 and 405 under ``/console`` answer in HTML (the API's handler answers JSON):
+    a GET on an action's address (a reload after the action) goes to the page behind it."""
+    status = getattr(exc, "status_code", 500)
+    if not request.url.path.startswith("/console") or status not in (404, 405):
+        return await fallback(request, exc)
+    if status == 405 and request.method in ("GET", "HEAD"):
+        target = page_behind(request.app, request.url.path)
+        if target is not None:
+            return RedirectResponse(target, status_code=303)
+    message = i18n.gettext(language_of(request), NOT_FOUND if status == 404 else NOT_ALLOWED)
+    return error_page(request, message, status)
 
 
 def console_router() -> APIRouter:

@@ -21,6 +21,7 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
+from tongka.web.forms import attempt_and_redirect
 from tongka.web.i18n import N_
 from tongka.web.lists import (
     Column,
@@ -32,10 +33,11 @@ from tongka.web.lists import (
     text_filter,
 )
 from tongka.web.names import names_of
-from tongka.web.pages.listing import Allowed, submit
+from tongka.web.pages.listing import Allowed
 
 router = console_router()
 STORE_FIELDS = ("name", "address", "city")
+STORES_URL = "/console/stores"
 
 
 def _decimal(form: FormData, name: str) -> Decimal | None:
@@ -45,7 +47,9 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidRequest(f"{name} must be a decimal number.", param=name) from exc
+        raise InvalidRequest(
+            N_("Type a decimal number, e.g. 31.230416."), code="not_a_decimal", param=name
+        ) from exc
 
 
 _CREATED = Column(
@@ -140,9 +144,10 @@ async def create_store(
     console: Annotated[Console, Allowed(Action.STORE_MANAGE)], form: FormDep
 ) -> Response:
     principal = console.signed_in
-    if not all(form_text(form, name) for name in STORE_FIELDS):
-        return await _stores_page(
-            console, 400, error=console.gettext("Name, address and city are required.")
+    missing = [name for name in STORE_FIELDS if not form_text(form, name)]
+    if missing:
+        return console.redirect_with_error(
+            STORES_URL, N_("Name, address and city are required."), form, field=missing[0]
         )
 
     async def work() -> Store:
@@ -158,7 +163,9 @@ async def create_store(
             now=console.now,
         )
 
-    return await submit(console, work, success_url="/console/stores", form_page=_stores_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=STORES_URL, success=N_("The store was created.")
+    )
 
 
 @router.get("/terminals")
@@ -186,4 +193,10 @@ async def create_terminal(
             now=console.now,
         )
 
-    return await submit(console, work, success_url="/console/terminals", form_page=_terminals_page)
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url="/console/terminals",
+        success=N_("The terminal was registered."),
+    )
