@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from tests.cards_support import active_product, issue, make_holder
 from tests.factories import make_merchant_with_key, make_platform_user
@@ -392,3 +392,32 @@ async def test_a_picker_search_answers_options_and_keeps_the_selection(world: Wo
     assert "（请选择）" in found.text
     nothing = await world.mine.get("/console/pickers/products", params={"q": "100%_"})
     assert "无匹配结果" in nothing.text
+
+
+async def test_a_page_loads_its_names_with_a_fixed_number_of_queries(
+    world: World, database: Database, clock: FixedClock
+) -> None:
+    """No N+1: a page of 50 cards (with holders) costs as many queries as a page of one."""
+    async with database.transaction() as session:
+        for card_id in world.card_ids[-50:]:
+            holder_id = await make_holder(session, clock.now())
+            await session.execute(
+                update(Card).where(Card.id == card_id).values(holder_id=holder_id)
+            )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await world.mine.get("/console/cards")
+        full = len(statements)
+        statements.clear()
+        await world.mine.get(
+            "/console/cards", params={"last4": world.numbers[world.card_ids[-1]][-4:]}
+        )
+        single = len(statements)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert full == single

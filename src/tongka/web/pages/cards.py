@@ -4,44 +4,28 @@ call, scoped exactly as the API scopes it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Response
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from tongka.cards import numbers, service
+from tongka.cards import service
 from tongka.cards.keys import card_keys
 from tongka.cards.lifecycle import available_actions, check_may_lift_freeze
-from tongka.cards.models import Card, CardBatch, CardProduct
+from tongka.cards.models import Card
 from tongka.cards.products import available_actions as product_actions
 from tongka.currencies import enabled_currencies, require_enabled
 from tongka.edge.no_store import shows_secret
 from tongka.errors import DomainError, InvalidRequest, NotFound
-from tongka.identity.models import Consumer
 from tongka.policy import CARD_LIFECYCLE, Action, allowed, authorize, scope_of
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.forms import attempt_and_redirect, money_minor, required_reason
 from tongka.web.i18n import N_
-from tongka.web.lists import (
-    Column,
-    Label,
-    ListSpec,
-    date_range,
-    id_filter,
-    matching,
-    money,
-    picker_filter,
-    select_filter,
-    text_filter,
-)
-from tongka.web.names import load_names, names_of
+from tongka.web.names import load_names
+from tongka.web.pages.card_lists import BATCHES, CARDS, PRODUCTS, capacity, masked_number
 from tongka.web.pages.listing import Allowed
-from tongka.web.pickers import holder_search
 
 router = console_router()
 
@@ -108,76 +92,6 @@ def product_spec_from_form(form: FormData) -> service.ProductSpec:
 # --- products ----------------------------------------------------------------------------
 
 
-def _capacity(product: CardProduct) -> int:
-    return numbers.capacity(product.bin_prefix, product.number_length)
-
-
-PRODUCTS = ListSpec(
-    name="card_products",
-    id_column=CardProduct.id,
-    columns=[
-        Column("name", N_("Name"), sort=CardProduct.name, csv=lambda row, x: row.name),
-        Column(
-            "bin", N_("BIN · length"), csv=lambda row, x: f"{row.bin_prefix} · {row.number_length}"
-        ),
-        Column(
-            "status",
-            N_("Status"),
-            sort=CardProduct.status,
-            csv=lambda row, x: Label("product", row.status),
-        ),
-        Column(
-            "issued",
-            N_("Issued / capacity"),
-            sort=CardProduct.issued_count,
-            csv=lambda row, x: f"{row.issued_count} / {_capacity(row)}",
-        ),
-        Column(
-            "max_balance",
-            N_("Maximum balance"),
-            sort=CardProduct.max_balance,
-            csv=lambda row, x: money(row.max_balance, row.currency),
-        ),
-        Column("currency", N_("Currency"), csv=lambda row, x: row.currency, in_page=False),
-        Column(
-            "merchant",
-            N_("Merchant"),
-            csv=lambda row, x: x["names"].of("merchants", row.merchant_id),
-            platform_only=True,
-        ),
-        Column(
-            "created_at",
-            N_("Created"),
-            sort=CardProduct.created_at,
-            csv=lambda row, x: row.created_at,
-            in_page=False,
-        ),
-        Column("actions"),
-    ],
-    filters=[
-        text_filter(
-            "q",
-            N_("Search"),
-            matching(CardProduct.name, exact=(CardProduct.bin_prefix, CardProduct.id)),
-            N_("Name or BIN"),
-        ),
-        id_filter("product_id", N_("Card product"), CardProduct.id),
-        picker_filter(
-            "merchant_id", N_("Merchant"), "merchants", CardProduct.merchant_id, platform_only=True
-        ),
-        select_filter(
-            "status",
-            N_("Status"),
-            CardProduct.status,
-            [status.value for status in service.ProductStatus],
-            "product",
-        ),
-        date_range("created", N_("Created"), CardProduct.created_at),
-    ],
-    extras=names_of(merchants="merchant_id"),
-)
-
-
 async def _products_page(console: Console, status_code: int = 200, **context: Any) -> Response:
     statement = service.products_query(merchant_id=scope_of(console.signed_in).merchant())
     return await PRODUCTS.render(
@@ -185,7 +99,7 @@ async def _products_page(console: Console, status_code: int = 200, **context: An
         statement,
         "card_products.html",
         status_code,
-        capacity=_capacity,
+        capacity=capacity,
         product_actions=product_actions,
         **context,
     )
@@ -278,88 +192,10 @@ async def review_product(
 # --- cards -------------------------------------------------------------------------------
 
 
-def _by_number(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    """The card with exactly this number, found through the blind index."""
-    index = card_keys(console.settings).number_index(numbers.normalise(text))
-    return statement.where(Card.number_index == index)
-
-
-def _by_last4(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    return statement.where(Card.last4 == numbers.normalise(text)[-4:])
-
-
-def _by_holder(statement: Select[Any], text: str, console: Console) -> Select[Any]:
-    """Cards whose holder's phone (in full or its last digits) or name matches."""
-    holders = select(Consumer.id).where(holder_search(text))
-    return statement.where(Card.holder_id.in_(holders))
-
-
-async def _card_extras(session: AsyncSession, rows: Sequence[Card]) -> dict[str, Any]:
-    """The page's product and holder names and balances: one query each for all its rows."""
-    names = await load_names(
-        session,
-        products=[card.product_id for card in rows],
-        holders=[card.holder_id for card in rows],
-    )
-    return {"names": names, "balances": await service.card_balances(session, rows)}
-
-
-CARDS = ListSpec(
-    name="cards",
-    id_column=Card.id,
-    columns=[
-        Column("card", N_("Card"), csv=lambda card, x: _masked(card)),
-        Column(
-            "product",
-            N_("Card product"),
-            csv=lambda card, x: x["names"].of("products", card.product_id),
-        ),
-        Column(
-            "status",
-            N_("Status"),
-            sort=Card.status,
-            csv=lambda card, x: Label("card_status", card.status),
-        ),
-        Column(
-            "balance",
-            N_("Balance"),
-            csv=lambda card, x: money(x["balances"][card.id].total, card.currency),
-        ),
-        Column("currency", N_("Currency"), csv=lambda card, x: card.currency, in_page=False),
-        Column(
-            "holder", N_("Holder"), csv=lambda card, x: x["names"].of("holders", card.holder_id)
-        ),
-        Column(
-            "created_at", N_("Created"), sort=Card.created_at, csv=lambda card, x: card.created_at
-        ),
-    ],
-    filters=[
-        text_filter("number", N_("Card number"), _by_number, N_("Full number"), sensitive=True),
-        text_filter("last4", N_("Last 4 digits"), _by_last4),
-        text_filter("holder", N_("Holder phone or name"), _by_holder),
-        picker_filter("holder_id", N_("Holder"), "holders", Card.holder_id),
-        picker_filter("product_id", N_("Card product"), "products", Card.product_id),
-        select_filter(
-            "status",
-            N_("Status"),
-            Card.status,
-            [status.value for status in service.CardStatus],
-            "card",
-        ),
-        date_range("created", N_("Created"), Card.created_at),
-    ],
-    extras=_card_extras,
-)
-
-
 @router.get("/cards")
 async def cards_page(console: Annotated[Console, Allowed(Action.CARD_SEARCH)]) -> Response:
     statement = service.cards_query(merchant_id=scope_of(console.signed_in).merchant())
-    return await CARDS.render(console, statement, "cards.html", masked=_masked)
-
-
-def _masked(card: Card) -> str:
-    return numbers.mask(card.bin_prefix, card.last4, card.number_length)
+    return await CARDS.render(console, statement, "cards.html", masked=masked_number)
 
 
 # what each card action needs of the caller (the policy table's actions)
@@ -418,7 +254,7 @@ async def _card_page(
         card=card,
         balance=balance,
         history=history,
-        masked=_masked(card),
+        masked=masked_number(card),
         names=names,
         actions=card_actions(console, card),
         **context,
@@ -496,62 +332,6 @@ async def lifecycle_action(
 
 
 # --- batches -----------------------------------------------------------------------------
-
-
-BATCHES = ListSpec(
-    name="card_batches",
-    id_column=CardBatch.id,
-    columns=[
-        Column("batch", N_("Batch"), csv=lambda row, x: row.id),
-        Column("reference", N_("Reference"), csv=lambda row, x: row.reference, in_page=False),
-        Column(
-            "product",
-            N_("Card product"),
-            csv=lambda row, x: x["names"].of("products", row.product_id),
-        ),
-        Column(
-            "face_value",
-            N_("Face value"),
-            sort=CardBatch.face_value,
-            csv=lambda row, x: money(row.face_value, row.currency),
-        ),
-        Column("currency", N_("Currency"), csv=lambda row, x: row.currency, in_page=False),
-        Column("total", N_("Progress"), sort=CardBatch.total, csv=lambda row, x: row.issued_count),
-        Column("count", N_("Count"), csv=lambda row, x: row.total, in_page=False),
-        Column(
-            "status",
-            N_("Status"),
-            sort=CardBatch.status,
-            csv=lambda row, x: Label("batch", row.status),
-        ),
-        Column(
-            "created_at",
-            N_("Created"),
-            sort=CardBatch.created_at,
-            csv=lambda row, x: row.created_at,
-        ),
-        Column("exported_at", N_("Exported"), csv=lambda row, x: row.exported_at, in_page=False),
-        Column("actions"),
-    ],
-    filters=[
-        text_filter(
-            "q",
-            N_("Search"),
-            matching(CardBatch.reference, exact=(CardBatch.id,)),
-            N_("Batch or reference"),
-        ),
-        picker_filter("product_id", N_("Card product"), "products", CardBatch.product_id),
-        select_filter(
-            "status",
-            N_("Status"),
-            CardBatch.status,
-            [status.value for status in service.BatchStatus],
-            "batch",
-        ),
-        date_range("created", N_("Created"), CardBatch.created_at),
-    ],
-    extras=names_of(products="product_id"),
-)
 
 
 async def _batches_page(console: Console, status_code: int = 200, **context: Any) -> Response:
@@ -658,5 +438,8 @@ async def my_cards(console: Console) -> HomeSection | None:
     statement = service.cards_query(holder_id=console.signed_in.consumer_id or "-")
     cards = list((await console.session.scalars(statement.order_by(Card.id.desc()))).all())
     balances = await service.card_balances(console.session, cards)
-    rows = [{"masked": _masked(card), "card": card, "balance": balances[card.id]} for card in cards]
+    rows = [
+        {"masked": masked_number(card), "card": card, "balance": balances[card.id]}
+        for card in cards
+    ]
     return HomeSection(N_("Cards"), "_consumer_cards.html", {"cards": rows})
