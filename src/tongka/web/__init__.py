@@ -21,6 +21,9 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.consumer",
     "tongka.web.pages.webhooks",
     "tongka.web.pages.events",
+    "tongka.web.pages.dashboard",
+    "tongka.web.pages.holder",
+    "tongka.web.pages.balance",
 ]
 
 

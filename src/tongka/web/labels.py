@@ -24,11 +24,27 @@ LABELS: dict[str, dict[str, str]] = {
         "merchant": N_("Merchant"),
         "platform": N_("Platform"),
     },
+    "card_status": {
+        "active": N_("Active"),
+        "closed": N_("Closed"),
+        "expired": N_("Expired"),
+        "frozen": N_("Frozen"),
+        "issued": N_("Not activated"),
+        "lost": N_("Reported lost"),
+    },
     "kyc": {
         "bank_card": N_("Bank card verified"),
         "id_card": N_("ID card verified"),
         "none": N_("Not verified"),
         "phone": N_("Phone verified"),
+    },
+    "movement": {
+        "card_batch_funding": N_("Batch activation"),
+        "card_breakage": N_("Expired balance"),
+        "card_exchange": N_("Exchanged for a new card"),
+        "card_load": N_("Activation top-up"),
+        "card_merge": N_("Merge"),
+        "card_reissue": N_("Reissue"),
     },
     "register": {
         "account_name": N_("Settlement account name"),
