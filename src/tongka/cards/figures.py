@@ -86,7 +86,7 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
 
 
 def _per_day(column: Any, days: list[date], timezone: str) -> list[ColumnElement[int]]:
-    counts = []
+    counts: list[ColumnElement[int]] = []
     for day in days:
         start, end = day_bounds(day, timezone)
         counts.append(func.count().filter(and_(column >= start, column < end)))
@@ -173,7 +173,9 @@ async def platform_figures(session: AsyncSession) -> PlatformFigures:
         select(func.count()).where(CardProduct.status == ProductStatus.PENDING_REVIEW.value)
     )
     liability_rows = await session.execute(
-        select(CardProduct.id, CardProduct.name, Merchant.legal_name, LedgerAccount.currency, POSTED)
+        select(
+            CardProduct.id, CardProduct.name, Merchant.legal_name, LedgerAccount.currency, POSTED
+        )
         .select_from(LedgerBalance)
         .join(LedgerAccount, LedgerAccount.id == LedgerBalance.account_id)
         .join(Card, Card.id == LedgerAccount.owner_id)

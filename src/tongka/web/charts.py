@@ -23,7 +23,7 @@ MARGIN_LEFT = 56
 MARGIN_RIGHT = 12
 MARGIN_TOP = 12
 MARGIN_BOTTOM = 28
-TICKS = 4
+TICKS = 5  # with a 1, 2 or 5 top, every tick is a round number
 MAX_X_LABELS = 8
 COLOURS = ("#c8102e", "#2b6cb0", "#1b7f3b", "#b7791f")
 _ids = itertools.count(1)
@@ -53,7 +53,7 @@ def nice_ceiling(value: float) -> float:
 
 
 def _plain(value: float) -> str:
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _number(value: float) -> str:
@@ -121,7 +121,10 @@ def _svg(title: str, description: str, body: list[str]) -> Markup:
 def _description(labels: Sequence[str], series: Sequence[Series], fmt: Callable[..., str]) -> str:
     """The data in words, for screen readers (label: value per point)."""
     return "; ".join(
-        f"{one.name}: " + ", ".join(f"{label} {fmt(value)}" for label, value in zip(labels, one.values, strict=True))
+        f"{one.name}: "
+        + ", ".join(
+            f"{label} {fmt(value)}" for label, value in zip(labels, one.values, strict=True)
+        )
         for one in series
     )
 
