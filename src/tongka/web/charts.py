@@ -21,7 +21,7 @@ WIDTH = 640
 HEIGHT = 240
 MARGIN_LEFT = 56
 MARGIN_RIGHT = 12
-MARGIN_TOP = 12
+MARGIN_TOP = 28  # room for the legend above the plot
 MARGIN_BOTTOM = 28
 TICKS = 5  # with a 1, 2 or 5 top, every tick is a round number
 MAX_X_LABELS = 8
@@ -95,14 +95,14 @@ def _axes(frame: _Frame, labels: Sequence[str], value_format: Callable[[float], 
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y}" y2="{y}"'
             ' stroke="#dde3ea" stroke-width="1"/>'
             f'<text x="{MARGIN_LEFT - 6}" y="{y}" text-anchor="end" dominant-baseline="middle"'
-            f' font-size="11" fill="#66758a">{escape(value_format(value))}</text>'
+            f' font-size="12" fill="#66758a">{escape(value_format(value))}</text>'
         )
     every = max(1, -(-len(labels) // MAX_X_LABELS))  # ceiling division
     for index, text in enumerate(labels):
-        if index % every == 0 or index == len(labels) - 1:
+        if (len(labels) - 1 - index) % every == 0:  # evenly spaced, the latest always shown
             parts.append(
                 f'<text x="{_number(frame.x_centre(index))}" y="{HEIGHT - 8}"'
-                f' text-anchor="middle" font-size="11" fill="#66758a">{escape(text)}</text>'
+                f' text-anchor="middle" font-size="12" fill="#66758a">{escape(text)}</text>'
             )
     return parts
 
@@ -187,8 +187,8 @@ def line_chart(
             x = MARGIN_LEFT + 8 + number * 120
             colour = COLOURS[number % len(COLOURS)]
             body.append(
-                f'<rect x="{x}" y="{MARGIN_TOP}" width="10" height="10" fill="{colour}"/>'
-                f'<text x="{x + 14}" y="{MARGIN_TOP + 9}" font-size="11" fill="#1f2933">'
+                f'<rect x="{x}" y="6" width="10" height="10" fill="{colour}"/>'
+                f'<text x="{x + 14}" y="15" font-size="12" fill="#1f2933">'
                 f"{escape(one.name)}</text>"
             )
     return _svg(title, _description(labels, series, value_format), body)

@@ -36,7 +36,7 @@ def _activity_chart(console: Console, activity: list[figures.DayActivity]) -> st
     series = [
         charts.Series(console.gettext("Issued"), [day.issued for day in activity]),
         charts.Series(console.gettext("Activated"), [day.activated for day in activity]),
-        charts.Series(console.gettext("Transactions"), [day.transactions for day in activity]),
+        charts.Series(console.gettext("Card transactions"), [day.transactions for day in activity]),
     ]
     title = console.gettext("Activity in the last %(days)s days", days=len(activity))
     return charts.line_chart(labels, series, title=title)

@@ -11,10 +11,18 @@ from fastapi import Response
 from tongka.cards import numbers, service
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, console_router
+from tongka.web.i18n import N_
+from tongka.web.labels import LABELS
 from tongka.web.pages.listing import Allowed
 
 router = console_router()
 HISTORY_PAGE = 30
+
+
+def movement_word(code: str) -> str:
+    """What a movement is, in words (its bonus part reads as its paid part; a kind this page
+    does not know yet reads as a plain card transaction, never as a code)."""
+    return LABELS["movement"].get(code.removesuffix("_bonus"), N_("Card transaction"))
 
 
 @router.get("/me/cards/{card_id}")
@@ -37,5 +45,9 @@ async def my_card(
         balance=await service.card_balance(console.session, card),
         product=product,
         history=history,
+        words={
+            movement.transfer.code: console.gettext(movement_word(movement.transfer.code))
+            for movement in history.data
+        },
         next_after=history.data[-1].transfer.sequence if history.has_more else None,
     )
