@@ -20,6 +20,13 @@ def test_the_y_axis_ends_at_a_round_number(value: float, ceiling: float) -> None
     assert nice_ceiling(value) == pytest.approx(ceiling)
 
 
+def test_counts_get_whole_number_ticks() -> None:
+    root = ElementTree.fromstring(str(bar_chart(["正常"], [2], title="商户")))
+    assert [text.text for text in root.findall(f"{SVG}text")][:6] == ["0", "1", "2", "3", "4", "5"]
+    (bar,) = root.findall(f"{SVG}rect")
+    assert float(bar.get("width")) == 64  # one bar does not fill the whole chart
+
+
 def test_a_bar_chart_is_accessible_scalable_svg_with_axis_labels() -> None:
     svg = bar_chart(["待审核", "已通过"], [3, 7], title="商户 <状态>")
     root = ElementTree.fromstring(str(svg))  # well-formed, every text escaped

@@ -25,6 +25,7 @@ MARGIN_TOP = 28  # room for the legend above the plot
 MARGIN_BOTTOM = 28
 TICKS = 5  # with a 1, 2 or 5 top, every tick is a round number
 MAX_X_LABELS = 8
+MAX_BAR_WIDTH = 64
 COLOURS = ("#c8102e", "#2b6cb0", "#1b7f3b", "#b7791f")
 _ids = itertools.count(1)
 
@@ -50,6 +51,15 @@ def nice_ceiling(value: float) -> float:
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude  # pragma: no cover - the loop always returns
+
+
+def axis_top(values: Sequence[int | float]) -> float:
+    """The top of the y axis: round, and for counts at least ``TICKS`` so that every tick
+    is a whole number (no "1.6 cards")."""
+    top = nice_ceiling(max(values, default=0))
+    if all(isinstance(value, int) for value in values) and top < TICKS:
+        return TICKS
+    return top
 
 
 def _plain(value: float) -> str:
@@ -139,9 +149,9 @@ def bar_chart(
     """One bar per label, heights from zero to a round top."""
     if len(labels) != len(values):
         raise ValueError("bar_chart needs one value per label")
-    frame = _Frame(count=len(values), top=nice_ceiling(max(values, default=0)))
+    frame = _Frame(count=len(values), top=axis_top(values))
     body = _axes(frame, labels, value_format)
-    bar_width = frame.slot() * 0.7
+    bar_width = min(frame.slot() * 0.7, MAX_BAR_WIDTH)
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         top = frame.y(value)
         body.append(
@@ -165,8 +175,7 @@ def line_chart(
     names the series when there is more than one."""
     if any(len(one.values) != len(labels) for one in series):
         raise ValueError("line_chart needs one value per label in every series")
-    highest = max((value for one in series for value in one.values), default=0)
-    frame = _Frame(count=len(labels), top=nice_ceiling(highest))
+    frame = _Frame(count=len(labels), top=axis_top([v for one in series for v in one.values]))
     body = _axes(frame, labels, value_format)
     for number, one in enumerate(series):
         colour = COLOURS[number % len(COLOURS)]
