@@ -4,7 +4,7 @@ exact counts, sums from the ledger's balance rows, and activity by business day.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ def test_business_days_are_the_platform_zone_s() -> None:
 
 
 def test_a_day_across_a_clock_change_has_its_true_length() -> None:
-    start, end = figures.day_bounds(datetime(2026, 3, 29).date(), "Europe/Berlin")
+    start, end = figures.day_bounds(date(2026, 3, 29), "Europe/Berlin")
     assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
 
 
