@@ -161,3 +161,12 @@ async def test_balance_checks_are_limited_per_address(
     refused = await _check(client, "6288010199999999", "000000")
     assert refused.status_code == 429
     assert "查询过于频繁" in refused.text
+
+
+async def test_the_home_page_speaks_english_too(
+    client: httpx.AsyncClient, world: ConsoleWorld
+) -> None:
+    page = await _as(client, world, "merchant admin").get("/console/home?lang=en")
+    assert "Cards issued" in page.text
+    assert "Activity in the last 30 days" in page.text
+    assert "已发卡数" not in page.text
