@@ -15,13 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
 
 from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
 from tests.integration.test_policy_routes import declarations
+from tongka.cards import service as cards
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.demo import load_demo_data
 from tongka.identity import service as identity
+from tongka.identity.models import User
 from tongka.identity.principal import Principal
 from tongka.policy import Action
 from tongka.webhooks import service as webhooks
@@ -50,7 +53,16 @@ class ConsoleWorld:
         ids = dict(self.ids)
         if template.startswith("/console/me/"):
             ids["card_id"] = self.consumer_card_id
-        return PARAMETER.sub(lambda match: ids[match.group(1)], template)
+
+        def filled(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in ids:
+                raise LookupError(
+                    f"{template}: no demo object for {{{name}}}; add one to build_world"
+                )
+            return ids[name]
+
+        return PARAMETER.sub(filled, template)
 
     def caller(self, name: str) -> Caller:
         return next(caller for caller in self.callers if caller.name == name)
@@ -99,6 +111,21 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             settings=settings,
             now=now,
         )
+        cashier = await session.scalar(
+            select(User).where(User.email == canteen["cashier"]["email"])
+        )
+        api_key = await identity.find_api_key(session, TEST_KEYS, canteen["api_key"])
+        batch = await cards.create_batch(
+            session,
+            credentials["cards"]["62880101"]["product_id"],
+            merchant_id=canteen["id"],
+            count=3,
+            face_value=10_000,
+            export_password="demo-export-password-0001",
+            actor="test",
+            now=now,
+            reference="演示批次",
+        )
         tokens = []
         for name, email, login in logins:
             result = await identity.login(
@@ -117,8 +144,8 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             signed_in = await identity.resolve_session(session, TEST_KEYS, token, now=now)
             assert signed_in is not None, name
             callers.append(Caller(name, token, signed_in.principal))
-    cards = credentials["cards"]
-    canteen_card = cards["62880101"]["cards"][0]
+    issued = credentials["cards"]
+    canteen_card = issued["62880101"]["cards"][0]
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
@@ -128,8 +155,12 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "endpoint_id": endpoint.endpoint.id,
             "store_id": canteen["store_id"],
             "terminal_id": canteen["terminal_id"],
-            "product_id": cards["62880101"]["product_id"],
+            "product_id": issued["62880101"]["product_id"],
+            "user_id": cashier.id,
+            "key_id": api_key.id,
+            "api_key_id": api_key.id,
+            "batch_id": batch.id,
         },
-        consumer_card_id=cards["62880103"]["cards"][0]["card_id"],
+        consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],
     )
