@@ -10,15 +10,20 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Page
 
-from tests.conftest import IS_CI, TEST_SECRET_KEY
+from tests.conftest import IS_CI, TEST_SECRET_KEY, run_blocking
+from tests.console_world import ConsoleWorld, build_world
 from tongka.api.app import create_app
 from tongka.config import Settings
-from tongka.db import migrate
+from tongka.db import Database, migrate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,14 +35,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def live_settings(tmp_path: Path) -> Settings:
-    """Settings for a fresh, migrated SQLite file."""
-    url = f"sqlite+aiosqlite:///{(tmp_path / 'live.db').as_posix()}"
+def _settings(directory: Path) -> Settings:
+    """Settings for a fresh, migrated SQLite file in ``directory``."""
+    url = f"sqlite+aiosqlite:///{(directory / 'live.db').as_posix()}"
     migrate.upgrade(url)
     return Settings(
         environment="test",
-        data_dir=tmp_path / "var",
+        data_dir=directory / "var",
         database_url=url,
         secret_key=TEST_SECRET_KEY,
         log_level="WARNING",
@@ -45,12 +49,57 @@ def live_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def live_settings(tmp_path: Path) -> Settings:
+    return _settings(tmp_path)
+
+
+@pytest.fixture
 def live_server(live_settings: Settings) -> Iterator[str]:
+    with _served(live_settings) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class LiveWorld:
+    """A live server over the demo data, with a session per role (``ConsoleWorld``)."""
+
+    url: str
+    settings: Settings
+    world: ConsoleWorld
+
+
+@pytest.fixture(scope="module")
+def live_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveWorld]:
+    """Built once per module: the demo data, the sessions and the server (a few seconds)."""
+    settings = _settings(tmp_path_factory.mktemp("world"))
+
+    async def build() -> ConsoleWorld:
+        database = Database.from_settings(settings)
+        try:
+            return await build_world(database, settings, datetime.now(UTC))
+        finally:
+            await database.dispose()
+
+    world = run_blocking(build())
+    with _served(settings) as url:
+        yield LiveWorld(url, settings, world)
+
+
+@contextmanager
+def screenshot_on_failure(page: Page, path: Path) -> Iterator[None]:
+    """Keep what the browser showed when the test failed (``path``, a PNG)."""
+    try:
+        yield
+    except BaseException:
+        page.screenshot(path=str(path), full_page=True)
+        raise
+
+
+@contextmanager
+def _served(settings: Settings) -> Iterator[str]:
     """The whole app on http://127.0.0.1:<free port>, served from a background thread."""
     port = _free_port()
-    config = uvicorn.Config(
-        create_app(live_settings), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
@@ -59,12 +108,14 @@ def live_server(live_settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the live server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install chromium)"

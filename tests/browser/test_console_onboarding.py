@@ -85,6 +85,8 @@ def test_onboarding_in_the_browser(
 
             # the platform admin approves it from the review queue
             _log_in(page, live_server, ADMIN_EMAIL)
+            expect(page.locator('[data-figure="merchants_pending"]')).to_have_text("1")
+            page.get_by_role("link", name="待审核商户").click()
             expect(page.get_by_role("heading", name="入驻审核")).to_be_visible()
             row = page.locator("tr", has_text=LEGAL_NAME)
             if os.environ.get("TONGKA_SCREENSHOTS"):
@@ -95,6 +97,8 @@ def test_onboarding_in_the_browser(
 
             # the merchant logs in, opens a store and creates an API key
             _log_in(page, live_server, MERCHANT_EMAIL)
+            expect(page.get_by_role("heading", name="首页", exact=True)).to_be_visible()
+            page.get_by_role("link", name="门店").click()
             expect(page.get_by_role("heading", name="门店", exact=True)).to_be_visible()
             page.get_by_label("名称", exact=True).fill("外滩旗舰店")
             page.get_by_label("地址", exact=True).fill("上海市黄浦区中山东一路18号")

@@ -57,7 +57,7 @@ async def test_login_sets_a_secure_session_cookie_and_logout_ends_it(
     email, password = await make_platform_user(database)
     response = await log_in(browser, email, password)
     assert response.status_code == 303
-    assert response.headers["location"] == "/console/review"
+    assert response.headers["location"] == "/console/home"
     cookie = response.headers["set-cookie"]
     assert "tongka_session=" in cookie
     assert "HttpOnly" in cookie

@@ -125,3 +125,24 @@ async def test_every_console_page_answers_every_role_as_the_table_says(
                 checked += 1
     assert failures == [], "\n".join(failures)
     assert checked >= 100
+
+
+PUBLIC_PAGES = {
+    "/console/login",
+    "/console/register",
+    "/console/consumer/login",
+    "/console/balance",
+}
+
+
+async def test_the_public_pages_answer_a_visitor(
+    settings: Settings, sqlite_database: Database, clock: FixedClock
+) -> None:
+    """The public pages declare no action, and each answers a visitor not signed in."""
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    public = {path for path, action in console_pages(app).items() if action is None}
+    assert public >= PUBLIC_PAGES
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path in sorted(PUBLIC_PAGES):
+            assert (await client.get(path)).status_code == 200, path

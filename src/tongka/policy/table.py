@@ -58,6 +58,7 @@ class Action(enum.StrEnum):
     BINDING_CONFIRM = "binding.confirm"
     SANDBOX_SMS_READ = "sandbox_sms.read"
     CONSOLE_HOME = "console.home"
+    DASHBOARD_READ = "dashboard.read"
     # Operator jobs the CLI runs as ``tongka.identity.principal.SYSTEM``.
     BATCH_RUN_OFFLINE = "batch.run_offline"
     CARD_EXPIRE = "card.expire"
@@ -155,6 +156,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.BINDING_CONFIRM: (HOLDER,),
     Action.SANDBOX_SMS_READ: (platform("support"),),
     Action.CONSOLE_HOME: (*STAFF_READ, HOLDER),
+    # The staff home page: each role's figures (a till's page shows what it may do).
+    Action.DASHBOARD_READ: STAFF_READ,
     # Operator jobs (the CLI, as SYSTEM): a whole batch for any product, the expiry job, the
     # books. No route takes these; a platform admin at the shell is the only caller.
     Action.BATCH_RUN_OFFLINE: (platform("admin"),),

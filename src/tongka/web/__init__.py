@@ -25,6 +25,9 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.webhooks",
     "tongka.web.pages.events",
     "tongka.web.pages.pickers",
+    "tongka.web.pages.dashboard",
+    "tongka.web.pages.holder",
+    "tongka.web.pages.balance",
 ]
 
 

@@ -71,6 +71,14 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_review": N_("Pending review"),
         "rejected": N_("Rejected"),
     },
+    "movement": {
+        "card_batch_funding": N_("Batch activation"),
+        "card_breakage": N_("Expired balance"),
+        "card_exchange": N_("Exchanged for a new card"),
+        "card_load": N_("Activation top-up"),
+        "card_merge": N_("Merge"),
+        "card_reissue": N_("Reissue"),
+    },
     "register": {
         "account_name": N_("Settlement account name"),
         "account_number": N_("Settlement account number"),

@@ -435,7 +435,7 @@ async def take_export(
 @consumer_home_section("cards")
 async def my_cards(console: Console) -> HomeSection | None:
     """The signed-in holder's cards (我的卡) with their balances, masked."""
-    statement = service.cards_query(holder_id=console.signed_in.consumer_id or "-")
+    statement = service.cards_query(**scope_of(console.signed_in).cards())
     cards = list((await console.session.scalars(statement.order_by(Card.id.desc()))).all())
     balances = await service.card_balances(console.session, cards)
     rows = [

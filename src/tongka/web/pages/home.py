@@ -29,8 +29,8 @@ LOGIN_FAILURES = {
 
 
 LANDING_PAGES = {
-    PrincipalKind.PLATFORM: "/console/review",
-    PrincipalKind.MERCHANT: "/console/stores",
+    PrincipalKind.PLATFORM: "/console/home",
+    PrincipalKind.MERCHANT: "/console/home",
     PrincipalKind.CONSUMER: "/console/me",
 }
 

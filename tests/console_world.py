@@ -1,0 +1,166 @@
+"""A console world for page walks: the demo data (``tongka demo``: two merchants with a
+store, cards with value, a card holder with a named card), a signed-in session for each
+role, and real ids to fill the console's path parameters with.
+
+Built once per test module (it costs a second or two): the width walk in
+``tests/browser/test_console_width.py`` and the home-page tests both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
+
+from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
+from tests.integration.test_policy_routes import declarations
+from tongka.cards import service as cards
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.demo import load_demo_data
+from tongka.identity import service as identity
+from tongka.identity.models import User
+from tongka.identity.principal import Principal
+from tongka.policy import Action
+from tongka.webhooks import service as webhooks
+
+PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    token: str
+    principal: Principal
+
+
+@dataclass
+class ConsoleWorld:
+    credentials: dict[str, Any]
+    callers: list[Caller]
+    ids: dict[str, str]  # path parameter -> a real object's id
+    consumer_card_id: str
+    other_card_id: str  # a card that is not the demo holder's
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, template: str) -> str:
+        """``template`` with its parameters filled (the holder's own card under /me)."""
+        ids = dict(self.ids)
+        if template.startswith("/console/me/"):
+            ids["card_id"] = self.consumer_card_id
+
+        def filled(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in ids:
+                raise LookupError(
+                    f"{template}: no demo object for {{{name}}}; add one to build_world"
+                )
+            return ids[name]
+
+        return PARAMETER.sub(filled, template)
+
+    def caller(self, name: str) -> Caller:
+        return next(caller for caller in self.callers if caller.name == name)
+
+
+def console_pages(app: Any) -> dict[str, Action | None]:
+    """GET console path -> the page's action (None: public, e.g. the login page)."""
+    pages: dict[str, Action | None] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.route
+        path = context.path_format
+        if isinstance(route, APIRoute) and "GET" in route.methods and path.startswith("/console"):
+            found = declarations(route.dependant)
+            pages[path] = getattr(found[0], "policy_action", None) if found else None
+    return pages
+
+
+async def build_world(database: Database, settings: Settings, now: datetime) -> ConsoleWorld:
+    credentials = json.loads((await load_demo_data(database, settings, now)).read_text())
+    canteen = credentials["merchants"][0]
+    logins = [
+        ("platform admin", credentials["platform_admin"]["email"], credentials["platform_admin"]),
+        ("merchant admin", canteen["admin"]["email"], canteen["admin"]),
+        ("cashier", canteen["cashier"]["email"], canteen["cashier"]),
+    ]
+    async with database.transaction() as session:
+        for role in ("finance", "risk", "support"):
+            email = unique_email(role)
+            await identity.create_user(
+                session,
+                email=email,
+                display_name=f"平台{role}",
+                role=role,
+                password=TEST_PASSWORD,
+                actor="test",
+                now=now,
+            )
+            logins.append((f"platform {role}", email, {"password": TEST_PASSWORD}))
+        endpoint = await webhooks.create_endpoint(
+            session,
+            merchant_id=canteen["id"],
+            url="https://canteen.example/tongka/webhooks/receive-all-events",
+            enabled_events=["*"],
+            description="演示回调",
+            actor="test",
+            settings=settings,
+            now=now,
+        )
+        cashier = await session.scalar(
+            select(User).where(User.email == canteen["cashier"]["email"])
+        )
+        api_key = await identity.find_api_key(session, TEST_KEYS, canteen["api_key"])
+        batch = await cards.create_batch(
+            session,
+            credentials["cards"]["62880101"]["product_id"],
+            merchant_id=canteen["id"],
+            count=3,
+            face_value=10_000,
+            export_password="demo-export-password-0001",
+            actor="test",
+            now=now,
+            reference="演示批次",
+        )
+        tokens = []
+        for name, email, login in logins:
+            result = await identity.login(
+                session, TEST_KEYS, email=email, password=login["password"], now=now
+            )
+            assert result.session_token is not None, name
+            tokens.append((name, result.session_token))
+        consumer = await identity.find_consumer_by_phone(session, credentials["consumer"]["phone"])
+        assert consumer is not None
+        _, consumer_token = await identity.open_consumer_session(
+            session, TEST_KEYS, consumer, now=now
+        )
+        tokens.append(("consumer", consumer_token))
+        callers = []
+        for name, token in tokens:
+            signed_in = await identity.resolve_session(session, TEST_KEYS, token, now=now)
+            assert signed_in is not None, name
+            callers.append(Caller(name, token, signed_in.principal))
+    issued = credentials["cards"]
+    canteen_card = issued["62880101"]["cards"][0]
+    return ConsoleWorld(
+        credentials=credentials,
+        callers=callers,
+        ids={
+            "merchant_id": canteen["id"],
+            "card_id": canteen_card["card_id"],
+            "endpoint_id": endpoint.endpoint.id,
+            "store_id": canteen["store_id"],
+            "terminal_id": canteen["terminal_id"],
+            "product_id": issued["62880101"]["product_id"],
+            "user_id": cashier.id,
+            "key_id": api_key.id,
+            "api_key_id": api_key.id,
+            "batch_id": batch.id,
+        },
+        consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
+        other_card_id=canteen_card["card_id"],
+    )

@@ -1,0 +1,75 @@
+"""The home pages' figures (``tongka.cards.figures``) on the demo data, on both backends:
+exact counts, sums from the ledger's balance rows, and activity by business day."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tongka.cards import figures
+from tongka.clock import FixedClock
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.demo import load_demo_data
+
+ZONE = "Asia/Shanghai"
+
+
+async def _demo(database: Database, settings: Settings, now: datetime) -> dict[str, Any]:
+    return json.loads((await load_demo_data(database, settings, now)).read_text())
+
+
+def test_business_days_are_the_platform_zone_s() -> None:
+    late_evening_utc = datetime(2026, 3, 31, 17, 30, tzinfo=UTC)  # 01:30 on 1 April in Shanghai
+    days = figures.business_days(late_evening_utc, ZONE, days=3)
+    assert [day.isoformat() for day in days] == ["2026-03-30", "2026-03-31", "2026-04-01"]
+    start, end = figures.day_bounds(days[-1], ZONE)
+    assert start.astimezone(UTC) == datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
+    assert end - start == timedelta(days=1)
+
+
+def test_a_day_across_a_clock_change_has_its_true_length() -> None:
+    start, end = figures.day_bounds(date(2026, 3, 29), "Europe/Berlin")
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
+
+
+async def test_a_merchant_s_figures(
+    database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    now = clock.now()
+    demo = await _demo(database, settings, now)
+    canteen = demo["merchants"][0]["id"]
+    async with database.transaction() as session:
+        found = await figures.merchant_figures(session, canteen, now=now, timezone=ZONE)
+        books = await figures.merchant_figures(
+            session, demo["merchants"][1]["id"], now=now, timezone=ZONE
+        )
+    assert (found.cards_issued, found.cards_active) == (3, 3)
+    assert found.outstanding == {"CNY": 97_000}  # 500 + 50 bonus, 200, 200 + 20 bonus
+    assert books.outstanding == {"CNY": 41_000}
+    assert len(found.activity) == figures.ACTIVITY_DAYS
+    today = found.activity[-1]
+    assert today.business_date == now.astimezone(ZoneInfo(ZONE)).date()
+    # 3 cards issued and activated today; each load is one transfer per part (paid, bonus)
+    assert (today.issued, today.activated, today.transactions) == (3, 3, 5)
+    assert all(
+        (day.issued, day.activated, day.transactions) == (0, 0, 0) for day in found.activity[:-1]
+    )
+
+
+async def test_the_platform_s_figures(
+    database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    await _demo(database, settings, clock.now())
+    async with database.transaction() as session:
+        found = await figures.platform_figures(session)
+    assert (found.merchants_pending, found.products_pending) == (0, 0)
+    assert found.merchants_by_status == {"active": 2}
+    assert [(row.name, row.outstanding) for row in found.liability] == [
+        ("示范餐饮储值卡 Canteen gift card", 75_000),
+        ("示范书店购书卡 Bookshop card", 41_000),
+        ("示范餐饮会员卡 Canteen member card", 22_000),
+    ]
+    assert found.liability_total == {"CNY": 138_000}
