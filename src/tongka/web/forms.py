@@ -168,11 +168,14 @@ def read_flash(console: Console) -> Flash | None:
         return None
 
 
+NO_FLASH: dict[str, Any] = {"flash": None, "values": {}, "field_errors": {}}
+
+
 def flash_context(console: Console) -> dict[str, Any]:
     """``flash``, ``values`` and ``field_errors`` for ``console.render`` (empty when none)."""
     flash = read_flash(console)
     if flash is None:
-        return {"flash": None, "values": {}, "field_errors": {}}
+        return {**NO_FLASH, "values": {}, "field_errors": {}}
     return {"flash": flash, "values": flash.values, "field_errors": flash.field_errors}
 
 
@@ -193,7 +196,8 @@ def set_flash(console: Console, response: Response, flash: Flash) -> None:
 class Speaks(Protocol):
     """What ``error_text`` needs: a ``Console``, or a ``Speaker`` where no console exists."""
 
-    language: str
+    @property
+    def language(self) -> str: ...
 
     def gettext(self, message: str, **params: Any) -> str: ...
 
