@@ -17,7 +17,9 @@ from tongka.identity.merchants import available_decisions
 from tongka.web.forms import (
     AMOUNT_NOT_A_NUMBER,
     AMOUNT_TOO_PRECISE,
+    MAX_PLAIN_BYTES,
     Flash,
+    _fitting,
     is_secret,
     money_minor,
     required_reason,
@@ -106,3 +108,15 @@ def test_an_agreement_offers_each_party_its_own_actions() -> None:
         status="approved", issuer_merchant_id="mch_i", acceptor_merchant_id="mch_a"
     )
     assert agreement_actions(in_force, "mch_a") == ["revoke"]
+
+
+def test_a_flash_too_big_for_a_cookie_drops_what_was_typed_first() -> None:
+    values = {f"field{n}": "长" * 300 for n in range(20)}
+    flash = Flash("请检查", "error", "/console/stores", values, {"field1": "必填"})
+    fitted = Flash.from_json(_fitting(flash).decode())
+    assert len(_fitting(flash)) <= MAX_PLAIN_BYTES
+    assert (fitted.message, fitted.field_errors, fitted.values) == (
+        "请检查",
+        {"field1": "必填"},
+        {},
+    )
