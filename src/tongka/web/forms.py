@@ -60,6 +60,7 @@ SECRET_FIELDS = frozenset(
 )
 MAX_VALUE_CHARS = 300  # per refilled value: a cookie holds about 4 KB in all
 MAX_COOKIE_CHARS = 3800
+MAX_PLAIN_BYTES = 2700
 CHECK_FIELD = N_("Check the field marked below.")
 AMOUNT_NOT_A_NUMBER = N_("Type an amount in yuan, e.g. 100 or 99.50.")
 AMOUNT_TOO_PRECISE = N_("An amount in yuan has at most two decimals (fen), e.g. 99.50.")
@@ -143,13 +144,21 @@ def _context(console: Console) -> str:
     return f"flash:{session.id}" if session is not None else "flash:public"
 
 
+def _fitting(flash: Flash) -> bytes:
+    """The flash as at most ``MAX_PLAIN_BYTES``: what was typed goes first, then texts are
+    cut (base64 and the envelope grow it by about a third; a cookie holds 4 KB)."""
+    text = flash.to_json().encode()
+    if len(text) <= MAX_PLAIN_BYTES:
+        return text
+    cut = {name: message[:200] for name, message in flash.field_errors.items()}
+    smaller = Flash((flash.message or "")[:500] or None, flash.kind, flash.form, {}, cut)
+    return smaller.to_json().encode()
+
+
 def _encode(console: Console, flash: Flash) -> str:
-    text = flash.to_json()
-    if len(text) > MAX_COOKIE_CHARS // 2:  # base64 and the envelope grow it by about a third
-        flash = Flash(flash.message, flash.kind, flash.form, {}, flash.field_errors)
-        text = flash.to_json()[: MAX_COOKIE_CHARS // 2]
+    text = _fitting(flash)
     key = _flash_key(console.settings.secret_key_bytes())
-    envelope = seal(key, text.encode(), context=_context(console))
+    envelope = seal(key, text, context=_context(console))
     return base64.urlsafe_b64encode(envelope).decode().rstrip("=")  # no quoting needed
 
 
@@ -169,11 +178,14 @@ def read_flash(console: Console) -> Flash | None:
         return None
 
 
+NO_FLASH: dict[str, Any] = {"flash": None, "values": {}, "field_errors": {}}
+
+
 def flash_context(console: Console) -> dict[str, Any]:
     """``flash``, ``values`` and ``field_errors`` for ``console.render`` (empty when none)."""
     flash = read_flash(console)
     if flash is None:
-        return {"flash": None, "values": {}, "field_errors": {}}
+        return {**NO_FLASH, "values": {}, "field_errors": {}}
     return {"flash": flash, "values": flash.values, "field_errors": flash.field_errors}
 
 
@@ -194,8 +206,11 @@ def set_flash(console: Console, response: Response, flash: Flash) -> None:
 class Speaks(Protocol):
     """What ``error_text`` needs: a ``Console``, or a ``Speaker`` where no console exists."""
 
-    language: str
-    timezone: str
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
 
     def gettext(self, message: str, **params: Any) -> str: ...
 
