@@ -37,7 +37,8 @@ from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import ConsoleSession, Consumer, User
 from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
-from tongka.web import formatting, i18n
+from tongka.policy import Action, allowed
+from tongka.web import formatting, forms, i18n
 from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
 from tongka.web.labels import label_of
 from tongka.web.nav import nav_for
@@ -87,6 +88,8 @@ class Console:
     anonymous_csrf: str | None = None
     new_anonymous_csrf: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    flash_consumed: bool = False  # the flash cookie was read: the response deletes it
+    pending_flash: forms.Flash | None = None  # set by ``forms``: this response carries it
 
     @property
     def csrf_token(self) -> str:
@@ -102,6 +105,10 @@ class Console:
         if self.principal is None:
             raise LoginRequired()
         return self.principal
+
+    def can(self, action: Action | str) -> bool:
+        """The policy for the signed-in caller (templates: ``can('card.freeze')``)."""
+        return self.principal is not None and allowed(self.principal, Action(action))
 
     def gettext(self, message: str, **params: Any) -> str:
         """``message`` (an English text marked with ``N_`` or a literal) in the page's language."""
@@ -119,6 +126,8 @@ class Console:
             "languages": LANGUAGES,
             "current_path": self.request.url.path,
             "localtime": lambda moment: formatting.format_time(moment, self.settings.timezone),
+            "can": self.can,
+            **forms.flash_context(self),
             **context,
         }
         response = templates.TemplateResponse(
@@ -129,6 +138,22 @@ class Console:
     def redirect(self, url: str) -> Response:
         """After a POST: 303 to ``url`` (HTMX follows it and swaps the new page in)."""
         return self.finish(RedirectResponse(url, status_code=303))
+
+    def redirect_after(self, url: str, *, success: str | None = None, **params: Any) -> Response:
+        """303 to ``url`` with a one-time success message (``forms.redirect_after``)."""
+        return forms.redirect_after(self, url, success=success, **params)
+
+    def redirect_with_error(
+        self,
+        url: str,
+        error: str | DomainError,
+        form: FormData | None = None,
+        *,
+        field: str | None = None,
+        **params: Any,
+    ) -> Response:
+        """303 back to the form's page with the error and what was typed (``forms``)."""
+        return forms.redirect_with_error(self, url, error, form, field=field, **params)
 
     def finish(self, response: Response) -> Response:
         secure = self.request.url.scheme == "https"
@@ -145,6 +170,10 @@ class Console:
             response.set_cookie(
                 LANGUAGE_COOKIE, self.language, samesite="lax", secure=secure, max_age=31536000
             )
+        if self.pending_flash is not None:
+            forms.set_flash(self, response, self.pending_flash)
+        elif self.flash_consumed:
+            response.delete_cookie(forms.FLASH_COOKIE, path=forms.FLASH_PATH)
         for name, value in self.cookies.items():
             if value:
                 response.set_cookie(
@@ -156,12 +185,19 @@ class Console:
 
     async def attempt(self, work: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
         """Run a service call in a savepoint: on a domain error nothing it wrote stays, and
-        the error's message comes back for the form to show."""
+        the error's message comes back for the form to show (``forms.error_text``)."""
+        result, exc = await self.attempt_error(work)
+        return result, (forms.error_text(self, exc) if exc is not None else None)
+
+    async def attempt_error(
+        self, work: Callable[[], Awaitable[T]]
+    ) -> tuple[T | None, DomainError | None]:
+        """``attempt``, answering the domain error itself (its ``param`` names its field)."""
         try:
             async with self.session.begin_nested():
                 return await work(), None
         except DomainError as exc:
-            return None, exc.message
+            return None, exc
 
 
 async def get_console(
