@@ -117,15 +117,23 @@ async def test_a_product_is_created_reviewed_and_a_card_managed_from_the_console
     async with database.transaction() as session:
         assert (await service.get_card(session, issued.card.id)).status == "frozen"
     refused = await _post(merchant, f"{page}/freeze", page)
-    assert refused.status_code == 400
-    assert "frozen" in refused.text
+    assert (refused.status_code, refused.headers["location"]) == (303, page)
+    shown = await merchant.get(page, params={"lang": "en"})
+    assert 'class="alert error"' in shown.text
+    assert "frozen" in shown.text
+    assert "/freeze" not in shown.text  # a frozen card offers no freeze (only valid actions)
     assert (await intruder.get(page)).status_code == 404
     assert (await _post(intruder, f"{page}/unfreeze", "/console/cards")).status_code == 404
     assert issued.card.id not in (await intruder.get("/console/cards")).text
-    lost = await _post(merchant, f"{page}/report_lost", page)
+    without_reason = await _post(merchant, f"{page}/report_lost", page)
+    assert without_reason.status_code == 303
+    async with database.transaction() as session:
+        assert (await service.get_card(session, issued.card.id)).status == "frozen"
+    lost = await _post(merchant, f"{page}/report_lost", page, reason="holder lost it")
     assert lost.status_code == 303
-    reissued = await _post(merchant, f"{page}/reissue", page)
+    reissued = await _post(merchant, f"{page}/reissue", page, reason="holder lost it")
     assert reissued.status_code == 200
+    assert reissued.headers["hx-replace-url"].startswith("/console/cards/")
     new_number = re.search(r"data-new-number>(\d+)<", reissued.text)
     assert new_number is not None
     assert new_number.group(1) != issued.number
@@ -169,7 +177,10 @@ async def test_a_batch_is_created_in_the_console_and_its_export_taken_once(
     again = await _post(
         merchant, f"/console/card_batches/{batch.id}/export", "/console/card_batches"
     )
-    assert again.status_code == 400
+    assert (again.status_code, again.headers["location"]) == (303, "/console/card_batches")
+    assert 'class="alert error"' in (await merchant.get("/console/card_batches")).text
+    reload = await merchant.get(f"/console/card_batches/{batch.id}/export")
+    assert (reload.status_code, reload.headers["location"]) == (303, "/console/card_batches")
 
 
 async def test_a_holder_sees_their_cards_on_the_home_page(

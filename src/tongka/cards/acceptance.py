@@ -200,6 +200,22 @@ def _move(
     agreement.updated_at = now
 
 
+def available_actions(agreement: CardAcceptanceAgreement, merchant_id: str | None) -> list[str]:
+    """What ``merchant_id`` may do with ``agreement`` now: the acceptor approves or rejects
+    a proposal; either party ends a live one (the issuer withdraws its proposal)."""
+    if merchant_id is None:
+        return []
+    actions: list[str] = []
+    proposed = agreement.status == AgreementStatus.PROPOSED
+    if proposed and agreement.acceptor_merchant_id == merchant_id:
+        actions += ["approve", "reject"]
+    if agreement.status == AgreementStatus.APPROVED or (
+        proposed and agreement.issuer_merchant_id == merchant_id
+    ):
+        actions.append("revoke")
+    return actions
+
+
 async def decide_agreement(
     session: AsyncSession,
     agreement_id: str,

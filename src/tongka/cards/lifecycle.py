@@ -45,6 +45,16 @@ ALLOWED_FROM: dict[str, frozenset[CardStatus]] = {
 }
 
 
+# actions people take from a page (expire and exchange are the expiry job's)
+OFFERED_ACTIONS = ("activate", "freeze", "unfreeze", "report_lost", "reissue", "merge", "close")
+
+
+def available_actions(card: Card) -> list[str]:
+    """The actions ``card``'s status allows (``ALLOWED_FROM``), in the order pages offer
+    them: what a page shows, before the caller's role and the freeze's side narrow it."""
+    return [action for action in OFFERED_ACTIONS if card.status in ALLOWED_FROM[action]]
+
+
 def check_transition(card: Card, action: str) -> None:
     allowed = ALLOWED_FROM[action]
     if card.status not in allowed:

@@ -352,6 +352,20 @@ def _move(product: CardProduct, allowed: set[str], target: ProductStatus, now: d
     product.updated_at = now
 
 
+# which status each action of a product's page starts from (``_move`` enforces it)
+PRODUCT_ACTIONS: dict[str, frozenset[ProductStatus]] = {
+    "submit": frozenset({ProductStatus.DRAFT, ProductStatus.REJECTED}),
+    "approve": frozenset({ProductStatus.PENDING_REVIEW}),
+    "reject": frozenset({ProductStatus.PENDING_REVIEW}),
+}
+
+
+def available_actions(product: CardProduct) -> list[str]:
+    """The actions ``product``'s status allows: submit (its merchant), approve or reject
+    (the platform); the caller's role narrows them further."""
+    return [action for action, allowed in PRODUCT_ACTIONS.items() if product.status in allowed]
+
+
 async def submit_product(
     session: AsyncSession, product_id: str, *, merchant_id: str | None, actor: str, now: datetime
 ) -> CardProduct:

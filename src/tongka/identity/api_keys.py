@@ -127,6 +127,11 @@ def api_keys_query(merchant_id: str | None) -> Select[Any]:
     return statement
 
 
+def available_actions(api_key: ApiKey) -> list[str]:
+    """A key can be revoked while it is active; a revoked key stays revoked."""
+    return [] if api_key.revoked_at is not None else ["revoke"]
+
+
 async def revoke_api_key(
     session: AsyncSession, key_id: str, *, actor: str, now: datetime
 ) -> ApiKey:

@@ -176,6 +176,13 @@ _TRANSITIONS: dict[str, tuple[set[str], MerchantStatus]] = {
 }
 
 
+def available_decisions(merchant: Merchant) -> list[str]:
+    """The review decisions ``merchant``'s status allows (what its page offers)."""
+    return [
+        decision for decision, (allowed, _) in _TRANSITIONS.items() if merchant.status in allowed
+    ]
+
+
 async def _locked_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
     statement = (
         select(Merchant)

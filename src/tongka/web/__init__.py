@@ -7,8 +7,11 @@ import importlib
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
-from tongka.web.console import WEB_DIR
+from tongka.web.console import WEB_DIR, console_http_error
 
 # Each module has a ``router`` (``console_router()``). A part adds its module here.
 PAGE_MODULES: list[str] = [
@@ -39,3 +42,13 @@ def install(app: FastAPI) -> None:
 
     for module_name in PAGE_MODULES:
         app.include_router(importlib.import_module(module_name).router)
+
+    api_http_error = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # console addresses answer 404/405 in HTML; everything else as the API does
+        if api_http_error is None:
+            raise exc
+        return await console_http_error(request, exc, api_http_error)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -26,6 +26,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
+from starlette.routing import Match
 
 from tongka.config import Settings
 from tongka.currencies import enabled_currencies
@@ -39,7 +40,7 @@ from tongka.identity.principal import Principal
 from tongka.identity.sms import mask_phone
 from tongka.policy import Action, allowed
 from tongka.web import formatting, forms, i18n
-from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
+from tongka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, language_of
 from tongka.web.labels import label_of
 from tongka.web.nav import nav_for
 
@@ -277,21 +278,56 @@ class ConsoleRoute(UnitOfWorkRoute):
                 return RedirectResponse(target, status_code=303)
             except DomainError as exc:
                 status = {"not_found": 404, "permission_denied": 403}.get(exc.kind, 400)
-                language = language_of(request)
-                return templates.TemplateResponse(
-                    request,
-                    "error.html",
-                    {
-                        "message": exc.message,
-                        "language": language,
-                        "languages": LANGUAGES,
-                        "nav": [],
-                        "current_path": request.url.path,
-                    },
-                    status_code=status,
-                )
+                text = forms.error_text(forms.Speaker(language_of(request)), exc)
+                return error_page(request, text, status)
 
         return console_handler
+
+
+def error_page(request: Request, message: str, status_code: int) -> Response:
+    """``error.html`` outside any page's context (no session read): an HTML answer."""
+    language = language_of(request)
+    context = {
+        "message": message,
+        "language": language,
+        "languages": LANGUAGES,
+        "nav": [],
+        "current_path": request.url.path,
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+
+
+NOT_FOUND = N_("This page does not exist.")
+NOT_ALLOWED = N_("This address only takes a form; go back to the page and use the form.")
+
+
+def page_behind(app: Any, path: str) -> str | None:
+    """The nearest page (a GET route) above ``path`` (``/console/cards/c1/freeze`` ->
+    ``/console/cards/c1``): where a reload of an action's address goes."""
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 2:
+        parts.pop()
+        candidate = "/".join(parts)
+        scope = {"type": "http", "path": candidate, "method": "GET"}
+        for route in app.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return candidate
+    return None
+
+
+async def console_http_error(request: Request, exc: Exception, fallback: Any) -> Response:
+    """404 and 405 under ``/console`` answer in HTML (the API's handler answers JSON):
+    a GET on an action's address (a reload after the action) goes to the page behind it."""
+    status = getattr(exc, "status_code", 500)
+    if not request.url.path.startswith("/console") or status not in (404, 405):
+        return await fallback(request, exc)
+    if status == 405 and request.method in ("GET", "HEAD"):
+        target = page_behind(request.app, request.url.path)
+        if target is not None:
+            return RedirectResponse(target, status_code=303)
+    message = i18n.gettext(language_of(request), NOT_FOUND if status == 404 else NOT_ALLOWED)
+    return error_page(request, message, status)
 
 
 def console_router() -> APIRouter:

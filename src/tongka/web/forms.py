@@ -34,7 +34,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import structlog
 from fastapi import Response
@@ -43,6 +43,7 @@ from starlette.datastructures import FormData
 from tongka.crypto import DecryptionFailed, derive_key, open_sealed, seal
 from tongka.errors import DomainError, InvalidRequest
 from tongka.money import Money, MoneyError
+from tongka.web import i18n
 from tongka.web.i18n import N_
 
 if TYPE_CHECKING:
@@ -189,7 +190,25 @@ def set_flash(console: Console, response: Response, flash: Flash) -> None:
 # --- texts --------------------------------------------------------------------------------
 
 
-def error_text(console: Console, exc: DomainError) -> str:
+class Speaks(Protocol):
+    """What ``error_text`` needs: a ``Console``, or a ``Speaker`` where no console exists."""
+
+    language: str
+
+    def gettext(self, message: str, **params: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A language alone (the error page of a failed request has no ``Console``)."""
+
+    language: str
+
+    def gettext(self, message: str, **params: Any) -> str:
+        return i18n.gettext(self.language, message, **params)
+
+
+def error_text(console: Speaks, exc: DomainError) -> str:
     """The words a person reads for a domain error, in the page's language.
 
     The one function every console page uses for this (the ``errors`` work formats each
@@ -266,7 +285,9 @@ async def attempt_and_redirect(
 # --- reading typed values ----------------------------------------------------------------
 
 
-def money_minor(form: FormData, name: str, currency: str, *, required: bool = True) -> int | None:
+def money_minor(
+    form: FormData | Mapping[str, Any], name: str, currency: str, *, required: bool = True
+) -> int | None:
     """A money field typed in yuan (``100``, ``99.50``) as exact minor units.
 
     Refuses (``InvalidRequest`` with ``param=name``, so the message lands at the field) a

@@ -13,6 +13,23 @@ from jinja2.runtime import Context
 from tongka.web.i18n import DEFAULT_LANGUAGE, N_, gettext
 
 LABELS: dict[str, dict[str, str]] = {
+    # actions offered on pages (buttons, confirmations)
+    "action": {
+        "activate": N_("Activate"),
+        "approve": N_("Approve"),
+        "close": N_("Close the card"),
+        "disable": N_("Disable"),
+        "freeze": N_("Freeze"),
+        "merge": N_("Merge"),
+        "reissue": N_("Reissue"),
+        "reject": N_("Reject"),
+        "report_lost": N_("Report lost"),
+        "revoke": N_("Revoke"),
+        "rotate_secret": N_("Rotate secret"),
+        "submit": N_("Submit for review"),
+        "suspend": N_("Suspend"),
+        "unfreeze": N_("Unfreeze"),
+    },
     "agreement": {
         "approved": N_("In force"),
         "proposed": N_("Proposed"),
@@ -23,6 +40,14 @@ LABELS: dict[str, dict[str, str]] = {
         "consumer": N_("Consumer"),
         "merchant": N_("Merchant"),
         "platform": N_("Platform"),
+    },
+    "card_status": {
+        "active": N_("Active"),
+        "closed": N_("Closed"),
+        "expired": N_("Expired"),
+        "frozen": N_("Frozen"),
+        "issued": N_("Issued, not activated"),
+        "lost": N_("Reported lost"),
     },
     "kyc": {
         "bank_card": N_("Bank card verified"),
@@ -57,6 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
     "status": {
         "active": N_("Active"),
         "disabled": N_("Disabled"),
+        "draft": N_("Draft"),
         "pending_review": N_("Pending review"),
         "rejected": N_("Rejected"),
         "suspended": N_("Suspended"),

@@ -114,6 +114,12 @@ async def get_endpoint(
     return endpoint
 
 
+def available_actions(endpoint: WebhookEndpoint) -> list[str]:
+    """An enabled endpoint can get a new secret or be disabled; a disabled one stays so
+    (disabling is irreversible: there is no enable)."""
+    return ["rotate_secret", "disable"] if endpoint.status == EndpointStatus.ENABLED else []
+
+
 async def disable_endpoint(
     session: AsyncSession,
     endpoint_id: str,

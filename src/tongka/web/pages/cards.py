@@ -4,7 +4,6 @@ call, scoped exactly as the API scopes it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -13,14 +12,16 @@ from starlette.datastructures import FormData
 
 from tongka.cards import numbers, service
 from tongka.cards.keys import card_keys
+from tongka.cards.lifecycle import available_actions, check_may_lift_freeze
 from tongka.cards.models import Card, CardBatch, CardProduct
+from tongka.cards.products import available_actions as product_actions
 from tongka.currencies import enabled_currencies, require_enabled
 from tongka.edge.no_store import shows_secret
-from tongka.errors import InvalidRequest
-from tongka.money import Money
-from tongka.policy import CARD_LIFECYCLE, Action, authorize, scope_of
+from tongka.errors import DomainError, InvalidRequest, NotFound
+from tongka.policy import CARD_LIFECYCLE, Action, allowed, authorize, scope_of
 from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
+from tongka.web.forms import attempt_and_redirect, money_minor, required_reason
 from tongka.web.i18n import N_
 from tongka.web.pages.listing import Allowed, page_of, render_list
 
@@ -28,18 +29,18 @@ router = console_router()
 
 
 def _yuan(form: FormData, name: str, currency: str) -> int:
-    """A money field typed in yuan (``100`` or ``99.50``) as minor units."""
-    try:
-        return Money.parse(form_text(form, name), currency).minor_units
-    except InvalidRequest as exc:
-        raise InvalidRequest(f"{name}: {exc.message}", param=name) from exc
+    """A money field typed in yuan (``100`` or ``99.50``) as exact minor units (refused at
+    the field: not a number, more than two decimals)."""
+    return int(money_minor(form, name, currency) or 0)
 
 
 def _yuan_list(form: FormData, name: str, currency: str) -> list[int] | None:
-    text = form_text(form, name)
+    """Face values typed in yuan, comma-separated (``100,500``)."""
+    text = form_text(form, name).replace("，", ",")
     if not text:
         return None
-    return [Money.parse(part.strip(), currency).minor_units for part in text.split(",") if part]
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    return [int(money_minor({name: part}, name, currency) or 0) for part in parts]
 
 
 def _form_currency(form: FormData) -> str:
@@ -52,7 +53,7 @@ def _optional_int(form: FormData, name: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise InvalidRequest(f"{name} must be a whole number.", param=name)
+        raise InvalidRequest(N_("Type a whole number."), code="not_a_whole_number", param=name)
     return int(text)
 
 
@@ -63,7 +64,9 @@ def _ratio(form: FormData) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidRequest("exchange_ratio must be a decimal.", param="exchange_ratio") from exc
+        raise InvalidRequest(
+            N_("Type a decimal number, e.g. 0.9."), code="not_a_decimal", param="exchange_ratio"
+        ) from exc
 
 
 def product_spec_from_form(form: FormData) -> service.ProductSpec:
@@ -97,21 +100,17 @@ async def _products_page(console: Console, status_code: int = 200, **context: An
         CardProduct,
         status_code,
         capacity=lambda product: numbers.capacity(product.bin_prefix, product.number_length),
+        product_actions=product_actions,
         **context,
     )
 
 
-async def _act(
-    console: Console,
-    work: Callable[[], Awaitable[object]],
-    *,
-    success_url: str,
-    form_page: Callable[..., Awaitable[Response]],
-) -> Response:
-    _, error = await console.attempt(work)
-    if error:
-        return await form_page(console, 400, error=error)
-    return console.redirect(success_url)
+PRODUCTS = "/console/card_products"
+PRODUCT_DONE = {
+    "submit": N_("The product was submitted for review."),
+    "approve": N_("The product is approved: it can issue cards."),
+    "reject": N_("The product was rejected; its merchant sees the reason."),
+}
 
 
 @router.get("/card_products")
@@ -124,6 +123,10 @@ async def create_product(
     console: Annotated[Console, Allowed(Action.PRODUCT_MANAGE)], form: FormDep
 ) -> Response:
     principal = console.signed_in
+    if principal.merchant_id is None:
+        return console.redirect_with_error(
+            PRODUCTS, N_("Card products are created by their issuing merchant."), form
+        )
 
     async def work() -> object:
         return await service.create_product(
@@ -134,13 +137,9 @@ async def create_product(
             now=console.now,
         )
 
-    if principal.merchant_id is None:
-        return await _products_page(
-            console,
-            400,
-            error=console.gettext("Card products are created by their issuing merchant."),
-        )
-    return await _act(console, work, success_url="/console/card_products", form_page=_products_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=PRODUCTS, success=N_("The card product was created.")
+    )
 
 
 @router.post("/card_products/{product_id}/submit")
@@ -158,7 +157,9 @@ async def submit_product(
             now=console.now,
         )
 
-    return await _act(console, work, success_url="/console/card_products", form_page=_products_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=PRODUCTS, success=PRODUCT_DONE["submit"]
+    )
 
 
 @router.post("/card_products/{product_id}/{decision}")
@@ -168,20 +169,24 @@ async def review_product(
     console: Annotated[Console, Allowed(Action.PRODUCT_REVIEW)],
     form: FormDep,
 ) -> Response:
+    """Approve, or reject with a reason (the merchant reads it on its products page)."""
     if decision not in ("approve", "reject"):
-        raise InvalidRequest("Unknown decision.")
+        raise NotFound(N_("No such action."))
 
     async def work() -> object:
+        note = required_reason(form, "note") if decision == "reject" else None
         return await service.review_product(
             console.session,
             product_id,
             is_approved=decision == "approve",
-            note=form_text(form, "note") or None,
+            note=note or form_text(form, "note") or None,
             principal=console.signed_in,
             now=console.now,
         )
 
-    return await _act(console, work, success_url="/console/card_products", form_page=_products_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=PRODUCTS, success=PRODUCT_DONE[decision]
+    )
 
 
 # --- cards -------------------------------------------------------------------------------
@@ -216,6 +221,41 @@ def _masked(card: Card) -> str:
     return numbers.mask(card.bin_prefix, card.last4, card.number_length)
 
 
+# what each card action needs of the caller (the policy table's actions)
+CARD_ACTION_POLICY: dict[str, Action] = {
+    **CARD_LIFECYCLE,
+    "reissue": Action.CARD_REISSUE,
+    "activate": Action.CARD_ACTIVATE,
+    "merge": Action.CARD_MERGE,
+}
+CARD_DONE = {
+    "freeze": N_("The card is frozen: nothing can be spent from it."),
+    "unfreeze": N_("The card is active again."),
+    "report_lost": N_("The card is reported lost; reissue it to move its balance."),
+    "close": N_("The card is closed."),
+}
+# destructive: asked for a reason (recorded with the card's event)
+NEEDS_REASON = frozenset({"report_lost", "close", "reissue"})
+
+
+def card_actions(console: Console, card: Card) -> list[str]:
+    """The actions this page offers for ``card``: allowed from its status, to the caller's
+    role, and (out of ``frozen``) only to the freeze's side or the platform."""
+    principal = console.signed_in
+    offered = []
+    for action in available_actions(card):
+        policy = CARD_ACTION_POLICY.get(action)
+        if policy is None or not allowed(principal, policy):
+            continue
+        if card.status == service.CardStatus.FROZEN and action != "freeze":
+            try:
+                check_may_lift_freeze(card, principal)
+            except DomainError:
+                continue
+        offered.append(action)
+    return offered
+
+
 async def _card_page(
     console: Console, card_id: str, status_code: int = 200, **context: Any
 ) -> Response:
@@ -231,7 +271,7 @@ async def _card_page(
         balance=balance,
         history=history,
         masked=_masked(card),
-        actions=service.LIFECYCLE_ACTIONS,
+        actions=card_actions(console, card),
         **context,
     )
 
@@ -248,7 +288,11 @@ async def card_page(
 async def reissue(
     card_id: str, console: Annotated[Console, Allowed(Action.CARD_REISSUE)], form: FormDep
 ) -> Response:
+    """补卡: the new card's number and secret show on this response only (rendered here,
+    not redirected; ``HX-Replace-Url`` puts the new card's address in the bar, and a
+    reload of this address is a GET that leads to the old card's page)."""
     principal = console.signed_in
+    page = f"/console/cards/{card_id}"
     await service.get_card(
         console.session, card_id, merchant_id=scope_of(principal).merchant()
     )  # 404
@@ -261,14 +305,15 @@ async def reissue(
             keys=card_keys(console.settings),
             actor=principal.actor,
             now=console.now,
-            reason=form_text(form, "reason") or None,
+            reason=required_reason(form),
         )
 
-    issued, error = await console.attempt(work)
-    if error or issued is None:
-        return await _card_page(console, card_id, 400, error=error)
-    # the new card's number and secret: shown on this one response, never again
-    return await _card_page(console, issued.card.id, issued=issued)
+    issued, exc = await console.attempt_error(work)
+    if exc is not None or issued is None:
+        return console.redirect_with_error(page, exc or N_("The card was not reissued."), form)
+    response = await _card_page(console, issued.card.id, issued=issued)
+    response.headers["HX-Replace-Url"] = f"/console/cards/{issued.card.id}"
+    return response
 
 
 @router.post("/cards/{card_id}/{action}")
@@ -276,14 +321,16 @@ async def lifecycle_action(
     card_id: str, action: str, console: SignedInDep, form: FormDep
 ) -> Response:
     if action not in service.LIFECYCLE_ACTIONS:
-        raise InvalidRequest("Unknown action.")
+        raise NotFound(N_("No such action."))
     principal = console.signed_in
     authorize(principal, CARD_LIFECYCLE[action])
+    page = f"/console/cards/{card_id}"
     await service.get_card(
         console.session, card_id, merchant_id=scope_of(principal).merchant()
     )  # 404
 
     async def work() -> object:
+        reason = required_reason(form) if action in NEEDS_REASON else None
         return await service.apply_lifecycle_action(
             console.session,
             card_id,
@@ -291,13 +338,12 @@ async def lifecycle_action(
             merchant_id=scope_of(principal).merchant(),
             principal=principal,
             now=console.now,
-            reason=form_text(form, "reason") or None,
+            reason=reason or form_text(form, "reason") or None,
         )
 
-    _, error = await console.attempt(work)
-    if error:
-        return await _card_page(console, card_id, 400, error=error)
-    return console.redirect(f"/console/cards/{card_id}")
+    return await attempt_and_redirect(
+        console, work, form, success_url=page, success=CARD_DONE[action]
+    )
 
 
 # --- batches -----------------------------------------------------------------------------
@@ -318,6 +364,7 @@ async def _batches_page(console: Console, status_code: int = 200, **context: Any
         CardBatch,
         status_code,
         products=products,
+        product_choices=[(p.id, f"{p.name} ({p.bin_prefix})") for p in products],
         **context,
     )
 
@@ -329,6 +376,9 @@ async def batches_page(console: Annotated[Console, Allowed(Action.BATCH_READ)]) 
         rows, _ = await page_of(console, service.batches_query(merchant_id=scope), CardBatch)
         return console.render("_card_batch_rows.html", batches=rows)
     return await _batches_page(console)
+
+
+BATCHES = "/console/card_batches"
 
 
 @router.post("/card_batches")
@@ -354,7 +404,13 @@ async def create_batch(
             now=console.now,
         )
 
-    return await _act(console, work, success_url="/console/card_batches", form_page=_batches_page)
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url=BATCHES,
+        success=N_("The batch was created; its cards are being made."),
+    )
 
 
 @router.post("/card_batches/{batch_id}/export")
@@ -362,6 +418,8 @@ async def create_batch(
 async def take_export(
     batch_id: str, console: Annotated[Console, Allowed(Action.BATCH_EXPORT)], form: FormDep
 ) -> Response:
+    """The one-time export file, downloaded from this response (a reload is a GET that
+    leads back to the batches page: the file is never made twice)."""
     principal = console.signed_in
     await service.get_batch(
         console.session, batch_id, merchant_id=scope_of(principal).merchant()
@@ -376,13 +434,16 @@ async def take_export(
             now=console.now,
         )
 
-    content, error = await console.attempt(work)
-    if error or content is None:
-        return await _batches_page(console, 400, error=error)
+    content, exc = await console.attempt_error(work)
+    if exc is not None or content is None:
+        return console.redirect_with_error(BATCHES, exc or N_("No export was made."), form)
     return Response(
         content,
         media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{batch_id}.tkx"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{batch_id}.tkx"',
+            "HX-Replace-Url": BATCHES,
+        },
     )
 
 
