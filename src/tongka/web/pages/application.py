@@ -23,7 +23,7 @@ from tongka.identity.principal import Principal
 from tongka.policy import Action, authorize
 from tongka.web.console import Console as ConsoleType
 from tongka.web.console import ConsoleDep, FormDep, LoginRequired, console_router, form_text
-from tongka.web.forms import attempt_and_redirect, redirect_after, redirect_with_error
+from tongka.web.forms import redirect_after, redirect_with_error
 from tongka.web.i18n import N_
 from tongka.web.pages.account import APPLICATION_COOKIE
 from tongka.web.pages.onboarding import ACCOUNT_FIELDS
@@ -32,6 +32,7 @@ router = console_router()
 
 APPLICATION_PAGE = "/console/application"
 INVALID_VALUE = N_("This value is not valid; check its format.")
+NOT_REFILLED = frozenset({"account_number"})  # a bank account number is typed again
 
 
 @dataclass
@@ -101,7 +102,9 @@ async def resubmit(applicant: ApplicantDep, form: FormDep) -> Response:
     except ValidationError as exc:
         location = exc.errors()[0]["loc"]
         field = str(location[-1])
-        return redirect_with_error(console, APPLICATION_PAGE, INVALID_VALUE, form, field=field)
+        return redirect_with_error(
+            console, APPLICATION_PAGE, INVALID_VALUE, form, field=field, secret=NOT_REFILLED
+        )
 
     async def work() -> object:
         return await identity.resubmit_merchant(
@@ -113,11 +116,12 @@ async def resubmit(applicant: ApplicantDep, form: FormDep) -> Response:
             now=console.now,
         )
 
-    return await attempt_and_redirect(
+    _, error = await console.attempt_error(work)
+    if error is not None:
+        return redirect_with_error(console, APPLICATION_PAGE, error, form, secret=NOT_REFILLED)
+    return redirect_after(
         console,
-        work,
-        form,
-        success_url=APPLICATION_PAGE,
+        APPLICATION_PAGE,
         success=N_("Application sent for review again. We will let you know."),
     )
 

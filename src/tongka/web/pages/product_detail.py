@@ -1,6 +1,6 @@
 """A card product's own page: every term the issuer asked for, the regulation checks as
 they stand today, the review history, and the reviewer's decision (a rejection needs a
-note the issuer reads). Listed before ``pages.cards`` (its ``/{decision}`` route)."""
+note the issuer reads): the decision forms post to ``pages.cards``' review route."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from fastapi import Response
 from sqlalchemy import select
 
 from tongka.cards import numbers, service
-from tongka.cards.products import parse_ratio, product_spec, regulation_problems
+from tongka.cards.products import (
+    available_actions,
+    parse_ratio,
+    product_spec,
+    regulation_problems,
+)
 from tongka.identity.models import Merchant, Store
 from tongka.policy import Action, scope_of
-from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.forms import attempt_and_redirect, redirect_with_error, required_reason
-from tongka.web.i18n import N_
+from tongka.web.console import Console, console_router
 from tongka.web.pages.listing import Allowed
 
 router = console_router()
@@ -52,36 +55,5 @@ async def product_page(
         rules=rules,
         accepted_merchants=await _names(console, Merchant, product.accepted_merchant_ids),
         accepted_stores=await _names(console, Store, product.accepted_store_ids),
-        is_reviewable=product.status == service.ProductStatus.PENDING_REVIEW,
-    )
-
-
-@router.post("/card_products/{product_id}/review")
-async def review(
-    product_id: str, console: Annotated[Console, Allowed(Action.PRODUCT_REVIEW)], form: FormDep
-) -> Response:
-    """Approve or reject from the product's page; back there with the outcome."""
-    url = f"/console/card_products/{product_id}"
-    decision = form_text(form, "decision")
-    if decision not in ("approve", "reject"):
-        return redirect_with_error(console, url, N_("Choose approve or reject."), form)
-    is_approved = decision == "approve"
-
-    async def work() -> object:
-        note = form_text(form, "note") or None if is_approved else required_reason(form, "note")
-        return await service.review_product(
-            console.session,
-            product_id,
-            is_approved=is_approved,
-            note=note,
-            principal=console.signed_in,
-            now=console.now,
-        )
-
-    return await attempt_and_redirect(
-        console,
-        work,
-        form,
-        success_url=url,
-        success=N_("Product approved.") if is_approved else N_("Product rejected."),
+        product_actions=available_actions(product),
     )
