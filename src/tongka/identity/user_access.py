@@ -9,6 +9,7 @@ changed elsewhere, is signed out at once, not when the session expires. See
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,6 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.crypto import random_token
 from tongka.errors import InvalidRequest, PermissionDenied
 from tongka.identity.common import check_password_strength, identity_event
 from tongka.identity.errors import IllegalTransition, InvalidCredentials, ObjectNotFound
@@ -33,7 +33,9 @@ from tongka.identity.principal import Principal, PrincipalKind
 
 log = structlog.get_logger(__name__)
 
-TEMPORARY_PASSWORD_LENGTH = 16  # alphanumeric, ~95 bits: typed once, then replaced
+TEMPORARY_PASSWORD_LENGTH = 16  # ~92 bits: typed once (read aloud, perhaps), then replaced
+# letters and digits a person cannot mistake for one another (no 0/O, 1/l/I)
+TEMPORARY_PASSWORD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,9 @@ async def reset_password(
     ensure_manages(principal, user, platform_reaches_merchants=False)
     if user.status != UserStatus.ACTIVE:
         raise IllegalTransition("Enable the user before resetting their password.")
-    temporary = random_token(TEMPORARY_PASSWORD_LENGTH)
+    temporary = "".join(
+        secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH)
+    )
     _set_password(user, temporary, now, must_change=True)
     await session.flush()
     await end_user_sessions(session, user.id, now=now)

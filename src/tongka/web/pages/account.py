@@ -27,7 +27,6 @@ from tongka.web.console import Console, ConsoleDep, FormDep, console_router, for
 from tongka.web.forms import (
     attempt_and_redirect,
     error_text,
-    redirect_after,
     redirect_with_error,
     required_reason,
 )
@@ -223,11 +222,8 @@ async def login_with_new_password(console: ConsoleDep, form: FormDep) -> Respons
     result, error = await console.attempt_error(work)
     if result is not None and result.succeeded and result.session_token and result.user:
         console.cookies[SESSION_COOKIE] = result.session_token
-        return redirect_after(
-            console,
-            landing_page(identity.principal_for_user(result.user)),
-            success=N_("Password changed. Welcome back."),
-        )
+        # no flash: it is sealed to the session it was made in, and this one is new
+        return console.redirect(landing_page(identity.principal_for_user(result.user)))
     if error is not None:
         message = error_text(console, error)
     else:
