@@ -114,12 +114,17 @@ async def test_wrong_passwords_lock_the_account(
     email, password = await make_platform_user(database)
     for _ in range(5):
         failed = await log_in(browser, email, "not the password")
-        assert failed.status_code == 401
-        assert "邮箱或密码错误" in failed.text
+        assert (failed.status_code, failed.headers["location"]) == (303, "/console/login")
+        shown = await browser.get("/console/login")
+        assert "邮箱或密码错误" in shown.text
+        assert f'value="{email}"' in shown.text  # the email typed comes back
+        assert "not the password" not in shown.text  # the password never does
     locked = await log_in(browser, email, password)
-    assert locked.status_code == 401
-    assert "临时锁定" in locked.text
-    assert password not in locked.text
+    assert locked.status_code == 303
+    shown = await browser.get("/console/login")
+    assert "临时锁定" in shown.text
+    assert password not in shown.text
+    assert shown.text.count("临时锁定") == 1  # once, not twice
 
 
 async def test_idle_sessions_expire(

@@ -63,8 +63,10 @@ async def test_a_bad_url_is_explained_and_nothing_is_stored(
     merchant = await make_merchant_with_key(database)
     await log_in(browser, merchant.admin_email, TEST_PASSWORD)
     refused = await add_endpoint(browser, url="ftp://files.example/hooks")
-    assert refused.status_code == 400
-    assert "url: the scheme must be http or https" in refused.text
+    assert (refused.status_code, refused.headers["location"]) == (303, "/console/webhooks")
+    shown = await browser.get("/console/webhooks")
+    assert "the scheme must be http or https" in shown.text
+    assert 'value="ftp://files.example/hooks"' in shown.text  # typed, kept
     assert await endpoints(database) == []
 
 
@@ -88,9 +90,17 @@ async def test_attempts_rotation_and_disabling(
         f"/console/webhooks/{endpoint.id}/rotate_secret", data={"csrf_token": token}
     )
     assert 'id="new-webhook-secret">whsec_' in rotated.text
-    # disabling stops it
-    disabled = await browser.post(
+    assert rotated.headers["hx-replace-url"] == "/console/webhooks"
+    # disabling needs a reason, then stops it
+    without_reason = await browser.post(
         f"/console/webhooks/{endpoint.id}/disable", data={"csrf_token": token}
+    )
+    assert without_reason.status_code == 303
+    [endpoint] = await endpoints(database)
+    assert endpoint.status == "enabled"
+    disabled = await browser.post(
+        f"/console/webhooks/{endpoint.id}/disable",
+        data={"csrf_token": token, "reason": "the receiver moved"},
     )
     assert disabled.status_code == 303
     [endpoint] = await endpoints(database)

@@ -54,9 +54,10 @@ async def test_a_holder_signs_in_with_a_texted_code_sees_the_home_page_and_logs_
 ) -> None:
     assert 'href="/console/consumer/login"' in (await browser.get("/console/login")).text
     sent = await _send_code(browser)
-    assert sent.status_code == 200
-    assert "验证码已发送至 138****5678" in sent.text
-    assert 'name="code"' in sent.text
+    assert (sent.status_code, sent.headers["location"]) == (303, "/console/consumer/login")
+    asked = await browser.get("/console/consumer/login")
+    assert "验证码已发送至 138****5678" in asked.text
+    assert 'name="code"' in asked.text
     signed_in = await _enter_code(browser, await read_sandbox_code(database, PHONE))
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/console/me"
@@ -83,10 +84,13 @@ async def test_a_wrong_code_shows_the_form_again_and_counts_the_attempt(
 ) -> None:
     await _send_code(browser)
     code = await read_sandbox_code(database, PHONE)
-    refused = await _enter_code(browser, f"{(int(code) + 1) % 1_000_000:06d}")
-    assert refused.status_code == 401
-    assert "验证码错误或已失效" in refused.text
-    assert 'name="code"' in refused.text
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    refused = await _enter_code(browser, wrong)
+    assert refused.status_code == 303
+    shown = await browser.get(refused.headers["location"])
+    assert "验证码错误或已失效" in shown.text
+    assert 'name="code"' in shown.text  # still the second step
+    assert wrong not in shown.text  # a code is never typed back
     async with database.transaction() as session:
         login_code = await session.scalar(select(ConsumerLoginCode))
     assert login_code is not None
@@ -99,8 +103,9 @@ async def test_asking_for_codes_too_fast_shows_the_reason(
 ) -> None:
     await _send_code(browser)
     again = await _send_code(browser)
-    assert again.status_code == 429
-    assert "wait before asking again" in again.text
+    assert again.status_code == 303
+    shown = await browser.get(again.headers["location"])
+    assert "wait before asking again" in shown.text
     assert await count(database, ConsumerLoginCode) == 1
 
 
@@ -153,8 +158,10 @@ async def test_operators_read_sandbox_sms_outside_production_only(
         assert (await client.get("/console/sandbox_sms")).status_code == 404
         client.cookies.clear()
         refused = await _send_code(client, "13900001111")
-    assert refused.status_code == 400
-    assert "no SMS gateway is configured" in refused.text
+        assert refused.status_code == 303
+        shown = await client.get(refused.headers["location"])
+    assert "no SMS gateway is configured" in shown.text
+    assert 'value="13900001111"' in shown.text
 
 
 async def test_the_factory_token_works_as_the_console_cookie(

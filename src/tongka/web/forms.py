@@ -149,7 +149,7 @@ def _encode(console: Console, flash: Flash) -> str:
         text = flash.to_json()[: MAX_COOKIE_CHARS // 2]
     key = _flash_key(console.settings.secret_key_bytes())
     envelope = seal(key, text.encode(), context=_context(console))
-    return base64.urlsafe_b64encode(envelope).decode()
+    return base64.urlsafe_b64encode(envelope).decode().rstrip("=")  # no quoting needed
 
 
 def read_flash(console: Console) -> Flash | None:
@@ -160,7 +160,7 @@ def read_flash(console: Console) -> Flash | None:
         return None
     console.flash_consumed = True
     try:
-        envelope = base64.urlsafe_b64decode(raw.encode())
+        envelope = base64.urlsafe_b64decode(raw.strip('"').encode() + b"=" * (-len(raw) % 4))
         key = _flash_key(console.settings.secret_key_bytes())
         return Flash.from_json(open_sealed(key, envelope, context=_context(console)).decode())
     except (DecryptionFailed, ValueError, TypeError):
@@ -229,11 +229,22 @@ def _text(console: Console, message: str | DomainError | None, params: Mapping[s
 
 
 def redirect_after(
-    console: Console, url: str, *, success: str | None = None, **params: Any
+    console: Console,
+    url: str,
+    *,
+    success: str | None = None,
+    values: Mapping[str, str] | None = None,
+    **params: Any,
 ) -> Response:
-    """303 to ``url``; ``success`` (an ``N_`` msgid with ``params``) shows there once."""
-    if success:
-        console.pending_flash = Flash(_text(console, success, params), "success")
+    """303 to ``url``; ``success`` (an ``N_`` msgid with ``params``) shows there once, and
+    ``values`` (never secrets) fill the next form (e.g. the phone a code was sent to)."""
+    if success or values:
+        console.pending_flash = Flash(
+            _text(console, success, params) or None,
+            "success",
+            form=console.request.url.path,
+            values=typed_values(values),
+        )
     return console.redirect(url)
 
 
@@ -245,10 +256,12 @@ def redirect_with_error(
     *,
     field: str | None = None,
     secret: frozenset[str] = frozenset(),
+    keep: Mapping[str, str] | None = None,
     **params: Any,
 ) -> Response:
     """303 back to the form's page ``url``: the error (next to ``field``, or the domain
-    error's ``param`` when the form has that field), and what was typed (no secrets)."""
+    error's ``param`` when the form has that field), and what was typed (no secrets;
+    ``keep`` adds values the page needs to show the same form again, e.g. its step)."""
     message = _text(console, error, params)
     if field is None and isinstance(error, DomainError) and form is not None:
         field = error.param if error.param in form else None
@@ -256,7 +269,7 @@ def redirect_with_error(
         message=console.gettext(CHECK_FIELD) if field else message,
         kind="error",
         form=console.request.url.path,
-        values=typed_values(form, secret),
+        values={**typed_values(form, secret), **typed_values(keep)},
         field_errors={field: message} if field else {},
     )
     log.info("console.form_refused", path=console.request.url.path, field=field)
@@ -278,8 +291,52 @@ async def attempt_and_redirect(
     ``success``; a domain error → ``error_url`` (default: ``success_url``) with the error."""
     _, exc = await console.attempt_error(work)
     if exc is not None:
+        raise_page_errors(exc, form)
         return redirect_with_error(console, error_url or success_url, exc, form)
     return redirect_after(console, success_url, success=success, **params)
+
+
+def raise_page_errors(exc: DomainError, form: FormData | None) -> None:
+    """An object the address names is not there, or not the caller's: that is the page's
+    error (404/403 in HTML, as a GET would answer), not the form's — unless the object
+    was picked in the form (its ``param`` is a field), where it is a field error."""
+    picked = form is not None and exc.param is not None and exc.param in form
+    if exc.kind in ("not_found", "permission_denied") and not picked:
+        raise exc
+
+
+async def show_secret_once(
+    console: Console,
+    work: Callable[[], Awaitable[object]],
+    form: FormData | None,
+    *,
+    page: Callable[..., Awaitable[Response]],
+    url: str,
+) -> Response:
+    """The exception to PRG: a service call that makes a secret shown once (an API key, a
+    webhook signing secret). Success renders ``page`` on this response (201, with the
+    result as ``created``) and sends ``HX-Replace-Url: url`` so the address bar shows the
+    page, not the POST (a reload of the POST address is a GET: the page behind it). A
+    domain error is an ordinary PRG error back to ``url``."""
+    created, exc = await console.attempt_error(work)
+    if exc is not None:
+        raise_page_errors(exc, form)
+    if exc is not None or created is None:
+        return redirect_with_error(console, url, exc or N_("Nothing was created."), form)
+    response = await page(console, 201, created=created)
+    response.headers["HX-Replace-Url"] = url
+    return response
+
+
+def log_reason(console: Console, action: str, object_id: str, reason: str) -> None:
+    """A destructive action whose service keeps no reason: the reason goes to the log."""
+    log.info(
+        "console.action_reason",
+        action=action,
+        object_id=object_id,
+        actor=console.signed_in.actor,
+        reason=reason,
+    )
 
 
 # --- reading typed values ----------------------------------------------------------------

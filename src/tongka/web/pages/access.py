@@ -12,6 +12,7 @@ from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.no_store import shows_secret
 from tongka.edge.schemas import ObjectId
 from tongka.identity import service as identity
+from tongka.identity.api_keys import available_actions as key_actions
 from tongka.identity.models import ApiKey, ApiKeyRole, MerchantRole, PlatformRole, User
 from tongka.policy import Action, scope_of
 from tongka.web.console import (
@@ -21,15 +22,19 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import (
-    Allowed,
-    render_list,
-    show_secret_once,
-    submit,
-    visible_stores,
-)
+from tongka.web.forms import attempt_and_redirect, log_reason, required_reason, show_secret_once
+from tongka.web.i18n import N_
+from tongka.web.labels import LABELS
+from tongka.web.pages.listing import Allowed, render_list, visible_stores
 
 router = console_router()
+USERS = "/console/users"
+API_KEYS = "/console/api_keys"
+
+
+def label_of_role(console: Console, role: str) -> str:
+    words = LABELS["role"].get(role)
+    return console.gettext(words) if words else role
 
 
 async def _access_page(
@@ -54,6 +59,9 @@ async def _access_page(
         status_code,
         roles=roles,
         stores=stores,
+        role_choices=[(role.value, label_of_role(console, role.value)) for role in roles],
+        store_choices=[(store.id, store.name) for store in stores],
+        key_actions=key_actions,
         **context,
     )
 
@@ -94,7 +102,9 @@ async def create_user(
         actor=principal.actor,
         now=console.now,
     )
-    return await submit(console, work, success_url="/console/users", form_page=_users_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=USERS, success=N_("The user was created.")
+    )
 
 
 @router.get("/api_keys")
@@ -121,15 +131,26 @@ async def create_api_key(
         actor=principal.actor,
         now=console.now,
     )
-    return await show_secret_once(console, work, page=_api_keys_page)
+    return await show_secret_once(console, work, form, page=_api_keys_page, url=API_KEYS)
 
 
 @router.post("/api_keys/{key_id}/revoke")
 async def revoke_api_key(
     key_id: ObjectId, console: Annotated[Console, Allowed(Action.API_KEY_MANAGE)], form: FormDep
 ) -> Response:
+    """Revoke a key for good, with a reason (logged: the key keeps none)."""
     principal = console.signed_in
     api_key = await identity.get_api_key(console.session, key_id)
     ensure_same_merchant(principal, api_key.merchant_id, what="API key")
-    await identity.revoke_api_key(console.session, key_id, actor=principal.actor, now=console.now)
-    return console.redirect("/console/api_keys")
+
+    async def work() -> object:
+        reason = required_reason(form)
+        revoked = await identity.revoke_api_key(
+            console.session, key_id, actor=principal.actor, now=console.now
+        )
+        log_reason(console, "api_key.revoke", key_id, reason)
+        return revoked
+
+    return await attempt_and_redirect(
+        console, work, form, success_url=API_KEYS, success=N_("The key is revoked.")
+    )

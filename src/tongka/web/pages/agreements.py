@@ -13,16 +13,18 @@ from typing import Annotated, Any
 from fastapi import Response
 
 from tongka.cards import binding, service
+from tongka.cards.acceptance import available_actions
 from tongka.cards.models import Card, CardAcceptanceAgreement, CardHolderBinding
-from tongka.errors import InvalidRequest, PermissionDenied
+from tongka.errors import NotFound, PermissionDenied
 from tongka.identity.models import Merchant
 from tongka.identity.principal import PrincipalKind
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.consumer_home import HomeSection, consumer_home_section
+from tongka.web.forms import attempt_and_redirect, required_reason
 from tongka.web.i18n import N_
 from tongka.web.nav import NavItem, register_nav_item
-from tongka.web.pages.listing import Allowed, render_list, submit
+from tongka.web.pages.listing import Allowed, render_list
 
 router = console_router()
 PAGE = "/console/acceptance_agreements"
@@ -54,12 +56,25 @@ async def _agreements_page(console: Console, status_code: int = 200, **context: 
         statement,
         CardAcceptanceAgreement,
         status_code,
+        agreement_actions=lambda agreement: available_actions(
+            agreement, console.signed_in.merchant_id
+        ),
         **context,
     )
 
 
-async def _act(console: Console, work: Any) -> Response:
-    return await submit(console, work, success_url=PAGE, form_page=_agreements_page)
+AGREEMENT_DONE = {
+    "propose": N_("The agreement was proposed; the other merchant decides."),
+    "approve": N_("The agreement is in force."),
+    "reject": N_("The proposal was rejected."),
+    "revoke": N_("The agreement has ended."),
+}
+
+
+async def _act(console: Console, work: Any, form: Any, action: str) -> Response:
+    return await attempt_and_redirect(
+        console, work, form, success_url=PAGE, success=AGREEMENT_DONE[action]
+    )
 
 
 @router.get("/acceptance_agreements")
@@ -85,7 +100,7 @@ async def propose(
             now=console.now,
         )
 
-    return await _act(console, work)
+    return await _act(console, work, form, "propose")
 
 
 @router.post("/acceptance_agreements/{agreement_id}/{action}")
@@ -99,10 +114,14 @@ async def decide(
     if principal.merchant_id is None:
         raise PermissionDenied(console.gettext("Acceptance agreements are made between merchants."))
     if action not in ("approve", "reject", "revoke"):
-        raise InvalidRequest("Unknown action.")
-    merchant_id, note = str(principal.merchant_id), form_text(form, "note") or None
+        raise NotFound(N_("No such action."))
+    merchant_id = str(principal.merchant_id)
+    await service.get_agreement(console.session, agreement_id, merchant_id=merchant_id)  # 404
 
     async def work() -> object:
+        # ending or refusing an agreement is destructive: it needs a reason (its note)
+        destructive = action in ("reject", "revoke")
+        note = required_reason(form, "note") if destructive else form_text(form, "note") or None
         if action == "revoke":
             return await service.revoke_agreement(
                 console.session,
@@ -122,7 +141,7 @@ async def decide(
             now=console.now,
         )
 
-    return await _act(console, work)
+    return await _act(console, work, form, action)
 
 
 # --- the holder confirms a binding ---------------------------------------------------------
@@ -141,13 +160,9 @@ async def pending_bindings(console: Console) -> HomeSection | None:
         .with_only_columns(CardHolderBinding.expires_at, Card.last4, Merchant.legal_name)
     )
     rows = (await console.session.execute(statement)).all()
-    error = console.request.query_params.get("binding_error")
-    message = console.gettext(BINDING_FAILURES[error]) if error in BINDING_FAILURES else None
-    if not rows and message is None:
+    if not rows:  # a failed attempt's message shows at the top of the page (the flash)
         return None
-    return HomeSection(
-        N_("Cards waiting for you"), "_consumer_bindings.html", {"requests": rows, "error": message}
-    )
+    return HomeSection(N_("Cards waiting for you"), "_consumer_bindings.html", {"requests": rows})
 
 
 @router.post("/me/holder_bindings/confirm")
@@ -166,5 +181,6 @@ async def confirm_binding(
     )
     if not result.succeeded:
         # returned, not raised: the wrong attempt is committed with this response
-        return console.redirect(f"/console/me?binding_error={result.failure}")
-    return console.redirect("/console/me")
+        message = BINDING_FAILURES.get(result.failure or "", BINDING_FAILURES[binding.CODE_INVALID])
+        return console.redirect_with_error("/console/me", message, form)
+    return console.redirect_after("/console/me", success=N_("The card is now bound to you."))

@@ -4,6 +4,7 @@ operators' Sandbox SMS page (where sign-in codes land outside production)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Response
 
@@ -12,9 +13,11 @@ from tongka.errors import DomainError, NotFound, PermissionDenied
 from tongka.identity import consumer_login
 from tongka.identity.models import KycLevel, SandboxSmsMessage
 from tongka.identity.principal import PrincipalKind
-from tongka.identity.sms import sandbox_messages_query, sms_sender_for
+from tongka.identity.sms import mask_phone, sandbox_messages_query, sms_sender_for
 from tongka.policy import Action
+from tongka.web import forms
 from tongka.web.console import (
+    CONSUMER_LOGIN,
     Console,
     ConsoleDep,
     FormDep,
@@ -54,7 +57,8 @@ async def login_page(console: ConsoleDep) -> Response:
 
 @router.post("/consumer/login/code")
 async def send_code(console: ConsoleDep, form: FormDep) -> Response:
-    """Text a code (same page whether the phone is known or not), then ask for it."""
+    """Text a code (same answer whether the phone is known or not), then ask for it: the
+    login page's second step, with the phone carried in the one-time flash (not the URL)."""
     phone = form_text(form, "phone")
     next_page = form_text(form, "next")
     try:
@@ -66,9 +70,14 @@ async def send_code(console: ConsoleDep, form: FormDep) -> Response:
             sender=sms_sender_for(console.settings),
         )
     except DomainError as exc:  # nothing was written: the request rolls back
-        status = 429 if exc.kind == "rate_limited" else 400
-        return _login_form(console, status, error=exc.message, entered_phone=phone, next=next_page)
-    return _login_form(console, phone=sent.phone, sent=True, next=next_page)
+        return forms.redirect_with_error(console, _login_url(next_page), exc, form, field="phone")
+    return forms.redirect_after(
+        console,
+        _login_url(next_page),
+        success=N_("A code was sent to %(phone)s. It is valid for 5 minutes."),
+        values={"phone": sent.phone, "step": "code"},
+        phone=mask_phone(sent.phone),
+    )
 
 
 @router.post("/consumer/login")
@@ -80,15 +89,20 @@ async def sign_in(console: ConsoleDep, form: FormDep) -> Response:
     )
     if not result.succeeded or result.session_token is None:
         # returned, not raised: the wrong attempt is committed with this response
-        message = console.gettext(
-            FAILURE_MESSAGES.get(
-                result.failure or "",
-                N_("The code is wrong or no longer valid; check it or get a new one."),
-            )
+        message = FAILURE_MESSAGES.get(
+            result.failure or "",
+            N_("The code is wrong or no longer valid; check it or get a new one."),
         )
-        return _login_form(console, 401, error=message, phone=phone, next=next_page)
+        return forms.redirect_with_error(
+            console, _login_url(next_page), message, form, field="code", keep={"step": "code"}
+        )
     console.cookies[SESSION_COOKIE] = result.session_token
     return console.redirect(safe_next(next_page) or "/console/me")
+
+
+def _login_url(next_page: str) -> str:
+    target = safe_next(next_page)
+    return f"{CONSUMER_LOGIN}?next={quote(target)}" if target else CONSUMER_LOGIN
 
 
 @router.get("/me")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Response
 
 from tongka.edge.auth import SESSION_COOKIE
@@ -53,6 +55,7 @@ async def home(console: SignedInDep) -> Response:
 
 @router.get("/login")
 async def login_page(console: ConsoleDep) -> Response:
+    """The staff login form (after a failed attempt: the email typed, the message once)."""
     if console.principal is not None:
         return console.redirect(landing_page(console.principal))
     return console.render("login.html", next=console.request.query_params.get("next", ""))
@@ -73,12 +76,10 @@ async def login(console: ConsoleDep, form: FormDep) -> Response:
         if turn is not None:
             return turn
         # the failed-attempt counter is committed with this response (no exception)
-        message = console.gettext(
-            LOGIN_FAILURES.get(result.failure or "", N_("Wrong email or password."))
-        )
-        return console.render(
-            "login.html", status_code=401, error=message, email=email, next=form_text(form, "next")
-        )
+        message = LOGIN_FAILURES.get(result.failure or "", N_("Wrong email or password."))
+        next_page = safe_next(form_text(form, "next"))
+        back = f"/console/login?next={quote(next_page)}" if next_page else "/console/login"
+        return console.redirect_with_error(back, message, form)
     console.cookies[SESSION_COOKIE] = result.session_token
     target = safe_next(form_text(form, "next")) or landing_page(
         identity.principal_for_user(result.user)

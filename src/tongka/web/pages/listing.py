@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from fastapi import Depends, Response
@@ -63,32 +63,6 @@ async def visible_stores(console: Console) -> list[Store]:
     scope = scope_of(console.signed_in)
     rows, _ = await page_of(console, identity.stores_query(scope.merchant(), scope.store()), Store)
     return rows
-
-
-async def submit(
-    console: Console,
-    work: Callable[[], Awaitable[object]],
-    *,
-    success_url: str,
-    form_page: PageRenderer,
-) -> Response:
-    """Run a form's service call (in a savepoint); on a domain error show the form page
-    again with the message (400), else redirect to ``success_url``."""
-    _, error = await console.attempt(work)
-    if error:
-        return await form_page(console, 400, error=error)
-    return console.redirect(success_url)
-
-
-async def show_secret_once(
-    console: Console, work: Callable[[], Awaitable[object]], *, page: PageRenderer
-) -> Response:
-    """Run a form's service call that makes a secret (in a savepoint): show ``page`` with the
-    result as ``created`` (201; the page shows its secret this once), or with the error (400)."""
-    created, error = await console.attempt(work)
-    if error or created is None:
-        return await page(console, 400, error=error)
-    return await page(console, 201, created=created)
 
 
 def Allowed(action: Action) -> Any:  # noqa: N802 - reads as a type annotation

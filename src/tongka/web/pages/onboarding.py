@@ -10,10 +10,15 @@ from pydantic import ValidationError
 from tongka.edge.auth import ensure_same_merchant
 from tongka.edge.registration import MerchantRegistrationIn, registration_of
 from tongka.edge.schemas import ObjectId
+from tongka.errors import NotFound
 from tongka.identity import service as identity
+from tongka.identity.merchants import available_decisions
 from tongka.identity.models import Merchant, MerchantStatus
 from tongka.policy import Action, scope_of
+from tongka.web import forms
 from tongka.web.console import Console, ConsoleDep, FormDep, console_router, form_text
+from tongka.web.forms import required_reason
+from tongka.web.i18n import N_
 from tongka.web.pages.listing import Allowed, page_of
 
 router = console_router()
@@ -28,20 +33,39 @@ REGISTRATION_FIELDS = (
     "admin_password",
 )
 ACCOUNT_FIELDS = ("bank_name", "account_name", "account_number")
+REGISTER = "/console/register"
+NOT_CARRIED = frozenset({"account_number"})  # typed again after an error, like passwords
+DECISION_DONE = {
+    "approve": N_("The merchant is approved: its staff can log in."),
+    "reject": N_("The application was rejected; the merchant sees the reason."),
+    "suspend": N_("The merchant is suspended."),
+}
 
 
-def validation_message(error: ValidationError) -> str:
+def validation_message(error: ValidationError) -> tuple[str, str | None]:
+    """The first problem of a registration, and the form field it belongs to."""
     first = error.errors()[0]
-    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    location = [str(part) for part in first["loc"]]
+    field = (
+        location[-1] if location and location[-1] in REGISTRATION_FIELDS + ACCOUNT_FIELDS else None
+    )
+    return f"{'.'.join(location)}: {first['msg']}", field
 
 
 @router.get("/register")
 async def registration_page(console: ConsoleDep) -> Response:
-    return console.render("register.html", values={})
+    return console.render("register.html")
+
+
+@router.get("/register/done")
+async def registration_done(console: ConsoleDep) -> Response:
+    return console.render("register_done.html")
 
 
 @router.post("/register")
 async def register(console: ConsoleDep, form: FormDep) -> Response:
+    """Public: an application for review. Errors come back with what was typed, except
+    the password and the bank account number (never carried in a cookie)."""
     values = {name: form_text(form, name) for name in REGISTRATION_FIELDS + ACCOUNT_FIELDS}
     data: dict[str, object] = {name: values[name] for name in REGISTRATION_FIELDS}
     if values["account_number"]:
@@ -49,17 +73,18 @@ async def register(console: ConsoleDep, form: FormDep) -> Response:
     try:
         body = MerchantRegistrationIn.model_validate(data)
     except ValidationError as exc:
-        error: str | None = validation_message(exc)
-    else:
-        _, error = await console.attempt(
-            lambda: identity.register_merchant(
-                console.session, console.keys, registration_of(body), now=console.now
-            )
+        message, field = validation_message(exc)
+        return forms.redirect_with_error(
+            console, REGISTER, message, form, field=field, secret=NOT_CARRIED
         )
-    if error:
-        values["admin_password"] = ""
-        return console.render("register.html", status_code=400, values=values, error=error)
-    return console.render("register_done.html")
+    _, error = await console.attempt_error(
+        lambda: identity.register_merchant(
+            console.session, console.keys, registration_of(body), now=console.now
+        )
+    )
+    if error is not None:
+        return forms.redirect_with_error(console, REGISTER, error, form, secret=NOT_CARRIED)
+    return console.redirect("/console/register/done")
 
 
 @router.get("/review")
@@ -89,6 +114,7 @@ async def merchant_page(
     return console.render(
         "merchant.html",
         merchant=merchant,
+        decisions=available_decisions(merchant),
         account_number=identity.masked_account_number(merchant.settlement_account_last4),
     )
 
@@ -101,19 +127,23 @@ async def review(
     form: FormDep,
 ) -> Response:
     """Approve, reject (with a reason) or suspend, from the review queue or a merchant page."""
-    if decision not in ("approve", "reject", "suspend"):
-        return console.render("error.html", status_code=404, message="No such action.")
-    _, error = await console.attempt(
-        lambda: identity.review_merchant(
+    if decision not in DECISION_DONE:
+        raise NotFound(N_("No such action."))
+    back = form_text(form, "back")
+    target = back if back.startswith("/console/") else "/console/review"
+
+    async def work() -> object:
+        # reject and suspend are destructive: they need a reason (kept with the merchant)
+        reason = required_reason(form) if decision in ("reject", "suspend") else None
+        return await identity.review_merchant(
             console.session,
             merchant_id,
             decision,
             actor=console.signed_in.actor,
             now=console.now,
-            reason=form_text(form, "reason") or None,
+            reason=reason,
         )
+
+    return await forms.attempt_and_redirect(
+        console, work, form, success_url=target, success=DECISION_DONE[decision]
     )
-    if error:
-        return console.render("error.html", status_code=400, message=error)
-    back = form_text(form, "back")
-    return console.redirect(back if back.startswith("/console/") else "/console/review")

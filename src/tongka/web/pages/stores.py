@@ -20,15 +20,13 @@ from tongka.web.console import (
     form_text,
     optional_text,
 )
-from tongka.web.pages.listing import (
-    Allowed,
-    render_list,
-    submit,
-    visible_stores,
-)
+from tongka.web.forms import attempt_and_redirect
+from tongka.web.i18n import N_
+from tongka.web.pages.listing import Allowed, render_list, visible_stores
 
 router = console_router()
 STORE_FIELDS = ("name", "address", "city")
+STORES = "/console/stores"
 
 
 def _decimal(form: FormData, name: str) -> Decimal | None:
@@ -38,7 +36,9 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidRequest(f"{name} must be a decimal number.", param=name) from exc
+        raise InvalidRequest(
+            N_("Type a decimal number, e.g. 31.230416."), code="not_a_decimal", param=name
+        ) from exc
 
 
 async def _stores_page(console: Console, status_code: int = 200, **context: Any) -> Response:
@@ -59,6 +59,7 @@ async def _terminals_page(console: Console, status_code: int = 200, **context: A
         Terminal,
         status_code,
         stores=stores,
+        store_choices=[(store.id, store.name) for store in stores],
         **context,
     )
 
@@ -73,9 +74,10 @@ async def create_store(
     console: Annotated[Console, Allowed(Action.STORE_MANAGE)], form: FormDep
 ) -> Response:
     principal = console.signed_in
-    if not all(form_text(form, name) for name in STORE_FIELDS):
-        return await _stores_page(
-            console, 400, error=console.gettext("Name, address and city are required.")
+    missing = [name for name in STORE_FIELDS if not form_text(form, name)]
+    if missing:
+        return console.redirect_with_error(
+            STORES, N_("Name, address and city are required."), form, field=missing[0]
         )
 
     async def work() -> Store:
@@ -91,7 +93,9 @@ async def create_store(
             now=console.now,
         )
 
-    return await submit(console, work, success_url="/console/stores", form_page=_stores_page)
+    return await attempt_and_redirect(
+        console, work, form, success_url=STORES, success=N_("The store was created.")
+    )
 
 
 @router.get("/terminals")
@@ -119,4 +123,10 @@ async def create_terminal(
             now=console.now,
         )
 
-    return await submit(console, work, success_url="/console/terminals", form_page=_terminals_page)
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url="/console/terminals",
+        success=N_("The terminal was registered."),
+    )

@@ -12,17 +12,15 @@ from tongka.edge.schemas import ObjectId
 from tongka.edge.scoping import endpoint_owner
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.pages.listing import (
-    Allowed,
-    page_of,
-    render_list,
-    show_secret_once,
-)
+from tongka.web.forms import attempt_and_redirect, log_reason, required_reason, show_secret_once
+from tongka.web.i18n import N_
+from tongka.web.pages.listing import Allowed, page_of, render_list
 from tongka.webhooks import service as webhooks
 from tongka.webhooks.models import WebhookAttempt, WebhookEndpoint
 
 router = console_router()
 ROTATION_OVERLAP = timedelta(hours=24)
+ENDPOINTS = "/console/webhooks"
 
 
 async def _endpoints_page(console: Console, status_code: int = 200, **context: Any) -> Response:
@@ -33,6 +31,7 @@ async def _endpoints_page(console: Console, status_code: int = 200, **context: A
         webhooks.endpoints_query(scope_of(console.signed_in).merchant()),
         WebhookEndpoint,
         status_code,
+        endpoint_actions=webhooks.available_actions,
         **context,
     )
 
@@ -65,7 +64,7 @@ async def create_endpoint(
             now=console.now,
         )
 
-    return await show_secret_once(console, work, page=_endpoints_page)
+    return await show_secret_once(console, work, form, page=_endpoints_page, url=ENDPOINTS)
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -82,7 +81,11 @@ async def endpoint_page(
         created_column=WebhookAttempt.attempted_at,
     )
     return console.render(
-        "webhook.html", endpoint=endpoint, attempts=attempts, next_after=next_after
+        "webhook.html",
+        endpoint=endpoint,
+        attempts=attempts,
+        next_after=next_after,
+        endpoint_actions=webhooks.available_actions,
     )
 
 
@@ -92,15 +95,33 @@ async def disable_endpoint(
     console: Annotated[Console, Allowed(Action.WEBHOOK_MANAGE)],
     form: FormDep,
 ) -> Response:
+    """Irreversible, with a reason (logged: the endpoint keeps none)."""
     principal = console.signed_in
-    await webhooks.disable_endpoint(
-        console.session,
-        endpoint_id,
-        merchant_id=scope_of(principal).merchant(),
-        actor=principal.actor,
-        now=console.now,
+    await webhooks.get_endpoint(
+        console.session, endpoint_id, merchant_id=scope_of(principal).merchant()
+    )  # 404 before anything else
+
+    async def work() -> object:
+        reason = required_reason(form)
+        disabled = await webhooks.disable_endpoint(
+            console.session,
+            endpoint_id,
+            merchant_id=scope_of(principal).merchant(),
+            actor=principal.actor,
+            now=console.now,
+        )
+        log_reason(console, "webhook_endpoint.disable", endpoint_id, reason)
+        return disabled
+
+    back = form_text(form, "back")
+    target = back if back.startswith("/console/") else f"/console/webhooks/{endpoint_id}"
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url=target,
+        success=N_("The endpoint is disabled: nothing more is delivered to it."),
     )
-    return console.redirect(f"/console/webhooks/{endpoint_id}")
 
 
 @router.post("/webhooks/{endpoint_id}/rotate_secret")
@@ -112,13 +133,16 @@ async def rotate_secret(
 ) -> Response:
     """A new secret, shown on this response only (so only the merchant itself may do it)."""
     principal = console.signed_in
-    rotated = await webhooks.rotate_secret(
-        console.session,
-        endpoint_id,
-        merchant_id=endpoint_owner(principal),
-        previous_valid_for=ROTATION_OVERLAP,
-        actor=principal.actor,
-        settings=console.settings,
-        now=console.now,
-    )
-    return await _endpoints_page(console, created=rotated)
+
+    async def work() -> webhooks.EndpointWithSecret:
+        return await webhooks.rotate_secret(
+            console.session,
+            endpoint_id,
+            merchant_id=endpoint_owner(principal),
+            previous_valid_for=ROTATION_OVERLAP,
+            actor=principal.actor,
+            settings=console.settings,
+            now=console.now,
+        )
+
+    return await show_secret_once(console, work, form, page=_endpoints_page, url=ENDPOINTS)
