@@ -185,9 +185,9 @@ async def test_who_may_reset_whose_password(database: Database) -> None:
     refusals: list[tuple[Principal, str, type[DomainError], str | None]] = [
         (admin, other_cashier.id, ObjectNotFound, "x"),  # another merchant's staff
         (admin, operator.id, ObjectNotFound, "x"),  # platform operators
-        (admin, admin.actor.removeprefix("user:"), PermissionDenied, "x"),  # oneself
+        (admin, admin.actor.removeprefix("user:"), IllegalTransition, "x"),  # oneself
         (platform_admin, other_cashier.id, PermissionDenied, "x"),  # a merchant's business
-        (platform_admin, platform_admin_user.id, PermissionDenied, "x"),
+        (platform_admin, platform_admin_user.id, IllegalTransition, "x"),
         (platform_admin, operator.id, InvalidRequest, None),  # no reason
     ]
     for principal, user_id, error, reason in refusals:
@@ -250,11 +250,12 @@ async def test_nobody_disables_themselves_or_the_last_admin(database: Database) 
     first = await _admin_of(database, merchant.merchant_id)
     first_admin = identity.principal_for_user(first)
     _platform_user, platform_admin = await _user(database, role="admin")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(IllegalTransition) as own:
         async with database.transaction() as session:
             await identity.set_user_enabled(
                 session, first.id, is_enabled=False, principal=first_admin, reason="x", now=NOW
             )
+    assert own.value.code == "own_account"
     with pytest.raises(IllegalTransition) as raised:
         async with database.transaction() as session:  # the platform may, but not the last one
             await identity.set_user_enabled(

@@ -137,7 +137,7 @@ def ensure_manages(principal: Principal, user: User, *, platform_reaches_merchan
     else:
         raise ObjectNotFound("No such user.")
     if principal.actor == f"user:{user.id}":
-        raise PermissionDenied("You cannot do this to your own account.", param="user_id")
+        raise IllegalTransition("You cannot do this to your own account.", code="own_account")
 
 
 def _reason(reason: str | None) -> str:

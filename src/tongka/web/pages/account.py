@@ -25,8 +25,8 @@ from tongka.identity.sessions import LoginResult
 from tongka.policy import Action, scope_of
 from tongka.web.console import Console, ConsoleDep, FormDep, console_router, form_text
 from tongka.web.forms import (
+    Flash,
     attempt_and_redirect,
-    error_text,
     redirect_with_error,
     required_reason,
 )
@@ -40,6 +40,7 @@ register_nav_item(
 )
 
 APPLICATION_COOKIE = "tongka_application"
+NEW_PASSWORD_PAGE = "/console/login/new_password"
 PASSWORDS_DIFFER = N_("The two new passwords differ.")
 
 
@@ -193,7 +194,8 @@ def after_refused_login(console: Console, result: LoginResult, email: str) -> Re
     if result.user is None:
         return None
     if result.failure == "password_change_required":
-        return console.render("login_new_password.html", email=email)
+        console.pending_flash = Flash(values={"email": email})  # the email, typed once
+        return console.redirect(NEW_PASSWORD_PAGE)
     if result.failure == "merchant_rejected":
         console.cookies[APPLICATION_COOKIE] = identity.issue_application_pass(
             console.keys, result.user, now=console.now
@@ -202,18 +204,25 @@ def after_refused_login(console: Console, result: LoginResult, email: str) -> Re
     return None
 
 
+@router.get("/login/new_password")
+async def new_password_page(console: ConsoleDep) -> Response:
+    """After a login with a temporary password: type it again with a new one."""
+    if console.principal is not None:
+        return console.redirect("/console/")
+    return console.render("login_new_password.html")
+
+
 @router.post("/login/new_password")
 async def login_with_new_password(console: ConsoleDep, form: FormDep) -> Response:
-    """Log in with a temporary password and replace it in the same step."""
+    """Log in with a temporary password and replace it in the same step; a refusal goes
+    back to the form (303) with the email kept and the message once."""
     from tongka.web.pages.home import LOGIN_FAILURES, landing_page  # home imports this module
-
-    email = form_text(form, "email")
 
     async def work() -> LoginResult:
         return await identity.login(
             console.session,
             console.keys,
-            email=email,
+            email=form_text(form, "email"),
             password=_password(form, "password"),
             new_password=_new_password(form),
             now=console.now,
@@ -225,9 +234,7 @@ async def login_with_new_password(console: ConsoleDep, form: FormDep) -> Respons
         # no flash: it is sealed to the session it was made in, and this one is new
         return console.redirect(landing_page(identity.principal_for_user(result.user)))
     if error is not None:
-        message = error_text(console, error)
-    else:
-        failure = result.failure if result is not None else None
-        fallback = LOGIN_FAILURES["invalid_credentials"]
-        message = console.gettext(LOGIN_FAILURES.get(failure or "", fallback))
-    return console.render("login_new_password.html", status_code=400, email=email, error=message)
+        return redirect_with_error(console, NEW_PASSWORD_PAGE, error, form)
+    failure = result.failure if result is not None else None
+    message = LOGIN_FAILURES.get(failure or "", LOGIN_FAILURES["invalid_credentials"])
+    return redirect_with_error(console, NEW_PASSWORD_PAGE, message, form)
