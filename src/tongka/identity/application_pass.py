@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.crypto import keyed_hash
 from tongka.identity.crypto import IdentityKeys
-from tongka.identity.models import MerchantRole, MerchantStatus, User, UserStatus
+from tongka.identity.models import MerchantRole, User, UserStatus
 
 APPLICATION_PASS_LIFETIME = timedelta(minutes=30)
-# the applicant may see its application while rejected, and after resubmitting it
-APPLICANT_STATUSES = frozenset({MerchantStatus.REJECTED, MerchantStatus.PENDING_REVIEW})
 
 
 def _signature(keys: IdentityKeys, user: User, expires: int) -> str:
