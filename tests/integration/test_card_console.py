@@ -180,7 +180,8 @@ async def test_a_batch_is_created_in_the_console_and_its_export_taken_once(
     assert (again.status_code, again.headers["location"]) == (303, "/console/card_batches")
     assert 'class="alert error"' in (await merchant.get("/console/card_batches")).text
     reload = await merchant.get(f"/console/card_batches/{batch.id}/export")
-    assert (reload.status_code, reload.headers["location"]) == (303, "/console/card_batches")
+    page = f"/console/card_batches/{batch.id}"  # the batch's own page, behind its action
+    assert (reload.status_code, reload.headers["location"]) == (303, page)
 
 
 async def test_a_holder_sees_their_cards_on_the_home_page(

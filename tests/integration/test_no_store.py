@@ -105,6 +105,7 @@ def test_every_route_answering_a_secret_is_never_cached(settings: Settings) -> N
         ("POST", "/console/webhooks/{endpoint_id}/rotate_secret"),
         ("POST", "/console/cards/{card_id}/reissue"),
         ("POST", "/console/card_batches/{batch_id}/export"),
+        ("POST", "/console/users/{user_id}/reset_password"),  # the temporary password
     }
 
 

@@ -76,3 +76,29 @@ def test_refusal_names_the_action() -> None:
 def test_the_cli_runs_as_system(action: Action) -> None:
     assert authorize(SYSTEM, action).is_all
     assert not allowed(merchant("full"), action)
+
+
+def _platform(role: str) -> Principal:
+    return Principal(PrincipalKind.PLATFORM, f"user:{role}", expand_role(role))
+
+
+def test_console_jobs_of_issue_10_are_for_the_right_people() -> None:
+    # a paid card is activated by finance (it records the payment), never by the issuer
+    assert allowed(_platform("finance"), Action.CARD_FUND)
+    assert not allowed(merchant("merchant_admin"), Action.CARD_FUND)
+    assert not allowed(_platform("support"), Action.CARD_FUND)
+    # password resets and disabling users are for admins, never tills or holders
+    for action in (Action.USER_RESET_PASSWORD, Action.USER_DISABLE):
+        assert allowed(merchant("merchant_admin"), action)
+        assert allowed(_platform("admin"), action)
+        assert not allowed(merchant("cashier"), action)
+        assert not allowed(_platform("support"), action)
+        assert not allowed(HOLDER, action)
+    # everyone on the staff changes their own password; holders have no password
+    assert allowed(TILL, Action.PASSWORD_CHANGE)
+    assert allowed(_platform("risk"), Action.PASSWORD_CHANGE)
+    assert not allowed(HOLDER, Action.PASSWORD_CHANGE)
+    # only the applicant's admin resubmits its application
+    assert allowed(merchant("merchant_admin"), Action.MERCHANT_RESUBMIT)
+    assert not allowed(merchant("cashier"), Action.MERCHANT_RESUBMIT)
+    assert not allowed(_platform("admin"), Action.MERCHANT_RESUBMIT)

@@ -23,7 +23,7 @@ from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_
 from tongka.cards.products import get_product
 from tongka.cards.quota import reserve_quota
 from tongka.cards.validity import DEFAULT_TIMEZONE, expiry_moment
-from tongka.errors import amount_detail
+from tongka.errors import InvalidRequest, amount_detail
 from tongka.events import record_event
 from tongka.ledger import AccountCode, TransferRequest
 
@@ -144,6 +144,55 @@ async def activate_card(
         bonus=funding.bonus if funding else 0,
     )
     return card
+
+
+async def fund_card(
+    session: AsyncSession,
+    card_id: str,
+    *,
+    transfer_reference: str,
+    amount: int,
+    actor: str,
+    now: datetime,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Card:
+    """A finance operator activates one issued card paid by bank transfer (a card of a
+    batch sold on its own, or a single card awaiting payment): the amount must equal the
+    card's face value exactly and comes from the reserve bank account, like ``fund_batch``.
+
+    The transfer id is derived from the card, so the same card is never funded twice even
+    if the status check were bypassed. Refused: nothing is written."""
+    reference = transfer_reference.strip()
+    if not reference:
+        raise InvalidRequest("Give the payment's reference.", param="transfer_reference")
+    card = await get_card(session, card_id, lock=True)
+    check_transition(card, "activate")
+    if amount != card.face_value:
+        raise FundingAmountMismatch(
+            f"The card is worth {card.face_value} (minor units); the payment of {amount} "
+            "does not match it.",
+            param="amount",
+            details={"expected": card.face_value, "amount": amount},
+        )
+    reserve = await accounts.system_account(
+        session, AccountCode.RESERVE_BANK, card.currency, now=now
+    )
+    funding = CardFunding(
+        transfer_id=f"card_funding:{card.id}",
+        debit_account_id=reserve,
+        amount=amount,
+        code="card_funding",
+        reference=reference,
+    )
+    return await activate_card(
+        session,
+        card.id,
+        actor=actor,
+        now=now,
+        funding=funding,
+        reason=f"paid: {reference}",
+        timezone=timezone,
+    )
 
 
 async def fund_batch(

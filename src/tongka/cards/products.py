@@ -440,6 +440,8 @@ async def review_product(
 ) -> CardProduct:
     """The platform's decision. Approval re-checks the regulation as it stands today and
     the acceptance agreements the product relies on (one revoked since: refused)."""
+    if not is_approved and not (note and note.strip()):
+        raise InvalidCardProduct("A rejection needs a note for the issuer.", param="note")
     product = await get_product(session, product_id, lock=True)
     target = ProductStatus.ACTIVE if is_approved else ProductStatus.REJECTED
     if is_approved:

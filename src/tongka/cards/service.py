@@ -33,7 +33,7 @@ from tongka.cards.binding import (
     request_binding,
 )
 from tongka.cards.expiry import exchange_expired_card, expire_due_cards
-from tongka.cards.funding import CardFunding, activate_card, fund_batch
+from tongka.cards.funding import CardFunding, activate_card, fund_batch, fund_card
 from tongka.cards.history import CardTransaction, HistoryPage, card_history
 from tongka.cards.inquiry import BalanceAnswer, inquire_balance
 from tongka.cards.issuing import (
@@ -136,6 +136,7 @@ __all__ = [
     "expire_due_cards",
     "freeze_card",
     "fund_batch",
+    "fund_card",
     "get_batch",
     "get_card",
     "get_product",

@@ -56,3 +56,34 @@ def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistrati
             else None
         ),
     )
+
+
+class MerchantCorrectionsIn(RequestModel):
+    """A rejected applicant's corrected company details (the registration's own rules)."""
+
+    legal_name: str = Field(min_length=2, max_length=200)
+    credit_code: str = Field(min_length=18, max_length=24)
+    contact_name: str = Field(min_length=1, max_length=100)
+    contact_phone: str = Field(pattern=PHONE_PATTERN)
+    contact_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    settlement_account: SettlementAccountIn | None = None
+
+
+def corrections_of(body: MerchantCorrectionsIn) -> identity.MerchantCorrections:
+    account = body.settlement_account
+    return identity.MerchantCorrections(
+        legal_name=body.legal_name,
+        credit_code=body.credit_code,
+        contact_name=body.contact_name,
+        contact_phone=body.contact_phone,
+        contact_email=body.contact_email,
+        settlement_account=(
+            identity.SettlementAccount(
+                bank_name=account.bank_name,
+                account_name=account.account_name,
+                account_number=account.account_number,
+            )
+            if account
+            else None
+        ),
+    )

@@ -99,8 +99,17 @@ async def require_active_merchant(session: AsyncSession, merchant_id: str) -> Me
     return merchant
 
 
+async def merchant_status(session: AsyncSession, merchant_id: str | None) -> str | None:
+    """The merchant's status (None for platform users, who have no merchant)."""
+    if merchant_id is None:
+        return None
+    status: str | None = await session.scalar(
+        select(Merchant.status).where(Merchant.id == merchant_id)
+    )
+    return status
+
+
 async def merchant_is_active(session: AsyncSession, merchant_id: str | None) -> bool:
     if merchant_id is None:
         return True
-    status = await session.scalar(select(Merchant.status).where(Merchant.id == merchant_id))
-    return status == MerchantStatus.ACTIVE
+    return await merchant_status(session, merchant_id) == MerchantStatus.ACTIVE

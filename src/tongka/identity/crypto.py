@@ -40,6 +40,7 @@ class IdentityKeys:
     bank_account: bytes
     demo: bytes
     login_code: bytes
+    application_pass: bytes
 
     @classmethod
     def from_root(cls, root: bytes) -> IdentityKeys:
@@ -50,6 +51,7 @@ class IdentityKeys:
             bank_account=derive_key(root, "merchant-bank-account"),
             demo=derive_key(root, "demo-credentials"),
             login_code=derive_key(root, "consumer-login-code"),
+            application_pass=derive_key(root, "merchant-application-pass"),
         )
 
     @classmethod

@@ -245,3 +245,97 @@ async def review_merchant(
         data={"previous_status": previous, "status": target, "reason": reason},
     )
     return merchant
+
+
+@dataclass(frozen=True)
+class MerchantCorrections:
+    """A rejected applicant's corrected application: the company's details as they should
+    read now (every field; the form comes prefilled) and, optionally, a new settlement
+    account (None keeps the one on file)."""
+
+    legal_name: str
+    credit_code: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    settlement_account: SettlementAccount | None = None
+
+
+CORRECTABLE_FIELDS = ("legal_name", "credit_code", "contact_name", "contact_phone", "contact_email")
+
+
+async def _corrected_values(
+    session: AsyncSession, merchant: Merchant, corrections: MerchantCorrections
+) -> dict[str, str]:
+    values = {
+        "legal_name": corrections.legal_name.strip(),
+        "credit_code": _validated_credit_code(corrections.credit_code),
+        "contact_name": corrections.contact_name.strip(),
+        "contact_phone": corrections.contact_phone.strip(),
+        "contact_email": normalize_email(corrections.contact_email),
+    }
+    for name in ("legal_name", "contact_name", "contact_phone"):
+        if not values[name]:
+            raise InvalidRequest("This field is required.", code="field_required", param=name)
+    taken = await session.scalar(
+        select(Merchant.id).where(
+            Merchant.credit_code == values["credit_code"], Merchant.id != merchant.id
+        )
+    )
+    if taken:
+        raise AlreadyExists(
+            "A merchant with this credit code is already registered.", param="credit_code"
+        )
+    return values
+
+
+async def resubmit_merchant(
+    session: AsyncSession,
+    keys: IdentityKeys,
+    merchant_id: str,
+    corrections: MerchantCorrections,
+    *,
+    actor: str,
+    now: datetime,
+) -> Merchant:
+    """A rejected merchant corrects its application and sends it back for review.
+
+    Only from ``rejected`` (locked first, like ``review_merchant``), back to
+    ``pending_review``. The rejection reason stays on the row until the next decision, so
+    the reviewer sees what was asked for; the event records which fields changed (old and
+    new values, never the bank account number)."""
+    merchant = await _locked_merchant(session, merchant_id)
+    if merchant.status != MerchantStatus.REJECTED:
+        raise IllegalTransition(
+            f"Only a rejected application can be resubmitted; this one is {merchant.status}.",
+            param="status",
+        )
+    values = await _corrected_values(session, merchant, corrections)
+    changes = {
+        name: {"before": getattr(merchant, name), "after": value}
+        for name, value in values.items()
+        if getattr(merchant, name) != value
+    }
+    for name, value in values.items():
+        setattr(merchant, name, value)
+    if corrections.settlement_account is not None:
+        _set_settlement_account(merchant, corrections.settlement_account, keys)
+        changes["settlement_account"] = {"last4": merchant.settlement_account_last4}
+    merchant.status = MerchantStatus.PENDING_REVIEW
+    merchant.updated_at = now
+    await flush_unique(session, "merchant", "credit_code")
+    await identity_event(
+        session,
+        "merchant.resubmitted",
+        merchant,
+        actor=actor,
+        now=now,
+        merchant_id=merchant.id,
+        data={
+            "previous_status": MerchantStatus.REJECTED,
+            "status": MerchantStatus.PENDING_REVIEW,
+            "answering": merchant.rejection_reason,
+            "changes": changes,
+        },
+    )
+    return merchant

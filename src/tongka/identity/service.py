@@ -25,6 +25,11 @@ from tongka.identity.api_keys import (
     principal_for_api_key,
     revoke_api_key,
 )
+from tongka.identity.application_pass import (
+    APPLICATION_PASS_LIFETIME,
+    issue_application_pass,
+    resolve_application_pass,
+)
 from tongka.identity.common import (
     check_password_strength,
     get_merchant,
@@ -40,11 +45,14 @@ from tongka.identity.consumers import (
     set_kyc_level,
 )
 from tongka.identity.merchants import (
+    CORRECTABLE_FIELDS,
+    MerchantCorrections,
     MerchantRegistration,
     SettlementAccount,
     masked_account_number,
     merchants_query,
     register_merchant,
+    resubmit_merchant,
     reveal_settlement_account_number,
     review_merchant,
 )
@@ -75,6 +83,15 @@ from tongka.identity.stores import (
     stores_query,
     terminals_query,
 )
+from tongka.identity.user_access import (
+    TEMPORARY_PASSWORD_LENGTH,
+    PasswordReset,
+    change_password,
+    end_user_sessions,
+    live_session_count,
+    reset_password,
+    set_user_enabled,
+)
 from tongka.identity.users import (
     create_user,
     get_user,
@@ -83,21 +100,34 @@ from tongka.identity.users import (
 )
 
 __all__ = [
+    "set_user_enabled",
+    "resubmit_merchant",
+    "resolve_application_pass",
+    "reset_password",
+    "live_session_count",
+    "issue_application_pass",
+    "end_user_sessions",
+    "change_password",
+    "APPLICATION_PASS_LIFETIME",
     "API_KEY_PREFIX",
     "API_KEY_RANDOM_LENGTH",
     "API_KEY_VISIBLE_LENGTH",
     "CONSUMER_TOKEN_PREFIX",
+    "CORRECTABLE_FIELDS",
     "COORDINATE_PLACES",
     "IssuedApiKey",
     "LAST_USED_RESOLUTION",
     "LOCKOUT",
     "LoginResult",
     "MAX_FAILED_LOGINS",
+    "MerchantCorrections",
     "MerchantRegistration",
+    "PasswordReset",
     "SESSION_IDLE_TIMEOUT",
     "SESSION_MAX_AGE",
     "SESSION_TOUCH_RESOLUTION",
     "SettlementAccount",
+    "TEMPORARY_PASSWORD_LENGTH",
     "SignedIn",
     "api_keys_query",
     "authenticate_api_key",

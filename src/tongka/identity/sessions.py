@@ -12,16 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
 from tongka.crypto import keyed_hash, random_token
-from tongka.identity.common import identity_event, merchant_is_active, normalize_email
+from tongka.errors import InvalidRequest
+from tongka.identity.common import (
+    check_password_strength,
+    identity_event,
+    merchant_is_active,
+    merchant_status,
+    normalize_email,
+)
 from tongka.identity.consumers import principal_for_consumer
 from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import (
     ConsoleSession,
     Consumer,
+    MerchantStatus,
     User,
     UserStatus,
 )
-from tongka.identity.passwords import verify_password
+from tongka.identity.passwords import hash_password, verify_password
 from tongka.identity.principal import Principal
 from tongka.identity.users import principal_for_user
 from tongka.ids import new_id
@@ -44,7 +52,10 @@ class LoginResult:
     user: User | None
     session_token: str | None = None
     console_session: ConsoleSession | None = None
-    failure: str | None = None  # "invalid_credentials" | "locked" | "merchant_not_active"
+    # "invalid_credentials" | "locked" | "merchant_not_active" | "merchant_rejected" (the
+    # applicant may see and correct its application) | "password_change_required" (a reset
+    # password: log in again with ``new_password``)
+    failure: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -52,10 +63,20 @@ class LoginResult:
 
 
 async def login(
-    session: AsyncSession, keys: IdentityKeys, *, email: str, password: str, now: datetime
+    session: AsyncSession,
+    keys: IdentityKeys,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    new_password: str | None = None,
 ) -> LoginResult:
     """Check the password and open a console session; count failures and lock the account
-    for ``LOCKOUT`` after ``MAX_FAILED_LOGINS`` in a row."""
+    for ``LOCKOUT`` after ``MAX_FAILED_LOGINS`` in a row.
+
+    A password an admin reset (``must_change_password``) opens no session by itself: the
+    user logs in with it *and* a ``new_password``, which replaces it in the same step. A
+    too-short new password raises ``InvalidRequest`` (nothing was counted or changed)."""
     user = await session.scalar(
         select(User).where(User.email == normalize_email(email)).with_for_update()
     )
@@ -69,12 +90,43 @@ async def login(
         await _count_failed_login(session, user, now)
         return LoginResult(user=user, failure="invalid_credentials")
     if not await merchant_is_active(session, user.merchant_id):
-        return LoginResult(user=user, failure="merchant_not_active")
+        rejected = await merchant_status(session, user.merchant_id) == MerchantStatus.REJECTED
+        return LoginResult(
+            user=user, failure="merchant_rejected" if rejected else "merchant_not_active"
+        )
+    if user.must_change_password:
+        if new_password is None:
+            return LoginResult(user=user, failure="password_change_required")
+        await _replace_temporary_password(session, user, new_password, now)
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
     console_session, token = await _open_session(session, keys, now, user_id=user.id)
     return LoginResult(user=user, session_token=token, console_session=console_session)
+
+
+async def _replace_temporary_password(
+    session: AsyncSession, user: User, new_password: str, now: datetime
+) -> None:
+    check_password_strength(new_password)
+    if verify_password(user.password_hash, new_password):
+        raise InvalidRequest(
+            "Choose a new password, not the temporary one.",
+            code="password_unchanged",
+            param="new_password",
+        )
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    user.updated_at = now
+    await identity_event(
+        session,
+        "user.password_changed",
+        user,
+        actor=f"user:{user.id}",
+        now=now,
+        merchant_id=user.merchant_id,
+        data={"after_reset": True},
+    )
 
 
 async def _open_session(

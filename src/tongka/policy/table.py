@@ -26,6 +26,7 @@ class Action(enum.StrEnum):
     CARD_CLOSE = "card.close"
     CARD_MERGE = "card.merge"
     CARD_ACTIVATE = "card.activate"
+    CARD_FUND = "card.fund"
     BATCH_READ = "batch.read"
     BATCH_CREATE = "batch.create"
     BATCH_EXPORT = "batch.export"
@@ -39,10 +40,14 @@ class Action(enum.StrEnum):
     TERMINAL_MANAGE = "terminal.manage"
     USER_READ = "user.read"
     USER_MANAGE = "user.manage"
+    USER_RESET_PASSWORD = "user.reset_password"
+    USER_DISABLE = "user.disable"
+    PASSWORD_CHANGE = "password.change"
     API_KEY_READ = "api_key.read"
     API_KEY_MANAGE = "api_key.manage"
     MERCHANT_READ = "merchant.read"
     MERCHANT_REVIEW = "merchant.review"
+    MERCHANT_RESUBMIT = "merchant.resubmit"
     CONSUMER_READ = "consumer.read"
     CONSUMER_CREATE = "consumer.create"
     CONSUMER_KYC = "consumer.kyc"
@@ -118,6 +123,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.CARD_CLOSE: MANAGE,
     Action.CARD_MERGE: MANAGE,
     Action.CARD_ACTIVATE: (merchant(*MANAGER),),
+    # A card paid by bank transfer: finance records the payment, like a batch's.
+    Action.CARD_FUND: (platform("admin", "finance"),),
     # Batches and products.
     Action.BATCH_READ: STAFF_READ,
     Action.BATCH_CREATE: (merchant(*MANAGER),),
@@ -133,10 +140,18 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.TERMINAL_MANAGE: MANAGE,
     Action.USER_READ: (platform(), merchant()),
     Action.USER_MANAGE: MANAGE,
+    # A temporary password (merchant admins for their staff, platform admins for operators)
+    # and disabling a user; the service narrows the target (never oneself, never the last
+    # admin). Every signed-in staff member changes their own password.
+    Action.USER_RESET_PASSWORD: MANAGE,
+    Action.USER_DISABLE: MANAGE,
+    Action.PASSWORD_CHANGE: (platform(), merchant(store_bound=True)),
     Action.API_KEY_READ: (platform(), merchant()),
     Action.API_KEY_MANAGE: MANAGE,
     Action.MERCHANT_READ: STAFF_READ,
     Action.MERCHANT_REVIEW: (platform("admin"),),
+    # A rejected applicant's admin corrects and resubmits (through its application pass).
+    Action.MERCHANT_RESUBMIT: (merchant(*MANAGER),),
     # Card holders.
     Action.CONSUMER_READ: (platform(),),
     Action.CONSUMER_CREATE: (platform("support"),),

@@ -19,6 +19,11 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.onboarding",
     "tongka.web.pages.stores",
     "tongka.web.pages.access",
+    "tongka.web.pages.account",
+    "tongka.web.pages.application",
+    # before pages.cards: its /cards/{id}/{action} and /card_products/{id}/{decision}
+    "tongka.web.pages.card_jobs",
+    "tongka.web.pages.product_detail",
     "tongka.web.pages.cards",
     "tongka.web.pages.agreements",
     "tongka.web.pages.consumer",

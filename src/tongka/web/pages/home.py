@@ -18,6 +18,7 @@ from tongka.web.console import (
     form_text,
 )
 from tongka.web.i18n import N_
+from tongka.web.pages.account import after_refused_login
 
 router = console_router()
 
@@ -71,6 +72,9 @@ async def login(console: ConsoleDep, form: FormDep) -> Response:
         now=console.now,
     )
     if not result.succeeded or result.user is None or result.session_token is None:
+        turn = after_refused_login(console, result, email)  # a reset password, an applicant
+        if turn is not None:
+            return turn
         # the failed-attempt counter is committed with this response (no exception)
         message = LOGIN_FAILURES.get(result.failure or "", N_("Wrong email or password."))
         next_page = safe_next(form_text(form, "next"))
