@@ -20,7 +20,7 @@ from tongka.policy import Action, scope_of
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.forms import attempt_and_redirect, money_minor, redirect_with_error
 from tongka.web.i18n import N_
-from tongka.web.pages.listing import Allowed, page_of
+from tongka.web.pages.listing import Allowed
 
 router = console_router()
 
@@ -103,8 +103,8 @@ async def _merge_candidates(console: Console, target: Card, last4: str | None) -
         status=service.CardStatus.ACTIVE.value,
         last4=last4,
     ).where(Card.id != target.id)
-    rows, _ = await page_of(console, statement, Card)
-    return rows[:MERGE_CANDIDATES]
+    statement = statement.order_by(Card.created_at.desc(), Card.id.desc()).limit(MERGE_CANDIDATES)
+    return list((await console.session.scalars(statement)).all())
 
 
 @router.get("/cards/{card_id}/merge")
