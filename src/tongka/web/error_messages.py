@@ -62,7 +62,8 @@ class _Formatting:
 def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZONE) -> str:
     """``exc`` for people in ``language``: the code's wording with its parameters formatted
     (yuan, the platform's local time, words for codes). Never raises."""
-    if exc.code in GENERIC_CODES:
+    if exc.code in GENERIC_CODES or _has_entry(exc.message):
+        # the console's own errors are raised with a catalog text (N_) as their message
         translated = i18n.gettext(language, exc.message)
         if translated != exc.message or language == "en" and _has_entry(exc.message):
             return translated

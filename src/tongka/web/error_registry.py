@@ -43,6 +43,13 @@ MESSAGES: dict[str, Message] = {
     "business_rule_violation": M(N_("The rules do not allow this.")),
     "service_unavailable": M(N_("The service is unavailable; please try again later.")),
     "validation_failed": M(N_("%(field)s is not valid."), N_("Some fields are not valid.")),
+    # the console's own form checks (web/forms.py, pages): raised with these very texts
+    "amount_required": M(N_("Type an amount.")),
+    "amount_not_a_number": M(N_("Type an amount in yuan, e.g. 100 or 99.50.")),
+    "amount_too_precise": M(N_("An amount in yuan has at most two decimals (fen), e.g. 99.50.")),
+    "reason_required": M(N_("Give a reason: it is recorded with the action.")),
+    "not_a_whole_number": M(N_("Type a whole number.")),
+    "not_a_decimal": M(N_("Type a decimal number, e.g. 0.9.")),
     # money and currencies
     "invalid_amount": M(N_("%(field)s is not a valid amount."), N_("Not a valid amount.")),
     "invalid_amount.not_an_amount": M(

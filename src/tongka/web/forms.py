@@ -380,7 +380,7 @@ def money_minor(
         too_precise = "decimal places" in exc.message
         raise InvalidRequest(
             AMOUNT_TOO_PRECISE if too_precise else AMOUNT_NOT_A_NUMBER,
-            code="amount_too_precise" if too_precise else "invalid_amount",
+            code="amount_too_precise" if too_precise else "amount_not_a_number",
             param=name,
         ) from exc
 
