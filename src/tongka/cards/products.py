@@ -136,7 +136,7 @@ def _show(amount: int, currency: str) -> str:
 
 def regulation_problems(spec: ProductSpec, rules: RegulationRules) -> list[str]:
     """Every rule the product breaks, each citing its article (empty: compliant)."""
-    return [breach["message"] for breach in regulation_breaches(spec, rules)]
+    return [str(breach["message"]) for breach in regulation_breaches(spec, rules)]
 
 
 def regulation_breaches(spec: ProductSpec, rules: RegulationRules) -> list[dict[str, object]]:
