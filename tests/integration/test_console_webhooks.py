@@ -64,7 +64,7 @@ async def test_a_bad_url_is_explained_and_nothing_is_stored(
     await log_in(browser, merchant.admin_email, TEST_PASSWORD)
     refused = await add_endpoint(browser, url="ftp://files.example/hooks")
     assert refused.status_code == 400
-    assert "url: the scheme must be http or https" in refused.text
+    assert "地址须以 http、https 开头。" in refused.text
     assert await endpoints(database) == []
 
 

@@ -100,7 +100,7 @@ async def test_asking_for_codes_too_fast_shows_the_reason(
     await _send_code(browser)
     again = await _send_code(browser)
     assert again.status_code == 429
-    assert "wait before asking again" in again.text
+    assert "验证码刚刚已发送到该手机号，请稍后再获取。" in again.text
     assert await count(database, ConsumerLoginCode) == 1
 
 
@@ -154,7 +154,7 @@ async def test_operators_read_sandbox_sms_outside_production_only(
         client.cookies.clear()
         refused = await _send_code(client, "13900001111")
     assert refused.status_code == 400
-    assert "no SMS gateway is configured" in refused.text
+    assert "无法发送短信：未配置短信网关。" in refused.text
 
 
 async def test_the_factory_token_works_as_the_console_cookie(

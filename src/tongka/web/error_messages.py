@@ -76,9 +76,12 @@ def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZ
         if texts:
             return PROBLEM_SEPARATOR.get(language, " ").join(texts)
     details = dict(exc.details)
+    code = exc.code
     if exc.param is not None:
         details.setdefault("field", exc.param)
-    return _render(language, _entry(exc.code, details.get("problem"), exc.kind), details, timezone)
+        if code == "invalid_request":  # at least name the field that is wrong
+            code = "validation_failed"
+    return _render(language, _entry(code, details.get("problem"), exc.kind), details, timezone)
 
 
 def _has_entry(message: str) -> bool:

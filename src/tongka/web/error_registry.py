@@ -43,6 +43,8 @@ MESSAGES: dict[str, Message] = {
     "business_rule_violation": M(N_("The rules do not allow this.")),
     "service_unavailable": M(N_("The service is unavailable; please try again later.")),
     "validation_failed": M(N_("%(field)s is not valid."), N_("Some fields are not valid.")),
+    "not_a_whole_number": M(N_("%(field)s must be a whole number."), N_("Enter a whole number.")),
+    "not_a_decimal": M(N_("%(field)s must be a decimal number."), N_("Enter a decimal number.")),
     # money and currencies
     "invalid_amount": M(N_("%(field)s is not a valid amount."), N_("Not a valid amount.")),
     "invalid_amount.not_an_amount": M(
@@ -432,7 +434,16 @@ MESSAGES: dict[str, Message] = {
     # webhooks
     "webhook_endpoint_not_found": M(N_("No such webhook endpoint.")),
     "webhook_endpoint_disabled": M(N_("A disabled webhook endpoint has no secret to rotate.")),
-    "url_invalid": M(N_("The URL is not valid: use https, with a host and without credentials.")),
+    "url_invalid": M(N_("The URL is not valid.")),
+    "url_invalid.too_long": M(
+        N_("The URL may be at most %(maximum)s characters long."), N_("The URL is too long.")
+    ),
+    "url_invalid.malformed": M(N_("The URL is not valid.")),
+    "url_invalid.scheme": M(
+        N_("The URL must start with %(schemes)s."), N_("The URL's scheme is not allowed.")
+    ),
+    "url_invalid.host_required": M(N_("The URL needs a host name.")),
+    "url_invalid.credentials": M(N_("The URL may not contain a user name or password.")),
     "url_destination_refused": M(
         N_("The URL's host %(host)s is not reachable or resolves to a private address."),
         N_("The URL's host is not reachable or resolves to a private address."),

@@ -32,7 +32,10 @@ def _yuan(form: FormData, name: str, currency: str) -> int:
     try:
         return Money.parse(form_text(form, name), currency).minor_units
     except InvalidRequest as exc:
-        raise InvalidRequest(f"{name}: {exc.message}", param=name) from exc
+        # the money error's code and details stay, so the page says what was wrong in words
+        raise InvalidRequest(
+            f"{name}: {exc.message}", code=exc.code, param=name, details=exc.details
+        ) from exc
 
 
 def _yuan_list(form: FormData, name: str, currency: str) -> list[int] | None:
@@ -52,7 +55,9 @@ def _optional_int(form: FormData, name: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise InvalidRequest(f"{name} must be a whole number.", param=name)
+        raise InvalidRequest(
+            f"{name} must be a whole number.", code="not_a_whole_number", param=name
+        )
     return int(text)
 
 
@@ -63,7 +68,9 @@ def _ratio(form: FormData) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidRequest("exchange_ratio must be a decimal.", param="exchange_ratio") from exc
+        raise InvalidRequest(
+            "exchange_ratio must be a decimal.", code="not_a_decimal", param="exchange_ratio"
+        ) from exc
 
 
 def product_spec_from_form(form: FormData) -> service.ProductSpec:

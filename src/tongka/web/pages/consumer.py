@@ -22,6 +22,7 @@ from tongka.web.console import (
     form_text,
 )
 from tongka.web.consumer_home import consumer_home_sections
+from tongka.web.error_messages import error_text
 from tongka.web.i18n import N_
 from tongka.web.pages.home import landing_page, safe_next
 from tongka.web.pages.listing import Allowed, render_list
@@ -67,7 +68,8 @@ async def send_code(console: ConsoleDep, form: FormDep) -> Response:
         )
     except DomainError as exc:  # nothing was written: the request rolls back
         status = 429 if exc.kind == "rate_limited" else 400
-        return _login_form(console, status, error=exc.message, entered_phone=phone, next=next_page)
+        error = error_text(console.language, exc, timezone=console.settings.timezone)
+        return _login_form(console, status, error=error, entered_phone=phone, next=next_page)
     return _login_form(console, phone=sent.phone, sent=True, next=next_page)
 
 

@@ -38,7 +38,9 @@ def _decimal(form: FormData, name: str) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidRequest(f"{name} must be a decimal number.", param=name) from exc
+        raise InvalidRequest(
+            f"{name} must be a decimal number.", code="not_a_decimal", param=name
+        ) from exc
 
 
 async def _stores_page(console: Console, status_code: int = 200, **context: Any) -> Response:
