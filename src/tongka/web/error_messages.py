@@ -32,8 +32,9 @@ from tongka.web import i18n
 from tongka.web.error_registry import MESSAGES, Message
 from tongka.web.error_words import PARAMETER_GROUPS, WORDS
 from tongka.web.formatting import DEFAULT_TIMEZONE, format_money, format_time
+from tongka.web.labels import LABELS
 
-__all__ = ["MESSAGES", "Message", "error_text", "people_parameters"]
+__all__ = ["MESSAGES", "Message", "error_text"]
 
 GENERIC_CODES = frozenset(
     {
@@ -64,7 +65,7 @@ def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZ
     (yuan, the platform's local time, words for codes). Never raises."""
     if exc.code in GENERIC_CODES:
         translated = i18n.gettext(language, exc.message)
-        if translated != exc.message or language == "en" and _has_entry(exc.message):
+        if translated != exc.message or (language == "en" and _has_entry(exc.message)):
             return translated
     problems = exc.details.get("problems")
     if isinstance(problems, list) and problems:
@@ -105,7 +106,7 @@ def _entry(code: str, problem: object, kind: str | None) -> Message:
 
 def _render(language: str, entry: Message, details: Mapping[str, Any], timezone: str) -> str:
     formatting = _Formatting(language, timezone, entry.groups)
-    parameters = people_parameters(details, formatting, amounts=entry.amounts)
+    parameters = _people_parameters(details, formatting, amounts=entry.amounts)
     text = i18n.gettext(language, entry.text)
     try:
         return text % parameters
@@ -113,7 +114,7 @@ def _render(language: str, entry: Message, details: Mapping[str, Any], timezone:
         return i18n.gettext(language, entry.bare or entry.text)
 
 
-def people_parameters(
+def _people_parameters(
     details: Mapping[str, Any], formatting: _Formatting, *, amounts: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """Each parameter as text for people; a parameter that has no words is left out."""
@@ -121,7 +122,7 @@ def people_parameters(
     currency = details.get("currency")
     for name, value in details.items():
         if name in amounts and isinstance(value, int) and isinstance(currency, str):
-            value = Money(value, currency)
+            value = {"amount": value, "currency": currency}
         text = _people_value(name, value, formatting)
         if text is not None:
             parameters[name] = text
@@ -149,7 +150,7 @@ def _people_value(name: str, value: Any, formatting: _Formatting) -> str | None:
     if isinstance(value, int):
         return f"{value:,}"
     if group is not None:
-        words = WORDS[group].get(str(getattr(value, "value", value)))
+        words = (WORDS.get(group) or LABELS.get(group, {})).get(str(getattr(value, "value", value)))
         return i18n.gettext(formatting.language, words) if words is not None else None
     if isinstance(value, str):
         return value

@@ -403,7 +403,9 @@ MESSAGES: dict[str, Message] = {
         N_("The coordinates are out of range."),
     ),
     "invalid_role": M(
-        N_("The role must be one of: %(roles)s."), N_("This role is not possible here.")
+        N_("The role must be one of: %(roles)s."),
+        N_("This role is not possible here."),
+        groups={"roles": "role"},
     ),
     "platform_has_no_store": M(N_("Platform users and keys belong to no store.")),
     "merchant_id_required": M(N_("Choose the merchant this is for.")),
