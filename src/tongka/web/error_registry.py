@@ -304,6 +304,10 @@ MESSAGES: dict[str, Message] = {
     "card_exchange_not_allowed": M(
         N_("The card's product allows no exchange, or the exchange period has ended.")
     ),
+    "card_exchange_not_allowed.grace_ended": M(
+        N_("The card's exchange period ended at %(until)s."),
+        N_("The card's exchange period has ended."),
+    ),
     "card_movement_refused": M(
         N_("A %(purpose)s is not possible on a card that is “%(status)s”."),
         N_("The card's status does not allow this."),
