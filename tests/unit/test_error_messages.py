@@ -25,6 +25,7 @@ from tongka.cards.products import (
     ProductSpec,
     RegulationRules,
     regulation_breaches,
+    regulation_violation,
     spec_problem_details,
 )
 from tongka.errors import DomainError, NotFound, amount_detail
@@ -231,9 +232,7 @@ def test_a_date_shows_as_a_date() -> None:
 def test_regulation_rules_cite_their_article_in_chinese() -> None:
     spec = ProductSpec("n", "CNY", "628801", 16, 600_000, is_named=True, validity_months=12)
     breaches = regulation_breaches(spec, RULES)
-    from tongka.cards.products import _regulation_violation
-
-    refused = _regulation_violation(breaches)
+    refused = regulation_violation(breaches)
     assert "(minor units)" not in error_text("en", refused)
     assert error_text("zh-CN", refused) == (
         "根据《单用途商业预付卡管理办法（试行）》第二十一条，记名卡单卡余额不得超过 ¥5,000.00。"
