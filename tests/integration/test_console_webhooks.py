@@ -65,7 +65,7 @@ async def test_a_bad_url_is_explained_and_nothing_is_stored(
     refused = await add_endpoint(browser, url="ftp://files.example/hooks")
     assert (refused.status_code, refused.headers["location"]) == (303, "/console/webhooks")
     shown = await browser.get("/console/webhooks")
-    assert "the scheme must be http or https" in shown.text
+    assert "地址须以 http、https 开头。" in shown.text
     assert 'value="ftp://files.example/hooks"' in shown.text  # typed, kept
     assert await endpoints(database) == []
 

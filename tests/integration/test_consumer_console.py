@@ -105,7 +105,7 @@ async def test_asking_for_codes_too_fast_shows_the_reason(
     again = await _send_code(browser)
     assert again.status_code == 303
     shown = await browser.get(again.headers["location"])
-    assert "wait before asking again" in shown.text
+    assert "验证码刚刚已发送到该手机号，请稍后再获取。" in shown.text
     assert await count(database, ConsumerLoginCode) == 1
 
 
@@ -160,7 +160,7 @@ async def test_operators_read_sandbox_sms_outside_production_only(
         refused = await _send_code(client, "13900001111")
         assert refused.status_code == 303
         shown = await client.get(refused.headers["location"])
-    assert "no SMS gateway is configured" in shown.text
+    assert "无法发送短信：未配置短信网关。" in shown.text
     assert 'value="13900001111"' in shown.text
 
 

@@ -141,3 +141,14 @@ async def test_the_api_keeps_its_codes_and_english_messages(
             "param": "face_values",
         }
     }
+
+
+async def test_the_error_page_words_the_error_in_the_pages_language(
+    console: httpx.AsyncClient,
+) -> None:
+    missing = await console.get("/console/cards/crd_does_not_exist")
+    assert missing.status_code == 404
+    assert "卡片不存在。" in missing.text
+    assert "No such card." not in missing.text
+    english = await console.get("/console/cards/crd_does_not_exist?lang=en")
+    assert "No such card." in english.text

@@ -242,7 +242,10 @@ async def exchange_expired_card(
     product = await get_product(session, old.product_id)
     grace = old.exchangeable_until
     if grace is None or ensure_utc(grace) <= now:
-        raise ExchangeNotAllowed("This card's product allows no exchange, or the grace ended.")
+        raise ExchangeNotAllowed(
+            "This card's product allows no exchange, or the grace ended.",
+            details={"problem": "grace_ended", "until": grace} if grace is not None else None,
+        )
     ratio = parse_ratio(product.exchange_ratio) or Decimal(1)
     # the card is locked (``get_card``): the balance read here is the one the gate moves
     carried = _carried(await card_balance(session, old), old.currency, ratio)

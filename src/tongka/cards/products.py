@@ -187,7 +187,8 @@ def regulation_breaches(spec: ProductSpec, rules: RegulationRules) -> list[dict[
     return breaches
 
 
-def _regulation_violation(breaches: list[dict[str, object]]) -> RegulationViolation:
+def regulation_violation(breaches: list[dict[str, object]]) -> RegulationViolation:
+    """The refusal of a product breaking ``breaches`` (its message cites each article)."""
     messages = [str(breach["message"]) for breach in breaches]
     return RegulationViolation(
         " ".join(messages), details={"violations": messages, "problems": breaches}
@@ -335,7 +336,7 @@ async def create_product(
     regulation = await _regulation_row(session, now, lock=True)
     breaches = regulation_breaches(spec, _rules_of(regulation))
     if breaches:
-        raise _regulation_violation(breaches)
+        raise regulation_violation(breaches)
     await _ensure_bin_is_free(session, spec.bin_prefix)
     await ensure_acceptance_agreed(
         session, merchant_id, spec.acceptance, spec.accepted_store_ids, spec.accepted_merchant_ids
@@ -448,7 +449,7 @@ async def review_product(
         rules = await get_regulation(session, now)
         breaches = regulation_breaches(product_spec(product), rules)
         if breaches:
-            raise _regulation_violation(breaches)
+            raise regulation_violation(breaches)
         await ensure_product_acceptance(session, product)
     _move(product, {ProductStatus.PENDING_REVIEW}, target, now)
     product.review_note = note

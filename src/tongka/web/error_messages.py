@@ -32,8 +32,9 @@ from tongka.web import i18n
 from tongka.web.error_registry import MESSAGES, Message
 from tongka.web.error_words import PARAMETER_GROUPS, WORDS
 from tongka.web.formatting import DEFAULT_TIMEZONE, format_money, format_time
+from tongka.web.labels import LABELS
 
-__all__ = ["MESSAGES", "Message", "error_text", "people_parameters"]
+__all__ = ["MESSAGES", "Message", "error_text"]
 
 GENERIC_CODES = frozenset(
     {
@@ -65,7 +66,7 @@ def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZ
     if exc.code in GENERIC_CODES or _has_entry(exc.message):
         # the console's own errors are raised with a catalog text (N_) as their message
         translated = i18n.gettext(language, exc.message)
-        if translated != exc.message or language == "en" and _has_entry(exc.message):
+        if translated != exc.message or (language == "en" and _has_entry(exc.message)):
             return translated
     problems = exc.details.get("problems")
     if isinstance(problems, list) and problems:
@@ -77,9 +78,12 @@ def error_text(language: str, exc: DomainError, *, timezone: str = DEFAULT_TIMEZ
         if texts:
             return PROBLEM_SEPARATOR.get(language, " ").join(texts)
     details = dict(exc.details)
+    code = exc.code
     if exc.param is not None:
         details.setdefault("field", exc.param)
-    return _render(language, _entry(exc.code, details.get("problem"), exc.kind), details, timezone)
+        if code == "invalid_request":  # at least name the field that is wrong
+            code = "validation_failed"
+    return _render(language, _entry(code, details.get("problem"), exc.kind), details, timezone)
 
 
 def _has_entry(message: str) -> bool:
@@ -103,7 +107,7 @@ def _entry(code: str, problem: object, kind: str | None) -> Message:
 
 def _render(language: str, entry: Message, details: Mapping[str, Any], timezone: str) -> str:
     formatting = _Formatting(language, timezone, entry.groups)
-    parameters = people_parameters(details, formatting, amounts=entry.amounts)
+    parameters = _people_parameters(details, formatting, amounts=entry.amounts)
     text = i18n.gettext(language, entry.text)
     try:
         return text % parameters
@@ -111,7 +115,7 @@ def _render(language: str, entry: Message, details: Mapping[str, Any], timezone:
         return i18n.gettext(language, entry.bare or entry.text)
 
 
-def people_parameters(
+def _people_parameters(
     details: Mapping[str, Any], formatting: _Formatting, *, amounts: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """Each parameter as text for people; a parameter that has no words is left out."""
@@ -119,7 +123,7 @@ def people_parameters(
     currency = details.get("currency")
     for name, value in details.items():
         if name in amounts and isinstance(value, int) and isinstance(currency, str):
-            value = Money(value, currency)
+            value = {"amount": value, "currency": currency}
         text = _people_value(name, value, formatting)
         if text is not None:
             parameters[name] = text
@@ -147,7 +151,7 @@ def _people_value(name: str, value: Any, formatting: _Formatting) -> str | None:
     if isinstance(value, int):
         return f"{value:,}"
     if group is not None:
-        words = WORDS[group].get(str(getattr(value, "value", value)))
+        words = (WORDS.get(group) or LABELS.get(group, {})).get(str(getattr(value, "value", value)))
         return i18n.gettext(formatting.language, words) if words is not None else None
     if isinstance(value, str):
         return value

@@ -309,6 +309,10 @@ MESSAGES: dict[str, Message] = {
     "card_exchange_not_allowed": M(
         N_("The card's product allows no exchange, or the exchange period has ended.")
     ),
+    "card_exchange_not_allowed.grace_ended": M(
+        N_("The card's exchange period ended at %(until)s."),
+        N_("The card's exchange period has ended."),
+    ),
     "card_movement_refused": M(
         N_("A %(purpose)s is not possible on a card that is “%(status)s”."),
         N_("The card's status does not allow this."),
@@ -408,7 +412,9 @@ MESSAGES: dict[str, Message] = {
         N_("The coordinates are out of range."),
     ),
     "invalid_role": M(
-        N_("The role must be one of: %(roles)s."), N_("This role is not possible here.")
+        N_("The role must be one of: %(roles)s."),
+        N_("This role is not possible here."),
+        groups={"roles": "role"},
     ),
     "platform_has_no_store": M(N_("Platform users and keys belong to no store.")),
     "merchant_id_required": M(N_("Choose the merchant this is for.")),
@@ -439,7 +445,16 @@ MESSAGES: dict[str, Message] = {
     # webhooks
     "webhook_endpoint_not_found": M(N_("No such webhook endpoint.")),
     "webhook_endpoint_disabled": M(N_("A disabled webhook endpoint has no secret to rotate.")),
-    "url_invalid": M(N_("The URL is not valid: use https, with a host and without credentials.")),
+    "url_invalid": M(N_("The URL is not valid.")),
+    "url_invalid.too_long": M(
+        N_("The URL may be at most %(maximum)s characters long."), N_("The URL is too long.")
+    ),
+    "url_invalid.malformed": M(N_("The URL is not valid.")),
+    "url_invalid.scheme": M(
+        N_("The URL must start with %(schemes)s."), N_("The URL's scheme is not allowed.")
+    ),
+    "url_invalid.host_required": M(N_("The URL needs a host name.")),
+    "url_invalid.credentials": M(N_("The URL may not contain a user name or password.")),
     "url_destination_refused": M(
         N_("The URL's host %(host)s is not reachable or resolves to a private address."),
         N_("The URL's host is not reachable or resolves to a private address."),

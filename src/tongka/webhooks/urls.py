@@ -84,23 +84,28 @@ def host_refusal(host: str, *, allow_loopback: bool) -> str | None:
 
 
 def _split(url: str, settings: Settings) -> SplitResult:
-    def refuse(reason: str) -> InvalidRequest:
-        return InvalidRequest(f"url: {reason}", code="url_invalid", param="url")
+    def refuse(reason: str, problem: str, **parameters: object) -> InvalidRequest:
+        details = {"problem": problem, **parameters}
+        return InvalidRequest(f"url: {reason}", code="url_invalid", param="url", details=details)
 
     if len(url) > MAX_URL_LENGTH:
-        raise refuse(f"at most {MAX_URL_LENGTH} characters")
+        raise refuse(f"at most {MAX_URL_LENGTH} characters", "too_long", maximum=MAX_URL_LENGTH)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        raise refuse("not a valid URL") from exc
+        raise refuse("not a valid URL", "malformed") from exc
     allowed_schemes = ("https",) if settings.environment == "production" else ("http", "https")
     if parts.scheme not in allowed_schemes:
-        raise refuse(f"the scheme must be {' or '.join(allowed_schemes)}")
+        raise refuse(
+            f"the scheme must be {' or '.join(allowed_schemes)}",
+            "scheme",
+            schemes=list(allowed_schemes),
+        )
     if not parts.hostname:
-        raise refuse("a host is required")
+        raise refuse("a host is required", "host_required")
     if parts.username or parts.password:
-        raise refuse("credentials in the URL are not allowed")
+        raise refuse("credentials in the URL are not allowed", "credentials")
     return parts
 
 
