@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from tests.cards_support import active_product, issue
-from tests.factories import make_merchant_with_key
+from tests.factories import make_merchant_with_key, make_platform_user
 from tests.integration import test_console
 from tests.integration.test_console import count, csrf_of, log_in
 from tongka.cards import service
@@ -221,3 +221,24 @@ async def test_a_forged_flash_is_ignored_and_a_big_one_stays_small(
     flash = refused.headers["set-cookie"].split(";")[0]
     assert len(flash) < MAX_COOKIE_CHARS
     assert _flashes(await browser.get("/console/stores")) == ["请检查下方标出的字段。"]
+
+
+async def test_a_merchant_page_offers_its_valid_decisions_to_the_platform_only(
+    browser: httpx.AsyncClient, database: Database
+) -> None:
+    merchant = await make_merchant_with_key(database)
+    email, password = await make_platform_user(database)
+    await log_in(browser, email, password)
+    page = f"/console/merchants/{merchant.merchant_id}"
+    shown = await browser.get(page)
+    assert f'action="{page}/suspend"' in shown.text
+    assert f'action="{page}/approve"' not in shown.text  # active already
+    refused = await _post(browser, f"{page}/suspend", page, back=page)
+    assert (refused.status_code, refused.headers["location"]) == (303, page)
+    assert "请填写原因" in (await browser.get(page)).text
+    suspended = await _post(browser, f"{page}/suspend", page, back=page, reason="投诉核查中")
+    assert suspended.status_code == 303
+    after = await browser.get(page)
+    assert _flashes(after) == ["商户已暂停。"]
+    assert f'action="{page}/approve"' in after.text
+    assert f'action="{page}/suspend"' not in after.text

@@ -128,7 +128,8 @@ class Console:
             "current_path": self.request.url.path,
             "localtime": lambda moment: formatting.format_time(moment, self.settings.timezone),
             "can": self.can,
-            **forms.flash_context(self),
+            # a full page shows the flash; a partial (``_rows.html`` polled by HTMX) leaves it
+            **(forms.flash_context(self) if not template.startswith("_") else forms.NO_FLASH),
             **context,
         }
         response = templates.TemplateResponse(

@@ -33,6 +33,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -42,7 +43,7 @@ from starlette.datastructures import FormData
 
 from tongka.crypto import DecryptionFailed, derive_key, open_sealed, seal
 from tongka.errors import DomainError, InvalidRequest
-from tongka.money import Money, MoneyError
+from tongka.money import Money, MoneyError, currency_exponent
 from tongka.web import i18n
 from tongka.web.i18n import N_
 
@@ -59,6 +60,7 @@ SECRET_FIELDS = frozenset(
 )
 MAX_VALUE_CHARS = 300  # per refilled value: a cookie holds about 4 KB in all
 MAX_COOKIE_CHARS = 3800
+MAX_PLAIN_BYTES = 2700
 CHECK_FIELD = N_("Check the field marked below.")
 AMOUNT_NOT_A_NUMBER = N_("Type an amount in yuan, e.g. 100 or 99.50.")
 AMOUNT_TOO_PRECISE = N_("An amount in yuan has at most two decimals (fen), e.g. 99.50.")
@@ -142,13 +144,21 @@ def _context(console: Console) -> str:
     return f"flash:{session.id}" if session is not None else "flash:public"
 
 
+def _fitting(flash: Flash) -> bytes:
+    """The flash as at most ``MAX_PLAIN_BYTES``: what was typed goes first, then texts are
+    cut (base64 and the envelope grow it by about a third; a cookie holds 4 KB)."""
+    text = flash.to_json().encode()
+    if len(text) <= MAX_PLAIN_BYTES:
+        return text
+    cut = {name: message[:200] for name, message in flash.field_errors.items()}
+    smaller = Flash((flash.message or "")[:500] or None, flash.kind, flash.form, {}, cut)
+    return smaller.to_json().encode()
+
+
 def _encode(console: Console, flash: Flash) -> str:
-    text = flash.to_json()
-    if len(text) > MAX_COOKIE_CHARS // 2:  # base64 and the envelope grow it by about a third
-        flash = Flash(flash.message, flash.kind, flash.form, {}, flash.field_errors)
-        text = flash.to_json()[: MAX_COOKIE_CHARS // 2]
+    text = _fitting(flash)
     key = _flash_key(console.settings.secret_key_bytes())
-    envelope = seal(key, text.encode(), context=_context(console))
+    envelope = seal(key, text, context=_context(console))
     return base64.urlsafe_b64encode(envelope).decode().rstrip("=")  # no quoting needed
 
 
@@ -168,11 +178,14 @@ def read_flash(console: Console) -> Flash | None:
         return None
 
 
+NO_FLASH: dict[str, Any] = {"flash": None, "values": {}, "field_errors": {}}
+
+
 def flash_context(console: Console) -> dict[str, Any]:
     """``flash``, ``values`` and ``field_errors`` for ``console.render`` (empty when none)."""
     flash = read_flash(console)
     if flash is None:
-        return {"flash": None, "values": {}, "field_errors": {}}
+        return {**NO_FLASH, "values": {}, "field_errors": {}}
     return {"flash": flash, "values": flash.values, "field_errors": flash.field_errors}
 
 
@@ -193,7 +206,8 @@ def set_flash(console: Console, response: Response, flash: Flash) -> None:
 class Speaks(Protocol):
     """What ``error_text`` needs: a ``Console``, or a ``Speaker`` where no console exists."""
 
-    language: str
+    @property
+    def language(self) -> str: ...
 
     def gettext(self, message: str, **params: Any) -> str: ...
 
@@ -360,12 +374,18 @@ def money_minor(
     try:
         return Money.parse(text, currency).minor_units
     except MoneyError as exc:
-        too_precise = "decimal places" in exc.message
-        raise InvalidRequest(
-            AMOUNT_TOO_PRECISE if too_precise else AMOUNT_NOT_A_NUMBER,
-            code="amount_too_precise" if too_precise else "invalid_amount",
-            param=name,
-        ) from exc
+        if _places(text) > currency_exponent(currency):
+            raise InvalidRequest(AMOUNT_TOO_PRECISE, code="amount_too_precise", param=name) from exc
+        raise InvalidRequest(AMOUNT_NOT_A_NUMBER, code="invalid_amount", param=name) from exc
+
+
+def _places(text: str) -> int:
+    """The decimal places of a number as typed (0 when it is no number)."""
+    try:
+        exponent = Decimal(text).as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def required_reason(form: FormData, name: str = "reason") -> str:
