@@ -484,3 +484,22 @@ async def test_a_merge_naming_a_card_twice_is_a_validation_error(
     error = answer.json()["error"]
     assert (error["code"], error["param"]) == ("card_merge_invalid_sources", "source_card_ids")
     assert await event_types(database) == before
+
+
+async def test_only_platform_finance_funds_an_issued_card_with_its_face_value(
+    client: httpx.AsyncClient, database: Database, clock: FixedClock
+) -> None:
+    card = await issued_card(client)
+    async with database.transaction() as session:
+        await grant_quota(session, clock.now(), 10**9)
+    path = f"/v1/cards/{card['id']}/fund"
+    body = {"transfer_reference": "BANK-9", "amount": cny(10_000)}
+    assert (await call(client, "POST", path, "alpha", json=body)).status_code == 403
+    wrong = await call(client, "POST", path, "platform", json=body | {"amount": cny(9_000)})
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["error"]["param"] == "amount"
+    funded = await call(client, "POST", path, "platform", json=body)
+    assert funded.status_code == 200, funded.text
+    assert (funded.json()["status"], funded.json()["balance"]["total"]) == ("active", cny(10_000))
+    again = await call(client, "POST", path, "platform", json=body)
+    assert again.status_code == 422

@@ -33,6 +33,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -42,7 +43,7 @@ from starlette.datastructures import FormData
 
 from tongka.crypto import DecryptionFailed, derive_key, open_sealed, seal
 from tongka.errors import DomainError, InvalidRequest
-from tongka.money import Money, MoneyError
+from tongka.money import Money, MoneyError, currency_exponent
 from tongka.web import error_messages, i18n
 from tongka.web.formatting import DEFAULT_TIMEZONE
 from tongka.web.i18n import N_
@@ -377,12 +378,18 @@ def money_minor(
     try:
         return Money.parse(text, currency).minor_units
     except MoneyError as exc:
-        too_precise = "decimal places" in exc.message
-        raise InvalidRequest(
-            AMOUNT_TOO_PRECISE if too_precise else AMOUNT_NOT_A_NUMBER,
-            code="amount_too_precise" if too_precise else "amount_not_a_number",
-            param=name,
-        ) from exc
+        if _places(text) > currency_exponent(currency):
+            raise InvalidRequest(AMOUNT_TOO_PRECISE, code="amount_too_precise", param=name) from exc
+        raise InvalidRequest(AMOUNT_NOT_A_NUMBER, code="amount_not_a_number", param=name) from exc
+
+
+def _places(text: str) -> int:
+    """The decimal places of a number as typed (0 when it is no number)."""
+    try:
+        exponent = Decimal(text).as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def required_reason(form: FormData, name: str = "reason") -> str:

@@ -192,6 +192,37 @@ async def activate_card(
     return await _card_out(session, card)
 
 
+class CardFundingIn(RequestModel):
+    transfer_reference: str = Field(min_length=1, max_length=128, examples=["ICBC-20261202-001"])
+    amount: AmountIn = Field(description="Must equal the card's face value exactly.")
+
+
+@router.post(
+    "/v1/cards/{card_id}/fund",
+    summary="Finance: activate an issued card paid by bank transfer (its face value)",
+)
+async def fund_card(
+    card_id: ObjectId,
+    body: CardFundingIn,
+    principal: Annotated[Principal, Authorized(Action.CARD_FUND)],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> CardOut:
+    """The amount comes from the reserve bank account; a card is funded once."""
+    card = await service.get_card(session, card_id)
+    funded = await service.fund_card(
+        session,
+        card_id,
+        transfer_reference=body.transfer_reference,
+        amount=require_currency(body.amount, card.currency, param="amount"),
+        actor=principal.actor,
+        now=clock.now(),
+        timezone=settings.timezone,
+    )
+    return await _card_out(session, funded)
+
+
 LIFECYCLE_SUMMARIES = {
     "freeze": "Freeze a card (冻结): no value may leave it",
     "unfreeze": "Unfreeze a frozen card",
