@@ -12,8 +12,8 @@ def test_cells_are_written_for_people_and_never_run_as_formulas() -> None:
     assert writer.cell(datetime(2026, 1, 1, 16, 30, tzinfo=UTC)) == "2026-01-02 00:30:00"
     assert writer.cell(money(55_000, "CNY")) == "550.00"
     assert writer.cell(money(None, "CNY")) == ""
-    assert writer.cell(Label("card", "frozen")) == "已冻结"
-    assert _CsvWriter("en", "UTC").cell(Label("card", "frozen")) == "Frozen"
+    assert writer.cell(Label("card_status", "frozen")) == "已冻结"
+    assert _CsvWriter("en", "UTC").cell(Label("card_status", "frozen")) == "Frozen"
     assert writer.cell(None) == ""
     for formula in ("=HYPERLINK(1)", "+1", "-2", "@SUM(A1)"):
         assert writer.cell(formula) == f"'{formula}"

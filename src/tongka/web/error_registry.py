@@ -50,6 +50,15 @@ MESSAGES: dict[str, Message] = {
     "reason_required": M(N_("Give a reason: it is recorded with the action.")),
     "not_a_whole_number": M(N_("Type a whole number.")),
     "not_a_decimal": M(N_("Type a decimal number, e.g. 0.9.")),
+    # accounts and passwords
+    "field_required": M(N_("%(field)s is required."), N_("This field is required.")),
+    "wrong_current_password": M(N_("The current password is wrong.")),
+    "password_unchanged": M(N_("Choose a new password: it must differ from the old one.")),
+    "passwords_differ": M(N_("The two new passwords differ; type the same one twice.")),
+    "own_account": M(N_("You cannot do this to your own account.")),
+    "last_active_admin": M(
+        N_("This is the last active admin: make another user admin first.")
+    ),
     # money and currencies
     "invalid_amount": M(N_("%(field)s is not a valid amount."), N_("Not a valid amount.")),
     "invalid_amount.not_an_amount": M(
