@@ -71,10 +71,15 @@ LABELS: dict[str, dict[str, str]] = {
         "pending_review": N_("Pending review"),
         "rejected": N_("Rejected"),
     },
+    "part": {
+        "bonus": N_("Bonus"),
+        "paid": N_("Paid value"),
+    },
     "movement": {
         "card_batch_funding": N_("Batch activation"),
         "card_breakage": N_("Expired balance"),
         "card_exchange": N_("Exchanged for a new card"),
+        "card_funding": N_("Paid activation"),
         "card_load": N_("Activation top-up"),
         "card_merge": N_("Merge"),
         "card_reissue": N_("Reissue"),
