@@ -59,6 +59,8 @@ def test_forms_redirect_keep_what_was_typed_and_confirm_destructive_actions(
 
             # the platform admin rejects the pending application, with a reason
             _log_in(page, live_server, ADMIN_EMAIL)
+            expect(page.get_by_role("heading", name="首页")).to_be_visible()  # the role's home
+            page.get_by_role("link", name="入驻审核").first.click()
             row = page.locator("tr", has_text=LEGAL_NAME)
             row.locator("summary", has_text="驳回").click()
             row.get_by_label("驳回原因（商户可见）").fill("营业执照照片不清晰")

@@ -317,7 +317,7 @@ async def test_lists_and_pages_show_names_linked_instead_of_ids(
     products = await world.platform.get("/console/card_products")
     assert f'<a href="/console/merchants/{world.merchant_id}">甲方礼品有限公司</a>' in products.text
     cards = await world.mine.get("/console/cards")
-    assert f'href="/console/card_products?product_id={world.product_id}">甲卡</a>' in cards.text
+    assert f'href="/console/card_products/{world.product_id}">甲卡</a>' in cards.text
     card = await world.mine.get(f"/console/cards/{world.card_ids[0]}")
     assert "甲卡" in card.text
     linked = await world.mine.get("/console/card_products", params={"product_id": world.product_id})

@@ -35,8 +35,17 @@ class MerchantRegistrationIn(RequestModel):
     settlement_account: SettlementAccountIn | None = None
 
 
+def settlement_account_of(account: SettlementAccountIn | None) -> identity.SettlementAccount | None:
+    if account is None:
+        return None
+    return identity.SettlementAccount(
+        bank_name=account.bank_name,
+        account_name=account.account_name,
+        account_number=account.account_number,
+    )
+
+
 def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistration:
-    account = body.settlement_account
     return identity.MerchantRegistration(
         legal_name=body.legal_name,
         credit_code=body.credit_code,
@@ -46,15 +55,7 @@ def registration_of(body: MerchantRegistrationIn) -> identity.MerchantRegistrati
         admin_email=body.admin_email,
         admin_password=body.admin_password,
         admin_display_name=body.admin_display_name,
-        settlement_account=(
-            identity.SettlementAccount(
-                bank_name=account.bank_name,
-                account_name=account.account_name,
-                account_number=account.account_number,
-            )
-            if account
-            else None
-        ),
+        settlement_account=settlement_account_of(body.settlement_account),
     )
 
 
@@ -70,20 +71,11 @@ class MerchantCorrectionsIn(RequestModel):
 
 
 def corrections_of(body: MerchantCorrectionsIn) -> identity.MerchantCorrections:
-    account = body.settlement_account
     return identity.MerchantCorrections(
         legal_name=body.legal_name,
         credit_code=body.credit_code,
         contact_name=body.contact_name,
         contact_phone=body.contact_phone,
         contact_email=body.contact_email,
-        settlement_account=(
-            identity.SettlementAccount(
-                bank_name=account.bank_name,
-                account_name=account.account_name,
-                account_number=account.account_number,
-            )
-            if account
-            else None
-        ),
+        settlement_account=settlement_account_of(body.settlement_account),
     )

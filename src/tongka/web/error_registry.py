@@ -56,9 +56,7 @@ MESSAGES: dict[str, Message] = {
     "password_unchanged": M(N_("Choose a new password: it must differ from the old one.")),
     "passwords_differ": M(N_("The two new passwords differ; type the same one twice.")),
     "own_account": M(N_("You cannot do this to your own account.")),
-    "last_active_admin": M(
-        N_("This is the last active admin: make another user admin first.")
-    ),
+    "last_active_admin": M(N_("This is the last active admin: make another user admin first.")),
     # money and currencies
     "invalid_amount": M(N_("%(field)s is not a valid amount."), N_("Not a valid amount.")),
     "invalid_amount.not_an_amount": M(

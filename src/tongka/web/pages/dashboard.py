@@ -35,7 +35,7 @@ def _activity_chart(console: Console, activity: list[figures.DayActivity]) -> st
     labels = [day.business_date.strftime("%m-%d") for day in activity]
     series = [
         charts.Series(console.gettext("Issued"), [day.issued for day in activity]),
-        charts.Series(console.gettext("Activated"), [day.activated for day in activity]),
+        charts.Series(console.gettext("Activations"), [day.activated for day in activity]),
         charts.Series(console.gettext("Card transactions"), [day.transactions for day in activity]),
     ]
     title = console.gettext("Activity in the last %(days)s days", days=len(activity))
