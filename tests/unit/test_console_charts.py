@@ -14,10 +14,20 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.mark.parametrize(
     ("value", "ceiling"),
-    [(0, 1), (1, 1), (3, 5), (7, 10), (10, 10), (11, 20), (150, 200), (999, 1000), (0.3, 0.5)],
+    [
+        (0, 1),
+        (1, 1),
+        (3, 5),
+        (7, 10),
+        (10, 10),
+        (11, 20),
+        (150, 200),
+        (999, 1000),
+        (123_456, 200_000),
+    ],
 )
-def test_the_y_axis_ends_at_a_round_number(value: float, ceiling: float) -> None:
-    assert nice_ceiling(value) == pytest.approx(ceiling)
+def test_the_y_axis_ends_at_a_round_number(value: int, ceiling: int) -> None:
+    assert nice_ceiling(value) == ceiling  # integers: counts, or money in minor units
 
 
 def test_counts_get_whole_number_ticks() -> None:

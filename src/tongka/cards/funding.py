@@ -164,7 +164,9 @@ async def fund_card(
     if the status check were bypassed. Refused: nothing is written."""
     reference = transfer_reference.strip()
     if not reference:
-        raise InvalidRequest("Give the payment's reference.", param="transfer_reference")
+        raise InvalidRequest(
+            "Give the payment's reference.", code="field_required", param="transfer_reference"
+        )
     card = await get_card(session, card_id, lock=True)
     check_transition(card, "activate")
     if amount != card.face_value:
@@ -172,7 +174,11 @@ async def fund_card(
             f"The card is worth {card.face_value} (minor units); the payment of {amount} "
             "does not match it.",
             param="amount",
-            details={"expected": card.face_value, "amount": amount},
+            details={
+                "problem": "card",
+                "expected": amount_detail(card.face_value, card.currency),
+                "amount": amount_detail(amount, card.currency),
+            },
         )
     reserve = await accounts.system_account(
         session, AccountCode.RESERVE_BANK, card.currency, now=now

@@ -12,9 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
 from tongka.crypto import keyed_hash, random_token
-from tongka.errors import InvalidRequest
 from tongka.identity.common import (
-    check_password_strength,
     identity_event,
     merchant_is_active,
     merchant_status,
@@ -29,8 +27,9 @@ from tongka.identity.models import (
     User,
     UserStatus,
 )
-from tongka.identity.passwords import hash_password, verify_password
+from tongka.identity.passwords import verify_password
 from tongka.identity.principal import Principal
+from tongka.identity.user_access import replace_password
 from tongka.identity.users import principal_for_user
 from tongka.ids import new_id
 
@@ -108,16 +107,7 @@ async def login(
 async def _replace_temporary_password(
     session: AsyncSession, user: User, new_password: str, now: datetime
 ) -> None:
-    check_password_strength(new_password)
-    if verify_password(user.password_hash, new_password):
-        raise InvalidRequest(
-            "Choose a new password, not the temporary one.",
-            code="password_unchanged",
-            param="new_password",
-        )
-    user.password_hash = hash_password(new_password)
-    user.must_change_password = False
-    user.updated_at = now
+    replace_password(user, new_password, now)
     await identity_event(
         session,
         "user.password_changed",

@@ -72,6 +72,21 @@ async def _locked_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
+def replace_password(user: User, new_password: str, now: datetime) -> None:
+    """The user's own new password, which must differ from the one it replaces (a changed
+    or a temporary one); refused at the field ``new_password``."""
+    if verify_password(user.password_hash, new_password):
+        raise InvalidRequest(
+            "The new password must differ from the current one.",
+            code="password_unchanged",
+            param="new_password",
+        )
+    try:
+        _set_password(user, new_password, now, must_change=False)
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.message, code=exc.code, param="new_password") from exc
+
+
 def _set_password(user: User, new_password: str, now: datetime, *, must_change: bool) -> None:
     check_password_strength(new_password)
     user.password_hash = hash_password(new_password)
@@ -99,16 +114,7 @@ async def change_password(
             code="wrong_current_password",
             param="current_password",
         )
-    if verify_password(user.password_hash, new_password):
-        raise InvalidRequest(
-            "The new password must differ from the current one.",
-            code="password_unchanged",
-            param="new_password",
-        )
-    try:
-        _set_password(user, new_password, now, must_change=False)
-    except InvalidRequest as exc:
-        raise InvalidRequest(exc.message, code=exc.code, param="new_password") from exc
+    replace_password(user, new_password, now)
     await session.flush()
     await end_user_sessions(session, user.id, now=now, keep_session_id=keep_session_id)
     await identity_event(

@@ -7,6 +7,9 @@ an area). Every chart has a ``viewBox`` and no fixed size, so it scales to its c
 ``<desc>`` (``role="img"``); a y axis with round ticks from zero and x labels thinned to
 fit. Texts (title, labels, series names) come translated from the caller; every text is
 escaped here.
+
+Values are integers — counts, or money as integer minor units with a ``value_format`` that
+shows them in yuan — never floats: the only floats here are SVG coordinates.
 """
 
 from __future__ import annotations
@@ -35,40 +38,35 @@ class Series:
     """A named row of values, one per x label."""
 
     name: str
-    values: Sequence[int | float]
+    values: Sequence[int]
 
 
-def nice_ceiling(value: float) -> float:
+def nice_ceiling(value: int) -> int:
     """The smallest 1, 2 or 5 x 10^k at least ``value`` (the top of the y axis); 1 for 0."""
     if value <= 0:
         return 1
-    magnitude = 1.0
+    magnitude = 1
     while magnitude * 10 <= value:
         magnitude *= 10
-    while magnitude > value:
-        magnitude /= 10
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude  # pragma: no cover - the loop always returns
 
 
-def axis_top(values: Sequence[int | float]) -> float:
-    """The top of the y axis: round, and for counts at least ``TICKS`` so that every tick
-    is a whole number (no "1.6 cards")."""
-    top = nice_ceiling(max(values, default=0))
-    if all(isinstance(value, int) for value in values) and top < TICKS:
-        return TICKS
-    return top
+def axis_top(values: Sequence[int]) -> int:
+    """The top of the y axis: round, and at least ``TICKS``, so that every tick is a whole
+    number (no "1.6 cards"; a top of 5, 10, 20, 50… splits into whole fifths)."""
+    return max(nice_ceiling(max(values, default=0)), TICKS)
 
 
-def _plain(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+def _plain(value: int) -> str:
+    return f"{value:,}"
 
 
-def _number(value: float) -> str:
-    """A coordinate, short (SVG needs no more than a tenth of a pixel)."""
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+def _number(coordinate: float) -> str:
+    """An SVG coordinate, short (no more than a tenth of a pixel is needed)."""
+    return f"{coordinate:.1f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class _Frame:
     """The plotting area and the y scale shared by both kinds of chart."""
 
     count: int
-    top: float
+    top: int
 
     @property
     def plot_width(self) -> float:
@@ -86,7 +84,7 @@ class _Frame:
     def plot_height(self) -> float:
         return HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
-    def y(self, value: float) -> float:
+    def y(self, value: int) -> float:
         return MARGIN_TOP + self.plot_height * (1 - max(value, 0) / self.top)
 
     def slot(self) -> float:
@@ -96,10 +94,10 @@ class _Frame:
         return MARGIN_LEFT + self.slot() * (index + 0.5)
 
 
-def _axes(frame: _Frame, labels: Sequence[str], value_format: Callable[[float], str]) -> list[str]:
+def _axes(frame: _Frame, labels: Sequence[str], value_format: Callable[[int], str]) -> list[str]:
     parts = []
     for tick in range(TICKS + 1):
-        value = frame.top * tick / TICKS
+        value = frame.top * tick // TICKS  # exact: the top is a multiple of TICKS
         y = _number(frame.y(value))
         parts.append(
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y}" y2="{y}"'
@@ -141,10 +139,10 @@ def _description(labels: Sequence[str], series: Sequence[Series], fmt: Callable[
 
 def bar_chart(
     labels: Sequence[str],
-    values: Sequence[int | float],
+    values: Sequence[int],
     *,
     title: str,
-    value_format: Callable[[float], str] = _plain,
+    value_format: Callable[[int], str] = _plain,
 ) -> Markup:
     """One bar per label, heights from zero to a round top."""
     if len(labels) != len(values):
@@ -169,7 +167,7 @@ def line_chart(
     series: Sequence[Series],
     *,
     title: str,
-    value_format: Callable[[float], str] = _plain,
+    value_format: Callable[[int], str] = _plain,
 ) -> Markup:
     """A line per series over the labels; the first series is filled as an area. A legend
     names the series when there is more than one."""

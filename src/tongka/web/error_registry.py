@@ -286,6 +286,10 @@ MESSAGES: dict[str, Message] = {
         ),
         N_("This would exceed the issuing quota the platform granted."),
     ),
+    "funding_amount_mismatch.card": M(
+        N_("The card is worth %(expected)s; the payment of %(amount)s does not match it."),
+        N_("The payment does not match the card's value."),
+    ),
     "funding_amount_mismatch": M(
         N_(
             "The batch is worth %(expected)s (%(count)s cards × %(face_value)s); the transfer of %(amount)s does not match."

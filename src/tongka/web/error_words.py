@@ -88,6 +88,7 @@ WORDS: dict[str, dict[str, str]] = {
         "status": N_("Status"),
         "store_id": N_("Store"),
         "transfer_id": N_("Transfer id"),
+        "transfer_reference": N_("Payment reference"),
         "url": N_("URL"),
         "validity_months": N_("Validity (months)"),
     },

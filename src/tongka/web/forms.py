@@ -55,9 +55,19 @@ log = structlog.get_logger(__name__)
 
 FLASH_COOKIE = "tongka_flash"
 FLASH_PATH = "/console"
-# field names never carried back into a form (typed again instead)
+# field names never carried back into a form (typed again instead); a full card number is
+# one of them: it never travels in a cookie, sealed or not
 SECRET_FIELDS = frozenset(
-    {"password", "secret", "export_password", "code", "csrf_token", "admin_password"}
+    {
+        "password",
+        "secret",
+        "export_password",
+        "code",
+        "csrf_token",
+        "admin_password",
+        "number",
+        "card_number",
+    }
 )
 MAX_VALUE_CHARS = 300  # per refilled value: a cookie holds about 4 KB in all
 MAX_COOKIE_CHARS = 3800

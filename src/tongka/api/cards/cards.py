@@ -210,7 +210,7 @@ async def fund_card(
     settings: SettingsDep,
 ) -> CardOut:
     """The amount comes from the reserve bank account; a card is funded once."""
-    card = await service.get_card(session, card_id)
+    card = await service.get_card(session, card_id, merchant_id=scope_of(principal).merchant())
     funded = await service.fund_card(
         session,
         card_id,

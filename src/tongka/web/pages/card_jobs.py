@@ -69,7 +69,9 @@ async def fund(
 ) -> Response:
     """Finance activates an issued card whose payment arrived: the amount typed in yuan
     (it must equal the card's face value) and the payment's reference."""
-    card = await service.get_card(console.session, card_id)  # platform only: unscoped
+    card = await service.get_card(
+        console.session, card_id, merchant_id=scope_of(console.signed_in).merchant()
+    )
 
     async def work() -> object:
         return await service.fund_card(
