@@ -37,6 +37,12 @@ SYSTEM_ACCOUNTS: dict[AccountCode, SystemAccountKind] = {
     AccountCode.BREAKAGE_INCOME: SystemAccountKind(AccountType.INCOME, hot=True),
     AccountCode.OPENING_EQUITY: SystemAccountKind(AccountType.EQUITY),
     AccountCode.SUSPENSE: SystemAccountKind(AccountType.LIABILITY),
+    # the platform's own bank account (三分离): fee income reaches it only by an explicit
+    # transfer out of the reserve, never by a payment
+    AccountCode.OPERATING_BANK: SystemAccountKind(
+        AccountType.ASSET, credits_must_not_exceed_debits=True
+    ),
+    AccountCode.CHANNEL_FEE_EXPENSE: SystemAccountKind(AccountType.EXPENSE, hot=True),
 }
 
 

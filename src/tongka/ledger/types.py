@@ -38,6 +38,9 @@ class AccountCode(enum.StrEnum):
     CHANNEL_RECEIVABLE = "channel_receivable"  # asset: owed to us by a payment channel
     OPENING_EQUITY = "opening_equity"  # equity: demo / opening balances
     SUSPENSE = "suspense"  # liability: unmatched money awaiting a decision
+    OPERATING_BANK = "operating_bank"  # asset: the platform's own money (三分离: not reserve)
+    CHANNEL_FEE_EXPENSE = "channel_fee_expense"  # expense: what channels keep of a payment
+    PROMOTION_BUDGET = "promotion_budget"  # liability: a merchant's bonus budget (充值赠送)
 
 
 class TransferKind(enum.StrEnum):

@@ -1,0 +1,1 @@
+"""redemption — spending a card (核销): redeem, authorize/capture/void, refund, reverse."""
