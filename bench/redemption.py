@@ -1,0 +1,405 @@
+"""Redemption benchmark over HTTP: the server as production runs it, wrk as load generator.
+
+    .venv/bin/python bench/redemption.py [--seconds 10] [--cards 10000] [--workers 2]
+
+Creates a throw-away PostgreSQL database, seeds merchants, stores, cashier API keys and
+funded cards through the services, starts ``uvicorn`` (``tongka.api.app:create_app``,
+several workers) on it, and drives ``POST /v1/redemptions`` with ``wrk`` and a Lua script
+(each request its own ``Idempotency-Key``; ``apt-get install -y wrk`` if missing):
+
+  (a) cards of one merchant, 64 connections;
+  (b) cards spread over several merchants;
+  (c) one hot card holding N small units and 10×N requests: exactly N approved;
+  (d) a spike: (a) with 4× the connections for a short time (wrk has no fixed-rate mode;
+      the spike is a concurrency spike, not a rate).
+
+Prints approvals/s, p50/p99/p99.9, responses by kind, wrk's CPU, and the ratios of (a) to
+the ledger's batched posting rate and raw asyncpg single-statement rate, both measured in
+the same run by ``bench/ledger.py``'s scenarios (c) and (r); then ``ledger verify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from tongka.cards import service as cards  # noqa: E402
+from tongka.cards.keys import card_keys  # noqa: E402
+from tongka.config import Settings  # noqa: E402
+from tongka.db import Database  # noqa: E402
+from tongka.db.engine import create_engine_for  # noqa: E402
+from tongka.db.models import import_all_models  # noqa: E402
+from tongka.identity import service as identity  # noqa: E402
+from tongka.identity.credit_code import check_character  # noqa: E402
+from tongka.identity.crypto import IdentityKeys  # noqa: E402
+from tongka.identity.principal import SYSTEM  # noqa: E402
+from tongka.ledger import AccountCode  # noqa: E402
+from tongka.ledger.system_accounts import system_account  # noqa: E402
+from tongka.ledger.verify import verify_ledger  # noqa: E402
+
+ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+SECRET = "ab" * 32
+PORT = 18_731
+console = Console(width=200)
+
+LUA = r"""
+local cards, counter, amount, offset, prefix = {}, 0, 100, 0, ""
+tid = "0"  -- global: setup() sets it per thread
+approved, declined, other = 0, 0, 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", tostring(#threads + 1) .. string.format("x%x", math.random(1, 2^30)))
+  table.insert(threads, thread)
+end
+function init(args)
+  for line in io.lines(args[1]) do table.insert(cards, line) end
+  amount = tonumber(args[2])
+  prefix = args[3]
+  offset = (tonumber(string.sub(tid, 1, 1)) * 104729) % #cards
+end
+function request()
+  counter = counter + 1
+  local line = cards[(counter * 7919 + offset) % #cards + 1]
+  local key, store, number, secret = line:match("([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)")
+  local body = string.format(
+    '{"amount":{"amount":%d,"currency":"CNY"},"store_id":"%s","cards":[{"number":"%s","secret":"%s"}]}',
+    amount, store, number, secret)
+  return wrk.format("POST", "/v1/redemptions", {
+    ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. tid .. "-" .. counter}, body)
+end
+function response(status, headers, body)
+  if status == 200 and body:find('"status":"approved"', 1, true) then approved = approved + 1
+  elseif status == 200 then
+    local code = body:match('"decline_code":"([a-z_]+)"') or "declined"
+    declined = declined + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local a, d, o = 0, 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("approved"); d = d + t:get("declined"); o = o + t:get("other")
+  end
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d\n", a, d, o,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration))
+end
+"""
+
+
+async def _admin(statement: str) -> None:
+    engine = create_engine_for(ADMIN_URL)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+async def _merchant(database: Database, keys: IdentityKeys, index: int) -> tuple[str, str, str]:
+    """An approved merchant with a store and a cashier key bound to it."""
+    base = f"9131000000{index:07d}"
+    details = identity.MerchantRegistration(
+        legal_name=f"基准商户{index}有限公司",
+        credit_code=base + check_character(base),
+        contact_name="张三",
+        contact_phone="13800138000",
+        contact_email=f"bench{index}@example.com",
+        admin_email=f"admin{index}@example.com",
+        admin_password="Bench-password-2026!",
+    )
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        merchant, _ = await identity.register_merchant(session, keys, details, now=now)
+        await identity.review_merchant(session, merchant.id, "approve", actor="b", now=now)
+        store = await identity.create_store(
+            session,
+            merchant_id=merchant.id,
+            name="门店",
+            address="南京东路1号",
+            city="上海",
+            actor="b",
+            now=now,
+        )
+        key = await identity.create_api_key(
+            session,
+            keys,
+            name="till",
+            role="cashier",
+            merchant_id=merchant.id,
+            store_id=store.id,
+            actor="b",
+            now=now,
+        )
+    return merchant.id, store.id, key.secret
+
+
+async def _cards(
+    database: Database, settings: Settings, merchant_id: str, count: int, amount: int, bin_: str
+) -> list[tuple[str, str]]:
+    now = datetime.now(UTC)
+    ckeys = card_keys(settings)
+    out = []
+    async with database.transaction() as session:
+        spec = cards.ProductSpec(
+            name="Bench",
+            currency="CNY",
+            bin_prefix=bin_,
+            number_length=16,
+            max_balance=100_000,
+            is_named=False,
+            face_values=[amount],
+            validity_months=36,
+        )
+        product = await cards.create_product(session, merchant_id, spec, actor="b", now=now)
+        await cards.submit_product(session, product.id, merchant_id=None, actor="b", now=now)
+        await cards.review_product(
+            session, product.id, is_approved=True, note=None, principal=SYSTEM, now=now
+        )
+        await cards.set_quota(session, merchant_id, "CNY", 10**15, actor="b", now=now)
+        reserve = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
+        for _ in range(count):
+            issued = await cards.issue_card(
+                session,
+                product.id,
+                merchant_id=merchant_id,
+                face_value=amount,
+                holder_id=None,
+                keys=ckeys,
+                actor="b",
+                now=now,
+            )
+            funding = cards.CardFunding(
+                transfer_id=f"load:{issued.card.id}",
+                debit_account_id=reserve,
+                amount=amount,
+                bonus=0,
+                bonus_account_id=None,
+            )
+            await cards.activate_card(session, issued.card.id, actor="b", now=now, funding=funding)
+            out.append((issued.number, issued.secret))
+    return out
+
+
+def _wrk(lines: list[str], amount: int, connections: int, seconds: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        script, data = Path(folder) / "r.lua", Path(folder) / "cards.tsv"
+        script.write_text(LUA)
+        data.write_text("\n".join(lines) + "\n")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{max(1, int(seconds))}s",
+                "--timeout",
+                "5s",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{PORT}",
+                "--",
+                str(data),
+                str(amount),
+                uuid.uuid4().hex[:8],  # keys never repeat across scenarios
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT"))
+    a, d, o, p50, p99, p999, sock, status, duration = (int(x) for x in line.split()[1:])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    seconds_run = duration / 1e6
+    return {
+        "approved": a,
+        "declined": d,
+        "errors": o + sock,
+        "per_s": a / seconds_run,
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "p999": p999 / 1000,
+        "cpu": cpu / seconds_run,
+    }
+
+
+def _ledger_reference(seconds: float) -> tuple[float, float]:
+    """bench/ledger.py's (c) batched and (r) raw asyncpg rates, in this run."""
+    import ledger as ledger_bench  # bench/ledger.py
+
+    name = f"tongka_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        asyncio.run(ledger_bench.prepare(url))
+        batched = ledger_bench.Scenario("c", "batched", 2, 100, False, 0, "-")
+        raw = ledger_bench.Scenario("r", "raw", 32, 0, False, 0, "-", mode="raw")
+        rates = [ledger_bench.run_scenario(url, s, 2, seconds).per_second for s in (batched, raw)]
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return rates[0], rates[1]
+
+
+async def _seed(
+    database: Database, settings: Settings, args: argparse.Namespace
+) -> dict[str, list[str]]:
+    async with database.engine.begin() as connection:
+        await connection.run_sync(import_all_models().create_all)
+    keys = IdentityKeys.from_settings(settings)
+    sets: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+    merchant, store, key = await _merchant(database, keys, 0)
+    for number, secret in await _cards(database, settings, merchant, args.cards, 100_000, "628890"):
+        sets["a"].append(f"{key}\t{store}\t{number}\t{secret}")
+    for index in range(1, args.merchants + 1):
+        m, s, k = await _merchant(database, keys, index)
+        per = max(1, args.cards // args.merchants)
+        for number, secret in await _cards(database, settings, m, per, 100_000, f"62{index:04d}"):
+            sets["b"].append(f"{k}\t{s}\t{number}\t{secret}")
+    for number, secret in await _cards(database, settings, merchant, 1, args.hot_units, "628891"):
+        sets["c"].append(f"{key}\t{store}\t{number}\t{secret}")
+    return sets
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="(a) and (b) each")
+    parser.add_argument("--spike-seconds", type=float, default=10.0)
+    parser.add_argument("--cards", type=int, default=10_000)
+    parser.add_argument("--merchants", type=int, default=100)
+    parser.add_argument("--hot-units", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ledger-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
+    name = f"tongka_bench_redeem_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    env = os.environ | {
+        "TONGKA_DATABASE_URL": url,
+        "TONGKA_SECRET_KEY": SECRET,
+        "TONGKA_RATE_LIMIT_PER_KEY": "1000000/second",
+        "TONGKA_RATE_LIMIT_PER_IP": "1000000/second",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    settings = Settings(database_url=url, secret_key=SECRET)
+    server = None
+    try:
+        began = time.perf_counter()
+
+        async def seed() -> dict[str, list[str]]:
+            database = Database(create_engine_for(url))
+            try:
+                return await _seed(database, settings, args)
+            finally:
+                await database.dispose()
+
+        sets = asyncio.run(seed())
+        console.print(f"seeded in {time.perf_counter() - began:.1f} s")
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tongka.api.app:create_app",
+                "--factory",
+                "--workers",
+                str(args.workers),
+                "--port",
+                str(PORT),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ],
+            env=env,
+        )
+        time.sleep(4)
+        rows = {
+            "a": _wrk(sets["a"], 100, 64, args.seconds),
+            "b": _wrk(sets["b"], 100, 64, args.seconds),
+            "c": _wrk(sets["c"], 1, 64, args.seconds),
+            "d": _wrk(sets["a"], 100, 256, args.spike_seconds),
+        }
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        if "rows" not in locals():
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    batched, raw = _ledger_reference(args.ledger_seconds)
+    table = Table(title=f"Redemption over HTTP ({args.workers} uvicorn workers, wrk -t2)")
+    for column in (
+        "scenario",
+        "approved/s",
+        "approved",
+        "declined",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "wrk CPU",
+        "÷ ledger batched",
+        "÷ raw asyncpg",
+    ):
+        table.add_column(column)
+    for key, row in rows.items():
+        table.add_row(
+            key,
+            f"{row['per_s']:.0f}",
+            str(row["approved"]),
+            str(row["declined"]),
+            str(row["errors"]),
+            f"{row['p50']:.1f}",
+            f"{row['p99']:.1f}",
+            f"{row['p999']:.1f}",
+            f"{row['cpu']:.2f}",
+            f"{row['per_s'] / batched:.3f}",
+            f"{row['per_s'] / raw:.3f}",
+        )
+    console.print(table)
+    console.print(f"ledger batched (c): {batched:.0f}/s; raw asyncpg (r): {raw:.0f}/s")
+
+    async def check() -> tuple[bool, list[str]]:
+        database = Database(create_engine_for(url))
+        try:
+            async with database.transaction() as session:
+                report = await verify_ledger(session, datetime.now(UTC))
+            return report.ok, [f"{c.name}: {'ok' if c.ok else 'FAILED'}" for c in report.checks]
+        finally:
+            await database.dispose()
+
+    ok, lines = asyncio.run(check())
+    console.print("ledger verify: " + ("ok" if ok else "FAILED") + " — " + "; ".join(lines))
+    console.print(
+        json.dumps({"hot_card_approved": rows["c"]["approved"], "expected": args.hot_units})
+    )
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
