@@ -32,7 +32,8 @@ from tongka.redemption.decision import (
 
 LIMIT_EXCEEDED = "limit_exceeded"
 # "No limit" on one of a scope's two measures while the other is limited.
-_UNLIMITED = 2**62
+_UNLIMITED_AMOUNT = 2**62
+_UNLIMITED_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,9 @@ class DailyUsageRule:
         for scope in usage_scopes(context, await run.limits()):
             if not scope.is_limited:
                 continue
-            max_count = scope.max_count if scope.max_count is not None else _UNLIMITED
+            max_count = scope.max_count if scope.max_count is not None else _UNLIMITED_COUNT
             max_amount = (
-                scope.max_amount_minor if scope.max_amount_minor is not None else _UNLIMITED
+                scope.max_amount_minor if scope.max_amount_minor is not None else _UNLIMITED_AMOUNT
             )
             # the first use of a day inserts unchecked by SQL: check it here
             row = None
