@@ -39,7 +39,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from tongka.clock import business_date
-from tongka.config import Settings
+from tongka.config import Settings, get_settings
 from tongka.db.statements import AnyUnitOfWork, fetch_one
 
 
@@ -57,12 +57,12 @@ class RedemptionContext:
 
     card_id: str
     product_id: str
-    issuer_merchant_id: str
     merchant_id: str
     store_id: str | None
     terminal_id: str | None
     amount_minor: int
     currency: str
+    issuer_merchant_id: str | None = None
     holder_id: str | None = None
     business_date: date | None = None
     via_payment_code: bool = False
@@ -106,6 +106,11 @@ class Decision:
     @property
     def is_allowed(self) -> bool:
         return self.outcome is Outcome.ALLOW
+
+    @property
+    def code(self) -> str | None:
+        """The answer's code (``decline_code``), under the name the core reads."""
+        return self.decline_code
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,28 @@ async def load_limits(unit: AnyUnitOfWork, context: RedemptionContext) -> Produc
     return ProductLimits(**values, challenge_threshold_minor=row[2 * count])
 
 
+def as_context(request: Any) -> RedemptionContext:
+    """A ``RedemptionContext`` from the core's duck-typed request (``amount`` in minor
+    units, optional ``challenge_id`` / ``challenge_code`` / ``via_payment_code``)."""
+    if isinstance(request, RedemptionContext):
+        return request
+    return RedemptionContext(
+        card_id=request.card_id,
+        product_id=request.product_id,
+        merchant_id=request.merchant_id,
+        store_id=request.store_id,
+        terminal_id=request.terminal_id,
+        amount_minor=int(request.amount),
+        currency=request.currency,
+        issuer_merchant_id=getattr(request, "issuer_merchant_id", None),
+        holder_id=getattr(request, "holder_id", None),
+        business_date=getattr(request, "business_date", None),
+        via_payment_code=bool(getattr(request, "via_payment_code", False)),
+        challenge_id=getattr(request, "challenge_id", None),
+        challenge_code=getattr(request, "challenge_code", None),
+    )
+
+
 def default_rules() -> Sequence[Rule]:
     from tongka.redemption.challenges import ChallengeThresholdRule
     from tongka.redemption.limits import DailyUsageRule, PerTransactionRule
@@ -181,17 +208,19 @@ def default_rules() -> Sequence[Rule]:
 
 async def decide(
     unit: AnyUnitOfWork,
-    context: RedemptionContext,
+    context: RedemptionContext | Any,
     *,
     now: datetime,
-    settings: Settings,
+    settings: Settings | None = None,
     rules: Sequence[Rule] | None = None,
 ) -> Decision:
-    """Run the rules in order and answer (see the module's contract)."""
+    """Run the rules in order and answer (see the module's contract). ``context`` may be
+    the core's request object (see ``as_context``); ``settings`` default to the process's."""
     from tongka.redemption.challenges import answer_challenge
     from tongka.redemption.limits import release_reserved
 
-    run = DecisionRun(unit, context.on(now, settings), now, settings)
+    settings = settings if settings is not None else get_settings()
+    run = DecisionRun(unit, as_context(context).on(now, settings), now, settings)
     asked: list[Reason] = []
     for rule in default_rules() if rules is None else rules:
         verdict = await rule.apply(run)
@@ -213,10 +242,15 @@ async def decide(
 
 
 async def release(
-    unit: AnyUnitOfWork, context: RedemptionContext, *, now: datetime, settings: Settings
+    unit: AnyUnitOfWork,
+    context: RedemptionContext | Any,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> None:
     """Give back one use of ``context`` (amount and count) in every scope of its business
     date: after a later decline in the same transaction, or a void or reversal."""
     from tongka.redemption.limits import release_all
 
-    await release_all(unit, context.on(now, settings))
+    settings = settings if settings is not None else get_settings()
+    await release_all(unit, as_context(context).on(now, settings))
