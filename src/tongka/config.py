@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
         description="Let webhooks reach 127.0.0.1/::1/localhost (local receivers in tests and "
         "development); ignored in production. Private, link-local and metadata addresses are "
         "refused whatever this says.",
+    )
+    redemption_fee_rate: Decimal = Field(
+        default=Decimal("0.006"),
+        description="The platform's default fee on a redemption (a fraction, ROUND_HALF_UP); "
+        "settlement contracts replace it.",
+    )
+    redemption_hold_seconds: int = Field(
+        default=1800, ge=1, description="How long an uncaptured authorization holds value."
     )
 
     @property

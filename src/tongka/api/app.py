@@ -14,6 +14,7 @@ from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
+from tongka.api.redemptions import router as redemptions_router
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
@@ -76,5 +77,6 @@ def create_app(
     app.include_router(webhook_endpoints.router)
     app.include_router(cards.router)
     app.include_router(cards.public_router)
+    app.include_router(redemptions_router)
     install_console(app)
     return app

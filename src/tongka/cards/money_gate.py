@@ -54,6 +54,7 @@ class Purpose(enum.StrEnum):
     CLOSE = "close"  # closing: the balance is read under the lock, nothing moves
     BREAKAGE = "breakage"  # an expired card's balance forfeited
     EXCHANGE = "exchange"  # an expired card's balance onto a new card, the rest breakage
+    HOLD_RELEASE = "hold_release"  # an authorization's hold voided: the value was never taken
 
 
 ACTIVE, FROZEN, LOST, EXPIRED = (
@@ -80,6 +81,8 @@ ALLOWED: dict[Purpose, dict[Direction, frozenset[CardStatus]]] = {
         Direction.DEBIT: frozenset({EXPIRED}),
         Direction.CREDIT: frozenset({ACTIVE}),
     },
+    # releasing a hold only gives back what phase one reserved, whatever befell the card since
+    Purpose.HOLD_RELEASE: {Direction.CREDIT: frozenset({ACTIVE, FROZEN, LOST, EXPIRED})},
 }
 
 
@@ -254,3 +257,56 @@ async def _post_independent(
                 if result.transfer is not None:
                     posted.append(result.transfer)
     return posted
+
+
+@dataclass(frozen=True)
+class HoldResolution:
+    """Phase two of a hold on a card (``docs/decisions/0012``): post ``amount`` of the pending
+    transfer ``pending_id`` (``None``: all of it) or, with ``void=True``, release it."""
+
+    transfer_id: str
+    pending_id: str
+    amount: int | None = None
+    void: bool = False
+
+
+async def resolve_card_holds(
+    session: AsyncSession,
+    movements: Sequence[CardMovement],
+    resolutions: Sequence[HoldResolution],
+    *,
+    now: datetime,
+    then: Sequence[TransferRequest] = (),
+) -> list[Transfer]:
+    """Phase two of card holds through the gate: the cards are locked and their status
+    checked (a capture is a ``REDEMPTION`` debit, a void a ``HOLD_RELEASE`` credit) in the
+    same transaction as the ledger's ``post_pending`` / ``void_pending``; ``then`` are
+    transfers posted after them (a capture's fee), all or nothing."""
+    locked_cards = await lock_cards(session, [m.card_id for m in movements])
+    for movement in movements:
+        check_movement(locked_cards[movement.card_id], movement)
+    _check_covered(list(then), movements)
+    posted: list[Transfer] = []
+    async with session.begin_nested():  # all or nothing
+        for resolution in resolutions:
+            if resolution.void:
+                posted.append(
+                    await ledger.void_pending(
+                        session,
+                        transfer_id=resolution.transfer_id,
+                        pending_id=resolution.pending_id,
+                        now=now,
+                    )
+                )
+            else:
+                posted.append(
+                    await ledger.post_pending(
+                        session,
+                        transfer_id=resolution.transfer_id,
+                        pending_id=resolution.pending_id,
+                        amount=resolution.amount,
+                        now=now,
+                    )
+                )
+        posted.extend(await _post(session, list(then), now=now))
+        return posted

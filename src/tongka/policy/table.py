@@ -69,6 +69,11 @@ class Action(enum.StrEnum):
     CARD_EXPIRE = "card.expire"
     LEDGER_VERIFY = "ledger.verify"
     LEDGER_EXPORT = "ledger.export"
+    # Redemption (核销): a till redeems at its own store; managers refund.
+    REDEMPTION_CREATE = "redemption.create"
+    REDEMPTION_READ = "redemption.read"
+    REDEMPTION_REFUND = "redemption.refund"
+    REDEMPTION_REVERSE = "redemption.reverse"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -179,4 +184,10 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.CARD_EXPIRE: (platform("admin"),),
     Action.LEDGER_VERIFY: (platform("admin", "finance"),),
     Action.LEDGER_EXPORT: (platform("admin", "finance"),),
+    # Redemption: tills (cashier keys, store-bound too) redeem, hold, capture, void and
+    # reverse their own; the platform reads; a refund needs a manager, or a till at its store.
+    Action.REDEMPTION_CREATE: (merchant(store_bound=True),),
+    Action.REDEMPTION_READ: (platform(), merchant(store_bound=True)),
+    Action.REDEMPTION_REFUND: (platform("admin", "support"), merchant(store_bound=True)),
+    Action.REDEMPTION_REVERSE: (merchant(store_bound=True),),
 }

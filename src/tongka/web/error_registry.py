@@ -490,4 +490,14 @@ MESSAGES: dict[str, Message] = {
     "payment_code_used": M(N_("This payment code was already used; ask for a new one.")),
     "payment_code_expired": M(N_("This payment code has expired; ask the holder to refresh it.")),
     "payment_code_card_unusable": M(N_("This card cannot pay now.")),
+    # redemption
+    "redemption_not_found": M(N_("No such redemption.")),
+    "allocation_invalid": M(N_("Give every card its share; the shares must add up to the amount.")),
+    "refund_exceeds_redeemed": M(N_("A refund cannot exceed what was taken less what was refunded already.")),
+    "refund_card_unavailable": M(N_("The card is expired or closed: the value cannot go back onto it. Refund another way.")),
+    "redemption_not_refundable": M(N_("Nothing was taken by this redemption, so nothing can be refunded.")),
+    "authorization_not_open": M(N_("This authorization was already captured, voided, reversed or has expired.")),
+    "capture_exceeds_hold": M(N_("A capture cannot exceed the authorized amount.")),
+    "store_not_allowed": M(N_("You may redeem only at your own store and its terminals.")),
+    "payment_codes_unavailable": M(N_("Payment codes are not available yet; use the card number and secret.")),
 }

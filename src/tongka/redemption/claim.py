@@ -1,0 +1,73 @@
+"""The (merchant, idempotency key) claim an original and its reversal meet at.
+
+Whichever arrives first inserts the row (``INSERT ... ON CONFLICT DO NOTHING``); a second
+arrival waits for the first's transaction on the unique key (PostgreSQL; SQLite has one
+writer) and then reads, under a row lock, what the first did. So a redemption and its
+reversal, or two duplicates, can never both act as if first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.ids import new_id
+from tongka.redemption.models import RedemptionKey
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    key: str
+    purchase_id: str | None
+    is_reversed: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``existing`` is None when this call claimed the key (with ``purchase_id``)."""
+
+    purchase_id: str
+    existing: ClaimedKey | None
+    row: RedemptionKey
+
+
+async def claim_key(
+    session: AsyncSession,
+    merchant_id: str,
+    key: str,
+    *,
+    now: datetime,
+    reversal: bool = False,
+) -> Claim:
+    """Claim ``key`` for an original (a new purchase id) or, ``reversal=True``, for a
+    reversal that came first (no purchase: a tombstone a late original is declined by)."""
+    purchase_id = new_id("pur")
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    result = await session.execute(
+        dialect.insert(RedemptionKey)
+        .values(
+            merchant_id=merchant_id,
+            key=key,
+            purchase_id=None if reversal else purchase_id,
+            is_reversed=reversal,
+            created_at=now,
+            reversed_at=now if reversal else None,
+        )
+        .on_conflict_do_nothing()
+    )
+    inserted = bool(result.rowcount)  # type: ignore[attr-defined]
+    row = await session.scalar(
+        select(RedemptionKey)
+        .where(RedemptionKey.merchant_id == merchant_id, RedemptionKey.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    if inserted:
+        return Claim(purchase_id=purchase_id, existing=None, row=row)
+    existing = ClaimedKey(key=key, purchase_id=row.purchase_id, is_reversed=row.is_reversed)
+    return Claim(purchase_id=row.purchase_id or purchase_id, existing=existing, row=row)
