@@ -470,6 +470,26 @@ MESSAGES: dict[str, Message] = {
         N_("The URL's host %(host)s is not reachable or resolves to a private address."),
         N_("The URL's host is not reachable or resolves to a private address."),
     ),
+    # redemption controls: limits, the second factor, payment codes
+    "limit_exceeded": M(N_("A redemption limit of this card, terminal or product was reached.")),
+    "redemption_limit_out_of_bounds": M(
+        N_("This limit is above the platform's bound of %(bound)s."),
+        N_("This limit is above the platform's bound."),
+    ),
+    "redemption_limit_invalid": M(N_("A limit must be a positive whole number, or empty for none.")),
+    "challenge_required": M(N_("The holder must confirm this payment with the code texted to their phone.")),
+    "challenge_failed": M(
+        N_("The confirmation code is wrong; %(attempts_left)s tries left."),
+        N_("The confirmation code is wrong."),
+    ),
+    "challenge_locked": M(N_("Too many wrong confirmation codes; start the payment again.")),
+    "challenge_expired": M(N_("The confirmation code has expired; start the payment again.")),
+    "challenge_invalid": M(N_("This confirmation does not belong to this payment, or was already used.")),
+    "challenge_unavailable": M(N_("This payment needs the holder's confirmation, but the card has no holder phone to text.")),
+    "payment_code_unknown": M(N_("This is not a valid payment code.")),
+    "payment_code_used": M(N_("This payment code was already used; ask for a new one.")),
+    "payment_code_expired": M(N_("This payment code has expired; ask the holder to refresh it.")),
+    "payment_code_card_unusable": M(N_("This card cannot pay now.")),
     # redemption
     "redemption_not_found": M(N_("No such redemption.")),
     "allocation_invalid": M(N_("Give every card its share; the shares must add up to the amount.")),
