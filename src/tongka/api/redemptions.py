@@ -23,6 +23,7 @@ from tongka.api.idempotency import HEADER, IdempotentRoute
 from tongka.api.identity.schemas import fetch_page
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardProduct
+from tongka.config import Settings
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
@@ -52,6 +53,10 @@ class RedeemIn(RequestModel):
     terminal_id: str | None = Field(default=None, pattern=ID_PATTERN)
     cards: list[CardIn] = Field(min_length=1, max_length=10)
     allow_partial: bool = False
+    challenge_id: str | None = Field(default=None, max_length=64)
+    challenge_code: str | None = SecretField(
+        default=None, max_length=12, description="The code texted to the holder."
+    )
 
 
 class AuthorizeIn(RedeemIn):
@@ -111,6 +116,7 @@ class PurchaseOut(BaseModel):
     taken: MoneyModel
     remaining: MoneyModel
     allocation: list[RedemptionOut]
+    challenge_id: str | None = None
 
 
 def _purchase_out(purchase: service.Purchase, now: datetime) -> PurchaseOut:
@@ -123,11 +129,12 @@ def _purchase_out(purchase: service.Purchase, now: datetime) -> PurchaseOut:
         taken=money(purchase.taken, c),
         remaining=money(purchase.remaining, c),
         allocation=[RedemptionOut.of(r, now) for r in purchase.redemptions],
+        challenge_id=purchase.challenge_id,
     )
 
 
 async def _resolve(
-    session: SessionDep, principal: Principal, card: CardIn, now: datetime
+    session: SessionDep, settings: Settings, card: CardIn, now: datetime
 ) -> service.CardCredential:
     if card.payment_code is not None:
         # the ``controls`` part's module (payment codes); absent until merged
@@ -139,7 +146,9 @@ async def _resolve(
                 code="payment_codes_unavailable",
                 param="cards",
             ) from missing
-        card_id = await payment_codes.resolve_payment_code(session, card.payment_code, now=now)
+        card_id = await payment_codes.resolve_payment_code(
+            session, card.payment_code, settings=settings, now=now
+        )
         return service.CardCredential(card_id=card_id, share=card.share)
     return service.CardCredential(number=card.number, secret=card.secret, share=card.share)
 
@@ -170,15 +179,19 @@ async def _redeem(
             idempotency_key=request.headers.get(HEADER, ""),
             amount=body.amount.amount,
             currency=body.amount.currency,
-            cards=[await _resolve(session, principal, card, now) for card in body.cards],
+            cards=[await _resolve(session, settings, card, now) for card in body.cards],
             actor=principal.actor,
             allow_partial=body.allow_partial,
             kind=kind,
+            via_payment_code=any(card.payment_code is not None for card in body.cards),
+            challenge_id=body.challenge_id,
+            challenge_code=body.challenge_code,
             hold_seconds=hold_seconds or settings.redemption_hold_seconds,
         ),
         keys=card_keys(settings),
         fee_rate=settings.redemption_fee_rate,
         now=now,
+        settings=settings,
     )
     return _purchase_out(purchase, now)
 

@@ -42,11 +42,12 @@ from tongka.cards.money_gate import (
     move_card_value,
 )
 from tongka.clock import ensure_utc
+from tongka.config import Settings
 from tongka.events import record_event
 from tongka.identity.models import Store, Terminal
 from tongka.ledger import TransferRequest
 from tongka.redemption.claim import claim_key
-from tongka.redemption.decision_point import DecisionRequest, decide
+from tongka.redemption.decision_point import DecisionRequest, decide, release
 from tongka.redemption.errors import AllocationInvalid, StoreNotAllowed
 from tongka.redemption.fees import fee_income_account, fee_of, merchant_payable_account
 from tongka.redemption.models import Redemption
@@ -75,6 +76,9 @@ class RedeemRequest:
     allow_partial: bool = False
     kind: str = "redemption"  # or "authorization"
     hold_seconds: int | None = None
+    via_payment_code: bool = False
+    challenge_id: str | None = None  # the holder's answer to a ``challenge_required``
+    challenge_code: str | None = None
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Purchase:
     decline_code: str | None
     redemptions: list[Redemption]
     is_replay: bool = False
+    challenge_id: str | None = None  # with ``challenge_required``: answer with its code
 
     @property
     def remaining(self) -> int:
@@ -216,6 +221,7 @@ async def redeem(
     keys: CardKeys,
     fee_rate: Decimal,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Purchase:
     """Redeem (or, ``kind="authorization"``, hold) value for one purchase; see the module."""
     shares = _shares(request)
@@ -232,9 +238,20 @@ async def redeem(
         raise AllocationInvalid("Each card may appear once in a purchase.", param="cards")
     locked = await lock_cards(session, card_ids) if card_ids else {}
     codes: list[str | None] = []
+    allowed: list[DecisionRequest] = []  # uses the decision point reserved
+    challenge_id = None
     for (card, code), share in zip(found, shares, strict=True):
         if code is None and card is not None:
-            code = await _card_decline(session, locked[card.id], request, share, now)
+            code = _status_decline(locked[card.id], now) or await _acceptance_decline(
+                session, locked[card.id], request
+            )
+        if code is None and card is not None:
+            asked = decision_request(locked[card.id], request, share)
+            answer = await decide(session, asked, now=now, settings=settings)
+            if answer.outcome == "allow":
+                allowed.append(asked)
+            else:
+                code, challenge_id = answer.code, challenge_id or answer.challenge_id
         codes.append(code)
     takes: list[tuple[int, int]] = [(0, 0)] * len(found)
     balances_after: list[int | None] = [None] * len(found)
@@ -246,6 +263,9 @@ async def redeem(
             )
         except _Declined as declined:
             decline = declined.code
+    if decline is not None:
+        for asked in allowed:  # nothing was taken: the limits give the uses back
+            await release(session, asked, now=now, settings=settings)
     records = await _record(
         session,
         request,
@@ -268,37 +288,38 @@ async def redeem(
         currency=request.currency,
         decline_code=decline,
         redemptions=records,
+        challenge_id=challenge_id,
     )
 
 
-async def _card_decline(
-    session: AsyncSession, card: Card, request: RedeemRequest, share: int, now: datetime
+async def _acceptance_decline(
+    session: AsyncSession, card: Card, request: RedeemRequest
 ) -> str | None:
-    code = _status_decline(card, now)
-    if code is not None:
-        return code
     if card.currency != request.currency:
         return "not_accepted_here"
     product = await session.get(CardProduct, card.product_id)
     assert product is not None
     if not await is_accepted_at(session, product, request.merchant_id, request.store_id):
         return "not_accepted_here"
-    answer = await decide(
-        session,
-        DecisionRequest(
-            merchant_id=request.merchant_id,
-            store_id=request.store_id,
-            terminal_id=request.terminal_id,
-            card_id=card.id,
-            product_id=card.product_id,
-            holder_id=card.holder_id,
-            amount=share,
-            currency=request.currency,
-            kind=request.kind,
-        ),
-        now=now,
+    return None
+
+
+def decision_request(card: Card, request: RedeemRequest, share: int) -> DecisionRequest:
+    return DecisionRequest(
+        merchant_id=request.merchant_id,
+        store_id=request.store_id,
+        terminal_id=request.terminal_id,
+        card_id=card.id,
+        product_id=card.product_id,
+        issuer_merchant_id=card.merchant_id,
+        holder_id=card.holder_id,
+        amount=share,
+        currency=request.currency,
+        kind=request.kind,
+        via_payment_code=request.via_payment_code,
+        challenge_id=request.challenge_id,
+        challenge_code=request.challenge_code,
     )
-    return answer.code if answer.outcome != "allow" else None
 
 
 async def _move(
