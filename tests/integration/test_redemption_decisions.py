@@ -10,6 +10,7 @@ from tongka.cards.models import CardProduct
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.redemption import aftercare
 
 
 async def _till(database: Database, clock: FixedClock, **limits: object) -> Till:
@@ -46,3 +47,17 @@ async def test_above_the_threshold_the_holder_must_confirm(
         asked = await redeem(session, request(till, 1_000, "c"), clock.now())
     assert asked.status == "declined"
     assert asked.decline_code in ("challenge_required", "challenge_unavailable")
+
+
+async def test_a_reversed_redemption_gives_its_use_back(
+    database: Database, clock: FixedClock
+) -> None:
+    till = await _till(database, clock, card_daily_count=1)
+    now = clock.now()
+    async with database.transaction() as session:
+        await redeem(session, request(till, 1_000, "first"), now)
+    async with database.transaction() as session:
+        await aftercare.reverse(session, MERCHANT, "first", actor="t", now=now)
+    async with database.transaction() as session:
+        again = await redeem(session, request(till, 1_000, "second"), now)
+    assert again.status == "approved"

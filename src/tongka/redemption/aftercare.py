@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import accounts
 from tongka.cards.errors import CardMovementRefused
+from tongka.cards.models import Card
 from tongka.cards.money_gate import (
     CardMovement,
     Direction,
@@ -35,6 +36,7 @@ from tongka.ids import new_id
 from tongka.ledger import TransferRequest
 from tongka.money import Money
 from tongka.redemption.claim import claim_key
+from tongka.redemption.decision_point import DecisionRequest, release
 from tongka.redemption.errors import (
     AuthorizationNotOpen,
     CaptureExceedsHold,
@@ -276,8 +278,30 @@ async def void(
     return record
 
 
+async def _give_back_use(session: AsyncSession, record: Redemption, now: datetime) -> None:
+    """A voided or reversed purchase did not happen: the limits give its use back
+    (a refund does not: the redemption happened)."""
+    assert record.card_id is not None
+    card = await session.get(Card, record.card_id)
+    assert card is not None
+    asked = DecisionRequest(
+        merchant_id=record.merchant_id,
+        store_id=record.store_id,
+        terminal_id=record.terminal_id,
+        card_id=card.id,
+        product_id=card.product_id,
+        issuer_merchant_id=card.merchant_id,
+        holder_id=card.holder_id,
+        amount=record.requested,
+        currency=record.currency,
+        kind=record.kind,
+    )
+    await release(session, asked, now=now, settings=None)
+
+
 async def _release(session: AsyncSession, record: Redemption, now: datetime) -> None:
     assert record.card_id is not None
+    await _give_back_use(session, record, now)
     resolutions = [
         HoldResolution(
             transfer_id=f"{record.id}:{part}:void", pending_id=f"{record.id}:{part}", void=True
@@ -338,6 +362,7 @@ async def _undo(session: AsyncSession, record: Redemption, *, actor: str, now: d
     if record.status == "authorized" and not is_hold_expired(record, now):
         await _release(session, record, now)
     elif record.status in ("approved", "captured") and record.amount > record.refunded:
+        await _give_back_use(session, record, now)
         await refund(
             session,
             record,
