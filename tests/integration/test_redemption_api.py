@@ -101,6 +101,8 @@ async def test_approval_decline_read_and_refund(
     rid = answer["allocation"][0]["id"]
     listed = await client.get("/v1/redemptions", headers={"X-Test-Caller": "till_a"})
     assert {item["id"] for item in listed.json()["data"]} >= {rid}
+    one = await client.get(f"/v1/redemptions/{rid}", headers={"X-Test-Caller": "till_a"})
+    assert (one.status_code, one.json()["paid"]) == (200, cny(3_000))
     refunded = await post(client, f"/v1/redemptions/{rid}/refunds", {"amount": cny(1_000)})
     assert refunded.status_code == 201, refunded.text
     beyond = await post(client, f"/v1/redemptions/{rid}/refunds", {"amount": cny(2_001)})

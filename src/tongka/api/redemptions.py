@@ -229,9 +229,15 @@ def _merchant(principal: Principal) -> str:
 
 
 async def _get(
-    session: SessionDep, principal: Principal, redemption_id: str, *, kind: str | None = None
+    session: SessionDep,
+    principal: Principal,
+    redemption_id: str,
+    *,
+    kind: str | None = None,
+    lock: bool = True,
 ) -> Redemption:
-    record = await session.get(Redemption, redemption_id, with_for_update=True)
+    """The caller's redemption, locked for a change (refund, capture, void) unless read."""
+    record = await session.get(Redemption, redemption_id, with_for_update=lock)
     scope = scope_of(principal)
     if (
         record is None
@@ -270,7 +276,8 @@ async def get_redemption(
     session: SessionDep,
     clock: ClockDep,
 ) -> RedemptionOut:
-    return RedemptionOut.of(await _get(session, principal, redemption_id), clock.now())
+    record = await _get(session, principal, redemption_id, lock=False)
+    return RedemptionOut.of(record, clock.now())
 
 
 class RefundIn(RequestModel):
