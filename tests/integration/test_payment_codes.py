@@ -32,12 +32,12 @@ async def _holder_and_card(database: Database) -> tuple[str, str]:
 
 async def _issue(database: Database, holder: str, card: str, settings: Settings, now=NOW):  # type: ignore[no-untyped-def]
     async with database.transaction() as session:
-        return await issue_payment_code(session, holder, card, settings=settings, now=now)
+        return await issue_payment_code(session, holder, card, now=now)
 
 
 async def _resolve(database: Database, code: str, settings: Settings, now=NOW) -> str:  # type: ignore[no-untyped-def]
     async with database.transaction() as session:
-        return await resolve_payment_code(session, code, settings=settings, now=now)
+        return await resolve_payment_code(session, code, now=now)
 
 
 async def test_a_code_works_once(database: Database, settings: Settings) -> None:

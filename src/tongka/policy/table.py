@@ -74,6 +74,11 @@ class Action(enum.StrEnum):
     REDEMPTION_READ = "redemption.read"
     REDEMPTION_REFUND = "redemption.refund"
     REDEMPTION_REVERSE = "redemption.reverse"
+    # Redemption controls: limits (issuers within the platform's bounds), payment codes.
+    REDEMPTION_LIMITS_READ = "redemption_limits.read"
+    REDEMPTION_LIMITS_MANAGE = "redemption_limits.manage"
+    REDEMPTION_BOUNDS_MANAGE = "redemption_bounds.manage"
+    PAYMENT_CODE_ISSUE = "payment_code.issue"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -190,4 +195,10 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.REDEMPTION_READ: (platform(), merchant(store_bound=True)),
     Action.REDEMPTION_REFUND: (platform("admin", "support"), merchant(store_bound=True)),
     Action.REDEMPTION_REVERSE: (merchant(store_bound=True),),
+    # Redemption controls: staff read limits; issuers' managers set their products' limits
+    # within the bounds the platform's admins set; holders get payment codes for their cards.
+    Action.REDEMPTION_LIMITS_READ: STAFF_READ,
+    Action.REDEMPTION_LIMITS_MANAGE: (merchant(*MANAGER),),
+    Action.REDEMPTION_BOUNDS_MANAGE: (platform("admin"),),
+    Action.PAYMENT_CODE_ISSUE: (HOLDER,),
 }

@@ -57,14 +57,14 @@ def _check_values(values: LimitValues) -> None:
             )
 
 
-def _values_of(row: RedemptionLimitBounds | RedemptionProductLimits | None) -> LimitValues:
+def values_of(row: RedemptionLimitBounds | RedemptionProductLimits | None) -> LimitValues:
     if row is None:
         return LimitValues()
     return LimitValues(**{name: getattr(row, name) for name in LIMIT_NAMES})
 
 
 async def get_bounds(session: AsyncSession, currency: str) -> LimitValues:
-    return _values_of(await session.get(RedemptionLimitBounds, currency))
+    return values_of(await session.get(RedemptionLimitBounds, currency))
 
 
 async def set_bounds(
@@ -110,7 +110,7 @@ async def get_product_limits(
     return ProductLimitSettings(
         product_id=product.id,
         currency=product.currency,
-        limits=_values_of(row),
+        limits=values_of(row),
         challenge_threshold_minor=row.challenge_threshold_minor if row else None,
         bounds=await get_bounds(session, product.currency),
     )

@@ -3,8 +3,10 @@
 A code names one card of its holder, lives ``PAYMENT_CODE_LIFETIME`` (the consumer page
 fetches a new one every 60 seconds; a new code ends the card's previous ones), and works
 once. It is 18 digits like the wallets' codes, with our own prefix ``88`` so a till can
-tell it from a WeChat (10–15) or Alipay (25–30) code. Only a keyed hash is stored: a
-database dump cannot be replayed at a till.
+tell it from a WeChat (10–15) or Alipay (25–30) code. Only its SHA-256 is stored. Unkeyed
+on purpose, so a till's process needs no secret to look a code up: 16 random digits (53
+bits) that live 60 seconds cannot be found from a database dump within their lifetime
+(unlike a 6-digit SMS code, which ``challenges.py`` keeps as a keyed HMAC).
 
 ``resolve_payment_code`` spends the code with one conditional ``UPDATE ... WHERE used_at
 IS NULL AND expires_at > now`` (two tills scanning the same code: exactly one gets the
@@ -14,17 +16,15 @@ back leaves its code unspent (still only until it expires).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards.lifecycle import get_card
-from tongka.config import Settings
-from tongka.crypto import derive_key, keyed_hash
 from tongka.db.base import UTCDateTime
 from tongka.db.statements import AnyUnitOfWork, DriverStatement, fetch_one
 from tongka.errors import BusinessRuleViolation
@@ -66,13 +66,8 @@ class IssuedPaymentCode:
     expires_at: datetime
 
 
-@lru_cache(maxsize=8)
-def _index_key(root: bytes) -> bytes:
-    return derive_key(root, "redemption-payment-code")
-
-
-def _hash(settings: Settings, code: str) -> str:
-    return keyed_hash(_index_key(settings.secret_key_bytes()), f"payment_code:{code}")
+def _hash(code: str) -> str:
+    return hashlib.sha256(f"tongka:payment_code:{code}".encode()).hexdigest()
 
 
 def is_payment_code(value: str) -> bool:
@@ -85,7 +80,7 @@ def is_payment_code(value: str) -> bool:
 
 
 async def issue_payment_code(
-    session: AsyncSession, holder_id: str, card_id: str, *, settings: Settings, now: datetime
+    session: AsyncSession, holder_id: str, card_id: str, *, now: datetime
 ) -> IssuedPaymentCode:
     """A fresh code for the holder's own usable card; the card's earlier codes end now.
     Another holder's card is not found (the same answer as no card at all)."""
@@ -110,7 +105,7 @@ async def issue_payment_code(
     expires_at = now + PAYMENT_CODE_LIFETIME
     session.add(
         PaymentCode(
-            code_hash=_hash(settings, code),
+            code_hash=_hash(code),
             card_id=card.id,
             holder_id=holder_id,
             created_at=now,
@@ -122,15 +117,13 @@ async def issue_payment_code(
     return IssuedPaymentCode(code=code, card_id=card.id, expires_at=expires_at)
 
 
-async def resolve_payment_code(
-    unit: AnyUnitOfWork, code: str, *, settings: Settings, now: datetime
-) -> str:
+async def resolve_payment_code(unit: AnyUnitOfWork, code: str, *, now: datetime) -> str:
     """The card the code names, spending the code; refused (coded) if used, expired or
     unknown. The caller still checks the card itself (status, acceptance) at the gate."""
     code = code.strip()
     if not is_payment_code(code):
         raise PaymentCodeRefused("This is not a Tongka payment code.", param="payment_code")
-    code_hash = _hash(settings, code)
+    code_hash = _hash(code)
     spent = await fetch_one(unit, _SPEND, {"code_hash": code_hash, "now": now})
     if spent is not None:
         return str(spent[0])
