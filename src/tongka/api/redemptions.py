@@ -146,9 +146,7 @@ async def _resolve(
                 code="payment_codes_unavailable",
                 param="cards",
             ) from missing
-        card_id = await payment_codes.resolve_payment_code(
-            session, card.payment_code, settings=settings, now=now
-        )
+        card_id = await payment_codes.resolve_payment_code(session, card.payment_code, now=now)
         return service.CardCredential(card_id=card_id, share=card.share)
     return service.CardCredential(number=card.number, secret=card.secret, share=card.share)
 
