@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         "refused whatever this says.",
     )
 
+    sandbox_gateway_url: str = Field(
+        default="http://127.0.0.1:8100",
+        description="Base URL of the sandbox payment gateway (``tongka sandbox-gateway``).",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
