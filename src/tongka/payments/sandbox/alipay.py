@@ -88,7 +88,9 @@ class AlipaySandbox(ChannelSandbox):
             method = fields.get("method", "unknown")
             sign = fields.pop("sign", "")
             try:
-                valid = bool(sign) and fields.get("app_id") == self.keys.app_id and self._sdk().verify(dict(fields), sign)
+                # a request's signature covers sign_type too (a notification's does not)
+                unsigned = "&".join(f"{k}={v}" for k, v in sorted(fields.items()))
+                valid = bool(sign) and fields.get("app_id") == self.keys.app_id and self._sdk()._verify(unsigned, sign)
             except Exception:  # noqa: BLE001 - any malformed signature is just invalid
                 valid = False
             if not valid:

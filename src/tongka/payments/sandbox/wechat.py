@@ -79,11 +79,12 @@ class WeChatSandbox(ChannelSandbox):
 
     # --- the transaction as WeChat shows it -------------------------------------------
     def transaction(self, payment: GatewayPayment, *, amount_minor: int | None = None, payment_id: str | None = None, paid: bool | None = None) -> dict[str, Any]:
+        stale = paid is False  # an old "not paid yet" answer (out-of-order fault)
         paid = payment.status == "SUCCEEDED" if paid is None else paid
         state = {"SUCCEEDED": "SUCCESS", "CLOSED": "CLOSED", "FAILED": "PAYERROR"}.get(payment.status, "NOTPAY")
         if payment.status == "SUCCEEDED" and payment.refunds:
             state = "REFUND"
-        if paid is False:
+        if stale:
             state = "NOTPAY"
         amount = payment.amount_minor if amount_minor is None else amount_minor
         data: dict[str, Any] = {
