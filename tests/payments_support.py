@@ -110,11 +110,17 @@ async def open_payment_sandbox(
     now: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[PaymentSandbox]:
     inbox = None if notify_app is not None else Inbox()
-    notify_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=notify_app or inbox), base_url="http://tongka.test")
+    notify_http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=notify_app or inbox), base_url="http://tongka.test"
+    )
     app = create_gateway(settings, notify_http=notify_http, now=now)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.sandbox_gateway_url)
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=settings.sandbox_gateway_url
+    )
     try:
-        yield PaymentSandbox(settings, app, app.state.gateway, build_channels(settings, http=http), http, inbox)
+        yield PaymentSandbox(
+            settings, app, app.state.gateway, build_channels(settings, http=http), http, inbox
+        )
     finally:
         await app.state.gateway.drain()
         await http.aclose()

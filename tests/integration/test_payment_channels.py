@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.payments_support
 """Each channel adapter against the sandbox gateway, through HTTP in process: create, pay,
 the notification verifies, query, close, refund, statement download and parse (exact
 amounts and fees); forged, wrong-key and tampered notifications are refused."""
@@ -26,13 +27,30 @@ from tongka.payments.channel import (
 
 NOTIFY = "http://tongka.test/v1/channels/{}/notify"
 QR_CHANNELS = [ChannelName.WECHAT, ChannelName.ALIPAY, ChannelName.UNIONPAY]
-FEES = {ChannelName.WECHAT: 300, ChannelName.ALIPAY: 300, ChannelName.UNIONPAY: 250, ChannelName.BANK_TRANSFER: 0}
+FEES = {
+    ChannelName.WECHAT: 300,
+    ChannelName.ALIPAY: 300,
+    ChannelName.UNIONPAY: 250,
+    ChannelName.BANK_TRANSFER: 0,
+}
 
 
-def request(channel: ChannelName, payment_id: str, amount: int = 50_000, method: PaymentMethod = PaymentMethod.NATIVE_QR, **kw: object) -> PaymentRequest:
+def request(
+    channel: ChannelName,
+    payment_id: str,
+    amount: int = 50_000,
+    method: PaymentMethod = PaymentMethod.NATIVE_QR,
+    **kw: object,
+) -> PaymentRequest:
     return PaymentRequest(
-        payment_id=payment_id, amount_minor=amount, currency="CNY", description="通卡 500元储值卡", method=method,
-        expires_at=datetime.now(UTC) + timedelta(minutes=15), notify_url=NOTIFY.format(channel.value), **kw,  # type: ignore[arg-type]
+        payment_id=payment_id,
+        amount_minor=amount,
+        currency="CNY",
+        description="通卡 500元储值卡",
+        method=method,
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        notify_url=NOTIFY.format(channel.value),
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -43,11 +61,16 @@ def today() -> object:
 @pytest.mark.parametrize("channel", [*QR_CHANNELS, ChannelName.BANK_TRANSFER], ids=str)
 async def test_round_trip(payment_sandbox: PaymentSandbox, channel: ChannelName) -> None:
     adapter = payment_sandbox.channels[channel]
-    method = PaymentMethod.BANK_TRANSFER if channel == ChannelName.BANK_TRANSFER else PaymentMethod.NATIVE_QR
+    method = (
+        PaymentMethod.BANK_TRANSFER
+        if channel == ChannelName.BANK_TRANSFER
+        else PaymentMethod.NATIVE_QR
+    )
     # given a payment created at the channel
     instructions = await adapter.create_payment(request(channel, "pay_rt_1", method=method))
     if channel == ChannelName.BANK_TRANSFER:
-        assert instructions.bank_reference and instructions.bank_account_number
+        assert instructions.bank_reference
+        assert instructions.bank_account_number
     else:
         assert instructions.code_url == f"http://sandbox-gateway.test/pay/{channel.value}/pay_rt_1"
     assert (await adapter.query_payment("pay_rt_1")).status == ChannelPaymentStatus.PENDING
@@ -59,26 +82,51 @@ async def test_round_trip(payment_sandbox: PaymentSandbox, channel: ChannelName)
     path, headers, body = payment_sandbox.inbox.received[-1]
     assert path == f"/v1/channels/{channel.value}/notify"
     paid = adapter.parse_notification(headers, body)
-    assert (paid.payment_id, paid.status, paid.amount_minor, paid.currency) == ("pay_rt_1", ChannelPaymentStatus.SUCCEEDED, 50_000, "CNY")
-    expected_funding = FundingType.BANK_ACCOUNT if channel == ChannelName.BANK_TRANSFER else FundingType.DEBIT_CARD
-    assert paid.funding_type == expected_funding and paid.channel_transaction_id and paid.paid_at
+    assert (paid.payment_id, paid.status, paid.amount_minor, paid.currency) == (
+        "pay_rt_1",
+        ChannelPaymentStatus.SUCCEEDED,
+        50_000,
+        "CNY",
+    )
+    expected_funding = (
+        FundingType.BANK_ACCOUNT if channel == ChannelName.BANK_TRANSFER else FundingType.DEBIT_CARD
+    )
+    assert paid.funding_type == expected_funding
+    assert paid.channel_transaction_id
+    assert paid.paid_at
     queried = await adapter.query_payment("pay_rt_1")
-    assert (queried.status, queried.amount_minor, queried.channel_transaction_id) == (ChannelPaymentStatus.SUCCEEDED, 50_000, paid.channel_transaction_id)
+    assert (queried.status, queried.amount_minor, queried.channel_transaction_id) == (
+        ChannelPaymentStatus.SUCCEEDED,
+        50_000,
+        paid.channel_transaction_id,
+    )
     # a partial refund back the same way; replaying the same refund id changes nothing
-    refund = RefundRequest("rf_1", "pay_rt_1", paid.channel_transaction_id, 12_345, 50_000, "CNY", "退卡")
+    refund = RefundRequest(
+        "rf_1", "pay_rt_1", paid.channel_transaction_id, 12_345, 50_000, "CNY", "退卡"
+    )
     first = await adapter.refund(refund)
     again = await adapter.refund(refund)
     assert (first.status, first.amount_minor) == (ChannelRefundStatus.SUCCEEDED, 12_345)
     assert again.amount_minor == 12_345
     assert payment_sandbox.gateway.state.get(channel, "pay_rt_1").refunded_minor == 12_345  # type: ignore[union-attr]
     with pytest.raises(ChannelError):
-        await adapter.refund(RefundRequest("rf_2", "pay_rt_1", None, 40_000, 50_000, "CNY", "too much"))
+        await adapter.refund(
+            RefundRequest("rf_2", "pay_rt_1", None, 40_000, 50_000, "CNY", "too much")
+        )
     # and the day's statement lists the payment and the refund with exact fees
     content = await adapter.download_statement(today())  # type: ignore[arg-type]
-    lines = list(adapter.parse_statement(iter(content[i : i + 7] for i in range(0, len(content), 7))))
+    lines = list(
+        adapter.parse_statement(iter(content[i : i + 7] for i in range(0, len(content), 7)))
+    )
     assert [(x.kind, x.payment_id, x.amount_minor, x.fee_minor, x.refund_id) for x in lines] == [
         (StatementLineKind.PAYMENT, "pay_rt_1", 50_000, FEES[channel], None),
-        (StatementLineKind.REFUND, "pay_rt_1", 12_345, -round(FEES[channel] * 12_345 / 50_000), "rf_1"),
+        (
+            StatementLineKind.REFUND,
+            "pay_rt_1",
+            12_345,
+            -round(FEES[channel] * 12_345 / 50_000),
+            "rf_1",
+        ),
     ]
     assert lines == list(adapter.parse_statement(content))
 
@@ -94,28 +142,65 @@ async def test_close_before_payment(payment_sandbox: PaymentSandbox, channel: Ch
 @pytest.mark.parametrize("channel", QR_CHANNELS, ids=str)
 async def test_payment_code(payment_sandbox: PaymentSandbox, channel: ChannelName) -> None:
     adapter = payment_sandbox.channels[channel]
-    done = await adapter.create_payment(request(channel, "pay_code", 2_000, PaymentMethod.PAYMENT_CODE, payer_code="134567890123456789"))
+    done = await adapter.create_payment(
+        request(
+            channel, "pay_code", 2_000, PaymentMethod.PAYMENT_CODE, payer_code="134567890123456789"
+        )
+    )
     assert done.immediate_result is not None
-    assert (done.immediate_result.status, done.immediate_result.amount_minor) == (ChannelPaymentStatus.SUCCEEDED, 2_000)
-    credit = await adapter.create_payment(request(channel, "pay_code_cc", 2_000, PaymentMethod.PAYMENT_CODE, payer_code="134567890123459999"))
-    assert credit.immediate_result is not None and credit.immediate_result.funding_type == FundingType.CREDIT_CARD
+    assert (done.immediate_result.status, done.immediate_result.amount_minor) == (
+        ChannelPaymentStatus.SUCCEEDED,
+        2_000,
+    )
+    credit = await adapter.create_payment(
+        request(
+            channel,
+            "pay_code_cc",
+            2_000,
+            PaymentMethod.PAYMENT_CODE,
+            payer_code="134567890123459999",
+        )
+    )
+    assert credit.immediate_result is not None
+    assert credit.immediate_result.funding_type == FundingType.CREDIT_CARD
     with pytest.raises(ChannelError):
-        await adapter.create_payment(request(channel, "pay_code_no", 2_000, PaymentMethod.PAYMENT_CODE, payer_code="134567890123450000"))
+        await adapter.create_payment(
+            request(
+                channel,
+                "pay_code_no",
+                2_000,
+                PaymentMethod.PAYMENT_CODE,
+                payer_code="134567890123450000",
+            )
+        )
 
 
 async def test_wechat_jsapi_parameters_are_signed(payment_sandbox: PaymentSandbox) -> None:
     adapter = payment_sandbox.channels[ChannelName.WECHAT]
-    done = await adapter.create_payment(request(ChannelName.WECHAT, "pay_js", method=PaymentMethod.JSAPI, payer_openid="o-payer"))
+    done = await adapter.create_payment(
+        request(ChannelName.WECHAT, "pay_js", method=PaymentMethod.JSAPI, payer_openid="o-payer")
+    )
     params = done.jsapi_parameters
-    assert params is not None and params["package"].startswith("prepay_id=wx") and params["signType"] == "RSA"
+    assert params is not None
+    assert params["package"].startswith("prepay_id=wx")
+    assert params["signType"] == "RSA"
 
 
 @pytest.mark.parametrize("channel", [*QR_CHANNELS, ChannelName.BANK_TRANSFER], ids=str)
 async def test_faults(payment_sandbox: PaymentSandbox, channel: ChannelName) -> None:
     adapter = payment_sandbox.channels[channel]
-    method = PaymentMethod.BANK_TRANSFER if channel == ChannelName.BANK_TRANSFER else PaymentMethod.NATIVE_QR
+    method = (
+        PaymentMethod.BANK_TRANSFER
+        if channel == ChannelName.BANK_TRANSFER
+        else PaymentMethod.NATIVE_QR
+    )
     await adapter.create_payment(request(channel, "pay_f", 10_000, method))
-    await payment_sandbox.pay(channel, "pay_f", funding_type="credit_card", faults=["duplicate", "out_of_order", "wrong_amount", "other_order"])
+    await payment_sandbox.pay(
+        channel,
+        "pay_f",
+        funding_type="credit_card",
+        faults=["duplicate", "out_of_order", "wrong_amount", "other_order"],
+    )
     assert payment_sandbox.inbox is not None
     parsed = [adapter.parse_notification(h, b) for _, h, b in payment_sandbox.inbox.received]
     assert [(p.payment_id, p.amount_minor, p.status) for p in parsed] == [
@@ -128,9 +213,15 @@ async def test_faults(payment_sandbox: PaymentSandbox, channel: ChannelName) -> 
 
 
 @pytest.mark.parametrize("channel", [*QR_CHANNELS, ChannelName.BANK_TRANSFER], ids=str)
-async def test_forged_and_tampered_notifications_are_refused(payment_sandbox: PaymentSandbox, channel: ChannelName) -> None:
+async def test_forged_and_tampered_notifications_are_refused(
+    payment_sandbox: PaymentSandbox, channel: ChannelName
+) -> None:
     adapter = payment_sandbox.channels[channel]
-    method = PaymentMethod.BANK_TRANSFER if channel == ChannelName.BANK_TRANSFER else PaymentMethod.NATIVE_QR
+    method = (
+        PaymentMethod.BANK_TRANSFER
+        if channel == ChannelName.BANK_TRANSFER
+        else PaymentMethod.NATIVE_QR
+    )
     await adapter.create_payment(request(channel, "pay_x", 10_000, method))
     await payment_sandbox.pay(channel, "pay_x", faults=["forged_signature"])
     assert payment_sandbox.inbox is not None
@@ -138,10 +229,19 @@ async def test_forged_and_tampered_notifications_are_refused(payment_sandbox: Pa
     with pytest.raises(ForgedNotification):
         adapter.parse_notification(headers, body)  # signed with the wrong key
     genuine = payment_sandbox.gateway.channels[channel].message(
-        payment_sandbox.gateway.state.get(channel, "pay_x"), amount_minor=10_000, payment_id="pay_x", paid=True, forged=False  # type: ignore[arg-type]
+        payment_sandbox.gateway.state.get(channel, "pay_x"),
+        amount_minor=10_000,
+        payment_id="pay_x",
+        paid=True,
+        forged=False,  # type: ignore[arg-type]
     )
     assert adapter.parse_notification(*genuine).amount_minor == 10_000
-    tampered = genuine[1].replace(b"10000", b"10001").replace(b"100.00", b"100.01").replace(b"100.00", b"100.01")
+    tampered = (
+        genuine[1]
+        .replace(b"10000", b"10001")
+        .replace(b"100.00", b"100.01")
+        .replace(b"100.00", b"100.01")
+    )
     if tampered == genuine[1]:  # WeChat: the amount is inside the ciphertext; flip a byte of it
         tampered = genuine[1].replace(b'"nonce": "', b'"nonce": "0', 1)
     with pytest.raises(ForgedNotification):
@@ -154,48 +254,78 @@ async def test_forged_and_tampered_notifications_are_refused(payment_sandbox: Pa
 async def test_bank_transfer_recorded_by_finance(payment_sandbox: PaymentSandbox) -> None:
     bank = payment_sandbox.channels[ChannelName.BANK_TRANSFER]
     assert isinstance(bank, BankTransfer)
-    done = await bank.create_payment(request(ChannelName.BANK_TRANSFER, "pay_bank", 1_000_000, PaymentMethod.BANK_TRANSFER))
+    done = await bank.create_payment(
+        request(ChannelName.BANK_TRANSFER, "pay_bank", 1_000_000, PaymentMethod.BANK_TRANSFER)
+    )
     assert done.bank_reference is not None
     headers, body = bank.recorded_transfer(
-        reference=done.bank_reference, amount_minor=1_000_000, currency="CNY", payer_account_name="上海某公司",
-        payer_account_number="31050161393600000999", received_at=datetime.now(UTC), bank_transaction_id="BK1",
+        reference=done.bank_reference,
+        amount_minor=1_000_000,
+        currency="CNY",
+        payer_account_name="上海某公司",
+        payer_account_number="31050161393600000999",
+        received_at=datetime.now(UTC),
+        bank_transaction_id="BK1",
     )
     paid = bank.parse_notification(headers, body)
-    assert (paid.payment_id, paid.amount_minor, paid.payer_account_name) == ("pay_bank", 1_000_000, "上海某公司")
+    assert (paid.payment_id, paid.amount_minor, paid.payer_account_name) == (
+        "pay_bank",
+        1_000_000,
+        "上海某公司",
+    )
     with pytest.raises(ForgedNotification):
         bank.parse_notification(headers, body.replace(b"10000.00", b"10000.01"))
 
 
 async def test_cash_succeeds_at_once(payment_sandbox: PaymentSandbox) -> None:
     cash = payment_sandbox.channels[ChannelName.CASH]
-    done = await cash.create_payment(request(ChannelName.CASH, "pay_cash", 10_000, PaymentMethod.CASH))
+    done = await cash.create_payment(
+        request(ChannelName.CASH, "pay_cash", 10_000, PaymentMethod.CASH)
+    )
     assert done.immediate_result is not None
-    assert (done.immediate_result.status, done.immediate_result.funding_type) == (ChannelPaymentStatus.SUCCEEDED, FundingType.CASH)
+    assert (done.immediate_result.status, done.immediate_result.funding_type) == (
+        ChannelPaymentStatus.SUCCEEDED,
+        FundingType.CASH,
+    )
     with pytest.raises(ForgedNotification):
         cash.parse_notification({}, b"{}")
 
 
-async def test_requests_signed_with_another_key_are_refused(payment_sandbox: PaymentSandbox) -> None:
+async def test_requests_signed_with_another_key_are_refused(
+    payment_sandbox: PaymentSandbox,
+) -> None:
     from tongka.payments.adapters.alipay import Alipay
     from tongka.payments.adapters.wechat import WeChatPay
     from tongka.payments.keys import new_key_pair
 
     keys = payment_sandbox.channels[ChannelName.WECHAT].keys  # type: ignore[attr-defined]
     private, public = new_key_pair()
-    wrong = keys.__class__(**{**keys.__dict__, "merchant_private_pem": private, "merchant_public_pem": public})
+    wrong = keys.__class__(
+        **{**keys.__dict__, "merchant_private_pem": private, "merchant_public_pem": public}
+    )
     with pytest.raises(ChannelError):
-        await WeChatPay(wrong, "http://sandbox-gateway.test", http=payment_sandbox.http).create_payment(request(ChannelName.WECHAT, "p"))
+        await WeChatPay(
+            wrong, "http://sandbox-gateway.test", http=payment_sandbox.http
+        ).create_payment(request(ChannelName.WECHAT, "p"))
     akeys = payment_sandbox.channels[ChannelName.ALIPAY].keys  # type: ignore[attr-defined]
-    awrong = akeys.__class__(**{**akeys.__dict__, "merchant_private_pem": private, "merchant_public_pem": public})
+    awrong = akeys.__class__(
+        **{**akeys.__dict__, "merchant_private_pem": private, "merchant_public_pem": public}
+    )
     with pytest.raises(ChannelError):
-        await Alipay(awrong, "http://sandbox-gateway.test", http=payment_sandbox.http).create_payment(request(ChannelName.ALIPAY, "p"))
+        await Alipay(
+            awrong, "http://sandbox-gateway.test", http=payment_sandbox.http
+        ).create_payment(request(ChannelName.ALIPAY, "p"))
 
 
 async def test_payer_page_confirms(payment_sandbox: PaymentSandbox) -> None:
     adapter = payment_sandbox.channels[ChannelName.ALIPAY]
     await adapter.create_payment(request(ChannelName.ALIPAY, "pay_page", 8_800))
     page = await payment_sandbox.http.get("/pay/alipay/pay_page")
-    assert page.status_code == 200 and "¥88.00" in page.text and "确认支付" in page.text
-    done = await payment_sandbox.http.post("/pay/alipay/pay_page", data={"action": "confirm", "funding_type": "balance"})
+    assert page.status_code == 200
+    assert "¥88.00" in page.text
+    assert "确认支付" in page.text
+    done = await payment_sandbox.http.post(
+        "/pay/alipay/pay_page", data={"action": "confirm", "funding_type": "balance"}
+    )
     assert "支付成功" in done.text
     assert (await adapter.query_payment("pay_page")).status == ChannelPaymentStatus.SUCCEEDED

@@ -10,6 +10,7 @@ two processes racing on first use end with one key set) and readable by the owne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -86,9 +87,7 @@ def new_key_pair() -> tuple[str, str]:
     ).decode()
     public = (
         key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
     return private, public
@@ -148,9 +147,7 @@ def _write_once(path: Path, data: dict[str, Any]) -> None:
             json.dump(data, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process won the race: keep theirs
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # another process won the race: theirs
+            os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -29,9 +29,13 @@ def build_channels(
     base = settings.sandbox_gateway_url
     client = http or httpx.AsyncClient(timeout=10.0)
     return {
-        ChannelName.WECHAT: WeChatPay(channel_keys(settings, ChannelName.WECHAT), base, http=client),
+        ChannelName.WECHAT: WeChatPay(
+            channel_keys(settings, ChannelName.WECHAT), base, http=client
+        ),
         ChannelName.ALIPAY: Alipay(channel_keys(settings, ChannelName.ALIPAY), base, http=client),
-        ChannelName.UNIONPAY: UnionPay(channel_keys(settings, ChannelName.UNIONPAY), base, http=client),
+        ChannelName.UNIONPAY: UnionPay(
+            channel_keys(settings, ChannelName.UNIONPAY), base, http=client
+        ),
         ChannelName.BANK_TRANSFER: BankTransfer(
             channel_keys(settings, ChannelName.BANK_TRANSFER), base, http=client
         ),

@@ -64,10 +64,13 @@ def fund_channel_for(funding: FundingType) -> str:
 
 
 def funding_from_bills(fund_bill_list: object) -> FundingType:
-    bills = json.loads(fund_bill_list) if isinstance(fund_bill_list, str) else fund_bill_list
+    bills: Any = json.loads(fund_bill_list) if isinstance(fund_bill_list, str) else fund_bill_list
     if not bills:
         return FundingType.UNKNOWN
-    kinds = {FUND_CHANNELS.get(bill.get("fund_channel") or bill.get("fundChannel"), FundingType.UNKNOWN) for bill in bills}
+    kinds = {
+        FUND_CHANNELS.get(bill.get("fund_channel") or bill.get("fundChannel"), FundingType.UNKNOWN)
+        for bill in bills
+    }
     if FundingType.CREDIT_CARD in kinds:
         return FundingType.CREDIT_CARD  # any credit part makes it a credit payment
     return kinds.pop() if len(kinds) == 1 else FundingType.UNKNOWN
@@ -87,7 +90,9 @@ class Alipay:
     name = ChannelName.ALIPAY
     methods = frozenset({PaymentMethod.NATIVE_QR, PaymentMethod.PAYMENT_CODE})
 
-    def __init__(self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.keys = keys
         self._http = ChannelHttp(base_url, http)
         self._sdk = signer(keys.app_id, keys.merchant_private_pem, keys.platform_public_pem)
@@ -149,10 +154,16 @@ class Alipay:
             )
         if request.method == PaymentMethod.PAYMENT_CODE:
             if not request.payer_code:
-                raise ChannelError("a payment code payment needs the scanned code", is_retryable=False)
+                raise ChannelError(
+                    "a payment code payment needs the scanned code", is_retryable=False
+                )
             biz.update(scene="bar_code", auth_code=request.payer_code)
             answer = await self._call("alipay.trade.pay", biz, notify_url=request.notify_url)
-            status = ChannelPaymentStatus.SUCCEEDED if answer["code"] == "10000" else ChannelPaymentStatus.PENDING
+            status = (
+                ChannelPaymentStatus.SUCCEEDED
+                if answer["code"] == "10000"
+                else ChannelPaymentStatus.PENDING
+            )
             return PaymentInstructions(
                 self.name,
                 request.method,
@@ -196,7 +207,9 @@ class Alipay:
         if status is None:
             trade_status = data.get("trade_status", "")
             if trade_status not in TRADE_STATUSES:
-                raise ChannelError(f"unknown Alipay trade_status {trade_status!r}", is_retryable=False)
+                raise ChannelError(
+                    f"unknown Alipay trade_status {trade_status!r}", is_retryable=False
+                )
             status = TRADE_STATUSES[trade_status]
         return ChannelPayment(
             channel=self.name,
@@ -205,7 +218,9 @@ class Alipay:
             amount_minor=yuan_to_minor(data["total_amount"]),
             currency=data.get("trans_currency", "CNY"),
             channel_transaction_id=data.get("trade_no"),
-            paid_at=parse_china_time(data.get("gmt_payment") or data.get("send_pay_date"), TIME_FORMAT),
+            paid_at=parse_china_time(
+                data.get("gmt_payment") or data.get("send_pay_date"), TIME_FORMAT
+            ),
             funding_type=funding_from_bills(data.get("fund_bill_list")),
             payer_account_name=data.get("buyer_logon_id"),
             raw=dict(data),
@@ -213,7 +228,9 @@ class Alipay:
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelPayment:
         try:
-            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+            fields = dict(
+                parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise ForgedNotification("notification is not a form") from exc
         signature = fields.pop("sign", None)

@@ -45,7 +45,17 @@ from tongka.payments.keys import ChannelKeys
 SIGNATURE_HEADER = "X-Bank-Signature"
 RESERVE_ACCOUNT_NAME = "通卡支付科技有限公司备付金账户"
 RESERVE_BANK_NAME = "中国工商银行上海分行"
-STATEMENT_COLUMNS = ("交易日期", "交易时间", "流水号", "借贷", "金额", "手续费", "对方户名", "对方账号", "附言")
+STATEMENT_COLUMNS = (
+    "交易日期",
+    "交易时间",
+    "流水号",
+    "借贷",
+    "金额",
+    "手续费",
+    "对方户名",
+    "对方账号",
+    "附言",
+)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -72,7 +82,9 @@ class BankTransfer:
     name = ChannelName.BANK_TRANSFER
     methods = frozenset({PaymentMethod.BANK_TRANSFER})
 
-    def __init__(self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.keys = keys
         self._http = ChannelHttp(base_url, http)
 
@@ -81,12 +93,21 @@ class BankTransfer:
 
     async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None = None) -> Any:
         body = json.dumps(payload).encode() if payload is not None else b""
-        response = await self._http.send(method, path, content=body or None, headers=self._headers(body))
-        if not hmac.compare_digest(response.headers.get(SIGNATURE_HEADER, ""), sign(response.content, self.keys.secret)):
+        response = await self._http.send(
+            method, path, content=body or None, headers=self._headers(body)
+        )
+        if not hmac.compare_digest(
+            response.headers.get(SIGNATURE_HEADER, ""), sign(response.content, self.keys.secret)
+        ):
             raise ChannelError("the bank's answer has an invalid signature")
         if response.status_code >= 400:
             raise ChannelError(f"the bank refused: {response.text[:200]}", is_retryable=False)
-        return response.json() if response.content and response.headers.get("content-type", "").startswith("application/json") else response.content
+        return (
+            response.json()
+            if response.content
+            and response.headers.get("content-type", "").startswith("application/json")
+            else response.content
+        )
 
     async def create_payment(self, request: PaymentRequest) -> PaymentInstructions:
         require_cny(request.currency)
@@ -174,7 +195,9 @@ class BankTransfer:
     def _payment(self, data: Mapping[str, Any]) -> ChannelPayment:
         payment_id = payment_id_from_reference(str(data.get("reference", "")))
         if payment_id is None:
-            raise ChannelError(f"reference {data.get('reference')!r} matches no payment", is_retryable=False)
+            raise ChannelError(
+                f"reference {data.get('reference')!r} matches no payment", is_retryable=False
+            )
         status = {
             "EXPECTED": ChannelPaymentStatus.PENDING,
             "RECEIVED": ChannelPaymentStatus.SUCCEEDED,
@@ -188,7 +211,9 @@ class BankTransfer:
             amount_minor=yuan_to_minor(str(data["amount"])),
             currency=data.get("currency", "CNY"),
             channel_transaction_id=data.get("bank_transaction_id"),
-            paid_at=datetime.fromisoformat(data["received_at"]) if data.get("received_at") else None,
+            paid_at=datetime.fromisoformat(data["received_at"])
+            if data.get("received_at")
+            else None,
             funding_type=FundingType.BANK_ACCOUNT,
             payer_account_name=data.get("payer_account_name"),
             payer_account_number=data.get("payer_account_number"),
@@ -207,7 +232,9 @@ class BankTransfer:
             raise ForgedNotification(f"bank transfer record cannot be read: {exc}") from exc
 
     def notification_ack(self, *, accepted: bool) -> NotificationAck:
-        return NotificationAck(200 if accepted else 400, b"OK" if accepted else b"REFUSED", "text/plain")
+        return NotificationAck(
+            200 if accepted else 400, b"OK" if accepted else b"REFUSED", "text/plain"
+        )
 
     async def download_statement(self, statement_date: date) -> bytes:
         content = await self._call("GET", f"/bank/statements/{statement_date.isoformat()}.csv")

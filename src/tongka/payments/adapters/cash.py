@@ -50,16 +50,26 @@ class Cash:
             paid_at=self._time(),
             funding_type=FundingType.CASH,
         )
-        return PaymentInstructions(self.name, request.method, request.payment_id, immediate_result=result)
+        return PaymentInstructions(
+            self.name, request.method, request.payment_id, immediate_result=result
+        )
 
     async def query_payment(self, payment_id: str) -> ChannelPayment:
-        raise ChannelError("cash has no channel to query: the till's record is the truth", is_retryable=False)
+        raise ChannelError(
+            "cash has no channel to query: the till's record is the truth", is_retryable=False
+        )
 
     async def close_payment(self, payment_id: str) -> None:
         return None
 
     async def refund(self, request: RefundRequest) -> ChannelRefund:
-        return ChannelRefund(self.name, request.refund_id, ChannelRefundStatus.SUCCEEDED, request.amount_minor, request.currency)
+        return ChannelRefund(
+            self.name,
+            request.refund_id,
+            ChannelRefundStatus.SUCCEEDED,
+            request.amount_minor,
+            request.currency,
+        )
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelPayment:
         raise ForgedNotification("cash never notifies")

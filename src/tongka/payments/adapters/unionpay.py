@@ -79,7 +79,12 @@ def verify_fields(fields: Mapping[str, str], public_key: rsa.RSAPublicKey) -> bo
         return False
     digest = hashlib.sha256(signing_string(fields).encode()).hexdigest()
     try:
-        public_key.verify(base64.b64decode(signature, validate=True), digest.encode(), padding.PKCS1v15(), hashes.SHA256())
+        public_key.verify(
+            base64.b64decode(signature, validate=True),
+            digest.encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -93,7 +98,9 @@ class UnionPay:
     name = ChannelName.UNIONPAY
     methods = frozenset({PaymentMethod.NATIVE_QR, PaymentMethod.PAYMENT_CODE})
 
-    def __init__(self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, keys: ChannelKeys, base_url: str, *, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.keys = keys
         self._http = ChannelHttp(base_url, http)
         self._private_key = keys.merchant_private_key()
@@ -141,22 +148,43 @@ class UnionPay:
         }
         if request.method == PaymentMethod.NATIVE_QR:
             answer = await self._call(BACK_PATH, {**fields, "txnSubType": "07"})
-            return PaymentInstructions(self.name, request.method, request.payment_id, code_url=answer["qrCode"])
+            return PaymentInstructions(
+                self.name, request.method, request.payment_id, code_url=answer["qrCode"]
+            )
         if request.method == PaymentMethod.PAYMENT_CODE:
             if not request.payer_code:
-                raise ChannelError("a payment code payment needs the scanned code", is_retryable=False)
-            answer = await self._call(BACK_PATH, {**fields, "txnSubType": "06", "qrNo": request.payer_code})
+                raise ChannelError(
+                    "a payment code payment needs the scanned code", is_retryable=False
+                )
+            answer = await self._call(
+                BACK_PATH, {**fields, "txnSubType": "06", "qrNo": request.payer_code}
+            )
             return PaymentInstructions(
-                self.name, request.method, request.payment_id, immediate_result=self._payment(answer)
+                self.name,
+                request.method,
+                request.payment_id,
+                immediate_result=self._payment(answer),
             )
         raise ChannelError(f"UnionPay has no method {request.method}", is_retryable=False)
 
     async def query_payment(self, payment_id: str) -> ChannelPayment:
-        answer = await self._call(QUERY_PATH, {"txnType": "00", "txnSubType": "00", "bizType": "000000", "orderId": payment_id})
+        answer = await self._call(
+            QUERY_PATH,
+            {"txnType": "00", "txnSubType": "00", "bizType": "000000", "orderId": payment_id},
+        )
         return self._payment(answer)
 
     async def close_payment(self, payment_id: str) -> None:
-        await self._call(BACK_PATH, {"txnType": "31", "txnSubType": "00", "bizType": "000000", "origOrderId": payment_id, "orderId": f"{payment_id}C"})
+        await self._call(
+            BACK_PATH,
+            {
+                "txnType": "31",
+                "txnSubType": "00",
+                "bizType": "000000",
+                "origOrderId": payment_id,
+                "orderId": f"{payment_id}C",
+            },
+        )
 
     async def refund(self, request: RefundRequest) -> ChannelRefund:
         require_cny(request.currency)
@@ -177,7 +205,9 @@ class UnionPay:
         return ChannelRefund(
             channel=self.name,
             refund_id=request.refund_id,
-            status=ChannelRefundStatus.SUCCEEDED if answer.get("origRespCode", "00") == "00" else ChannelRefundStatus.PROCESSING,
+            status=ChannelRefundStatus.SUCCEEDED
+            if answer.get("origRespCode", "00") == "00"
+            else ChannelRefundStatus.PROCESSING,
             amount_minor=yuan_to_minor(answer["txnAmt"]),
             currency=request.currency,
             channel_refund_id=answer.get("queryId"),
@@ -202,7 +232,9 @@ class UnionPay:
             amount_minor=yuan_to_minor(data["txnAmt"]),
             currency="CNY" if data.get("currencyCode", "156") == "156" else data["currencyCode"],
             channel_transaction_id=data.get("queryId") or None,
-            paid_at=parse_china_time(data.get("traceTime") or None, TIME_FORMAT) if status == ChannelPaymentStatus.SUCCEEDED else None,
+            paid_at=parse_china_time(data.get("traceTime") or None, TIME_FORMAT)
+            if status == ChannelPaymentStatus.SUCCEEDED
+            else None,
             funding_type=PAY_CARD_TYPES.get(data.get("payCardType", ""), FundingType.UNKNOWN),
             payer_account_number=data.get("accNo") or None,
             raw=dict(data),
@@ -223,12 +255,20 @@ class UnionPay:
             raise ForgedNotification(f"notification cannot be read: {exc}") from exc
 
     def notification_ack(self, *, accepted: bool) -> NotificationAck:
-        return NotificationAck(200 if accepted else 400, b"ok" if accepted else b"fail", "text/plain")
+        return NotificationAck(
+            200 if accepted else 400, b"ok" if accepted else b"fail", "text/plain"
+        )
 
     async def download_statement(self, statement_date: date) -> bytes:
         answer = await self._call(
             FILE_PATH,
-            {"txnType": "76", "txnSubType": "01", "bizType": "000000", "settleDate": statement_date.strftime("%m%d"), "fileType": "00"},
+            {
+                "txnType": "76",
+                "txnSubType": "01",
+                "bizType": "000000",
+                "settleDate": statement_date.strftime("%m%d"),
+                "fileType": "00",
+            },
         )
         return base64.b64decode(answer["fileContent"])
 
@@ -244,7 +284,9 @@ def parse_settle_file(content: bytes | Iterable[bytes]) -> Iterator[StatementLin
         line = raw.decode("utf-8").strip()
         if not line.startswith("D|"):
             continue
-        _, txn_type, order_id, query_id, txn_time, amount, fee, currency, orig_order = line.split("|")
+        _, txn_type, order_id, query_id, txn_time, amount, fee, currency, orig_order = line.split(
+            "|"
+        )
         is_refund = txn_type == "04"
         occurred = parse_china_time(txn_time, TIME_FORMAT)
         assert occurred is not None

@@ -173,7 +173,9 @@ class WeChatPay:
             )
         if request.method == PaymentMethod.PAYMENT_CODE:
             if not request.payer_code:
-                raise ChannelError("a payment code payment needs the scanned code", is_retryable=False)
+                raise ChannelError(
+                    "a payment code payment needs the scanned code", is_retryable=False
+                )
             body.pop("notify_url")
             body.pop("time_expire")
             body["payer"] = {"auth_code": request.payer_code}
@@ -281,7 +283,9 @@ class WeChatPay:
         if transaction.get("mchid") != self.keys.merchant_id:
             raise ForgedNotification("notification for another merchant")
         payment = self._payment(transaction)
-        return ChannelPayment(**{**payment.__dict__, "raw": {"event": envelope, "resource": transaction}})
+        return ChannelPayment(
+            **{**payment.__dict__, "raw": {"event": envelope, "resource": transaction}}
+        )
 
     def notification_ack(self, *, accepted: bool) -> NotificationAck:
         if accepted:
@@ -291,7 +295,9 @@ class WeChatPay:
 
     # --- statements --------------------------------------------------------------------
     async def download_statement(self, statement_date: date) -> bytes:
-        _, answer = await self._call("GET", f"/v3/bill/tradebill?bill_date={statement_date.isoformat()}")
+        _, answer = await self._call(
+            "GET", f"/v3/bill/tradebill?bill_date={statement_date.isoformat()}"
+        )
         url = urlsplit(answer["download_url"])
         path = url.path + (f"?{url.query}" if url.query else "")
         authorization = build_authorization(
@@ -324,9 +330,9 @@ def parse_tradebill(content: bytes | Iterable[bytes]) -> Iterator[StatementLine]
             continue
         if cells[0].startswith("总交易单数"):
             return  # the summary follows
-        def cell(name: str) -> str:
-            assert columns is not None
-            return cells[columns[name]]
+        row = {name: cells[index] for name, index in columns.items()}
+        cell = row.__getitem__
+
         is_refund = cell("交易状态") == "REFUND"
         occurred = parse_china_time(cell("交易时间"), "%Y-%m-%d %H:%M:%S")
         assert occurred is not None

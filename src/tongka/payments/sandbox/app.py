@@ -48,14 +48,27 @@ class Gateway:
     """The gateway's behaviour, apart from HTTP routing: settle a payment and deliver its
     notifications (with faults)."""
 
-    def __init__(self, settings: Settings, notify_http: httpx.AsyncClient | None, now: Callable[[], datetime] | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        notify_http: httpx.AsyncClient | None,
+        now: Callable[[], datetime] | None,
+    ) -> None:
         self.state = GatewayState(now=now) if now else GatewayState()
         url = settings.sandbox_gateway_url
         self.channels: dict[ChannelName, ChannelSandbox] = {
-            ChannelName.WECHAT: WeChatSandbox(self.state, channel_keys(settings, ChannelName.WECHAT), url),
-            ChannelName.ALIPAY: AlipaySandbox(self.state, channel_keys(settings, ChannelName.ALIPAY), url),
-            ChannelName.UNIONPAY: UnionPaySandbox(self.state, channel_keys(settings, ChannelName.UNIONPAY), url),
-            ChannelName.BANK_TRANSFER: BankSandbox(self.state, channel_keys(settings, ChannelName.BANK_TRANSFER), url),
+            ChannelName.WECHAT: WeChatSandbox(
+                self.state, channel_keys(settings, ChannelName.WECHAT), url
+            ),
+            ChannelName.ALIPAY: AlipaySandbox(
+                self.state, channel_keys(settings, ChannelName.ALIPAY), url
+            ),
+            ChannelName.UNIONPAY: UnionPaySandbox(
+                self.state, channel_keys(settings, ChannelName.UNIONPAY), url
+            ),
+            ChannelName.BANK_TRANSFER: BankSandbox(
+                self.state, channel_keys(settings, ChannelName.BANK_TRANSFER), url
+            ),
         }
         self.notify_http = notify_http
         self.background: set[asyncio.Task[Any]] = set()
@@ -75,38 +88,58 @@ class Gateway:
         if payment.status != "PENDING":
             raise HTTPException(409, f"payment is {payment.status}")
         try:
-            faults = Faults.of(control.faults, payment_id=payment_id, other_payment_id=control.other_payment_id, delay_seconds=control.delay_seconds)
+            faults = Faults.of(
+                control.faults,
+                payment_id=payment_id,
+                other_payment_id=control.other_payment_id,
+                delay_seconds=control.delay_seconds,
+            )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         if control.action == "cancel":
             payment.status = "CLOSED"
             return {"status": payment.status, "deliveries": []}
         payment.status, payment.paid_at = "SUCCEEDED", self.state.now()
-        payment.funding_type = FundingType.BANK_ACCOUNT if sandbox.channel == ChannelName.BANK_TRANSFER else control.funding_type
+        payment.funding_type = (
+            FundingType.BANK_ACCOUNT
+            if sandbox.channel == ChannelName.BANK_TRANSFER
+            else control.funding_type
+        )
         if not payment.transaction_id:
             payment.transaction_id = transaction_id("TX")
         if faults.silent:
             return {"status": payment.status, "deliveries": []}
         messages = sandbox.notifications(payment, faults)
         if faults.delay_seconds:
-            task = asyncio.create_task(self._deliver_later(payment.notify_url, messages, faults.delay_seconds))
+            task = asyncio.create_task(
+                self._deliver_later(payment.notify_url, messages, faults.delay_seconds)
+            )
             self.background.add(task)
             task.add_done_callback(self.background.discard)
             return {"status": payment.status, "deliveries": [], "scheduled": len(messages)}
-        return {"status": payment.status, "deliveries": await self.deliver(payment.notify_url, messages)}
+        return {
+            "status": payment.status,
+            "deliveries": await self.deliver(payment.notify_url, messages),
+        }
 
-    async def _deliver_later(self, url: str, messages: list[tuple[dict[str, str], bytes]], delay: float) -> None:
+    async def _deliver_later(
+        self, url: str, messages: list[tuple[dict[str, str], bytes]], delay: float
+    ) -> None:
         await asyncio.sleep(delay)
         await self.deliver(url, messages)
 
-    async def deliver(self, url: str, messages: list[tuple[dict[str, str], bytes]]) -> list[dict[str, Any]]:
+    async def deliver(
+        self, url: str, messages: list[tuple[dict[str, str], bytes]]
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         client = self.notify_http or httpx.AsyncClient(timeout=10.0)
         try:
             for headers, body in messages:
                 try:
                     response = await client.post(url, content=body, headers=headers)
-                    results.append({"status_code": response.status_code, "body": response.text[:500]})
+                    results.append(
+                        {"status_code": response.status_code, "body": response.text[:500]}
+                    )
                 except httpx.HTTPError as exc:
                     results.append({"status_code": None, "error": exc.__class__.__name__})
         finally:
@@ -149,11 +182,17 @@ def create_gateway(
         faults: list[str] = Form(default_factory=list),
     ) -> HTMLResponse:
         try:
-            outcome = await gateway.settle(channel, payment_id, PayControl(action=action, funding_type=funding_type, faults=faults))
+            outcome = await gateway.settle(
+                channel,
+                payment_id,
+                PayControl(action=action, funding_type=funding_type, faults=faults),
+            )
         except HTTPException as exc:
             return HTMLResponse(result_page(str(exc.detail), ok=False), status_code=exc.status_code)
         _, payment = gateway.payment(channel, payment_id)
-        return HTMLResponse(result_page(outcome["status"], ok=payment.status == "SUCCEEDED", payment=payment))
+        return HTMLResponse(
+            result_page(outcome["status"], ok=payment.status == "SUCCEEDED", payment=payment)
+        )
 
     @app.post("/sandbox/payments/{channel}/{payment_id}/pay")
     async def pay_control(channel: str, payment_id: str, control: PayControl) -> JSONResponse:
@@ -162,11 +201,18 @@ def create_gateway(
     @app.get("/sandbox/payments")
     async def list_payments(channel: ChannelName | None = None) -> list[dict[str, Any]]:
         return [
-            {"channel": p.channel.value, "payment_id": p.payment_id, "amount": {"amount": p.amount_minor, "currency": p.currency},
-             "status": p.status, "method": p.method, "transaction_id": p.transaction_id,
-             "paid_at": p.paid_at.isoformat() if p.paid_at else None, "funding_type": p.funding_type.value,
-             "refunded": {"amount": p.refunded_minor, "currency": p.currency}}
-            for p in gateway.state.list(channel)
+            {
+                "channel": p.channel.value,
+                "payment_id": p.payment_id,
+                "amount": {"amount": p.amount_minor, "currency": p.currency},
+                "status": p.status,
+                "method": p.method,
+                "transaction_id": p.transaction_id,
+                "paid_at": p.paid_at.isoformat() if p.paid_at else None,
+                "funding_type": p.funding_type.value,
+                "refunded": {"amount": p.refunded_minor, "currency": p.currency},
+            }
+            for p in gateway.state.all(channel)
         ]
 
     @app.get("/healthz")

@@ -13,7 +13,15 @@ from tongka.payments.channel import ChannelName
 from tongka.payments.keys import ChannelKeys
 from tongka.payments.sandbox.state import GatewayPayment, GatewayState
 
-FAULTS = ("duplicate", "out_of_order", "delayed", "wrong_amount", "other_order", "forged_signature", "silent")
+FAULTS = (
+    "duplicate",
+    "out_of_order",
+    "delayed",
+    "wrong_amount",
+    "other_order",
+    "forged_signature",
+    "silent",
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,14 @@ class Faults:
     delay_seconds: float = 0.0
 
     @classmethod
-    def of(cls, names: list[str], *, payment_id: str, other_payment_id: str | None = None, delay_seconds: float = 0.0) -> Faults:
+    def of(
+        cls,
+        names: list[str],
+        *,
+        payment_id: str,
+        other_payment_id: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> Faults:
         unknown = set(names) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults: {sorted(unknown)}")
@@ -35,7 +50,9 @@ class Faults:
             duplicate="duplicate" in names,
             out_of_order="out_of_order" in names,
             wrong_amount="wrong_amount" in names,
-            other_payment_id=(other_payment_id or f"{payment_id}X") if "other_order" in names else None,
+            other_payment_id=(other_payment_id or f"{payment_id}X")
+            if "other_order" in names
+            else None,
             forged_signature="forged_signature" in names,
             silent="silent" in names,
             delay_seconds=delay_seconds or (2.0 if "delayed" in names else 0.0),
@@ -63,14 +80,30 @@ class ChannelSandbox:
     def router(self) -> APIRouter:
         raise NotImplementedError
 
-    def message(self, payment: GatewayPayment, *, amount_minor: int, payment_id: str, paid: bool, forged: bool) -> Message:
+    def message(
+        self,
+        payment: GatewayPayment,
+        *,
+        amount_minor: int,
+        payment_id: str,
+        paid: bool,
+        forged: bool,
+    ) -> Message:
         raise NotImplementedError
 
     def notifications(self, payment: GatewayPayment, faults: Faults) -> list[Message]:
         amount = payment.amount_minor + (1 if faults.wrong_amount else 0)
         payment_id = faults.other_payment_id or payment.payment_id
+
         def one(paid: bool) -> Message:
-            return self.message(payment, amount_minor=amount, payment_id=payment_id, paid=paid, forged=faults.forged_signature)
+            return self.message(
+                payment,
+                amount_minor=amount,
+                payment_id=payment_id,
+                paid=paid,
+                forged=faults.forged_signature,
+            )
+
         messages = [one(True)]
         if faults.duplicate:
             messages.append(one(True))

@@ -49,7 +49,9 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def payer_page(channel: ChannelName, payment: GatewayPayment, funding: Iterable[FundingType]) -> str:
+def payer_page(
+    channel: ChannelName, payment: GatewayPayment, funding: Iterable[FundingType]
+) -> str:
     name = CHANNEL_NAMES[channel]
     head = (
         f'<div class="card"><h1>{escape(name)}（沙箱）</h1><p>{escape(payment.description)}</p>'
@@ -57,18 +59,27 @@ def payer_page(channel: ChannelName, payment: GatewayPayment, funding: Iterable[
         f"<p>订单号：{escape(payment.payment_id)}</p></div>"
     )
     if payment.status != "PENDING":
-        status = {"SUCCEEDED": "已支付", "CLOSED": "已关闭", "FAILED": "支付失败"}.get(payment.status, payment.status)
+        status = {"SUCCEEDED": "已支付", "CLOSED": "已关闭", "FAILED": "支付失败"}.get(
+            payment.status, payment.status
+        )
         return _page(name, head + f'<div class="card"><p>此订单{escape(status)}。</p></div>')
-    choices = "" if channel == ChannelName.BANK_TRANSFER else "".join(
-        f'<label><input type="radio" name="funding_type" value="{f.value}"{" checked" if i == 0 else ""}> {FUNDING_NAMES[f]}</label>'
-        for i, f in enumerate(funding)
+    choices = (
+        ""
+        if channel == ChannelName.BANK_TRANSFER
+        else "".join(
+            f'<label><input type="radio" name="funding_type" value="{f.value}"'
+            f"{' checked' if i == 0 else ''}> {FUNDING_NAMES[f]}</label>"
+            for i, f in enumerate(funding)
+        )
     )
     faults = "".join(
-        f'<label><input type="checkbox" name="faults" value="{f}"> {FAULT_NAMES[f]}</label>' for f in FAULTS
+        f'<label><input type="checkbox" name="faults" value="{f}"> {FAULT_NAMES[f]}</label>'
+        for f in FAULTS
     )
     form = (
-        f'<form method="post" class="card">{"<p>付款方式</p>" + choices if choices else "<p>从付款账户转账</p>"}'
-        f'<details><summary>测试：通知异常</summary>{faults}</details>'
+        '<form method="post" class="card">'
+        + ("<p>付款方式</p>" + choices if choices else "<p>从付款账户转账</p>")
+        + f"<details><summary>测试：通知异常</summary>{faults}</details>"
         '<button class="ok" type="submit" name="action" value="confirm">确认支付</button>'
         '<button class="cancel" type="submit" name="action" value="cancel">取消</button></form>'
     )
@@ -77,5 +88,11 @@ def payer_page(channel: ChannelName, payment: GatewayPayment, funding: Iterable[
 
 def result_page(status: str, *, ok: bool, payment: GatewayPayment | None = None) -> str:
     words = {"SUCCEEDED": "支付成功", "CLOSED": "已取消"}.get(status, status)
-    amount = f'<div class="amount">¥{escape(minor_to_yuan(payment.amount_minor))}</div>' if payment and ok else ""
-    return _page(words, f'<div class="card"><h1>{escape(words)}</h1>{amount}<p>可以返回商户页面。</p></div>')
+    amount = (
+        f'<div class="amount">¥{escape(minor_to_yuan(payment.amount_minor))}</div>'
+        if payment and ok
+        else ""
+    )
+    return _page(
+        words, f'<div class="card"><h1>{escape(words)}</h1>{amount}<p>可以返回商户页面。</p></div>'
+    )

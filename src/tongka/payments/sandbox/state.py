@@ -78,16 +78,20 @@ class GatewayState:
         self.payments[(payment.channel, payment.payment_id)] = payment
         return payment
 
-    def list(self, channel: ChannelName | None = None) -> list[GatewayPayment]:
+    def all(self, channel: ChannelName | None = None) -> list[GatewayPayment]:
         return [p for (c, _), p in self.payments.items() if channel is None or c == channel]
 
     def paid_on(self, channel: ChannelName, day: date) -> list[GatewayPayment]:
-        return [p for p in self.list(channel) if p.paid_at and p.paid_at.astimezone(CHINA).date() == day]
+        return [
+            p for p in self.all(channel) if p.paid_at and p.paid_at.astimezone(CHINA).date() == day
+        ]
 
-    def refunds_on(self, channel: ChannelName, day: date) -> list[tuple[GatewayPayment, GatewayRefund]]:
+    def refunds_on(
+        self, channel: ChannelName, day: date
+    ) -> list[tuple[GatewayPayment, GatewayRefund]]:
         return [
             (p, r)
-            for p in self.list(channel)
+            for p in self.all(channel)
             for r in p.refunds
             if r.refunded_at.astimezone(CHINA).date() == day
         ]
