@@ -20,6 +20,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/tongka db upgrade
 	$(BIN)/tongka demo
+	$(BIN)/tongka sandbox-gateway --host 127.0.0.1 --port 8100 & GATEWAY=$$!; \
+	trap 'kill $$GATEWAY 2>/dev/null' EXIT INT TERM; \
 	TONGKA_RUN_WORKER_IN_PROCESS=true $(BIN)/tongka serve --host 127.0.0.1 --port 8000
 
 ## test: the whole suite (PostgreSQL suite required when CI=true)
