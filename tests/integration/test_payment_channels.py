@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.payments_support
+# ruff: noqa: F811 - pytest fixtures (payment_sandbox, sandbox_settings) from tests.payments_support
 """Each channel adapter against the sandbox gateway, through HTTP in process: create, pay,
 the notification verifies, query, close, refund, statement download and parse (exact
 amounts and fees); forged, wrong-key and tampered notifications are refused."""
@@ -9,8 +9,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi import FastAPI, Request, Response
 
-from tests.payments_support import PaymentSandbox, payment_sandbox, sandbox_settings  # noqa: F401
+from tests.payments_support import (  # noqa: F401 - fixtures
+    PaymentSandbox,
+    open_payment_sandbox,
+    payment_sandbox,
+    sandbox_settings,
+)
+from tongka.config import Settings
 from tongka.payments.adapters.bank_transfer import BankTransfer
 from tongka.payments.channel import (
     ChannelError,
@@ -329,3 +336,66 @@ async def test_payer_page_confirms(payment_sandbox: PaymentSandbox) -> None:
     )
     assert "支付成功" in done.text
     assert (await adapter.query_payment("pay_page")).status == ChannelPaymentStatus.SUCCEEDED
+
+
+async def test_notifications_reach_an_asgi_app(sandbox_settings: Settings) -> None:
+    """The path other parts use: the gateway delivers to an app (here a stand-in for
+    /v1/channels/{name}/notify) that verifies with the adapter and answers its ack."""
+    seen: list[tuple[str, int]] = []
+    receiver = FastAPI()
+    holder: dict[str, PaymentSandbox] = {}
+
+    @receiver.post("/v1/channels/{name}/notify")
+    async def notify(name: str, http_request: Request) -> Response:
+        adapter = holder["sandbox"].channels[ChannelName(name)]
+        try:
+            paid = adapter.parse_notification(dict(http_request.headers), await http_request.body())
+        except ForgedNotification:
+            ack = adapter.notification_ack(accepted=False)
+        else:
+            seen.append((paid.payment_id, paid.amount_minor))
+            ack = adapter.notification_ack(accepted=True)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+
+    async with open_payment_sandbox(sandbox_settings, notify_app=receiver) as sandbox:
+        holder["sandbox"] = sandbox
+        for channel in QR_CHANNELS:
+            await sandbox.channels[channel].create_payment(
+                request(channel, f"pay_{channel}", 1_000)
+            )
+            accepted = await sandbox.pay(channel, f"pay_{channel}")
+            forged = sandbox.gateway.channels[channel].message(
+                sandbox.gateway.state.get(channel, f"pay_{channel}"),  # type: ignore[arg-type]
+                amount_minor=1_000,
+                payment_id=f"pay_{channel}",
+                paid=True,
+                forged=True,
+            )
+            refused = await sandbox.gateway.deliver(NOTIFY.format(channel.value), [forged])
+            assert accepted["deliveries"][0]["status_code"] in {200, 204}
+            assert refused[0]["status_code"] == 400 or refused[0]["body"] == "fail"
+        # delayed and silent deliveries
+        await sandbox.channels[ChannelName.WECHAT].create_payment(
+            request(ChannelName.WECHAT, "pay_late", 700)
+        )
+        await sandbox.channels[ChannelName.WECHAT].create_payment(
+            request(ChannelName.WECHAT, "pay_quiet", 800)
+        )
+        late = await sandbox.pay(ChannelName.WECHAT, "pay_late", delay_seconds=0.05)
+        quiet = await sandbox.pay(ChannelName.WECHAT, "pay_quiet", faults=["silent"])
+        assert (late["scheduled"], quiet["deliveries"]) == (1, [])
+        await sandbox.gateway.drain()
+        polled = await sandbox.channels[ChannelName.WECHAT].query_payment("pay_quiet")
+        assert polled.status == ChannelPaymentStatus.SUCCEEDED
+        listed = (await sandbox.http.get("/sandbox/payments", params={"channel": "wechat"})).json()
+        assert {p["payment_id"]: p["status"] for p in listed} == {
+            "pay_wechat": "SUCCEEDED",
+            "pay_late": "SUCCEEDED",
+            "pay_quiet": "SUCCEEDED",
+        }
+    assert seen == [
+        ("pay_wechat", 1_000),
+        ("pay_alipay", 1_000),
+        ("pay_unionpay", 1_000),
+        ("pay_late", 700),
+    ]
