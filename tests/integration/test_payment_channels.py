@@ -399,3 +399,38 @@ async def test_notifications_reach_an_asgi_app(sandbox_settings: Settings) -> No
         ("pay_unionpay", 1_000),
         ("pay_late", 700),
     ]
+
+
+async def test_wechat_refuses_a_replayed_old_notification(payment_sandbox: PaymentSandbox) -> None:
+    adapter = payment_sandbox.channels[ChannelName.WECHAT]
+    await adapter.create_payment(request(ChannelName.WECHAT, "pay_old", 1_000))
+    await payment_sandbox.pay(ChannelName.WECHAT, "pay_old")
+    assert payment_sandbox.inbox is not None
+    _, headers, body = payment_sandbox.inbox.received[-1]
+    old = {**headers, "wechatpay-timestamp": str(int(headers["wechatpay-timestamp"]) - 301)}
+    with pytest.raises(ForgedNotification):
+        adapter.parse_notification(old, body)  # the signature no longer matches either
+    other_serial = {**headers, "wechatpay-serial": "0" * 40}
+    with pytest.raises(ForgedNotification):
+        adapter.parse_notification(other_serial, body)
+
+
+async def test_wechat_jsapi_pay_sign_verifies_with_our_public_key(
+    payment_sandbox: PaymentSandbox,
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    adapter = payment_sandbox.channels[ChannelName.WECHAT]
+    done = await adapter.create_payment(
+        request(ChannelName.WECHAT, "pay_js2", method=PaymentMethod.JSAPI, payer_openid="o-1")
+    )
+    p = done.jsapi_parameters
+    assert p is not None
+    message = f"{p['appId']}\n{p['timeStamp']}\n{p['nonceStr']}\n{p['package']}\n".encode()
+    keys = adapter.keys  # type: ignore[attr-defined]
+    keys.merchant_public_key().verify(
+        base64.b64decode(p["paySign"]), message, padding.PKCS1v15(), hashes.SHA256()
+    )
