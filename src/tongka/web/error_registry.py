@@ -470,10 +470,4 @@ MESSAGES: dict[str, Message] = {
         N_("The URL's host %(host)s is not reachable or resolves to a private address."),
         N_("The URL's host is not reachable or resolves to a private address."),
     ),
-    "channel_error": M(
-        N_("The payment channel did not complete the request; please try again later.")
-    ),
-    "notification_signature_invalid": M(
-        N_("The payment notification's signature does not verify; it was ignored.")
-    ),
 }
