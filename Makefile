@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# tests run in parallel processes (pytest-xdist); each has its own PostgreSQL database
+TEST_WORKERS ?= 2
 
 .PHONY: install run test bench lint format clean catalogs
 
@@ -26,7 +28,7 @@ run: install
 
 ## test: the whole suite (PostgreSQL suite required when CI=true)
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## bench: performance benchmarks on PostgreSQL (prints tables; see bench/RESULTS.md)
 bench: install
