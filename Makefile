@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# tests run in parallel processes (pytest-xdist); each has its own PostgreSQL database
+TEST_WORKERS ?= 2
 
 .PHONY: install run test bench lint format clean catalogs
 
@@ -20,11 +22,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/tongka db upgrade
 	$(BIN)/tongka demo
+	$(BIN)/tongka sandbox-gateway --host 127.0.0.1 --port 8100 & GATEWAY=$$!; \
+	trap 'kill $$GATEWAY 2>/dev/null' EXIT INT TERM; \
 	TONGKA_RUN_WORKER_IN_PROCESS=true $(BIN)/tongka serve --host 127.0.0.1 --port 8000
 
 ## test: the whole suite (PostgreSQL suite required when CI=true)
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## bench: performance benchmarks on PostgreSQL (prints tables; see bench/RESULTS.md)
 bench: install

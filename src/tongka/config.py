@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         default=1800, ge=1, description="How long an uncaptured authorization holds value."
     )
 
+    sandbox_gateway_url: str = Field(
+        default="http://127.0.0.1:8100",
+        description="Base URL of the sandbox payment gateway (``tongka sandbox-gateway``).",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

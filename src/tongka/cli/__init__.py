@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tongka.cli import cards, db, jobs, ledger, server
+from tongka.cli import sandbox as sandbox_cli
 
 app = typer.Typer(
     name="tongka",
@@ -17,6 +18,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(cards.app, name="cards")
 app.add_typer(jobs.app, name="jobs")
 server.register(app)
+sandbox_cli.register(app)
 
 
 def main() -> None:

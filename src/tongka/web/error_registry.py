@@ -89,6 +89,10 @@ MESSAGES: dict[str, Message] = {
     ),
     "retry_later": M(N_("The system is busy and nothing was changed; please try again.")),
     "ledger_contention": M(N_("The system is busy and nothing was changed; please try again.")),
+    "channel_error": M(N_("The payment channel did not answer as expected; please try again.")),
+    "notification_signature_invalid": M(
+        N_("The payment notification's signature does not verify; it was ignored.")
+    ),
     "account_not_found": M(N_("The ledger account does not exist.")),
     "account_conflict": M(N_("The ledger account is already open with other settings.")),
     "invalid_account": M(N_("Not a valid ledger account id.")),

@@ -1,0 +1,1 @@
+"""The sandbox payment gateway (``tongka sandbox-gateway``): see ``app.create_gateway``."""
