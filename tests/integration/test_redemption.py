@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.cards_support import OPERATOR, active_product, balance_of, funded_card
+from tests.cards_support import KEYS, OPERATOR, active_product, balance_of, funded_card
 from tests.redemption_support import make_store, make_till, redeem, request
 from tongka.cards import service as cards
+from tongka.cards.models import CardProduct
 from tongka.cards.validity import add_months
 from tongka.clock import FixedClock
 from tongka.db import Database
@@ -91,7 +92,7 @@ async def test_every_decline_is_a_recorded_answer_that_moves_nothing(
                 merchant_id=product.merchant_id,
                 face_value=10_000,
                 holder_id=None,
-                keys=__import__("tests.cards_support").cards_support.KEYS,
+                keys=KEYS,
                 actor="t",
                 now=now,
             )
@@ -130,13 +131,6 @@ async def test_several_cards_never_take_more_than_their_shares(
     now = clock.now()
     async with database.transaction() as session:
         till = await make_till(session, now, amount=5_000)
-        product = (
-            await session.get(cards.CardProduct, till.product_id)
-            if hasattr(cards, "CardProduct")
-            else None
-        )
-        from tongka.cards.models import CardProduct
-
         product = await session.get(CardProduct, till.product_id)
         assert product is not None
         second = await funded_card(session, now, product, amount=5_000)
@@ -150,3 +144,19 @@ async def test_several_cards_never_take_more_than_their_shares(
     assert [r.amount for r in purchase.redemptions] == [2_000, 3_000]
     assert (await balance_of(database, till.card_id)).total == 3_000
     assert (await balance_of(database, second.card.id)).total == 2_000
+
+
+async def test_a_product_that_spends_bonus_first_takes_the_bonus_part_first(
+    database: Database, clock: FixedClock
+) -> None:
+    now = clock.now()
+    async with database.transaction() as session:
+        till = await make_till(session, now, amount=5_000, bonus=1_000)
+        product = await session.get(CardProduct, till.product_id)
+        assert product is not None
+        # the ``promos`` part adds the column; until then the attribute stands in for it
+        product.is_bonus_spent_first = True  # type: ignore[attr-defined]
+        purchase = await redeem(session, request(till, 1_500, "bonus-first"), now)
+    record = purchase.redemptions[0]
+    assert (record.paid, record.bonus) == (500, 1_000)
+    assert await balance_of(database, till.card_id) == cards.CardBalance(paid=4_500, bonus=0)
