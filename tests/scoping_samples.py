@@ -26,8 +26,9 @@ from typing import Any
 
 import httpx
 
-from tests.cards_support import cny
+from tests.cards_support import active_product, cny, funded_card
 from tests.factories import TEST_PASSWORD, MerchantWithKey, make_merchant_with_key, unique_email
+from tongka.clock import FixedClock
 from tongka.db import Database
 
 
@@ -227,3 +228,52 @@ async def an_acceptance_agreement(owner: Owner) -> str:
 
 
 BODIES[("POST", "/v1/cards/{card_id}/holder_bindings")] = {"phone": "13800138000"}
+
+
+# --- redemption ---------------------------------------------------------------------------
+
+# the product's redemption limits (``/v1/products/{id}/redemption_limits``) are a card
+# product's; the platform's bounds are per currency (a platform-only route: 403 for both)
+SAMPLES["products"] = a_card_product
+
+
+@sample("redemption_limit_bounds")
+async def a_currency(owner: Owner) -> str:
+    return "CNY"
+
+
+async def _redeemable_card(owner: Owner) -> dict[str, Any]:
+    """A card of merchant A with money on it, as the cards' number and secret."""
+    now = FixedClock().now()
+    async with owner.database.transaction() as session:
+        product = await active_product(session, now, merchant_id=owner.merchant.merchant_id)
+        issued = await funded_card(session, now, product, amount=10_000)
+    return {"number": issued.number, "secret": issued.secret}
+
+
+async def _spend(owner: Owner, path: str) -> dict[str, Any]:
+    body = {
+        "amount": cny(1_000),
+        "store_id": owner.merchant.store_id,
+        "cards": [await _redeemable_card(owner)],
+    }
+    response = await owner.client.post(
+        path, json=body, headers={"Idempotency-Key": f"scope-{path}"}
+    )
+    assert response.status_code in (200, 201), response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+@sample("redemptions")
+async def a_redemption(owner: Owner) -> str:
+    """A purchase's answer lists its redemptions (one per card): the sample is the first."""
+    purchase = await _spend(owner, "/v1/redemptions")
+    redemption_id: str = purchase["allocation"][0]["id"]
+    return redemption_id
+
+
+@sample("authorizations")
+async def an_authorization(owner: Owner) -> str:
+    authorization_id: str = (await _spend(owner, "/v1/authorizations"))["id"]
+    return authorization_id
