@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 
 from tongka.api.errors import ERROR_RESPONSES
+from tongka.currencies import require_enabled
 from tongka.edge.deps import ClockDep, SessionDep
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel
@@ -195,7 +196,8 @@ async def put_bounds(
     session: SessionDep,
     clock: ClockDep,
 ) -> BoundsOut:
-    currency = currency.upper()
+    # any text can arrive in a path: refused (400 naming the field) unless an accepted code
+    currency = require_enabled(currency.strip().upper(), param="currency")
     values = await limit_settings.set_bounds(
         session, currency, body.values(currency), actor=principal.actor, now=clock.now()
     )
