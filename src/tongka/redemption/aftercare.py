@@ -102,8 +102,7 @@ async def refund(
     fee_total = _cumulative(total, [record.fee, record.amount - record.fee], record.currency)[0]
     paid, bonus = paid_total - record.refunded_paid, bonus_total - record.refunded_bonus
     fee = fee_total - record.refunded_fee
-    digest = hashlib.sha256(f"{record.id}\n{refund_key}".encode()).hexdigest()[:26]
-    refund_id = f"rrf_{digest}"
+    refund_id = refund_id_of(record.id, refund_key)
     transfers = _refund_transfers(
         refund_id,
         record,
@@ -144,6 +143,12 @@ async def refund(
     await _event(session, record, event, actor, now, refund_id=refund_id, amount=amount)
     await session.flush()
     return row
+
+
+def refund_id_of(redemption_id: str, refund_key: str) -> str:
+    """Deterministic from the refund's key, so its transfers' ids are too."""
+    digest = hashlib.sha256(f"{redemption_id}\n{refund_key}".encode()).hexdigest()[:26]
+    return f"rrf_{digest}"
 
 
 def _unavailable(card_id: str, status: str) -> RefundCardUnavailable:
