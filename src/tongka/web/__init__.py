@@ -34,6 +34,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.holder",
     "tongka.web.pages.balance",
     "tongka.web.pages.till",
+    "tongka.web.pages.payment_code",
 ]
 
 
