@@ -35,6 +35,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.balance",
     "tongka.web.pages.till",
     "tongka.web.pages.payment_code",
+    "tongka.web.pages.redemption_report",
 ]
 
 

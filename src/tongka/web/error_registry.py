@@ -135,6 +135,10 @@ MESSAGES: dict[str, Message] = {
         N_("The end date %(last_date)s is before the start date %(first_date)s."),
         N_("The end date is before the start date."),
     ),
+    "date_range_too_long": M(
+        N_("A report covers at most %(days)s days; choose a shorter range."),
+        N_("This date range is too long; choose a shorter one."),
+    ),
     # card products and the regulation
     "card_product_not_found": M(N_("No such card product.")),
     "card_not_found": M(N_("No such card.")),
