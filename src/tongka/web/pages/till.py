@@ -41,7 +41,9 @@ from tongka.web.pages.listing import Allowed
 
 router = console_router()
 TILL = "/console/till"
-register_nav_item(NavItem("till", N_("Cashier"), TILL, Action.REDEMPTION_CREATE), before="review")
+register_nav_item(
+    NavItem("till", N_("Cashier desk"), TILL, Action.REDEMPTION_CREATE), before="review"
+)
 # never carried back into the form: the card number (or a payment code) and the secret
 TYPED_SECRETS = frozenset({"card", "secret", "code"})
 CHOOSE_STORE = N_("Choose the store you are redeeming at.")
