@@ -336,5 +336,6 @@ async def test_the_holder_confirms_a_large_payment_with_the_texted_code(
     )
 
     assert "验证码错误" in wrong_page.text
+    assert f'action="{form.group(1)}"' in wrong_page.text  # the same challenge, tried again
     assert (await _record(database, _purchase_of(right))).status == "approved"
     assert (await balance_of(database, shop.card_id)).total == 4_000

@@ -47,7 +47,8 @@ register_nav_item(
 # never carried back into the form: the card number (or a payment code) and the secret
 TYPED_SECRETS = frozenset({"card", "secret", "code"})
 CHOOSE_STORE = N_("Choose the store you are redeeming at.")
-STORE_ALLOWED = "store_not_allowed"
+# answers after which the page offers the holder's code field (while the challenge is open)
+CHALLENGE_ANSWERABLE = ("challenge_required", "challenge_failed")
 
 
 def till_url(store_id: str | None = None, **params: str | None) -> str:
@@ -96,7 +97,7 @@ async def _answer(
     if not records:
         return {}
     challenge = None
-    if query.get("challenge") and records[0].decline_code == "challenge_required":
+    if query.get("challenge") and records[0].decline_code in CHALLENGE_ANSWERABLE:
         challenge = await till.pending_challenge(
             console.session, query["challenge"], merchant_id=merchant_id, now=console.now
         )
@@ -177,12 +178,20 @@ def _context(console: Console) -> till.TillContext:
     )
 
 
-def _after(console: Console, store_id: str | None, purchase: Any, form: Any) -> Response:
-    """303 to the till with the purchase's answer (and the challenge to answer, if any)."""
+def _after(
+    console: Console,
+    store_id: str | None,
+    purchase: Any,
+    form: Any,
+    answered: str | None = None,
+) -> Response:
+    """303 to the till with the purchase's answer, and the challenge still to answer: a
+    new one, or (``answered``) the one whose code was wrong, while it has tries left."""
+    retry = answered if purchase.decline_code == "challenge_failed" else None
     url = till_url(
         store_id if console.signed_in.store_id is None else None,
         purchase=purchase.id,
-        challenge=purchase.challenge_id,
+        challenge=purchase.challenge_id or retry,
         partial="1" if form_text(form, "allow_partial") in ("on", "1", "true") else None,
     )
     return console.redirect_after(url)
@@ -249,7 +258,7 @@ async def confirm(
     if exc is not None:
         forms.raise_page_errors(exc, form)
         return forms.redirect_with_error(console, back, exc, form, secret=TYPED_SECRETS)
-    return _after(console, store_id, purchase, form)
+    return _after(console, store_id, purchase, form, answered=challenge_id)
 
 
 async def _record(console: Console, redemption_id: str) -> Redemption:
