@@ -168,3 +168,14 @@ async def test_a_bad_range_is_said_in_words_and_the_default_shown(
 
     assert page.status_code == 200
     assert "报表最多覆盖 93 天" in page.text
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01", "9999-12-31", "2026-13-01", "x"])
+async def test_dates_out_of_range_or_not_dates_fall_back_to_the_default(
+    app: FastAPI, database: Database, settings: Settings, typed: str
+) -> None:
+    _, admin_email, _, _ = await _world(database, settings)
+    async with _signed_in(app, admin_email) as admin:
+        page = await admin.get(f"{PAGE}?from={typed}&to={typed}")
+
+    assert page.status_code == 200

@@ -50,10 +50,12 @@ HEADER = (
 
 
 def _date(text: str | None) -> date | None:
+    """A typed ISO date, or None (not a date, or out of the storable years, as lists do)."""
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is not None and 2 <= day.year <= 9998 else None
 
 
 async def terminal_names(console: Console, ids: list[str | None]) -> dict[str, str]:
