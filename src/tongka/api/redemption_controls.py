@@ -198,7 +198,8 @@ async def put_bounds(
     session: SessionDep,
     clock: ClockDep,
 ) -> BoundsOut:
-    currency = require_enabled(currency.upper())
+    # any text can arrive in a path: refused (400 naming the field) unless an accepted code
+    currency = require_enabled(currency.strip().upper(), param="currency")
     values = await limit_settings.set_bounds(
         session, currency, body.values(currency), actor=principal.actor, now=clock.now()
     )

@@ -191,7 +191,18 @@ async def _redeem(
         now=now,
         settings=settings,
     )
+    if purchase.status == "declined" and not purchase.is_replay:
+        await _give_back_codes(session, body)
     return _purchase_out(purchase, now)
+
+
+async def _give_back_codes(session: SessionDep, body: RedeemIn) -> None:
+    """A declined purchase commits its answer, so it must not burn the holder's codes."""
+    from tongka.redemption.payment_codes import give_back_payment_code
+
+    for card in body.cards:
+        if card.payment_code is not None:
+            await give_back_payment_code(session, card.payment_code)
 
 
 @router.post("/v1/redemptions", summary="Redeem: approved, or declined with a code (HTTP 200)")

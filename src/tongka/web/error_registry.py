@@ -135,6 +135,10 @@ MESSAGES: dict[str, Message] = {
         N_("The end date %(last_date)s is before the start date %(first_date)s."),
         N_("The end date is before the start date."),
     ),
+    "date_range_too_long": M(
+        N_("A report covers at most %(days)s days; choose a shorter range."),
+        N_("This date range is too long; choose a shorter one."),
+    ),
     # card products and the regulation
     "card_product_not_found": M(N_("No such card product.")),
     "card_not_found": M(N_("No such card.")),
@@ -521,6 +525,12 @@ MESSAGES: dict[str, Message] = {
     ),
     "capture_exceeds_hold": M(N_("A capture cannot exceed the authorized amount.")),
     "store_not_allowed": M(N_("You may redeem only at your own store and its terminals.")),
+    # redemption declines (answers, not errors: the cashier page words them with these)
+    "card_inactive": M(N_("The card is not active: it cannot pay.")),
+    "card_expired": M(N_("The card has expired: it cannot pay.")),
+    "not_accepted_here": M(N_("This card is not accepted at this store.")),
+    "wrong_secret": M(N_("The card number or the card secret is wrong.")),
+    "reversed": M(N_("This payment was reversed: nothing was taken.")),
     "payment_codes_unavailable": M(
         N_("Payment codes are not available yet; use the card number and secret.")
     ),
