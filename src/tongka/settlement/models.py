@@ -118,6 +118,7 @@ class SettlementLine(Base):
     code: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)  # taken on the way (card → fee income)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

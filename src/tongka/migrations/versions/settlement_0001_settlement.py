@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(40), nullable=False),
         sa.Column("reference", sa.String(128), nullable=True),
         sa.Column("amount", BIG, nullable=False),
+        sa.Column("fee", BIG, nullable=False),
         sa.Column("occurred_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_lines")),
         sa.UniqueConstraint("transfer_id", name=op.f("uq_settlement_lines_transfer_id")),
