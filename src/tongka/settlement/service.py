@@ -1,6 +1,6 @@
-"""One settlement run of a business date: build every merchant's batch (one transaction
-each, so one merchant's problem does not hold up the others), follow up open payouts,
-pay what is due. Used by ``tongka settlement run --date`` and the worker job."""
+"""One settlement run of a business date: follow up open payouts, build every merchant's
+batch (one transaction each, so one merchant's problem does not hold up the others), pay
+what is due. Used by ``tongka settlement run --date`` and the worker job."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ async def settle_date(
             details={"date": day},
         )
     run = SettlementRun(day)
+    # first the answers to earlier payouts: a return (退票) or a late rejection found now
+    # is owed again at once, so this run's batches can carry it
+    await follow_up(database, channel=channel, settings=settings, now=now, summary=run.payouts)
     for done, spec in enumerate(accounts, start=1):
         assert spec.owner_id is not None
         batch, is_new = await database.run(
@@ -67,7 +70,6 @@ async def settle_date(
             (run.built if is_new else run.existing).append(batch.id)
         if progress is not None:
             progress(done, len(accounts))
-    await follow_up(database, channel=channel, settings=settings, now=now, summary=run.payouts)
     await pay_due(
         database,
         channel=channel,
