@@ -20,6 +20,7 @@ The walk fails, naming the collection, when a route has no sample.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -277,3 +278,84 @@ async def a_redemption(owner: Owner) -> str:
 async def an_authorization(owner: Owner) -> str:
     authorization_id: str = (await _spend(owner, "/v1/authorizations"))["id"]
     return authorization_id
+
+
+# --- settlement ---------------------------------------------------------------------------
+
+
+@sample("contracts")
+async def a_contract(owner: Owner) -> str:
+    merchant = (await owner.platform.get(f"/v1/merchants/{owner.merchant.merchant_id}")).json()
+    body = {
+        "merchant_id": owner.merchant.merchant_id,
+        "effective_date": "2099-01-01",
+        "fees": {"redemption_own": {"rate": "0.003"}},
+        "bank_account": {
+            "bank_name": "中国工商银行",
+            "account_name": merchant["legal_name"],
+            "account_number": "6222020200112233445",
+        },
+    }
+    return await created_id(await owner.platform.post("/v1/contracts", json=body))
+
+
+_batch_days = itertools.count()
+
+
+async def _settlement_rows(owner: Owner) -> tuple[str, str]:
+    """A batch of merchant A and its payout, written as a run would."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from tongka.ids import new_id
+    from tongka.settlement.models import Payout, SettlementBatch
+
+    now = datetime(2026, 10, 9, tzinfo=UTC)
+    batch_id, payout_id = new_id("stb"), new_id("pyo")
+    day = date(2026, 1, 1) + timedelta(days=next(_batch_days))
+    async with owner.database.transaction() as session:
+        session.add(
+            SettlementBatch(
+                id=batch_id,
+                merchant_id=owner.merchant.merchant_id,
+                currency="CNY",
+                business_date=day,
+                contract_id=None,
+                cutoff_at=now,
+                movements=100,
+                carried_in=0,
+                reserve_held=0,
+                reserve_released=0,
+                net=100,
+                line_count=0,
+                payout_date=date(2026, 10, 12),
+                payout_status="paying",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.add(
+            Payout(
+                id=payout_id,
+                batch_id=batch_id,
+                attempt=1,
+                idempotency_key=f"{batch_id}-1",
+                merchant_id=owner.merchant.merchant_id,
+                currency="CNY",
+                amount=100,
+                status="unknown",
+                account_last4="3445",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return batch_id, payout_id
+
+
+@sample("settlement_batches")
+async def a_settlement_batch(owner: Owner) -> str:
+    return (await _settlement_rows(owner))[0]
+
+
+@sample("payouts")
+async def a_payout(owner: Owner) -> str:
+    return (await _settlement_rows(owner))[1]

@@ -16,6 +16,7 @@ from tongka.api.errors import install_error_handlers
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
+from tongka.api.settlement import router as settlement_router
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
@@ -80,5 +81,6 @@ def create_app(
     app.include_router(cards.public_router)
     app.include_router(redemptions_router)
     app.include_router(redemption_controls_router)
+    app.include_router(settlement_router)
     install_console(app)
     return app

@@ -534,4 +534,35 @@ MESSAGES: dict[str, Message] = {
     "payment_codes_unavailable": M(
         N_("Payment codes are not available yet; use the card number and secret.")
     ),
+    # settlement
+    "contract_invalid": M(
+        N_("%(field)s is out of range for a contract."), N_("A contract term is out of range.")
+    ),
+    "contract_retroactive": M(
+        N_(
+            "A contract version applies from today or later, after the latest version; what happened keeps its terms."
+        )
+    ),
+    "settlement_account_name_mismatch": M(
+        N_("The settlement account must be in the merchant's verified name, %(verified_name)s."),
+        N_("The settlement account must be in the merchant's verified name."),
+    ),
+    "merchant_not_verified": M(N_("Only a verified merchant can have a contract.")),
+    "contract_conflict": M(
+        N_("Another contract version was written at the same time; reload and try again.")
+    ),
+    "contract_not_found": M(N_("No such contract.")),
+    "settlement_batch_not_found": M(N_("No such settlement batch.")),
+    "payout_not_found": M(N_("No such payout.")),
+    "not_a_business_day": M(
+        N_("%(date)s is not a business day: its movements are settled on the next one."),
+        N_("This is not a business day: its movements are settled on the next one."),
+    ),
+    "split_invalid": M(
+        N_("This split rule cannot divide the amount: %(problem)s."),
+        N_("This split rule cannot divide the amount."),
+    ),
+    "invalid_calendar_day": M(
+        N_("Name the day, e.g. the Spring Festival or a make-up working day.")
+    ),
 }
