@@ -93,6 +93,45 @@ MESSAGES: dict[str, Message] = {
     "notification_signature_invalid": M(
         N_("The payment notification's signature does not verify; it was ignored.")
     ),
+    "payment_not_found": M(N_("No such payment, or not visible to you.")),
+    "payment_purpose_unknown": M(N_("Payments for this purpose are not accepted.")),
+    "channel_unknown": M(N_("There is no such payment channel.")),
+    "notification_mismatch": M(
+        N_(
+            "The payment notification does not match the payment (amount, currency or payment); it was refused."
+        )
+    ),
+    "no_channel_available": M(
+        N_("No payment channel can take this payment right now; try another method or later.")
+    ),
+    "channel_not_usable": M(
+        N_(
+            "This payment channel cannot take this payment now (disabled, unavailable, or outside its limits)."
+        )
+    ),
+    "payment_not_refundable": M(N_("Only a paid payment can be refunded.")),
+    "refund_exceeds_payment": M(
+        N_("At most %(refundable)s of this payment is left to refund."),
+        N_("The refund is more than what is left of the payment."),
+    ),
+    "refund_id_conflict": M(N_("This refund id was already used for another refund.")),
+    "invalid_refund_id": M(N_("A refund id is 1 to 64 letters, digits, '-' or '_'.")),
+    "payment_already_paid": M(N_("The payment is already paid; refund it instead.")),
+    "invalid_fee_rate": M(
+        N_("A fee rate is a decimal fraction from 0 to %(maximum)s."),
+        N_("A fee rate is a decimal fraction from 0 to 0.2."),
+    ),
+    "invalid_fee_fixed": M(N_("The fixed part of a fee is a non-negative amount.")),
+    "invalid_channel_limits": M(
+        N_(
+            "A channel's minimum is at least ¥0.01 and its maximum is not below it; a preference is from -1000 to 1000."
+        )
+    ),
+    "reserve_transfer_exceeds_fee_income": M(
+        N_("At most %(available)s of fee income is left to move to the operating account."),
+        N_("The transfer is more than the fee income not yet moved."),
+    ),
+    "reserve_transfer_conflict": M(N_("This transfer id was already used for another transfer.")),
     "account_not_found": M(N_("The ledger account does not exist.")),
     "account_conflict": M(N_("The ledger account is already open with other settings.")),
     "invalid_account": M(N_("Not a valid ledger account id.")),
@@ -480,16 +519,26 @@ MESSAGES: dict[str, Message] = {
         N_("This limit is above the platform's bound of %(bound)s."),
         N_("This limit is above the platform's bound."),
     ),
-    "redemption_limit_invalid": M(N_("A limit must be a positive whole number, or empty for none.")),
-    "challenge_required": M(N_("The holder must confirm this payment with the code texted to their phone.")),
+    "redemption_limit_invalid": M(
+        N_("A limit must be a positive whole number, or empty for none.")
+    ),
+    "challenge_required": M(
+        N_("The holder must confirm this payment with the code texted to their phone.")
+    ),
     "challenge_failed": M(
         N_("The confirmation code is wrong; %(attempts_left)s tries left."),
         N_("The confirmation code is wrong."),
     ),
     "challenge_locked": M(N_("Too many wrong confirmation codes; start the payment again.")),
     "challenge_expired": M(N_("The confirmation code has expired; start the payment again.")),
-    "challenge_invalid": M(N_("This confirmation does not belong to this payment, or was already used.")),
-    "challenge_unavailable": M(N_("This payment needs the holder's confirmation, but the card has no holder phone to text.")),
+    "challenge_invalid": M(
+        N_("This confirmation does not belong to this payment, or was already used.")
+    ),
+    "challenge_unavailable": M(
+        N_(
+            "This payment needs the holder's confirmation, but the card has no holder phone to text."
+        )
+    ),
     "payment_code_unknown": M(N_("This is not a valid payment code.")),
     "payment_code_used": M(N_("This payment code was already used; ask for a new one.")),
     "payment_code_expired": M(N_("This payment code has expired; ask the holder to refresh it.")),
@@ -497,11 +546,21 @@ MESSAGES: dict[str, Message] = {
     # redemption
     "redemption_not_found": M(N_("No such redemption.")),
     "allocation_invalid": M(N_("Give every card its share; the shares must add up to the amount.")),
-    "refund_exceeds_redeemed": M(N_("A refund cannot exceed what was taken less what was refunded already.")),
-    "refund_card_unavailable": M(N_("The card is expired or closed: the value cannot go back onto it. Refund another way.")),
-    "redemption_not_refundable": M(N_("Nothing was taken by this redemption, so nothing can be refunded.")),
-    "authorization_not_open": M(N_("This authorization was already captured, voided, reversed or has expired.")),
+    "refund_exceeds_redeemed": M(
+        N_("A refund cannot exceed what was taken less what was refunded already.")
+    ),
+    "refund_card_unavailable": M(
+        N_("The card is expired or closed: the value cannot go back onto it. Refund another way.")
+    ),
+    "redemption_not_refundable": M(
+        N_("Nothing was taken by this redemption, so nothing can be refunded.")
+    ),
+    "authorization_not_open": M(
+        N_("This authorization was already captured, voided, reversed or has expired.")
+    ),
     "capture_exceeds_hold": M(N_("A capture cannot exceed the authorized amount.")),
     "store_not_allowed": M(N_("You may redeem only at your own store and its terminals.")),
-    "payment_codes_unavailable": M(N_("Payment codes are not available yet; use the card number and secret.")),
+    "payment_codes_unavailable": M(
+        N_("Payment codes are not available yet; use the card number and secret.")
+    ),
 }
