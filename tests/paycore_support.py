@@ -72,7 +72,9 @@ def listener() -> Iterator[RecordingListener]:
 
 @pytest.fixture
 def payment_settings(sandbox_settings: Settings) -> Settings:
-    return sandbox_settings.model_copy(update={"secret_key": "cd" * 32})
+    from tests.conftest import TEST_SECRET_KEY
+
+    return sandbox_settings.model_copy(update={"secret_key": TEST_SECRET_KEY})
 
 
 @pytest.fixture
@@ -112,3 +114,37 @@ async def start(
 def real_now() -> datetime:
     """The sandbox stamps times with the wall clock; tests that compare dates use this."""
     return datetime.now(UTC)
+
+
+class _Accepting:
+    async def payment_succeeded(
+        self, session: AsyncSession, payment: PaymentView, *, now: datetime
+    ) -> PaymentOutcome:
+        return PaymentOutcome.FULFILLED
+
+
+async def cash_payment(database: Any, merchant_id: str, amount: int = 10_000) -> str:
+    """A paid cash payment of ``merchant_id`` made through the service (no ledger posting)."""
+    from tests.conftest import TEST_SECRET_KEY
+    from tongka.payments.adapters.cash import Cash
+    from tongka.payments.channel import ChannelName
+
+    purposes.register_listener("sample", _Accepting())
+    settings = Settings(environment="test", secret_key=TEST_SECRET_KEY)
+    now = real_now()
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with database.transaction() as session:
+            started = await start_payment(
+                session,
+                purpose_kind="sample",
+                purpose_id="ord_sample",
+                merchant_id=merchant_id,
+                amount_minor=amount,
+                currency="CNY",
+                method=PaymentMethod.CASH,
+                channel=ChannelName.CASH,
+                expires_at=now + timedelta(minutes=15),
+                now=now,
+                settings=settings,
+            )
+    return started.payment.id

@@ -227,3 +227,14 @@ async def an_acceptance_agreement(owner: Owner) -> str:
 
 
 BODIES[("POST", "/v1/cards/{card_id}/holder_bindings")] = {"phone": "13800138000"}
+
+
+# --- payments -----------------------------------------------------------------------------
+
+
+@sample("payments")
+async def a_payment(owner: Owner) -> str:
+    """A cash payment at merchant A's till (no channel to call; its listener does nothing)."""
+    from tests.paycore_support import cash_payment
+
+    return await cash_payment(owner.database, owner.merchant.merchant_id)

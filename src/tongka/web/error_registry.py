@@ -131,6 +131,7 @@ MESSAGES: dict[str, Message] = {
         N_("At most %(available)s of fee income is left to move to the operating account."),
         N_("The transfer is more than the fee income not yet moved."),
     ),
+    "invalid_transfer_id": M(N_("A transfer id is 1 to 64 characters.")),
     "reserve_transfer_conflict": M(N_("This transfer id was already used for another transfer.")),
     "account_not_found": M(N_("The ledger account does not exist.")),
     "account_conflict": M(N_("The ledger account is already open with other settings.")),
