@@ -115,6 +115,8 @@ JOBS: list[Job] = [
         2,
         dead_letters="tongka.cards.jobs:failed_batches_letters",
     ),
+    Job("payments.poll_expiring", "tongka.payments.jobs:poll_expiring", 10),
+    Job("payments.check_channels", "tongka.payments.jobs:check_channels", 30),
 ]
 
 

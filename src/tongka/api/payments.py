@@ -20,7 +20,9 @@ import structlog
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from tongka.api.cards.common import AmountIn, QuotaIn
 from tongka.api.errors import ERROR_RESPONSES
+from tongka.currencies import EnabledCurrency, require_enabled
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized, Public
 from tongka.edge.schemas import ObjectId, RequestModel
@@ -210,8 +212,7 @@ class ChannelOut(BaseModel):
 
 
 def _methods(settings: Any, name: ChannelName) -> list[str]:
-    adapter = registry.channels(settings).get(name)
-    return sorted(method.value for method in adapter.methods) if adapter else []
+    return sorted(method.value for method in registry.channel_methods(name))
 
 
 @router.get("/v1/channels", summary="Payment channels: configuration and health (platform)")
@@ -221,6 +222,7 @@ async def list_channels(
     settings: SettingsDep,
     currency: Annotated[str, Query(pattern="^[A-Z]{3}$")] = "CNY",
 ) -> list[ChannelOut]:
+    require_enabled(currency)
     health = await channel_health(session)
     return [
         ChannelOut.of(config, health[config.channel], _methods(settings, config.channel))
@@ -230,15 +232,15 @@ async def list_channels(
 
 class ChannelIn(RequestModel):
     name: ChannelName
-    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
+    currency: EnabledCurrency = "CNY"
     enabled: StrictBool
     fee_rate: str = Field(
         pattern=r"^\d{1,3}(\.\d{1,8})?$", examples=["0.006"], description="A decimal fraction."
     )
-    fee_fixed: MoneyModel = Field(default_factory=lambda: MoneyModel(amount=0))
-    min_amount: MoneyModel = Field(default_factory=lambda: MoneyModel(amount=1))
-    max_amount: MoneyModel | None = None
-    preference: StrictInt = 0
+    fee_fixed: QuotaIn = Field(default_factory=lambda: QuotaIn(amount=0, currency="CNY"))
+    min_amount: AmountIn = Field(default_factory=lambda: AmountIn(amount=1, currency="CNY"))
+    max_amount: AmountIn | None = None
+    preference: StrictInt = Field(default=0, ge=-1000, le=1000)
 
 
 @router.put("/v1/channels", summary="Configure a payment channel (platform)")
@@ -250,7 +252,7 @@ async def put_channel(
     settings: SettingsDep,
 ) -> ChannelOut:
     for field_name in ("fee_fixed", "min_amount", "max_amount"):
-        amount: MoneyModel | None = getattr(body, field_name)
+        amount: AmountIn | None = getattr(body, field_name)
         if amount is not None and amount.currency != body.currency:
             raise InvalidRequest(
                 f"{field_name} must be in {body.currency}.",
@@ -323,6 +325,7 @@ async def read_reserve(
     session: SessionDep,
     currency: Annotated[str, Query(pattern="^[A-Z]{3}$")] = "CNY",
 ) -> ReserveOut:
+    require_enabled(currency)
     return ReserveOut.of(await reserve_figures(session, currency))
 
 
@@ -330,7 +333,7 @@ class ReserveTransferIn(RequestModel):
     transfer_id: str = Field(
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$", examples=["fees-2026-12"]
     )
-    amount: MoneyModel
+    amount: AmountIn
     memo: str = Field(default="", max_length=200)
 
 

@@ -37,8 +37,8 @@ class Cover:
     currency: str
     by_code: dict[str, int] = field(default_factory=dict)
 
-    def amount(self, code: AccountCode) -> int:
-        return self.by_code.get(code.value, 0)
+    def amount(self, code: AccountCode | str) -> int:
+        return self.by_code.get(str(code), 0)
 
     @property
     def customer_money(self) -> int:

@@ -8,10 +8,24 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from tongka.config import Settings
-from tongka.payments.adapters import build_channels
-from tongka.payments.channel import ChannelName, PaymentChannel
+from tongka.payments.adapters import (
+    Alipay,
+    BankTransfer,
+    Cash,
+    UnionPay,
+    WeChatPay,
+    build_channels,
+)
+from tongka.payments.channel import ChannelName, PaymentChannel, PaymentMethod
 from tongka.payments.errors import UnknownChannel
 
+ADAPTER_CLASSES: dict[ChannelName, type[WeChatPay | Alipay | UnionPay | BankTransfer | Cash]] = {
+    ChannelName.WECHAT: WeChatPay,
+    ChannelName.ALIPAY: Alipay,
+    ChannelName.UNIONPAY: UnionPay,
+    ChannelName.BANK_TRANSFER: BankTransfer,
+    ChannelName.CASH: Cash,
+}
 _built: dict[tuple[str, str], dict[ChannelName, PaymentChannel]] = {}
 _overrides: list[Mapping[ChannelName, PaymentChannel]] = []
 
@@ -23,6 +37,13 @@ def channels(settings: Settings) -> Mapping[ChannelName, PaymentChannel]:
     if key not in _built:
         _built[key] = build_channels(settings)
     return _built[key]
+
+
+def channel_methods(name: ChannelName) -> frozenset[PaymentMethod]:
+    """The methods a channel takes (its adapter class says; no keys or client needed)."""
+    if _overrides and name in _overrides[-1]:
+        return _overrides[-1][name].methods
+    return ADAPTER_CLASSES[name].methods
 
 
 def channel(settings: Settings, name: ChannelName | str) -> PaymentChannel:
