@@ -195,3 +195,32 @@ async def test_a_failed_probe_opens_the_circuit_again(
     assert health.opened_until == later + timedelta(
         seconds=payment_settings.payments_circuit_cooldown_seconds
     )
+
+
+async def test_a_refused_payment_leaves_no_row_but_the_breaker_counts(
+    database: Database,
+    payment_settings: Settings,
+    flaky_unionpay: Flaky,
+    listener: RecordingListener,
+) -> None:
+    from sqlalchemy import func, select
+
+    from tongka.payments.models import Payment
+
+    # a declined payment code (a definite answer): refused, nothing written
+    async with database.transaction() as session:
+        with pytest.raises(ChannelError):
+            await start(
+                session,
+                payment_settings,
+                real_now(),
+                method=PaymentMethod.PAYMENT_CODE,
+                payer_code="131234567890120000",
+            )
+        # the only candidate failing retryably: refused, but its error is counted
+        with pytest.raises(ChannelError):
+            await start(session, payment_settings, real_now(), channel=ChannelName.UNIONPAY)
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Payment)) == 0
+        health = (await channel_health(session))[ChannelName.UNIONPAY]
+    assert health.consecutive_failures == 1

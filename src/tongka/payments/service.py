@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.config import Settings
+from tongka.db.statements import savepoint
 from tongka.errors import InvalidRequest, amount_detail
 from tongka.events import record_event
 from tongka.ids import new_id
@@ -94,6 +95,50 @@ async def start_payment(
     listener_for(purpose_kind)  # a payment nobody would be told about must not start
     method = PaymentMethod(method)
     named = ChannelName(channel) if channel is not None else None
+    failures: list[tuple[ChannelName, str]] = []
+    try:
+        async with savepoint(session):  # a refused payment leaves no row behind
+            return await _start(
+                session,
+                failures,
+                purpose_kind=purpose_kind,
+                purpose_id=purpose_id,
+                merchant_id=merchant_id,
+                amount_minor=amount_minor,
+                currency=currency,
+                method=method,
+                named=named,
+                payer_code=payer_code,
+                payer_openid=payer_openid,
+                expires_at=expires_at,
+                now=now,
+                settings=settings,
+                description=description,
+            )
+    finally:
+        # kept even when the payment is refused: the breaker must see the channel's errors
+        for name, error in failures:
+            await circuit.record_failure(session, name, error, now=now, settings=settings)
+
+
+async def _start(
+    session: AsyncSession,
+    failures: list[tuple[ChannelName, str]],
+    *,
+    purpose_kind: str,
+    purpose_id: str,
+    merchant_id: str | None,
+    amount_minor: int,
+    currency: str,
+    method: PaymentMethod,
+    named: ChannelName | None,
+    payer_code: str | None,
+    payer_openid: str | None,
+    expires_at: datetime,
+    now: datetime,
+    settings: Settings,
+    description: str | None,
+) -> StartedPayment:
     route = await choose_route(
         session,
         amount_minor=amount_minor,
@@ -135,7 +180,7 @@ async def start_payment(
         payer_code=payer_code,
         payer_openid=payer_openid,
     )
-    instructions = await _create_at_channel(session, payment, route, request, now, settings)
+    instructions = await _create_at_channel(session, payment, route, request, failures, settings)
     payment.instructions = instructions_record(instructions)
     payment.status = PaymentStatus.AWAITING.value
     payment.updated_at = now
@@ -167,7 +212,7 @@ async def _create_at_channel(
     payment: Payment,
     route: Route,
     request: PaymentRequest,
-    now: datetime,
+    failures: list[tuple[ChannelName, str]],
     settings: Settings,
 ) -> PaymentInstructions:
     """Ask the routed channel, then the fallbacks, while failures are the channel's fault."""
@@ -186,13 +231,13 @@ async def _create_at_channel(
         except ChannelError as error:
             if not error.is_retryable:
                 raise  # the channel's definite answer (a declined code): not its fault
-            await circuit.record_failure(session, name, str(error), now=now, settings=settings)
+            failures.append((name, str(error)))  # recorded by start_payment, whatever happens
             log.warning("payments.channel_failed", channel=name.value, error=str(error))
             if index == len(candidates) - 1:
                 raise
             payment.route_reason = f"{payment.route_reason}; {name.value} failed: {error}"[:500]
             continue
-        await circuit.record_success(session, name, now=now)
+        await circuit.record_success(session, name, now=payment.created_at)
         return instructions
     raise AssertionError("unreachable")
 
