@@ -15,7 +15,10 @@ import tongka
 POSTING_FUNCTIONS = {"post_transfers", "post_batch", "post_pending", "void_pending"}
 SOURCE = Path(tongka.__file__).parent
 GATE = "cards/money_gate.py"
-NON_CARD_POSTERS: dict[str, str] = {}  # module -> why it never touches a card account
+NON_CARD_POSTERS: dict[str, str] = {  # module -> why it never touches a card account
+    "payments/statements.py": "channel receivable -> reserve bank and channel fee expense",
+    "payments/reserve.py": "fee income: reserve bank -> operating bank (三分离)",
+}
 
 
 def _posting_sites(path: Path) -> list[str]:
