@@ -191,7 +191,9 @@ async def funded_card(
     bonus: int = 0,
     holder_id: str | None = None,
 ) -> service.IssuedCard:
-    """An active card of ``product`` loaded from the reserve bank (bonus from equity)."""
+    """An active card of ``product`` loaded from the reserve bank, its bonus too (as if the
+    merchant had paid its promotion into the reserve: customer money covers both, which
+    ``ledger verify`` checks)."""
     await grant_quota(session, now, 10**12, product.merchant_id)
     issued = await service.issue_card(
         session,
@@ -208,7 +210,7 @@ async def funded_card(
         debit_account_id=await reserve_account(session, now),
         amount=amount,
         bonus=bonus,
-        bonus_account_id=await system_account(session, AccountCode.OPENING_EQUITY, "CNY", now=now),
+        bonus_account_id=await reserve_account(session, now),
     )
     await service.activate_card(
         session, issued.card.id, actor="user:test", now=now, funding=funding

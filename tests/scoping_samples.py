@@ -359,3 +359,14 @@ async def a_settlement_batch(owner: Owner) -> str:
 @sample("payouts")
 async def a_payout(owner: Owner) -> str:
     return (await _settlement_rows(owner))[1]
+
+
+# --- payments -----------------------------------------------------------------------------
+
+
+@sample("payments")
+async def a_payment(owner: Owner) -> str:
+    """A cash payment at merchant A's till (no channel to call; its listener does nothing)."""
+    from tests.paycore_support import cash_payment
+
+    return await cash_payment(owner.database, owner.merchant.merchant_id)

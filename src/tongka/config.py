@@ -83,6 +83,17 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8100",
         description="Base URL of the sandbox payment gateway (``tongka sandbox-gateway``).",
     )
+    payments_notify_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Our public base URL the channels send notifications to "
+        "(``<this>/v1/channels/<name>/notify``).",
+    )
+    payments_circuit_failures: int = Field(
+        default=5, ge=1, description="Consecutive channel errors that open its circuit."
+    )
+    payments_circuit_cooldown_seconds: int = Field(
+        default=60, ge=1, description="How long an open circuit skips its channel."
+    )
 
     @property
     def resolved_database_url(self) -> str:

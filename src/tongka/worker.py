@@ -116,6 +116,8 @@ JOBS: list[Job] = [
         dead_letters="tongka.cards.jobs:failed_batches_letters",
     ),
     Job("settlement.settle_daily", "tongka.settlement.jobs:settle_daily", 600),
+    Job("payments.poll_expiring", "tongka.payments.jobs:poll_expiring", 10),
+    Job("payments.check_channels", "tongka.payments.jobs:check_channels", 30),
 ]
 
 

@@ -88,6 +88,7 @@ async def test_verify_passes_on_honest_books_and_reports_every_check(
         "stored balances equal the sum of transfers",
         "no account crosses its limit",
         "transfers join existing accounts of their currency",
+        "customer money covers what is owed",
         "hash chain recomputes",
         "every settled transfer is sealed",
     ]
@@ -159,6 +160,7 @@ async def test_verify_catches_a_tampered_balance_row(database: Database, clock: 
     assert set(failed) == {
         "debits equal credits per currency",
         "stored balances equal the sum of transfers",
+        "customer money covers what is owed",  # the forged 5000 on the card is not covered
     }
     assert "card-2" in failed["stored balances equal the sum of transfers"]
 
@@ -227,3 +229,24 @@ async def test_the_books_check_after_every_test_fails_on_broken_books(
             .where(LedgerBalance.account_id == "card-1")
             .values(credits_posted=LedgerBalance.credits_posted - 1)
         )
+
+
+async def test_verify_names_a_card_balance_customer_money_does_not_cover(
+    database: Database, clock: FixedClock
+) -> None:
+    # given a card loaded from the platform's equity instead of customer money
+    from tests.ledger_support import card_spec as card
+    from tongka.ledger import AccountCode, AccountSpec, AccountType
+
+    equity = AccountSpec("equity", "CNY", AccountType.EQUITY, AccountCode.OPENING_EQUITY)
+    await open_accounts(database, card("card-x"), equity, now=clock.now())
+    async with database.transaction() as session:
+        await post_transfers(session, [transfer("gift", "equity", "card-x", 700)], now=clock.now())
+    await fund(database, "card-x", 200, now=clock.now())
+    # when verified, then the cover check fails naming the shortfall
+    failed = _failed(await _verify(database, clock))
+    assert list(failed) == ["customer money covers what is owed"]
+    assert (
+        "CNY: reserve + channel receivables 200 < " in failed["customer money covers what is owed"]
+    )
+    assert "(short by 700)" in failed["customer money covers what is owed"]

@@ -19,6 +19,8 @@ GATE = "cards/money_gate.py"
 NON_CARD_POSTERS: dict[str, str] = {
     "settlement/runs.py": "rolling reserve: merchant payable <-> the merchant's reserve held",
     "settlement/payouts.py": "payouts: merchant payable -> reserve bank, and back on a failure",
+    "payments/statements.py": "channel receivable -> reserve bank and channel fee expense",
+    "payments/reserve.py": "fee income: reserve bank -> operating bank (三分离)",
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.ledger.balances import Delta, transfer_effects
+from tongka.ledger.cover import covers
 from tongka.ledger.models import LedgerAccount, LedgerBalance, LedgerBlock, LedgerBlockEntry
 from tongka.ledger.queries import transfer_from_row, transfers_table
 from tongka.ledger.sealing import GENESIS_HASH, LATE_SEAL_GRACE, block_hash, seal_pending_blocks
@@ -311,12 +312,30 @@ async def check_all_sealed(session: AsyncSession, report: VerifyReport, now: dat
     )
 
 
+async def check_cover(session: AsyncSession, report: VerifyReport) -> None:
+    """Customer money (reserve + channel receivables) covers card balances, card bonuses,
+    merchant payables and promotion budgets, per currency (``ledger.cover``)."""
+    found = await covers(session)
+    report.add(
+        "customer money covers what is owed",
+        [
+            f"{cover.currency}: reserve + channel receivables {cover.customer_money} < "
+            f"cards + bonuses + merchant payables + promotion budgets {cover.owed} "
+            f"(short by {-cover.surplus})"
+            for cover in found
+            if not cover.is_covered
+        ],
+        f"{len(found)} currencies covered",
+    )
+
+
 async def verify_ledger(session: AsyncSession, now: datetime) -> VerifyReport:
     """Seal what is committed, then run every check; ``report.ok`` only if all hold."""
     report = VerifyReport()
     sealed = await seal_pending_blocks(session, now, full_scan=True, wait=True)
     report.add("seal committed transfers", [], f"sealed {sealed} new transfers")
     await check_balances(session, report)
+    await check_cover(session, report)
     await check_chain(session, report)
     await check_all_sealed(session, report, now)
     return report

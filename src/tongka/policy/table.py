@@ -87,6 +87,13 @@ class Action(enum.StrEnum):
     PAYOUT_READ = "payout.read"
     SETTLEMENT_RUN = "settlement.run"
     CALENDAR_MANAGE = "calendar.manage"
+    # Payments: channels, the reserve (备付金), statements.
+    PAYMENT_READ = "payment.read"
+    CHANNEL_READ = "channel.read"
+    CHANNEL_MANAGE = "channel.manage"
+    RESERVE_READ = "reserve.read"
+    RESERVE_TRANSFER = "reserve.transfer"
+    STATEMENT_IMPORT = "statement.import"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -219,4 +226,12 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.PAYOUT_READ: (platform(), merchant(*MANAGER)),
     Action.SETTLEMENT_RUN: (platform("admin", "finance"),),
     Action.CALENDAR_MANAGE: (platform("admin", "finance"),),
+    # Payments: a merchant reads its own; the platform configures channels; finance watches
+    # the reserve, moves fee income out of it (三分离) and imports channel statements.
+    Action.PAYMENT_READ: (platform(), merchant(store_bound=True)),
+    Action.CHANNEL_READ: (platform(),),
+    Action.CHANNEL_MANAGE: (platform("admin"),),
+    Action.RESERVE_READ: (platform("admin", "finance"),),
+    Action.RESERVE_TRANSFER: (platform("admin", "finance"),),
+    Action.STATEMENT_IMPORT: (platform("admin", "finance"),),
 }

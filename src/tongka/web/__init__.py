@@ -36,6 +36,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.till",
     "tongka.web.pages.payment_code",
     "tongka.web.pages.redemption_report",
+    "tongka.web.pages.payments",
 ]
 
 

@@ -93,6 +93,46 @@ MESSAGES: dict[str, Message] = {
     "notification_signature_invalid": M(
         N_("The payment notification's signature does not verify; it was ignored.")
     ),
+    "payment_not_found": M(N_("No such payment, or not visible to you.")),
+    "payment_purpose_unknown": M(N_("Payments for this purpose are not accepted.")),
+    "channel_unknown": M(N_("There is no such payment channel.")),
+    "notification_mismatch": M(
+        N_(
+            "The payment notification does not match the payment (amount, currency or payment); it was refused."
+        )
+    ),
+    "no_channel_available": M(
+        N_("No payment channel can take this payment right now; try another method or later.")
+    ),
+    "channel_not_usable": M(
+        N_(
+            "This payment channel cannot take this payment now (disabled, unavailable, or outside its limits)."
+        )
+    ),
+    "payment_not_refundable": M(N_("Only a paid payment can be refunded.")),
+    "refund_exceeds_payment": M(
+        N_("At most %(refundable)s of this payment is left to refund."),
+        N_("The refund is more than what is left of the payment."),
+    ),
+    "refund_id_conflict": M(N_("This refund id was already used for another refund.")),
+    "invalid_refund_id": M(N_("A refund id is 1 to 64 letters, digits, '-' or '_'.")),
+    "payment_already_paid": M(N_("The payment is already paid; refund it instead.")),
+    "invalid_fee_rate": M(
+        N_("A fee rate is a decimal fraction from 0 to %(maximum)s."),
+        N_("A fee rate is a decimal fraction from 0 to 0.2."),
+    ),
+    "invalid_fee_fixed": M(N_("The fixed part of a fee is a non-negative amount.")),
+    "invalid_channel_limits": M(
+        N_(
+            "A channel's minimum is at least ¥0.01 and its maximum is not below it; a preference is from -1000 to 1000."
+        )
+    ),
+    "reserve_transfer_exceeds_fee_income": M(
+        N_("At most %(available)s of fee income is left to move to the operating account."),
+        N_("The transfer is more than the fee income not yet moved."),
+    ),
+    "invalid_transfer_id": M(N_("A transfer id is 1 to 64 characters.")),
+    "reserve_transfer_conflict": M(N_("This transfer id was already used for another transfer.")),
     "account_not_found": M(N_("The ledger account does not exist.")),
     "account_conflict": M(N_("The ledger account is already open with other settings.")),
     "invalid_account": M(N_("Not a valid ledger account id.")),

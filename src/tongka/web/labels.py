@@ -13,6 +13,18 @@ from jinja2.runtime import Context
 from tongka.web.i18n import DEFAULT_LANGUAGE, N_, gettext
 
 LABELS: dict[str, dict[str, str]] = {
+    "payment_channel": {
+        "wechat": N_("WeChat Pay"),
+        "alipay": N_("Alipay"),
+        "unionpay": N_("UnionPay"),
+        "bank_transfer": N_("Bank transfer"),
+        "cash": N_("Cash"),
+    },
+    "circuit": {
+        "closed": N_("Healthy"),
+        "open": N_("Skipped (failing)"),
+        "half_open": N_("Probing"),
+    },
     # actions offered on pages (buttons, confirmations)
     "action": {
         "activate": N_("Activate"),

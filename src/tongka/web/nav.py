@@ -46,6 +46,8 @@ NAV: list[NavItem] = [
     NavItem("card_products", N_("Card products"), "/console/card_products", Action.PRODUCT_READ),
     NavItem("cards", N_("Cards"), "/console/cards", Action.CARD_SEARCH),
     NavItem("card_batches", N_("Card batches"), "/console/card_batches", Action.BATCH_READ),
+    NavItem("channels", N_("Payment channels"), "/console/channels", Action.CHANNEL_READ),
+    NavItem("reserve", N_("Reserve funds"), "/console/reserve", Action.RESERVE_READ),
 ]
 
 
