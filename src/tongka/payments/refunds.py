@@ -100,9 +100,7 @@ async def refund_payment(
         select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
     )
     if payment is None:
-        raise PaymentNotFound(
-            f"there is no payment {payment_id}", param="payment_id", details={"object": "payment"}
-        )
+        raise PaymentNotFound("No such payment.", param="payment_id", details={"object": "payment"})
     async with savepoint(session):
         inserted = await _insert_refund(
             session, refund_id, payment, amount_minor, reason, is_automatic, now

@@ -251,9 +251,7 @@ async def _load(session: AsyncSession, payment_id: str) -> Payment:
         select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
     )
     if payment is None:
-        raise PaymentNotFound(
-            f"there is no payment {payment_id}", param="payment_id", details={"object": "payment"}
-        )
+        raise PaymentNotFound("No such payment.", param="payment_id", details={"object": "payment"})
     return payment
 
 
@@ -263,9 +261,7 @@ async def get_payment(
     """A payment; with ``merchant_id`` only that merchant's (another's answers not found)."""
     payment = await _load(session, payment_id)
     if merchant_id is not None and payment.merchant_id != merchant_id:
-        raise PaymentNotFound(
-            f"there is no payment {payment_id}", param="payment_id", details={"object": "payment"}
-        )
+        raise PaymentNotFound("No such payment.", param="payment_id", details={"object": "payment"})
     return view_of(payment)
 
 
