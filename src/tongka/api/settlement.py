@@ -334,7 +334,9 @@ async def list_lines(
     batch_id: ObjectId,
     principal: Annotated[Principal, Authorized(Action.SETTLEMENT_READ)],
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="The last line id of the previous page.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="The last line id of the previous page.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LINES)] = 100,
 ) -> LinesOut:
     batch = await _batch(session, principal, batch_id)
