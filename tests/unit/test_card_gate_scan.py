@@ -15,7 +15,10 @@ import tongka
 POSTING_FUNCTIONS = {"post_transfers", "post_batch", "post_pending", "void_pending"}
 SOURCE = Path(tongka.__file__).parent
 GATE = "cards/money_gate.py"
-NON_CARD_POSTERS: dict[str, str] = {}  # module -> why it never touches a card account
+NON_CARD_POSTERS: dict[str, str] = {  # module -> why it never touches a card account
+    "settlement/runs.py": "rolling reserve: merchant payable <-> merchant reserve",
+    "settlement/payouts.py": "payouts and their returns: merchant payable <-> reserve bank",
+}
 
 
 def _posting_sites(path: Path) -> list[str]:

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import Response
 from sqlalchemy import func, select
 
-from tongka.api.settlement import batch_lines, statement_csv
 from tongka.edge.schemas import ObjectId
 from tongka.policy import Action, scope_of
 from tongka.settlement import contracts
 from tongka.settlement.errors import BatchNotFound
 from tongka.settlement.models import MerchantContract, Payout, SettlementBatch
+from tongka.settlement.statements import batch_lines, statement_csv
 from tongka.web.console import Console, console_router
 from tongka.web.i18n import N_
 from tongka.web.nav import NavItem, register_nav_item
