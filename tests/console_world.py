@@ -80,6 +80,39 @@ def console_pages(app: Any) -> dict[str, Action | None]:
     return pages
 
 
+async def _settlement_batch(session: Any, merchant_id: str, now: datetime) -> str:
+    """A settled day of the canteen (the settlement pages' sample)."""
+    from datetime import date
+
+    from tongka.ids import new_id
+    from tongka.settlement.models import SettlementBatch
+
+    batch_id = new_id("stb")
+    session.add(
+        SettlementBatch(
+            id=batch_id,
+            merchant_id=merchant_id,
+            currency="CNY",
+            business_date=date(2026, 10, 9),
+            contract_id=None,
+            cutoff_at=now,
+            movements=0,
+            carried_in=0,
+            reserve_held=0,
+            reserve_released=0,
+            net=0,
+            line_count=0,
+            payout_date=date(2026, 10, 12),
+            payout_status="carried",
+            carry_reason="zero",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await session.flush()
+    return batch_id
+
+
 async def build_world(database: Database, settings: Settings, now: datetime) -> ConsoleWorld:
     credentials = json.loads((await load_demo_data(database, settings, now)).read_text())
     canteen = credentials["merchants"][0]
@@ -126,6 +159,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             now=now,
             reference="演示批次",
         )
+        settlement_batch_id = await _settlement_batch(session, canteen["id"], now)
         tokens = []
         for name, email, login in logins:
             result = await identity.login(
@@ -160,6 +194,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "key_id": api_key.id,
             "api_key_id": api_key.id,
             "batch_id": batch.id,
+            "settlement_batch_id": settlement_batch_id,
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],

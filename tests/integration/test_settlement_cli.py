@@ -48,3 +48,15 @@ def test_a_day_made_a_holiday_is_not_settled(data_dir: Path) -> None:
 
 def test_a_bad_date_is_a_usage_error(data_dir: Path) -> None:
     assert runner.invoke(app, ["settlement", "run", "--date", "10/09"]).exit_code == 2
+
+
+def test_payouts_are_held_and_released_with_a_reason(data_dir: Path) -> None:
+    held = runner.invoke(app, ["settlement", "hold", "mch_x", "--reason", "风控复核"])
+    released = runner.invoke(
+        app, ["settlement", "hold", "mch_x", "--reason", "复核通过", "--release"]
+    )
+    assert held.exit_code == 0, held.output
+    assert "payouts held" in held.output
+    assert released.exit_code == 0, released.output
+    assert "payouts released" in released.output
+    assert runner.invoke(app, ["settlement", "hold", "mch_x", "--reason", " "]).exit_code == 1

@@ -6,8 +6,6 @@ finance staff write contracts. Every lookup is scoped: another merchant's id is 
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -24,16 +22,16 @@ from tongka.edge.pagination import ListResponse, PageParamsDep, fetch_page
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, ObjectId, RequestModel, ResponseModel
 from tongka.identity.principal import Principal
-from tongka.money import Money, MoneyModel, Rounding
+from tongka.money import MoneyModel, Rounding
 from tongka.policy import Action, scope_of
 from tongka.settlement import contracts
 from tongka.settlement.contracts import BankAccount, ContractTerms
 from tongka.settlement.errors import BatchNotFound, ContractNotFound, PayoutNotFound
 from tongka.settlement.fee_terms import FeeKind, FeeTerms
 from tongka.settlement.models import MerchantContract, Payout, SettlementBatch, SettlementLine
+from tongka.settlement.statements import MAX_LINES, batch_lines, statement_csv
 
 router = APIRouter(tags=["settlement"], route_class=IdempotentRoute, responses=ERROR_RESPONSES)
-MAX_LINES = 1000
 
 
 class FeeTermsIn(RequestModel):
@@ -299,21 +297,6 @@ async def get_batch(
     return BatchOut.of(await _batch(session, principal, batch_id))
 
 
-async def batch_lines(
-    session: SessionDep, batch_id: str, *, after: int = 0, limit: int = MAX_LINES
-) -> list[SettlementLine]:
-    return list(
-        (
-            await session.scalars(
-                select(SettlementLine)
-                .where(SettlementLine.batch_id == batch_id, SettlementLine.id > after)
-                .order_by(SettlementLine.id)
-                .limit(limit)
-            )
-        ).all()
-    )
-
-
 def _line_out(line: SettlementLine, currency: str) -> LineOut:
     return LineOut(
         id=line.id,
@@ -334,7 +317,9 @@ async def list_lines(
     batch_id: ObjectId,
     principal: Annotated[Principal, Authorized(Action.SETTLEMENT_READ)],
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="The last line id of the previous page.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="The last line id of the previous page.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LINES)] = 100,
 ) -> LinesOut:
     batch = await _batch(session, principal, batch_id)
@@ -343,49 +328,6 @@ async def list_lines(
         data=[_line_out(line, batch.currency) for line in lines[:limit]],
         has_more=len(lines) > limit,
     )
-
-
-STATEMENT_COLUMNS = ("业务日期", "发生时间", "类型", "账务流水号", "关联单号", "金额", "手续费")
-
-
-def _yuan(amount: int, currency: str) -> str:
-    return Money.of_minor(amount, currency).to_decimal_string()
-
-
-async def statement_csv(session: SessionDep, batch: SettlementBatch) -> str:
-    """The batch's statement (对账单): one row per line, then the net (UTF-8 with BOM, so
-    a spreadsheet opens the Chinese headings right)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(STATEMENT_COLUMNS)
-    after = 0
-    while lines := await batch_lines(session, batch.id, after=after):
-        for line in lines:
-            writer.writerow(
-                (
-                    batch.business_date.isoformat(),
-                    line.occurred_at.isoformat(),
-                    line.kind,
-                    line.transfer_id or line.source_id or "",
-                    line.reference or "",
-                    _yuan(line.amount, batch.currency),
-                    _yuan(line.fee, batch.currency),
-                )
-            )
-        after = lines[-1].id
-    writer.writerow(
-        (
-            batch.business_date.isoformat(),
-            "",
-            "net",
-            batch.id,
-            "",
-            _yuan(batch.net, batch.currency),
-            "",
-        )
-    )
-    return out.getvalue()
 
 
 @router.get(

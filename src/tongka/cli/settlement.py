@@ -16,6 +16,7 @@ from tongka.db import Database
 from tongka.identity.principal import SYSTEM
 from tongka.policy import Action, authorize
 from tongka.settlement import calendar as business_calendar
+from tongka.settlement import contracts
 from tongka.settlement.payout_channel import HttpPayoutChannel
 from tongka.settlement.service import settle_date
 
@@ -96,5 +97,30 @@ def calendar_set(
             )
         )
         console.print(f"{the_day}: {'working day' if working else 'day off'} ({name})")
+
+    run_with_database(work)
+
+
+@app.command("hold")
+def hold(
+    merchant_id: str = typer.Argument(..., help="The merchant (mch_...)."),
+    reason: str = typer.Option(..., help="Why (recorded with the hold)."),
+    release: bool = typer.Option(False, "--release", help="Lift the hold instead."),
+) -> None:
+    """Hold a merchant's payouts (延迟结算), or lift the hold; batches carry meanwhile."""
+
+    async def work(database: Database, settings: Settings) -> None:
+        authorize(SYSTEM, Action.PAYOUT_HOLD)
+        await database.run(
+            lambda session: contracts.set_payout_hold(
+                session,
+                merchant_id,
+                is_held=not release,
+                reason=reason,
+                actor=SYSTEM.actor,
+                now=SystemClock().now(),
+            )
+        )
+        console.print(f"{merchant_id}: payouts {'released' if release else 'held'} ({reason})")
 
     run_with_database(work)

@@ -17,6 +17,7 @@ from tongka.money import Money, Rounding
 from tongka.settlement.errors import ContractInvalid
 
 MAX_RATE = Decimal("0.2")  # no contract fee is a fifth of the movement or more
+MAX_RATE_PLACES = 10
 
 
 class FeeKind(enum.StrEnum):
@@ -67,6 +68,8 @@ def parse_rate(text: str | Decimal, *, param: str) -> Decimal:
         raise ContractInvalid(
             f"A rate is a fraction from 0 up to {MAX_RATE} (0.006 is 0.6 %).", param=param
         )
+    if -int(rate.as_tuple().exponent) > MAX_RATE_PLACES:
+        raise ContractInvalid(f"A rate has at most {MAX_RATE_PLACES} decimal places.", param=param)
     return rate
 
 

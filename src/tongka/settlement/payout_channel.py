@@ -85,7 +85,7 @@ class HttpPayoutChannel:
                     "account_number": order.account_number,
                 },
             )
-        except httpx.TimeoutException:
+        except httpx.TransportError:  # a timeout, or no answer at all: ask again later
             raise PayoutTimedOut(order.key) from None
         if response.status_code == 504:
             raise PayoutTimedOut(order.key)

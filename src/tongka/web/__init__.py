@@ -37,6 +37,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.payment_code",
     "tongka.web.pages.redemption_report",
     "tongka.web.pages.payments",
+    "tongka.web.pages.settlement",
 ]
 
 

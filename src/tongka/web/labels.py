@@ -144,6 +144,46 @@ LABELS: dict[str, dict[str, str]] = {
         "disabled": N_("Disabled"),
         "enabled": N_("Enabled"),
     },
+    # settlement (the part's pages)
+    "settlement.payout_status": {
+        "building": N_("Being built"),
+        "due": N_("Due"),
+        "paying": N_("Paying out"),
+        "paid": N_("Paid"),
+        "failed": N_("Payout failed"),
+        "carried": N_("Carried forward"),
+        "returned": N_("Returned by the bank"),
+    },
+    "settlement.carry_reason": {
+        "negative": N_("negative net"),
+        "zero": N_("nothing to pay"),
+        "below_minimum": N_("below the minimum payout"),
+        "held": N_("payouts held"),
+        "no_contract": N_("no contract"),
+        "payout_rejected": N_("payout rejected"),
+    },
+    "settlement.payout": {
+        "submitting": N_("Sending"),
+        "unknown": N_("Awaiting the bank"),
+        "paid": N_("Paid"),
+        "rejected": N_("Rejected"),
+        "returned": N_("Returned by the bank"),
+    },
+    "settlement.line": {
+        "redemption": N_("Redemption"),
+        "refund": N_("Refund"),
+        "fee": N_("Fee"),
+        "reserve_hold": N_("Rolling reserve held"),
+        "reserve_release": N_("Rolling reserve released"),
+        "payout_returned": N_("Payout returned"),
+        "carried": N_("Carried from an earlier batch"),
+    },
+    "settlement.fee_kind": {
+        "redemption_own": N_("Redemption at own stores"),
+        "redemption_other_issuer": N_("Redemption of another issuer's card"),
+        "top_up": N_("Top-up"),
+        "buyback_resale": N_("Buy-back resale"),
+    },
 }
 
 

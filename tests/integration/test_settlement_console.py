@@ -1,0 +1,102 @@
+"""The settlement console pages: 结算单 with its lines and statement, 合同 (masked
+account), 结算运行 for the platform's finance staff; a till sees none of them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+
+from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
+from tests.settlement_world import World
+from tongka.api.app import create_app
+from tongka.clock import FixedClock
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.edge.auth import SESSION_COOKIE
+from tongka.identity import service as identity
+
+MON = date(2026, 9, 28)
+
+
+@pytest.fixture
+async def pages(
+    sqlite_database: Database, clock: FixedClock, settings: Settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], str]]:
+    world = World(sqlite_database, clock, settings)
+    till = await world.merchant("mch_a", MON)
+    await world.redeem("mch_a", MON, 10_000)
+    await world.run(MON)
+    [batch] = await world.batches("mch_a")
+    tokens = {}
+    async with sqlite_database.transaction() as session:
+        for name, role, merchant_id, store_id in (
+            ("manager", "merchant_admin", "mch_a", None),
+            ("cashier", "cashier", "mch_a", till.store_id),
+            ("finance", "finance", None, None),
+        ):
+            email = unique_email(name)
+            await identity.create_user(
+                session,
+                email=email,
+                display_name=name,
+                role=role,
+                password=TEST_PASSWORD,
+                actor="test",
+                now=clock.now(),
+                merchant_id=merchant_id,
+                store_id=store_id,
+            )
+            result = await identity.login(
+                session, TEST_KEYS, email=email, password=TEST_PASSWORD, now=clock.now()
+            )
+            assert result.session_token is not None
+            tokens[name] = result.session_token
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client, tokens, batch.id
+
+
+def _as(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    client.cookies = httpx.Cookies({SESSION_COOKIE: token})
+    return client
+
+
+async def test_a_merchant_reads_its_batches_lines_statement_and_contract(
+    pages: tuple[httpx.AsyncClient, dict[str, str], str],
+) -> None:
+    client, tokens, batch_id = pages
+    browser = _as(client, tokens["manager"])
+    batches = await browser.get("/console/settlement_batches")
+    assert batches.status_code == 200
+    assert "结算单" in batches.text
+    assert f'data-batch-id="{batch_id}"' in batches.text
+    batch = await browser.get(f"/console/settlement_batches/{batch_id}")
+    assert batch.status_code == 200
+    assert 'data-line-kind="redemption"' in batch.text
+    assert "¥99.40" in batch.text
+    assert "已出款" in batch.text
+    statement = await browser.get(f"/console/settlement_batches/{batch_id}/statement.csv")
+    rows = list(csv.reader(io.StringIO(statement.text.lstrip("\ufeff"))))
+    assert rows[-1][2:6] == ["net", batch_id, "", "99.40"]
+    contract = await browser.get("/console/contracts")
+    assert contract.status_code == 200
+    assert "**** **** **** 3445" in contract.text
+    assert "6222020200112233445" not in contract.text
+
+
+async def test_a_till_sees_no_settlement_and_finance_sees_the_runs(
+    pages: tuple[httpx.AsyncClient, dict[str, str], str],
+) -> None:
+    client, tokens, batch_id = pages
+    for path in ("/console/settlement_batches", "/console/contracts", "/console/settlement_runs"):
+        assert (await _as(client, tokens["cashier"]).get(path)).status_code == 403, path
+    assert (await _as(client, tokens["manager"]).get("/console/settlement_runs")).status_code == 403
+    runs = await _as(client, tokens["finance"]).get("/console/settlement_runs")
+    assert runs.status_code == 200
+    assert 'data-run-date="2026-09-28"' in runs.text
