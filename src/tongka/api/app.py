@@ -14,6 +14,7 @@ from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
+from tongka.api.receipts import router as receipts_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
 from tongka.clock import Clock, SystemClock
@@ -80,5 +81,6 @@ def create_app(
     app.include_router(cards.public_router)
     app.include_router(redemptions_router)
     app.include_router(redemption_controls_router)
+    app.include_router(receipts_router)
     install_console(app)
     return app
