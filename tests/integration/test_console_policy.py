@@ -132,6 +132,7 @@ PUBLIC_PAGES = {
     "/console/register",
     "/console/consumer/login",
     "/console/balance",
+    "/console/receipts",
 }
 
 

@@ -33,6 +33,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.dashboard",
     "tongka.web.pages.holder",
     "tongka.web.pages.balance",
+    "tongka.web.pages.receipts",
 ]
 
 
