@@ -178,6 +178,7 @@ async def test_a_refund_without_a_payment_receipt_is_refused(
         pytest.param({"merchant_name": " "}, "merchant_name", id="no-merchant-name"),
         pytest.param({"refund_id": "rfd_9"}, "refund_id", id="purchase-naming-a-refund"),
         pytest.param({"kind": ReceiptKind.REFUND}, "refund_id", id="refund-without-its-id"),
+        pytest.param({"kind": "gift"}, "kind", id="unknown-kind"),
         pytest.param(
             {
                 "lines": (

@@ -194,7 +194,10 @@ def _require_minor(value: object, param: str, *, positive: bool = False) -> int:
 def _checked(facts: ReceiptFacts) -> ReceiptFacts:
     """The facts, masked, or ``ReceiptInvalid`` naming the field that is wrong."""
     get_currency(facts.currency)
-    kind = ReceiptKind(facts.kind)
+    try:
+        kind = ReceiptKind(facts.kind)
+    except ValueError:
+        raise ReceiptInvalid(f"{facts.kind!r} is not a kind of receipt.", param="kind") from None
     _require_minor(facts.amount_minor, "amount_minor", positive=True)
     _require_minor(facts.bonus_minor, "bonus_minor")
     if facts.paid_at.tzinfo is None:
@@ -331,7 +334,7 @@ def verify_receipt(receipt: Receipt, *, settings: Settings) -> bool:
 
 
 def _issue_key(facts: ReceiptFacts) -> str:
-    if facts.kind is ReceiptKind.REFUND:
+    if facts.kind == ReceiptKind.REFUND:
         return f"{facts.order_id}/refund/{facts.refund_id}"
     return facts.order_id
 
@@ -443,7 +446,7 @@ def _first_answer(receipt: Receipt, facts: ReceiptFacts) -> Receipt:
     if (stated.amount_minor, stated.currency, stated.kind) != (
         facts.amount_minor,
         facts.currency,
-        ReceiptKind(facts.kind),
+        facts.kind,
     ):
         log.warning(
             "receipt.reissue_differs",
