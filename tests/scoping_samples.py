@@ -20,14 +20,16 @@ The walk fails, naming the collection, when a route has no sample.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from tests.cards_support import cny
+from tests.cards_support import active_product, cny, funded_card
 from tests.factories import TEST_PASSWORD, MerchantWithKey, make_merchant_with_key, unique_email
+from tongka.clock import FixedClock
 from tongka.db import Database
 
 
@@ -227,3 +229,133 @@ async def an_acceptance_agreement(owner: Owner) -> str:
 
 
 BODIES[("POST", "/v1/cards/{card_id}/holder_bindings")] = {"phone": "13800138000"}
+
+
+# --- redemption ---------------------------------------------------------------------------
+
+# the product's redemption limits (``/v1/products/{id}/redemption_limits``) are a card
+# product's; the platform's bounds are per currency (a platform-only route: 403 for both)
+SAMPLES["products"] = a_card_product
+
+
+@sample("redemption_limit_bounds")
+async def a_currency(owner: Owner) -> str:
+    return "CNY"
+
+
+async def _redeemable_card(owner: Owner) -> dict[str, Any]:
+    """A card of merchant A with money on it, as the cards' number and secret."""
+    now = FixedClock().now()
+    async with owner.database.transaction() as session:
+        product = await active_product(session, now, merchant_id=owner.merchant.merchant_id)
+        issued = await funded_card(session, now, product, amount=10_000)
+    return {"number": issued.number, "secret": issued.secret}
+
+
+async def _spend(owner: Owner, path: str) -> dict[str, Any]:
+    body = {
+        "amount": cny(1_000),
+        "store_id": owner.merchant.store_id,
+        "cards": [await _redeemable_card(owner)],
+    }
+    response = await owner.client.post(
+        path, json=body, headers={"Idempotency-Key": f"scope-{path}"}
+    )
+    assert response.status_code in (200, 201), response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+@sample("redemptions")
+async def a_redemption(owner: Owner) -> str:
+    """A purchase's answer lists its redemptions (one per card): the sample is the first."""
+    purchase = await _spend(owner, "/v1/redemptions")
+    redemption_id: str = purchase["allocation"][0]["id"]
+    return redemption_id
+
+
+@sample("authorizations")
+async def an_authorization(owner: Owner) -> str:
+    authorization_id: str = (await _spend(owner, "/v1/authorizations"))["id"]
+    return authorization_id
+
+
+# --- settlement ---------------------------------------------------------------------------
+
+
+@sample("contracts")
+async def a_contract(owner: Owner) -> str:
+    merchant = (await owner.platform.get(f"/v1/merchants/{owner.merchant.merchant_id}")).json()
+    body = {
+        "merchant_id": owner.merchant.merchant_id,
+        "effective_date": "2099-01-01",
+        "fees": {"redemption_own": {"rate": "0.003"}},
+        "bank_account": {
+            "bank_name": "中国工商银行",
+            "account_name": merchant["legal_name"],
+            "account_number": "6222020200112233445",
+        },
+    }
+    return await created_id(await owner.platform.post("/v1/contracts", json=body))
+
+
+_batch_days = itertools.count()
+
+
+async def _settlement_rows(owner: Owner) -> tuple[str, str]:
+    """A batch of merchant A and its payout, written as a run would."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from tongka.ids import new_id
+    from tongka.settlement.models import Payout, SettlementBatch
+
+    now = datetime(2026, 10, 9, tzinfo=UTC)
+    batch_id, payout_id = new_id("stb"), new_id("pyo")
+    day = date(2026, 1, 1) + timedelta(days=next(_batch_days))
+    async with owner.database.transaction() as session:
+        session.add(
+            SettlementBatch(
+                id=batch_id,
+                merchant_id=owner.merchant.merchant_id,
+                currency="CNY",
+                business_date=day,
+                contract_id=None,
+                cutoff_at=now,
+                movements=100,
+                carried_in=0,
+                reserve_held=0,
+                reserve_released=0,
+                net=100,
+                line_count=0,
+                payout_date=date(2026, 10, 12),
+                payout_status="paying",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.add(
+            Payout(
+                id=payout_id,
+                batch_id=batch_id,
+                attempt=1,
+                idempotency_key=f"{batch_id}-1",
+                merchant_id=owner.merchant.merchant_id,
+                currency="CNY",
+                amount=100,
+                status="unknown",
+                account_last4="3445",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return batch_id, payout_id
+
+
+@sample("settlement_batches")
+async def a_settlement_batch(owner: Owner) -> str:
+    return (await _settlement_rows(owner))[0]
+
+
+@sample("payouts")
+async def a_payout(owner: Owner) -> str:
+    return (await _settlement_rows(owner))[1]

@@ -115,6 +115,7 @@ JOBS: list[Job] = [
         2,
         dead_letters="tongka.cards.jobs:failed_batches_letters",
     ),
+    Job("settlement.settle_daily", "tongka.settlement.jobs:settle_daily", 600),
 ]
 
 

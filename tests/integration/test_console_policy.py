@@ -127,6 +127,14 @@ async def test_every_console_page_answers_every_role_as_the_table_says(
     assert checked >= 100
 
 
+def test_the_redemption_pages_are_in_the_walk(settings: Settings) -> None:
+    """The cashier, payment code and report pages are walked, each under its action."""
+    pages = console_pages(create_app(settings))
+    assert pages["/console/till"] is Action.REDEMPTION_CREATE
+    assert pages["/console/me/payment_code"] is Action.PAYMENT_CODE_ISSUE
+    assert pages["/console/redemption_report"] is Action.REDEMPTION_READ
+
+
 PUBLIC_PAGES = {
     "/console/login",
     "/console/register",

@@ -107,6 +107,7 @@ def test_every_route_answering_a_secret_is_never_cached(settings: Settings) -> N
         ("POST", "/console/card_batches/{batch_id}/export"),
         ("POST", "/console/users/{user_id}/reset_password"),  # the temporary password
         ("POST", "/console/balance"),  # a card's balance, answered to its number and secret
+        ("POST", "/console/me/payment_code"),  # a holder's payment code, good for a minute
     }
 
 

@@ -152,3 +152,56 @@ async def test_payment_code_redeems_once_and_limits_decline(
         "limit_exceeded",
     )
     assert (await balance_of(database, world.card_id)).total == 4_000
+
+
+async def test_a_declined_redemption_does_not_burn_the_payment_code(
+    world: World, database: Database
+) -> None:
+    issued = await call(world, "POST", "/v1/me/payment_codes", {"card_id": world.card_id}, "holder")
+    code = issued.json()["code"]
+
+    def redemption(amount: int) -> dict[str, Any]:
+        return {"amount": cny(amount), "cards": [{"payment_code": code}]}
+
+    too_much = await call(world, "POST", "/v1/redemptions", redemption(9_000), "till")
+    fits = await call(world, "POST", "/v1/redemptions", redemption(1_000), "till")
+    spent = await call(world, "POST", "/v1/redemptions", redemption(1_000), "till")
+
+    assert (too_much.json()["status"], too_much.json()["decline_code"]) == (
+        "declined",
+        "insufficient_funds",
+    )
+    assert fits.json()["status"] == "approved", fits.text
+    assert spent.json()["error"]["code"] == "payment_code_used"
+    assert (await balance_of(database, world.card_id)).total == 4_000
+
+
+@pytest.mark.parametrize(
+    ("currency", "code"),
+    [
+        ("§´¤ïÿ", "unknown_currency"),
+        ("ZZZ", "unknown_currency"),
+        ("CNYX", "unknown_currency"),
+        ("USD", "currency_not_enabled"),
+    ],
+)
+async def test_bounds_for_an_unknown_or_refused_currency_are_a_clear_400(
+    world: World, database: Database, currency: str, code: str
+) -> None:
+    before = await call(world, "GET", "/v1/redemption_limit_bounds", None, "admin")
+    answer = await call(
+        world, "PUT", f"/v1/redemption_limit_bounds/{currency}", {"card_daily_count": 3}, "admin"
+    )
+    after = await call(world, "GET", "/v1/redemption_limit_bounds", None, "admin")
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, code)
+    assert answer.json()["error"]["param"] == "currency"
+    assert after.json() == before.json()
+
+
+async def test_bounds_of_an_accepted_currency_may_be_typed_in_lower_case(world: World) -> None:
+    answer = await call(
+        world, "PUT", "/v1/redemption_limit_bounds/cny", {"card_daily_count": 3}, "admin"
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["currency"] == "CNY"

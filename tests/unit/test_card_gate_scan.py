@@ -15,7 +15,11 @@ import tongka
 POSTING_FUNCTIONS = {"post_transfers", "post_batch", "post_pending", "void_pending"}
 SOURCE = Path(tongka.__file__).parent
 GATE = "cards/money_gate.py"
-NON_CARD_POSTERS: dict[str, str] = {}  # module -> why it never touches a card account
+# module -> why it never touches a card account
+NON_CARD_POSTERS: dict[str, str] = {
+    "settlement/runs.py": "rolling reserve: merchant payable <-> the merchant's reserve held",
+    "settlement/payouts.py": "payouts: merchant payable -> reserve bank, and back on a failure",
+}
 
 
 def _posting_sites(path: Path) -> list[str]:

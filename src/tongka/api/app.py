@@ -17,6 +17,7 @@ from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
+from tongka.api.settlement import router as settlement_router
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(cards.public_router)
     app.include_router(redemptions_router)
     app.include_router(redemption_controls_router)
+    app.include_router(settlement_router)
     app.include_router(receipts_router)
     install_console(app)
     return app

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.deps import ClockDep, SessionDep
+from tongka.currencies import require_enabled
+from tongka.edge.deps import ClockDep, SessionDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel
 from tongka.errors import InvalidRequest
@@ -28,7 +29,9 @@ from tongka.redemption import limit_settings
 from tongka.redemption.control_models import RedemptionLimitBounds
 from tongka.redemption.payment_codes import issue_payment_code
 
-router = APIRouter(responses=ERROR_RESPONSES, tags=["redemption controls"])
+router = APIRouter(
+    responses=ERROR_RESPONSES, tags=["redemption controls"], route_class=UnitOfWorkRoute
+)
 
 _COUNTS = ("card_daily_count", "card_terminal_daily_count", "terminal_daily_count")
 _AMOUNTS = {
@@ -195,7 +198,8 @@ async def put_bounds(
     session: SessionDep,
     clock: ClockDep,
 ) -> BoundsOut:
-    currency = currency.upper()
+    # any text can arrive in a path: refused (400 naming the field) unless an accepted code
+    currency = require_enabled(currency.strip().upper(), param="currency")
     values = await limit_settings.set_bounds(
         session, currency, body.values(currency), actor=principal.actor, now=clock.now()
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.api.cards.common import MAX_MINOR, AmountIn, money
 from tongka.api.errors import ERROR_RESPONSES
@@ -33,7 +35,7 @@ from tongka.errors import InvalidRequest
 from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
-from tongka.redemption import aftercare, service
+from tongka.redemption import aftercare, fees, service
 from tongka.redemption.errors import RedemptionNotFound, StoreNotAllowed
 from tongka.redemption.models import Redemption
 
@@ -187,11 +189,51 @@ async def _redeem(
             hold_seconds=hold_seconds or settings.redemption_hold_seconds,
         ),
         keys=card_keys(settings),
-        fee_rate=settings.redemption_fee_rate,
+        fee_rate=await _fees(
+            session,
+            merchant_id,
+            default_rate=settings.redemption_fee_rate,
+            timezone=settings.timezone,
+            now=now,
+        ),
         now=now,
         settings=settings,
     )
+    if purchase.status == "declined" and not purchase.is_replay:
+        await _give_back_codes(session, body)
     return _purchase_out(purchase, now)
+
+
+async def _give_back_codes(session: SessionDep, body: RedeemIn) -> None:
+    """A declined purchase commits its answer, so it must not burn the holder's codes."""
+    from tongka.redemption.payment_codes import give_back_payment_code
+
+    for card in body.cards:
+        if card.payment_code is not None:
+            await give_back_payment_code(session, card.payment_code)
+
+
+async def _fees(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    default_rate: Decimal,
+    timezone: str,
+    now: datetime,
+    issuer_merchant_id: str | None = None,
+) -> Decimal:
+    """The merchant's contract fee terms (or the default rate). Every use of ``fee_rate``
+    in redemption goes through ``fees.fee_of``, which takes both; the services still
+    annotate ``Decimal`` until their rework lands (then: ``fees.FeeRate``)."""
+    found = await fees.redemption_fees(
+        session,
+        merchant_id,
+        default_rate=default_rate,
+        timezone=timezone,
+        now=now,
+        issuer_merchant_id=issuer_merchant_id,
+    )
+    return cast(Decimal, found)
 
 
 @router.post("/v1/redemptions", summary="Redeem: approved, or declined with a code (HTTP 200)")
@@ -381,7 +423,14 @@ async def capture_authorization(
         session,
         record,
         None if body.amount is None else body.amount.amount,
-        fee_rate=settings.redemption_fee_rate,
+        fee_rate=await _fees(
+            session,
+            record.merchant_id,
+            default_rate=settings.redemption_fee_rate,
+            timezone=settings.timezone,
+            now=now,
+            issuer_merchant_id=card.merchant_id if card else None,
+        ),
         bonus_first=product is not None and service.is_bonus_spent_first(product),
         actor=principal.actor,
         now=now,

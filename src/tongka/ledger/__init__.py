@@ -8,7 +8,15 @@ work (a session, a Core connection, or for postings and reads a driver connectio
 from tongka.ledger.accounts import open_account, open_accounts
 from tongka.ledger.batch import post_batch
 from tongka.ledger.posting import post_transfers
-from tongka.ledger.queries import get_balance, get_balances, get_transfer, list_transfers
+from tongka.ledger.queries import (
+    find_transfers,
+    get_balance,
+    get_balances,
+    get_transfer,
+    list_accounts,
+    list_transfers,
+    list_transfers_created,
+)
 from tongka.ledger.two_phase import expire_pending, post_pending, void_pending
 from tongka.ledger.types import (
     AccountCode,
@@ -31,10 +39,13 @@ __all__ = [
     "TransferKind",
     "TransferRequest",
     "expire_pending",
+    "find_transfers",
     "get_balance",
     "get_balances",
     "get_transfer",
+    "list_accounts",
     "list_transfers",
+    "list_transfers_created",
     "open_account",
     "open_accounts",
     "post_batch",

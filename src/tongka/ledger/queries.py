@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, union_all
+from sqlalchemy import Table, func, select, union_all
 
 from tongka.db.statements import AnyUnitOfWork, UnitOfWork, fetch_all
 from tongka.ledger import statements
 from tongka.ledger.accounts import load_accounts
 from tongka.ledger.errors import InvalidTransfer, TransferNotFound
-from tongka.ledger.models import LedgerTransfer
-from tongka.ledger.types import AccountType, Balance, Transfer, TransferKind
+from tongka.ledger.models import LedgerAccount, LedgerTransfer
+from tongka.ledger.types import (
+    AccountCode,
+    AccountSpec,
+    AccountType,
+    Balance,
+    Transfer,
+    TransferKind,
+)
 
 MAX_PAGE_SIZE = 1000
 transfers_table = cast(Table, LedgerTransfer.__table__)
@@ -137,3 +145,78 @@ async def list_transfers(
     merged = union_all(*sides).subquery()
     rows = await session.execute(select(merged).order_by(merged.c.sequence).limit(limit))
     return [transfer_from_row(row) for row in rows]
+
+
+async def list_transfers_created(
+    session: UnitOfWork,
+    account_id: str,
+    *,
+    created_from: datetime | None,
+    created_before: datetime,
+    limit: int = 500,
+    after_sequence: int | None = None,
+) -> list[Transfer]:
+    """An account's transfers created in ``[created_from, created_before)``, oldest first;
+    page with ``after_sequence``. For periodic readers (settlement): the window starts at
+    the first sequence created since ``created_from`` (the ``created_at`` index), so a read
+    costs the window, not the account's whole history."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidTransfer(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}", param="limit"
+        )
+    await load_accounts(session, [account_id])
+    after = after_sequence if after_sequence is not None else 0
+    if created_from is not None:
+        first = await session.scalar(
+            select(func.min(transfers_table.c.sequence)).where(
+                transfers_table.c.created_at >= created_from
+            )
+        )
+        if first is None:
+            return []
+        after = max(after, int(first) - 1)
+    sides = []
+    for column in (transfers_table.c.debit_account_id, transfers_table.c.credit_account_id):
+        conditions = [
+            column == account_id,
+            transfers_table.c.sequence > after,
+            transfers_table.c.created_at < created_before,
+        ]
+        if created_from is not None:
+            conditions.append(transfers_table.c.created_at >= created_from)
+        side = (
+            select(transfers_table)
+            .where(*conditions)
+            .order_by(transfers_table.c.sequence)
+            .limit(limit)
+            .subquery()
+        )
+        sides.append(select(side))
+    merged = union_all(*sides).subquery()
+    rows = await session.execute(select(merged).order_by(merged.c.sequence).limit(limit))
+    return [transfer_from_row(row) for row in rows]
+
+
+async def list_accounts(
+    session: UnitOfWork, code: AccountCode | str, *, owner_id: str | None = None
+) -> list[AccountSpec]:
+    """The accounts opened for ``code`` (e.g. every merchant payable), by id."""
+    table = cast(Table, LedgerAccount.__table__)
+    query = select(table).where(table.c.code == str(code))
+    if owner_id is not None:
+        query = query.where(table.c.owner_id == owner_id)
+    rows = (await session.execute(query.order_by(table.c.id))).mappings().all()
+    return [
+        AccountSpec(
+            account_id=row["id"],
+            currency=row["currency"],
+            type=AccountType(row["type"]),
+            code=row["code"],
+            owner_type=row["owner_type"],
+            owner_id=row["owner_id"],
+            debits_must_not_exceed_credits=row["debits_must_not_exceed_credits"],
+            credits_must_not_exceed_debits=row["credits_must_not_exceed_debits"],
+            hot=row["hot"],
+        )
+        for row in rows
+    ]

@@ -41,6 +41,7 @@ class AccountCode(enum.StrEnum):
     OPERATING_BANK = "operating_bank"  # asset: the platform's own money (三分离: not reserve)
     CHANNEL_FEE_EXPENSE = "channel_fee_expense"  # expense: what channels keep of a payment
     PROMOTION_BUDGET = "promotion_budget"  # liability: a merchant's bonus budget (充值赠送)
+    MERCHANT_RESERVE = "merchant_reserve"  # liability: a merchant's rolling reserve (held back)
 
 
 class TransferKind(enum.StrEnum):

@@ -79,6 +79,14 @@ class Action(enum.StrEnum):
     REDEMPTION_LIMITS_MANAGE = "redemption_limits.manage"
     REDEMPTION_BOUNDS_MANAGE = "redemption_bounds.manage"
     PAYMENT_CODE_ISSUE = "payment_code.issue"
+    # Settlement: contracts, batches, payouts, runs, the business-day calendar.
+    CONTRACT_READ = "contract.read"
+    CONTRACT_MANAGE = "contract.manage"
+    PAYOUT_HOLD = "payout.hold"
+    SETTLEMENT_READ = "settlement.read"
+    PAYOUT_READ = "payout.read"
+    SETTLEMENT_RUN = "settlement.run"
+    CALENDAR_MANAGE = "calendar.manage"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -201,4 +209,14 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.REDEMPTION_LIMITS_MANAGE: (merchant(*MANAGER),),
     Action.REDEMPTION_BOUNDS_MANAGE: (platform("admin"),),
     Action.PAYMENT_CODE_ISSUE: (HOLDER,),
+    # Settlement: a merchant's managers read their contracts, batches and payouts (money
+    # owed to the merchant, not a till's business); finance writes contracts, runs the
+    # settlement and edits the calendar; risk or finance holds payouts (延迟结算).
+    Action.CONTRACT_READ: (platform(), merchant(*MANAGER)),
+    Action.CONTRACT_MANAGE: (platform("admin", "finance"),),
+    Action.PAYOUT_HOLD: (platform("admin", "finance", "risk"),),
+    Action.SETTLEMENT_READ: (platform(), merchant(*MANAGER)),
+    Action.PAYOUT_READ: (platform(), merchant(*MANAGER)),
+    Action.SETTLEMENT_RUN: (platform("admin", "finance"),),
+    Action.CALENDAR_MANAGE: (platform("admin", "finance"),),
 }

@@ -29,7 +29,8 @@ from tongka.cards.money_gate import (
     move_card_value,
     resolve_card_holds,
 )
-from tongka.clock import ensure_utc
+from tongka.clock import business_date, ensure_utc
+from tongka.config import Settings, get_settings
 from tongka.errors import amount_detail
 from tongka.events import record_event
 from tongka.ids import new_id
@@ -101,8 +102,7 @@ async def refund(
     fee_total = _cumulative(total, [record.fee, record.amount - record.fee], record.currency)[0]
     paid, bonus = paid_total - record.refunded_paid, bonus_total - record.refunded_bonus
     fee = fee_total - record.refunded_fee
-    digest = hashlib.sha256(f"{record.id}\n{refund_key}".encode()).hexdigest()[:26]
-    refund_id = f"rrf_{digest}"
+    refund_id = refund_id_of(record.id, refund_key)
     transfers = _refund_transfers(
         refund_id,
         record,
@@ -143,6 +143,12 @@ async def refund(
     await _event(session, record, event, actor, now, refund_id=refund_id, amount=amount)
     await session.flush()
     return row
+
+
+def refund_id_of(redemption_id: str, refund_key: str) -> str:
+    """Deterministic from the refund's key, so its transfers' ids are too."""
+    digest = hashlib.sha256(f"{redemption_id}\n{refund_key}".encode()).hexdigest()[:26]
+    return f"rrf_{digest}"
 
 
 def _unavailable(card_id: str, status: str) -> RefundCardUnavailable:
@@ -267,23 +273,33 @@ async def capture(
 
 
 async def void(
-    session: AsyncSession, record: Redemption, *, actor: str, now: datetime
+    session: AsyncSession,
+    record: Redemption,
+    *,
+    actor: str,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> Redemption:
-    """Release a hold in full: the value was never taken."""
+    """Release a hold in full: the value was never taken (``settings``: the platform's zone,
+    for the business date the limits counted the hold on; default the process's)."""
     _open_hold(record, now)
-    await _release(session, record, now)
+    await _release(session, record, now, settings)
     record.status, record.updated_at = "voided", now
     await _event(session, record, "authorization.voided", actor, now, amount=record.amount)
     await session.flush()
     return record
 
 
-async def _give_back_use(session: AsyncSession, record: Redemption, now: datetime) -> None:
-    """A voided or reversed purchase did not happen: the limits give its use back
-    (a refund does not: the redemption happened)."""
+async def _give_back_use(
+    session: AsyncSession, record: Redemption, now: datetime, settings: Settings | None
+) -> None:
+    """A voided or reversed purchase did not happen: the limits give its use back (a
+    refund does not: the redemption happened). The use was counted on the original's
+    business date, so that day's counters give it back, whatever day it is now."""
     assert record.card_id is not None
     card = await session.get(Card, record.card_id)
     assert card is not None
+    settings = settings if settings is not None else get_settings()
     asked = DecisionRequest(
         merchant_id=record.merchant_id,
         store_id=record.store_id,
@@ -295,13 +311,16 @@ async def _give_back_use(session: AsyncSession, record: Redemption, now: datetim
         amount=record.requested,
         currency=record.currency,
         kind=record.kind,
+        business_date=business_date(ensure_utc(record.created_at), settings.timezone),
     )
-    await release(session, asked, now=now, settings=None)
+    await release(session, asked, now=now, settings=settings)
 
 
-async def _release(session: AsyncSession, record: Redemption, now: datetime) -> None:
+async def _release(
+    session: AsyncSession, record: Redemption, now: datetime, settings: Settings | None = None
+) -> None:
     assert record.card_id is not None
-    await _give_back_use(session, record, now)
+    await _give_back_use(session, record, now, settings)
     resolutions = [
         HoldResolution(
             transfer_id=f"{record.id}:{part}:void", pending_id=f"{record.id}:{part}", void=True
@@ -325,7 +344,13 @@ class Reversal:
 
 
 async def reverse(
-    session: AsyncSession, merchant_id: str, key: str, *, actor: str, now: datetime
+    session: AsyncSession,
+    merchant_id: str,
+    key: str,
+    *,
+    actor: str,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> Reversal:
     """Undo the purchase made with idempotency key ``key``, exactly once, in any order."""
     claim = await claim_key(session, merchant_id, key, now=now, reversal=True)
@@ -352,17 +377,24 @@ async def reverse(
         return Reversal(key, "already_reversed", records)
     undone = False
     for record in records:
-        undone = await _undo(session, record, actor=actor, now=now) or undone
+        undone = await _undo(session, record, actor=actor, now=now, settings=settings) or undone
     row.is_reversed, row.reversed_at = True, now
     await session.flush()
     return Reversal(key, "reversed" if undone else "nothing_to_reverse", records)
 
 
-async def _undo(session: AsyncSession, record: Redemption, *, actor: str, now: datetime) -> bool:
+async def _undo(
+    session: AsyncSession,
+    record: Redemption,
+    *,
+    actor: str,
+    now: datetime,
+    settings: Settings | None,
+) -> bool:
     if record.status == "authorized" and not is_hold_expired(record, now):
-        await _release(session, record, now)
+        await _release(session, record, now, settings)
     elif record.status in ("approved", "captured") and record.amount > record.refunded:
-        await _give_back_use(session, record, now)
+        await _give_back_use(session, record, now, settings)
         await refund(
             session,
             record,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import ModuleType
 from typing import Any
 
@@ -37,6 +37,8 @@ class DecisionRequest:
     via_payment_code: bool = False
     challenge_id: str | None = None
     challenge_code: str | None = None
+    # None: ``now``'s business date; a void or reversal passes its original's
+    business_date: date | None = None
 
 
 @dataclass(frozen=True)

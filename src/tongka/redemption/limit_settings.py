@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards.products import get_product
+from tongka.currencies import require_enabled
 from tongka.errors import InvalidRequest, amount_detail
 from tongka.events import record_event
 from tongka.redemption.control_models import RedemptionLimitBounds, RedemptionProductLimits
@@ -71,7 +72,9 @@ async def set_bounds(
     session: AsyncSession, currency: str, values: LimitValues, *, actor: str, now: datetime
 ) -> LimitValues:
     """The platform's bounds for ``currency`` (products above a new bound are capped by it
-    when limits are applied; their stored values are kept)."""
+    when limits are applied; their stored values are kept). ``currency`` must be one the
+    platform accepts (the last line behind every edge)."""
+    currency = require_enabled(currency)
     _check_values(values)
     row = await session.get(RedemptionLimitBounds, currency, with_for_update=True)
     if row is None:

@@ -11,7 +11,13 @@ bits) that live 60 seconds cannot be found from a database dump within their lif
 ``resolve_payment_code`` spends the code with one conditional ``UPDATE ... WHERE used_at
 IS NULL AND expires_at > now`` (two tills scanning the same code: exactly one gets the
 card), on any unit of work, inside the redemption's transaction: a redemption that rolls
-back leaves its code unspent (still only until it expires).
+back leaves its code unspent (still only until it expires). A *declined* redemption
+commits (its answer is recorded), so its caller calls ``give_back_payment_code`` in that
+same transaction: "works once" means one approved redemption, and a decline (not enough
+on the card, a limit, the holder's confirmation asked for) must not make the holder fetch
+a new code. The row lock the spend took is held until that commit, so a second till
+scanning the same code meanwhile waits and then gets the card (or, after an approval,
+``payment_code_used``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards.lifecycle import get_card
 from tongka.db.base import UTCDateTime
-from tongka.db.statements import AnyUnitOfWork, DriverStatement, fetch_one
+from tongka.db.statements import AnyUnitOfWork, DriverStatement, execute_count, fetch_one
 from tongka.errors import BusinessRuleViolation
 from tongka.redemption.control_models import PaymentCode
 
@@ -42,6 +48,12 @@ _SPEND = DriverStatement(
         " WHERE code_hash = :code_hash AND used_at IS NULL AND expires_at > :now"
         " RETURNING card_id"
     ).bindparams(_NOW)
+)
+_GIVE_BACK = DriverStatement(
+    text(
+        "UPDATE redemption_payment_codes SET used_at = NULL"
+        " WHERE code_hash = :code_hash AND used_at IS NOT NULL"
+    )
 )
 _READ = DriverStatement(
     text("SELECT used_at FROM redemption_payment_codes WHERE code_hash = :code_hash")
@@ -141,3 +153,11 @@ async def resolve_payment_code(unit: AnyUnitOfWork, code: str, *, now: datetime)
         code="payment_code_expired",
         param="payment_code",
     )
+
+
+async def give_back_payment_code(unit: AnyUnitOfWork, code: str) -> None:
+    """Unspend a code this transaction spent for a redemption that then declined (see the
+    module); it still expires at its own time. A malformed code was never spent."""
+    code = code.strip()
+    if is_payment_code(code):
+        await execute_count(unit, _GIVE_BACK, {"code_hash": _hash(code)})

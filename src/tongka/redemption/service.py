@@ -17,6 +17,7 @@ A decline is an answer that commits (its counters and record), never an exceptio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from tongka.cards.money_gate import (
     move_card_value,
 )
 from tongka.clock import ensure_utc
-from tongka.config import Settings
+from tongka.config import Settings, get_settings
 from tongka.events import record_event
 from tongka.identity.models import Store, Terminal
 from tongka.ledger import TransferRequest
@@ -223,7 +224,11 @@ async def redeem(
     now: datetime,
     settings: Settings | None = None,
 ) -> Purchase:
-    """Redeem (or, ``kind="authorization"``, hold) value for one purchase; see the module."""
+    """Redeem (or, ``kind="authorization"``, hold) value for one purchase; see the module.
+    A hold without its own ``hold_seconds`` lasts ``settings.redemption_hold_seconds``."""
+    if request.kind == "authorization" and request.hold_seconds is None:
+        hold = (settings or get_settings()).redemption_hold_seconds
+        request = dataclasses.replace(request, hold_seconds=hold)
     shares = _shares(request)
     claimed = await claim_key(session, request.merchant_id, request.idempotency_key, now=now)
     if claimed.existing is not None:

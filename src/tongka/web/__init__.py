@@ -33,6 +33,9 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.dashboard",
     "tongka.web.pages.holder",
     "tongka.web.pages.balance",
+    "tongka.web.pages.till",
+    "tongka.web.pages.payment_code",
+    "tongka.web.pages.redemption_report",
     "tongka.web.pages.receipts",
 ]
 

@@ -135,6 +135,10 @@ MESSAGES: dict[str, Message] = {
         N_("The end date %(last_date)s is before the start date %(first_date)s."),
         N_("The end date is before the start date."),
     ),
+    "date_range_too_long": M(
+        N_("A report covers at most %(days)s days; choose a shorter range."),
+        N_("This date range is too long; choose a shorter one."),
+    ),
     # card products and the regulation
     "card_product_not_found": M(N_("No such card product.")),
     "card_not_found": M(N_("No such card.")),
@@ -480,16 +484,26 @@ MESSAGES: dict[str, Message] = {
         N_("This limit is above the platform's bound of %(bound)s."),
         N_("This limit is above the platform's bound."),
     ),
-    "redemption_limit_invalid": M(N_("A limit must be a positive whole number, or empty for none.")),
-    "challenge_required": M(N_("The holder must confirm this payment with the code texted to their phone.")),
+    "redemption_limit_invalid": M(
+        N_("A limit must be a positive whole number, or empty for none.")
+    ),
+    "challenge_required": M(
+        N_("The holder must confirm this payment with the code texted to their phone.")
+    ),
     "challenge_failed": M(
         N_("The confirmation code is wrong; %(attempts_left)s tries left."),
         N_("The confirmation code is wrong."),
     ),
     "challenge_locked": M(N_("Too many wrong confirmation codes; start the payment again.")),
     "challenge_expired": M(N_("The confirmation code has expired; start the payment again.")),
-    "challenge_invalid": M(N_("This confirmation does not belong to this payment, or was already used.")),
-    "challenge_unavailable": M(N_("This payment needs the holder's confirmation, but the card has no holder phone to text.")),
+    "challenge_invalid": M(
+        N_("This confirmation does not belong to this payment, or was already used.")
+    ),
+    "challenge_unavailable": M(
+        N_(
+            "This payment needs the holder's confirmation, but the card has no holder phone to text."
+        )
+    ),
     "payment_code_unknown": M(N_("This is not a valid payment code.")),
     "payment_code_used": M(N_("This payment code was already used; ask for a new one.")),
     "payment_code_expired": M(N_("This payment code has expired; ask the holder to refresh it.")),
@@ -497,13 +511,60 @@ MESSAGES: dict[str, Message] = {
     # redemption
     "redemption_not_found": M(N_("No such redemption.")),
     "allocation_invalid": M(N_("Give every card its share; the shares must add up to the amount.")),
-    "refund_exceeds_redeemed": M(N_("A refund cannot exceed what was taken less what was refunded already.")),
-    "refund_card_unavailable": M(N_("The card is expired or closed: the value cannot go back onto it. Refund another way.")),
-    "redemption_not_refundable": M(N_("Nothing was taken by this redemption, so nothing can be refunded.")),
-    "authorization_not_open": M(N_("This authorization was already captured, voided, reversed or has expired.")),
+    "refund_exceeds_redeemed": M(
+        N_("A refund cannot exceed what was taken less what was refunded already.")
+    ),
+    "refund_card_unavailable": M(
+        N_("The card is expired or closed: the value cannot go back onto it. Refund another way.")
+    ),
+    "redemption_not_refundable": M(
+        N_("Nothing was taken by this redemption, so nothing can be refunded.")
+    ),
+    "authorization_not_open": M(
+        N_("This authorization was already captured, voided, reversed or has expired.")
+    ),
     "capture_exceeds_hold": M(N_("A capture cannot exceed the authorized amount.")),
     "store_not_allowed": M(N_("You may redeem only at your own store and its terminals.")),
-    "payment_codes_unavailable": M(N_("Payment codes are not available yet; use the card number and secret.")),
+    # redemption declines (answers, not errors: the cashier page words them with these)
+    "card_inactive": M(N_("The card is not active: it cannot pay.")),
+    "card_expired": M(N_("The card has expired: it cannot pay.")),
+    "not_accepted_here": M(N_("This card is not accepted at this store.")),
+    "wrong_secret": M(N_("The card number or the card secret is wrong.")),
+    "reversed": M(N_("This payment was reversed: nothing was taken.")),
+    "payment_codes_unavailable": M(
+        N_("Payment codes are not available yet; use the card number and secret.")
+    ),
+    # settlement
+    "contract_invalid": M(
+        N_("%(field)s is out of range for a contract."), N_("A contract term is out of range.")
+    ),
+    "contract_retroactive": M(
+        N_(
+            "A contract version applies from today or later, after the latest version; what happened keeps its terms."
+        )
+    ),
+    "settlement_account_name_mismatch": M(
+        N_("The settlement account must be in the merchant's verified name, %(verified_name)s."),
+        N_("The settlement account must be in the merchant's verified name."),
+    ),
+    "merchant_not_verified": M(N_("Only a verified merchant can have a contract.")),
+    "contract_conflict": M(
+        N_("Another contract version was written at the same time; reload and try again.")
+    ),
+    "contract_not_found": M(N_("No such contract.")),
+    "settlement_batch_not_found": M(N_("No such settlement batch.")),
+    "payout_not_found": M(N_("No such payout.")),
+    "not_a_business_day": M(
+        N_("%(date)s is not a business day: its movements are settled on the next one."),
+        N_("This is not a business day: its movements are settled on the next one."),
+    ),
+    "split_invalid": M(
+        N_("This split rule cannot divide the amount: %(problem)s."),
+        N_("This split rule cannot divide the amount."),
+    ),
+    "invalid_calendar_day": M(
+        N_("Name the day, e.g. the Spring Festival or a make-up working day.")
+    ),
     # receipts (电子回单)
     "receipt_invalid": M(N_("These facts cannot make a receipt: %(field)s is wrong."), N_("These facts cannot make a receipt.")),
     "receipt_not_found": M(N_("No receipt has this verification code; check the code and try again.")),

@@ -97,6 +97,18 @@ LABELS: dict[str, dict[str, str]] = {
         "card_load": N_("Activation top-up"),
         "card_merge": N_("Merge"),
         "card_reissue": N_("Reissue"),
+        "redemption": N_("Payment"),
+        "redemption_hold": N_("Amount held"),
+        "redemption_refund": N_("Refund"),
+    },
+    "redemption": {
+        "approved": N_("Approved"),
+        "authorized": N_("Held"),
+        "captured": N_("Captured"),
+        "declined": N_("Declined"),
+        "expired": N_("Hold expired"),
+        "reversed": N_("Reversed"),
+        "voided": N_("Voided"),
     },
     "register": {
         "account_name": N_("Settlement account name"),

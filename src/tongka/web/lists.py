@@ -434,3 +434,19 @@ def _date_range(
             spec.column < platform_instant(until, timezone, param=spec.name)
         )
     return statement
+
+
+def csv_download(
+    console: Console, name: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+) -> Response:
+    """A small table held in memory (an aggregate report) exported as the lists export
+    theirs: a BOM, the headers (msgids) in the page's language, times in the platform's
+    zone, ``money(...)`` in yuan, ``Label`` as words, formula-like cells quoted."""
+    writer = _CsvWriter(console.language, console.settings.timezone)
+    text = BOM + writer.line([console.gettext(title) for title in header])
+    text += "".join(writer.line(row) for row in rows)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -29,6 +29,8 @@ from tongka.payments.sandbox.alipay import AlipaySandbox
 from tongka.payments.sandbox.bank import BankSandbox
 from tongka.payments.sandbox.base import ChannelSandbox, Faults
 from tongka.payments.sandbox.pages import payer_page, result_page
+from tongka.payments.sandbox.payouts import PayoutSimulator
+from tongka.payments.sandbox.payouts import router as payouts_router
 from tongka.payments.sandbox.state import GatewayPayment, GatewayState, transaction_id
 from tongka.payments.sandbox.unionpay import UnionPaySandbox
 from tongka.payments.sandbox.wechat import WeChatSandbox
@@ -167,6 +169,8 @@ def create_gateway(
     app.state.gateway = gateway
     for sandbox in gateway.channels.values():
         app.include_router(sandbox.router())
+    app.state.payouts = PayoutSimulator(now) if now else PayoutSimulator()
+    app.include_router(payouts_router(app.state.payouts))
 
     @app.get("/pay/{channel}/{payment_id}", response_class=HTMLResponse)
     async def pay_page(channel: str, payment_id: str) -> HTMLResponse:

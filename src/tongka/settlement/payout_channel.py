@@ -1,0 +1,100 @@
+"""How settlement reaches a payout channel: submit an order under its idempotency key,
+query it later. ``SimulatorChannel`` talks to the sandbox bank's payout desk in process
+(tests, the embedded default); ``HttpPayoutChannel`` to the sandbox gateway over HTTP
+(``settings.sandbox_gateway_url``) — a real bank's adapter takes the same two calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from tongka.payments.sandbox.payouts import PayoutSimulator, SandboxTimeout
+
+
+class PayoutTimedOut(Exception):
+    """No answer: the channel may or may not have the payout (query it by its key)."""
+
+
+@dataclass(frozen=True)
+class PayoutOrder:
+    key: str
+    amount_minor: int
+    currency: str
+    bank_name: str
+    account_name: str
+    account_number: str
+
+
+@dataclass(frozen=True)
+class PayoutAnswer:
+    status: str  # accepted | rejected | returned | unknown (the channel has no such key)
+    reference: str | None = None
+    reason: str | None = None
+
+
+class PayoutChannel(Protocol):
+    async def submit(self, order: PayoutOrder) -> PayoutAnswer: ...
+
+    async def query(self, key: str) -> PayoutAnswer: ...
+
+
+def _answer(data: dict[str, Any] | None) -> PayoutAnswer:
+    if data is None:
+        return PayoutAnswer("unknown")
+    return PayoutAnswer(str(data["status"]), data.get("reference"), data.get("reason") or None)
+
+
+@dataclass
+class SimulatorChannel:
+    simulator: PayoutSimulator
+
+    async def submit(self, order: PayoutOrder) -> PayoutAnswer:
+        try:
+            return _answer(
+                self.simulator.submit(
+                    key=order.key,
+                    amount_minor=order.amount_minor,
+                    currency=order.currency,
+                    account_name=order.account_name,
+                    account_number=order.account_number,
+                )
+            )
+        except SandboxTimeout:
+            raise PayoutTimedOut(order.key) from None
+
+    async def query(self, key: str) -> PayoutAnswer:
+        return _answer(self.simulator.query(key))
+
+
+@dataclass
+class HttpPayoutChannel:
+    base_url: str
+    http: httpx.AsyncClient
+
+    async def submit(self, order: PayoutOrder) -> PayoutAnswer:
+        try:
+            response = await self.http.post(
+                f"{self.base_url}/bank/payouts",
+                json={
+                    "key": order.key,
+                    "amount_minor": order.amount_minor,
+                    "currency": order.currency,
+                    "account_name": order.account_name,
+                    "account_number": order.account_number,
+                },
+            )
+        except httpx.TimeoutException:
+            raise PayoutTimedOut(order.key) from None
+        if response.status_code == 504:
+            raise PayoutTimedOut(order.key)
+        response.raise_for_status()
+        return _answer(response.json())
+
+    async def query(self, key: str) -> PayoutAnswer:
+        response = await self.http.get(f"{self.base_url}/bank/payouts/{key}")
+        if response.status_code == 404:
+            return PayoutAnswer("unknown")
+        response.raise_for_status()
+        return _answer(response.json())
