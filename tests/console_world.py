@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
 from tests.integration.test_policy_routes import declarations
+from tests.receipts_support import issued as issued_receipt
+from tests.receipts_support import sample_facts
 from tongka.cards import service as cards
 from tongka.config import Settings
 from tongka.db import Database
@@ -180,6 +182,9 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             callers.append(Caller(name, token, signed_in.principal))
     issued = credentials["cards"]
     canteen_card = issued["62880101"]["cards"][0]
+    receipt = await issued_receipt(  # the public receipt page's {code}
+        database, settings, now, sample_facts(merchant_id=canteen["id"])
+    )
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
@@ -195,6 +200,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "api_key_id": api_key.id,
             "batch_id": batch.id,
             "settlement_batch_id": settlement_batch_id,
+            "code": receipt.code,
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     payments_circuit_cooldown_seconds: int = Field(
         default=60, ge=1, description="How long an open circuit skips its channel."
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the public reaches this platform (links and QR codes printed on "
+        "receipts point here), without a trailing slash.",
+    )
+    receipt_check_rate_limit: str = Field(
+        default="30 per 10 minutes",
+        description="Receipt checks by code allowed per client address (API and console "
+        "together; ``limits`` notation, ';'-separated), like the balance inquiry's budget.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -36,7 +36,7 @@ def _visits(live: LiveWorld) -> dict[str, list[str]]:
         if path in REDIRECTS:
             continue
         if action is None:
-            visits["visitor"].append(path)
+            visits["visitor"].append(live.world.path(path))
             continue
         for caller in live.world.callers:
             if allowed(caller.principal, action):

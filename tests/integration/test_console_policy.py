@@ -140,6 +140,7 @@ PUBLIC_PAGES = {
     "/console/register",
     "/console/consumer/login",
     "/console/balance",
+    "/console/receipts",
 }
 
 

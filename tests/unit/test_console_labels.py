@@ -20,6 +20,7 @@ from tongka.identity.models import (
     PlatformRole,
     UserStatus,
 )
+from tongka.sales.receipts import ReceiptKind
 from tongka.web.labels import LABELS
 from tongka.webhooks.models import EndpointStatus
 
@@ -35,6 +36,7 @@ SHOWN: list[tuple[str, type[enum.Enum]]] = [
     ("role", MerchantRole),
     ("role", ApiKeyRole),
     ("webhooks.status", EndpointStatus),
+    ("receipt_kind", ReceiptKind),
 ]
 
 

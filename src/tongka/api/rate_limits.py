@@ -32,7 +32,6 @@ import time
 
 import structlog
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,21 +39,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tongka.api.errors import error_response
 from tongka.config import Settings
 from tongka.edge.callers import AUTHENTICATED_STATE, client_address, presented_credential
+from tongka.edge.throttle import make_storage
 
 log = structlog.get_logger(__name__)
 
 EXEMPT_PATHS = frozenset({"/v1/health"})
 VERIFIED_SECONDS = 300
 _VERIFIED_PREFIX = "verified/"
-
-
-def make_storage(settings: Settings) -> Storage:
-    if settings.redis_url:
-        url = settings.redis_url
-        if not url.startswith("async+"):
-            url = f"async+{url}"
-        return RedisStorage(url, implementation="redispy", key_prefix="tongka-limits")
-    return MemoryStorage()
 
 
 class RateLimiter:

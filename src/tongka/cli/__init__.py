@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tongka.cli import cards, db, jobs, ledger, payments, server, settlement
+from tongka.cli import cards, db, jobs, ledger, payments, receipts, server, settlement
 from tongka.cli import sandbox as sandbox_cli
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.add_typer(cards.app, name="cards")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(settlement.app, name="settlement")
 app.add_typer(payments.app, name="payments")
+app.add_typer(receipts.app, name="receipts")
 server.register(app)
 sandbox_cli.register(app)
 

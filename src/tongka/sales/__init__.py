@@ -1,1 +1,5 @@
 """sales — orders for cards and top-ups, bonuses (充值赠送), receipts, enterprise purchases."""
+
+# The receipts' table: imported here so ``tongka.db.models.import_all_models`` registers it
+# with the sales package (``sales.models`` belongs to the orders).
+from tongka.sales import receipt_models as _receipt_models  # noqa: E402,F401

@@ -605,4 +605,30 @@ MESSAGES: dict[str, Message] = {
     "invalid_calendar_day": M(
         N_("Name the day, e.g. the Spring Festival or a make-up working day.")
     ),
+    # receipts (电子回单)
+    "receipt_invalid": M(
+        N_("These facts cannot make a receipt: %(field)s is wrong."),
+        N_("These facts cannot make a receipt."),
+    ),
+    "receipt_not_found": M(
+        N_("No receipt has this verification code; check the code and try again.")
+    ),
+    "receipt_not_verified": M(
+        N_(
+            "This receipt does not verify: its stored content has changed since it was issued. Do not rely on it; contact the platform."
+        )
+    ),
+    "receipt_original_missing": M(
+        N_("Order %(order_id)s has no payment receipt for this refund to refer to."),
+        N_("The order has no payment receipt for this refund to refer to."),
+    ),
+    "receipt_refund_exceeds_original": M(
+        N_(
+            "The refunds would add up to more than the %(paid)s paid (%(refunded)s refunded already)."
+        ),
+        N_("The refunds would add up to more than was paid."),
+    ),
+    "receipt_check_rate_limited": M(
+        N_("Too many receipt checks from here; please try again later.")
+    ),
 }

@@ -63,6 +63,20 @@ LABELS: dict[str, dict[str, str]] = {
         "pending": N_("Queued"),
         "running": N_("Issuing"),
     },
+    # receipts (电子回单): what a receipt is for, and the channel it was paid through
+    "receipt_kind": {
+        "enterprise_batch": N_("Enterprise batch purchase"),
+        "purchase": N_("Card purchase"),
+        "refund": N_("Refund"),
+        "top_up": N_("Top-up"),
+    },
+    "receipt_channel": {
+        "alipay": N_("Alipay"),
+        "bank_transfer": N_("Bank transfer"),
+        "cash": N_("Cash"),
+        "unionpay": N_("UnionPay"),
+        "wechat": N_("WeChat Pay"),
+    },
     "card_status": {
         "active": N_("Active"),
         "closed": N_("Closed"),
