@@ -13,6 +13,7 @@ from tongka.policy import Action, scope_of
 from tongka.settlement import contracts
 from tongka.settlement.errors import BatchNotFound
 from tongka.settlement.models import MerchantContract, Payout, SettlementBatch
+from tongka.settlement.statement_pdf import statement_pdf
 from tongka.settlement.statements import batch_lines, statement_csv
 from tongka.web.console import Console, console_router
 from tongka.web.i18n import N_
@@ -95,6 +96,18 @@ async def batch_statement(
         await statement_csv(console.session, batch),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="statement-{batch.id}.csv"'},
+    )
+
+
+@router.get("/settlement_batches/{settlement_batch_id}/statement.pdf")
+async def batch_statement_pdf(
+    settlement_batch_id: ObjectId, console: Annotated[Console, Allowed(Action.SETTLEMENT_READ)]
+) -> Response:
+    batch = await _batch(console, settlement_batch_id)
+    return Response(
+        await statement_pdf(console.session, batch, timezone=console.settings.timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="statement-{batch.id}.pdf"'},
     )
 
 
