@@ -13,6 +13,7 @@ from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
+from tongka.api.net_positions import router as net_positions_router
 from tongka.api.payments import router as payments_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(redemptions_router)
     app.include_router(redemption_controls_router)
     app.include_router(settlement_router)
+    app.include_router(net_positions_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
     install_console(app)
