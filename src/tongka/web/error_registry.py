@@ -128,8 +128,11 @@ MESSAGES: dict[str, Message] = {
         )
     ),
     "reserve_transfer_exceeds_fee_income": M(
-        N_("At most %(available)s of fee income is left to move to the operating account."),
-        N_("The transfer is more than the fee income not yet moved."),
+        N_(
+            "At most %(available)s of the platform's own money (fee income less channel fees) "
+            "is in the reserve to move to the operating account."
+        ),
+        N_("The transfer is more than the platform's own money in the reserve."),
     ),
     "invalid_transfer_id": M(N_("A transfer id is 1 to 64 characters.")),
     "reserve_transfer_conflict": M(N_("This transfer id was already used for another transfer.")),

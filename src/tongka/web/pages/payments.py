@@ -24,7 +24,7 @@ from tongka.payments.circuit import channel_health
 from tongka.payments.errors import UnknownChannel
 from tongka.payments.fees import FeeSchedule
 from tongka.payments.models import ReserveTransfer
-from tongka.payments.reserve import reserve_figures, transfer_fee_income
+from tongka.payments.reserve import Direction, reserve_figures, transfer_reserve
 from tongka.policy import Action
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.forms import attempt_and_redirect, log_reason, money_minor, required_reason
@@ -203,6 +203,7 @@ async def reserve_page(console: Annotated[Console, Allowed(Action.RESERVE_READ)]
         cover=figures.cover,
         currency=CURRENCY,
         transfer_token=f"web-{secrets.token_hex(8)}",
+        funding_token=f"web-{secrets.token_hex(8)}",
     )
 
 
@@ -211,9 +212,11 @@ async def move_fee_income(
     console: Annotated[Console, Allowed(Action.RESERVE_TRANSFER)], form: FormDep
 ) -> Response:
     """The token was made with the form: a double submit moves the money once."""
+    to_reserve = form_text(form, "direction") == Direction.TO_RESERVE
+    direction = Direction.TO_RESERVE if to_reserve else Direction.TO_OPERATING
 
     async def work() -> ReserveTransfer:
-        return await transfer_fee_income(
+        return await transfer_reserve(
             console.session,
             transfer_id=form_text(form, "transfer_id")[:64] or f"web-{secrets.token_hex(8)}",
             amount_minor=money_minor(form, "amount", CURRENCY) or 0,
@@ -221,6 +224,7 @@ async def move_fee_income(
             memo=form_text(form, "memo")[:200],
             actor=console.signed_in.actor,
             now=console.now,
+            direction=direction,
         )
 
     return await attempt_and_redirect(
@@ -228,5 +232,9 @@ async def move_fee_income(
         work,
         form,
         success_url=RESERVE_URL,
-        success=N_("The fee income is moved to the operating account."),
+        success=(
+            N_("The fee income is moved to the operating account.")
+            if direction is Direction.TO_OPERATING
+            else N_("The platform's money is in the reserve.")
+        ),
     )
