@@ -42,28 +42,20 @@ from tongka.cards.quota import reserve_quota
 from tongka.config import Settings
 from tongka.db.statements import savepoint
 from tongka.errors import DomainError
-from tongka.identity.service import get_merchant
 from tongka.ledger import TransferRequest
 from tongka.payments.accounts import channel_receivable_account
 from tongka.payments.purposes import PaymentOutcome, is_registered, register_listener
 from tongka.payments.views import PaymentView
 from tongka.sales.models import Order
+from tongka.sales.order_receipts import order_receipt
 from tongka.sales.order_states import UNPAID, OrderKind, OrderStatus, move, note, reload
 from tongka.sales.purchase_rules import PurchaseRefused, check_funding, get_purchase_rules
-from tongka.sales.receipts import ReceiptFacts, ReceiptKind, ReceiptLine, issue_receipt
 
 log = structlog.get_logger(__name__)
 
 PURPOSE_KIND = "order"
 # an enterprise order's batch waits for the payment (the issue job skips it until then)
 BATCH_HELD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
-BUYER_DISPLAY = {"unit": "单位", "person": "个人"}  # no real name given
-RECEIPT_KINDS = {
-    OrderKind.PURCHASE: ReceiptKind.PURCHASE,
-    OrderKind.TILL_SALE: ReceiptKind.PURCHASE,
-    OrderKind.TOP_UP: ReceiptKind.TOP_UP,
-    OrderKind.BATCH: ReceiptKind.ENTERPRISE_BATCH,
-}
 
 
 @dataclass(frozen=True)
@@ -336,39 +328,4 @@ async def _issue_receipt(
 ) -> None:
     fresh = await reload(session, order.id)
     assert fresh is not None
-    product = await get_product(session, fresh.product_id)
-    merchant = await get_merchant(session, fresh.merchant_id)
-    receipt = await issue_receipt(
-        session,
-        ReceiptFacts(
-            order_id=fresh.id,
-            merchant_id=fresh.merchant_id,
-            merchant_name=merchant.legal_name,
-            buyer_display=fresh.buyer_name_masked
-            or ("单位" if fresh.buyer_kind == "unit" else "个人"),
-            kind=RECEIPT_KINDS[OrderKind(fresh.kind)],
-            lines=(
-                ReceiptLine(
-                    product_name=product.name,
-                    face_value_minor=fresh.face_value_minor,
-                    count=fresh.card_count,
-                    amount_minor=fresh.amount_minor,
-                ),
-            ),
-            amount_minor=fresh.amount_minor,
-            currency=fresh.currency,
-            channel=payment.channel,
-            paid_at=payment.paid_at or now,
-            bonus_minor=fresh.bonus_minor,
-            channel_transaction_id=payment.channel_transaction_id,
-            payer_account_masked=payment.payer_account_number,
-        ),
-        now=now,
-        settings=settings,
-    )
-    await session.execute(
-        update(Order)
-        .where(Order.id == fresh.id)
-        .values(receipt_id=receipt.id)
-        .execution_options(synchronize_session=False)
-    )
+    await order_receipt(session, fresh, payment, now=now, settings=settings)
