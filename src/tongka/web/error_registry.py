@@ -634,4 +634,59 @@ MESSAGES: dict[str, Message] = {
     "receipt_check_rate_limited": M(
         N_("Too many receipt checks from here; please try again later.")
     ),
+    # orders and the purchase rules (sales)
+    "order_not_found": M(N_("No such order.")),
+    "order_invalid": M(
+        N_("This order cannot be made as asked: %(field)s is wrong."),
+        N_("This order cannot be made as asked."),
+    ),
+    "order_invalid.currency": M(
+        N_("The product is sold in %(product_currency)s, not %(currency)s."),
+        N_("The product is not sold in this currency."),
+    ),
+    "order_invalid.card_status": M(
+        N_("The card cannot be sold or topped up in its present state."),
+    ),
+    "order_invalid.top_up_not_allowed": M(N_("Cards of this product cannot be topped up.")),
+    "order_not_cancellable": M(
+        N_("Only an unpaid order can be cancelled; a paid order is refunded instead.")
+    ),
+    "order_not_refundable": M(N_("Only a fulfilled order can be refunded.")),
+    "order_refund_exceeds_unspent": M(
+        N_(
+            "At most %(refundable)s can be refunded: the paid value the card still holds, less what was refunded already."
+        ),
+        N_("The refund is more than the paid value the card still holds."),
+    ),
+    "order_refund_id_conflict": M(
+        N_("This refund id was already used for another refund; use a new one.")
+    ),
+    "purchase_refused": M(N_("The purchase rules do not allow this purchase.")),
+    "purchase_rules_invalid": M(
+        N_("These purchase rules cannot be used; check the thresholds and try again.")
+    ),
+    "purchase_named_unverified": M(
+        N_(
+            "A named card records its holder's verified identity: verify the holder's identity before buying it."
+        )
+    ),
+    "purchase_real_name_required": M(
+        N_("A purchase of anonymous cards of %(threshold)s or more needs the buyer's real name."),
+        N_("A purchase of anonymous cards of this amount needs the buyer's real name."),
+    ),
+    "purchase_bank_transfer_required": M(
+        N_("From %(threshold)s on, this purchase must be paid by bank transfer."),
+        N_("This purchase must be paid by bank transfer."),
+    ),
+    "purchase_credit_card_forbidden": M(
+        N_("A prepaid card may not be bought or loaded with a credit card; pay another way.")
+    ),
+    "purchase_splitting_refused": M(
+        N_(
+            "%(count)s purchases just under %(threshold)s on one day look like one purchase split up; give the buyer's real name to go on."
+        ),
+        N_(
+            "Several purchases just under a threshold on one day look like one purchase split up; give the buyer's real name to go on."
+        ),
+    ),
 }
