@@ -14,6 +14,7 @@ from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.payments import router as payments_router
+from tongka.api.promotions import router as promotions_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
 from tongka.api.redemption_controls import router as redemption_controls_router
@@ -86,5 +87,6 @@ def create_app(
     app.include_router(settlement_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
+    app.include_router(promotions_router)
     install_console(app)
     return app
