@@ -370,3 +370,25 @@ async def a_payment(owner: Owner) -> str:
     from tests.paycore_support import cash_payment
 
     return await cash_payment(owner.database, owner.merchant.merchant_id)
+
+
+# --- promotions (充值赠送) ------------------------------------------------------------------
+
+
+PROMOTION_BODY: dict[str, Any] = {
+    "name": "充值500送50",
+    "tiers": [{"min_load": cny(50_000), "bonus": cny(5_000)}],
+    "budget": cny(20_000),
+    "ends_at": "2099-01-01T00:00:00+08:00",
+}
+BODIES[("POST", "/v1/promotions")] = PROMOTION_BODY
+
+
+@sample("promotions")
+async def a_promotion(owner: Owner) -> str:
+    """Merchant A's promotion, funded from money the platform owes it."""
+    from tests.promotions_support import fund_merchant
+
+    async with owner.database.transaction() as session:
+        await fund_merchant(session, FixedClock().now(), 10**6, owner.merchant.merchant_id)
+    return await created_id(await owner.client.post("/v1/promotions", json=PROMOTION_BODY))

@@ -121,6 +121,7 @@ JOBS: list[Job] = [
     Job("reserve.check_cover", "tongka.payments.cover_watch:check_cover", 3600),
     Job("sales.expire_orders", "tongka.sales.jobs:expire_orders", 15),
     Job("sales.activate_paid_batches", "tongka.sales.batch_orders:activate_paid_batches", 5),
+    Job("promotions.end_expired", "tongka.sales.promotion_lifecycle:end_expired_promotions", 60),
 ]
 
 

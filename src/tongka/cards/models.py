@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from tongka.db.base import Base, BigIntPK, UTCDateTime
 
@@ -55,6 +56,11 @@ class CardProduct(Base):
     exchange_grace_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     exchange_ratio: Mapped[str | None] = mapped_column(String(12), nullable=True)
     form: Mapped[str] = mapped_column(String(10))
+    # 充值赠送: bonus value is spent before the paid value (else after it, the default);
+    # the column comes with the promotions' migration (``promotions_0001``)
+    is_bonus_spent_first: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -70,6 +70,7 @@ class ProductSpec:
     breakage_policy: BreakagePolicy = BreakagePolicy.FORFEIT
     exchange_grace_days: int | None = None
     exchange_ratio: Decimal | None = None
+    is_bonus_spent_first: bool = False  # 充值赠送: bonus value spent before the paid value
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,9 @@ class Action(enum.StrEnum):
     RESERVE_READ = "reserve.read"
     RESERVE_TRANSFER = "reserve.transfer"
     STATEMENT_IMPORT = "statement.import"
+    # Promotions (充值赠送): a merchant's bonus offers, funded from its own account.
+    PROMOTION_READ = "promotion.read"
+    PROMOTION_MANAGE = "promotion.manage"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -234,4 +237,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.RESERVE_READ: (platform("admin", "finance"),),
     Action.RESERVE_TRANSFER: (platform("admin", "finance"),),
     Action.STATEMENT_IMPORT: (platform("admin", "finance"),),
+    # Promotions: staff read them (a till tells the customer what a load earns); the
+    # merchant's managers start and end them, with the merchant's own money.
+    Action.PROMOTION_READ: STAFF_READ,
+    Action.PROMOTION_MANAGE: (merchant(*MANAGER),),
 }

@@ -211,8 +211,8 @@ def split_parts(
 
 
 def is_bonus_spent_first(product: CardProduct) -> bool:
-    """A product field the ``promos`` part adds; absent until merged (then: paid first)."""
-    return bool(getattr(product, "is_bonus_spent_first", False))
+    """The product's choice (``CardProduct.is_bonus_spent_first``; default: paid first)."""
+    return bool(product.is_bonus_spent_first)
 
 
 async def redeem(

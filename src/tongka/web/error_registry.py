@@ -689,4 +689,45 @@ MESSAGES: dict[str, Message] = {
             "Several purchases just under a threshold on one day look like one purchase split up; give the buyer's real name to go on."
         ),
     ),
+    # promotions (充值赠送)
+    "promotion_not_found": M(N_("No such promotion.")),
+    "invalid_promotion": M(
+        N_("The promotion is not valid: check %(field)s."), N_("The promotion is not valid.")
+    ),
+    "invalid_promotion.tier_count": M(N_("Give 1 to 10 tiers (load at least, receive).")),
+    "invalid_promotion.tier_amount": M(N_("A tier's load and bonus must be more than zero.")),
+    "invalid_promotion.bonus_above_load": M(
+        N_("A bonus (%(bonus)s) cannot be larger than the load that earns it (%(load)s)."),
+        N_("A bonus cannot be larger than the load that earns it."),
+    ),
+    "invalid_promotion.tier_duplicate": M(
+        N_("Two tiers start at the same load (%(load)s)."),
+        N_("Two tiers start at the same load."),
+    ),
+    "invalid_promotion.tier_not_rising": M(
+        N_("A larger load cannot earn a smaller bonus (the tier at %(load)s)."),
+        N_("A larger load cannot earn a smaller bonus."),
+    ),
+    "invalid_promotion.budget_too_small": M(
+        N_("The budget (%(budget)s) must pay at least one bonus of the smallest tier (%(bonus)s)."),
+        N_("The budget must pay at least one bonus of the smallest tier."),
+    ),
+    "invalid_promotion.window": M(N_("The promotion must end after it starts, and in the future.")),
+    "invalid_promotion.holder_count": M(N_("A per-holder count is at least 1.")),
+    "invalid_promotion.holder_amount": M(
+        N_("A per-holder amount must allow at least one bonus of the smallest tier (%(bonus)s)."),
+        N_("A per-holder amount must allow at least one bonus of the smallest tier."),
+    ),
+    "invalid_promotion.name": M(N_("Name the promotion (1 to 120 characters).")),
+    "invalid_promotion.product_count": M(N_("Name at most 100 card products.")),
+    "invalid_promotion.unknown_product": M(
+        N_("Not a card product of yours in this currency: %(product_ids)s."),
+        N_("Not a card product of yours in this currency."),
+    ),
+    "promotion_funds_insufficient": M(
+        N_("Your account holds %(available)s, less than the budget of %(budget)s."),
+        N_("Your account holds less than the budget."),
+    ),
+    "bonus_already_posted": M(N_("The bonus is on the card already; it cannot be given back.")),
+    "bonus_not_claimed": M(N_("The order has no claimed bonus to post.")),
 }

@@ -56,6 +56,10 @@ class ProductCreate(RequestModel):
     exchange_ratio: Decimal | None = Field(
         default=None, gt=0, le=1, max_digits=8, allow_inf_nan=False, description='e.g. "0.9".'
     )
+    is_bonus_spent_first: bool = Field(
+        default=False,
+        description="Spend bonus value (充值赠送) before the paid value; default: after it.",
+    )
 
     def to_spec(self) -> service.ProductSpec:
         """The service's spec: amounts as minor units, each checked to be in ``currency``."""
@@ -105,6 +109,7 @@ class ProductOut(BaseModel):
     breakage_policy: str
     exchange_grace_days: int | None
     exchange_ratio: str | None
+    is_bonus_spent_first: bool
     form: str
     review_note: str | None
     reviewed_at: datetime | None

@@ -86,6 +86,7 @@ def product_spec_from_form(form: FormData) -> service.ProductSpec:
         breakage_policy=service.BreakagePolicy(form_text(form, "breakage_policy") or "forfeit"),
         exchange_grace_days=_optional_int(form, "exchange_grace_days"),
         exchange_ratio=_ratio(form),
+        is_bonus_spent_first=form_text(form, "is_bonus_spent_first") == "on",
     )
 
 
