@@ -21,6 +21,7 @@ NON_CARD_POSTERS: dict[str, str] = {
     "settlement/payouts.py": "payouts: merchant payable -> reserve bank, and back on a failure",
     "payments/statements.py": "channel receivable -> reserve bank and channel fee expense",
     "payments/reserve.py": "fee income: reserve bank -> operating bank (三分离)",
+    "reconciliation/resolutions.py": "approved adjustments: suspense <-> receivable/reserve bank",
 }
 
 

@@ -94,6 +94,11 @@ class Action(enum.StrEnum):
     RESERVE_READ = "reserve.read"
     RESERVE_TRANSFER = "reserve.transfer"
     STATEMENT_IMPORT = "statement.import"
+    # Reconciliation (对账): runs, their reports and exceptions, resolutions, approvals.
+    RECONCILIATION_READ = "reconciliation.read"
+    RECONCILIATION_RUN = "reconciliation.run"
+    RECONCILIATION_RESOLVE = "reconciliation.resolve"
+    RECONCILIATION_APPROVE = "reconciliation.approve"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -234,4 +239,11 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.RESERVE_READ: (platform("admin", "finance"),),
     Action.RESERVE_TRANSFER: (platform("admin", "finance"),),
     Action.STATEMENT_IMPORT: (platform("admin", "finance"),),
+    # Reconciliation: the platform's staff read it; finance runs it; operators (support)
+    # and finance resolve exceptions; finance approves adjustments, and the service
+    # refuses an approval by the adjustment's proposer (four eyes).
+    Action.RECONCILIATION_READ: (platform(),),
+    Action.RECONCILIATION_RUN: (platform("admin", "finance"),),
+    Action.RECONCILIATION_RESOLVE: (platform("admin", "finance", "support"),),
+    Action.RECONCILIATION_APPROVE: (platform("admin", "finance"),),
 }
