@@ -98,3 +98,77 @@ def line(
         occurred_at=occurred,
         refund_id=refund_id,
     )
+
+
+async def seeded_run(
+    database: object, day: date, *, actor: str = "user:usr_seed"
+) -> tuple[str, str, str]:
+    """A run of ``day`` with one ``long`` and one ``short`` exception, the first with a
+    proposed adjustment: (run id, the short exception's id, the proposal's id)."""
+    from sqlalchemy import select
+
+    from tongka.db import Database
+    from tongka.reconciliation import resolutions
+    from tongka.reconciliation.kinds import ResolutionMethod
+    from tongka.reconciliation.models import ReconciliationException
+    from tongka.reconciliation.service import reconcile_channel
+
+    assert isinstance(database, Database)
+    now = at(day + timedelta(days=1), 9)
+    suffix = day.strftime("%Y%m%d")
+    async with database.transaction() as session:
+        await add_payments(
+            session,
+            [
+                payment_row(f"pay_ok{suffix}", 10_000, 60, at(day)),
+                payment_row(f"pay_short{suffix}", 20_000, 120, at(day)),
+            ],
+        )
+        run = await reconcile_channel(
+            session,
+            "wechat",
+            day,
+            [
+                line(f"pay_ok{suffix}", 10_000, 60, at(day)),
+                line(f"pay_long{suffix}", 5_000, 30, at(day)),
+            ],
+            actor=actor,
+            now=now,
+            timezone=TIMEZONE,
+        )
+        found = {
+            row.kind: row.id
+            for row in await session.scalars(
+                select(ReconciliationException).where(ReconciliationException.run_id == run.id)
+            )
+        }
+        proposal = await resolutions.propose(
+            session,
+            found["long"],
+            ResolutionMethod.ADJUSTMENT,
+            "the channel took a payment we never recorded",
+            actor=actor,
+            now=now,
+        )
+        return run.id, found["short"], proposal.id
+
+
+class StatementChannel:
+    """A stand-in channel that serves one WeChat Pay trade bill (``registry.override_channels``)."""
+
+    name = WECHAT
+
+    def __init__(self, lines: list[StatementLine]) -> None:
+        self.lines = lines
+        self.downloads = 0
+
+    async def download_statement(self, statement_date: date) -> bytes:
+        from tongka.reconciliation.writers import wechat_bill
+
+        self.downloads += 1
+        return b"".join(wechat_bill(self.lines))
+
+    def parse_statement(self, content: object) -> Iterable[StatementLine]:
+        from tongka.payments.adapters.wechat import parse_tradebill
+
+        return parse_tradebill(content)  # type: ignore[arg-type]

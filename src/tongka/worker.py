@@ -118,6 +118,7 @@ JOBS: list[Job] = [
     Job("settlement.settle_daily", "tongka.settlement.jobs:settle_daily", 600),
     Job("payments.poll_expiring", "tongka.payments.jobs:poll_expiring", 10),
     Job("payments.check_channels", "tongka.payments.jobs:check_channels", 30),
+    Job("reconciliation.daily", "tongka.reconciliation.daily:reconcile_daily", 900),
 ]
 
 
