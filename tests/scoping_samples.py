@@ -392,3 +392,31 @@ async def a_promotion(owner: Owner) -> str:
     async with owner.database.transaction() as session:
         await fund_merchant(session, FixedClock().now(), 10**6, owner.merchant.merchant_id)
     return await created_id(await owner.client.post("/v1/promotions", json=PROMOTION_BODY))
+
+
+# --- reconciliation -----------------------------------------------------------------------
+_reconciliation_days = itertools.count()
+
+
+async def _reconciliation_rows(owner: Owner) -> tuple[str, str, str]:
+    from datetime import date, timedelta
+
+    from tests.reconciliation_support import seeded_run
+
+    day = date(2026, 6, 1) + timedelta(days=2 * next(_reconciliation_days))
+    return await seeded_run(owner.database, day)
+
+
+@sample("reconciliations")
+async def a_reconciliation(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[0]
+
+
+@sample("reconciliation_exceptions")
+async def a_reconciliation_exception(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[1]
+
+
+@sample("reconciliation_resolutions")
+async def a_reconciliation_resolution(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[2]

@@ -122,6 +122,7 @@ JOBS: list[Job] = [
     Job("sales.expire_orders", "tongka.sales.jobs:expire_orders", 15),
     Job("sales.activate_paid_batches", "tongka.sales.batch_orders:activate_paid_batches", 5),
     Job("promotions.end_expired", "tongka.sales.promotion_lifecycle:end_expired_promotions", 60),
+    Job("reconciliation.daily", "tongka.reconciliation.daily:reconcile_daily", 900),
 ]
 
 

@@ -18,6 +18,7 @@ from tongka.api.payments import router as payments_router
 from tongka.api.promotions import router as promotions_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
+from tongka.api.reconciliation import router as reconciliation_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
 from tongka.api.settlement import router as settlement_router
@@ -90,5 +91,6 @@ def create_app(
     app.include_router(payments_router)
     app.include_router(receipts_router)
     app.include_router(promotions_router)
+    app.include_router(reconciliation_router)
     install_console(app)
     return app

@@ -97,6 +97,11 @@ class Action(enum.StrEnum):
     # Promotions (充值赠送): a merchant's bonus offers, funded from its own account.
     PROMOTION_READ = "promotion.read"
     PROMOTION_MANAGE = "promotion.manage"
+    # Reconciliation (对账): runs, their reports and exceptions, resolutions, approvals.
+    RECONCILIATION_READ = "reconciliation.read"
+    RECONCILIATION_RUN = "reconciliation.run"
+    RECONCILIATION_RESOLVE = "reconciliation.resolve"
+    RECONCILIATION_APPROVE = "reconciliation.approve"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -241,4 +246,11 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     # merchant's managers start and end them, with the merchant's own money.
     Action.PROMOTION_READ: STAFF_READ,
     Action.PROMOTION_MANAGE: (merchant(*MANAGER),),
+    # Reconciliation: the platform's staff read it; finance runs it; operators (support)
+    # and finance resolve exceptions; finance approves adjustments, and the service
+    # refuses an approval by the adjustment's proposer (four eyes).
+    Action.RECONCILIATION_READ: (platform(),),
+    Action.RECONCILIATION_RUN: (platform("admin", "finance"),),
+    Action.RECONCILIATION_RESOLVE: (platform("admin", "finance", "support"),),
+    Action.RECONCILIATION_APPROVE: (platform("admin", "finance"),),
 }

@@ -730,4 +730,27 @@ MESSAGES: dict[str, Message] = {
     ),
     "bonus_already_posted": M(N_("The bonus is on the card already; it cannot be given back.")),
     "bonus_not_claimed": M(N_("The order has no claimed bonus to post.")),
+    # reconciliation (对账)
+    "reconciliation_not_found": M(N_("No such reconciliation.")),
+    "reconciliation_exception_not_found": M(N_("No such reconciliation exception.")),
+    "reconciliation_resolution_not_found": M(N_("No such resolution.")),
+    "reconciliation_in_progress": M(
+        N_("This day's reconciliation is running: wait for it to finish, then look again.")
+    ),
+    "reconciliation_exception_resolved": M(
+        N_("This exception has a resolution already; nothing was changed.")
+    ),
+    "reconciliation_nothing_to_adjust": M(
+        N_("This difference moves no money: match it by hand instead.")
+    ),
+    "reconciliation_same_approver": M(
+        N_("Four eyes: someone other than who proposed the adjustment must approve it.")
+    ),
+    "reconciliation_not_an_adjustment": M(
+        N_("A match by hand is final: there is nothing to approve.")
+    ),
+    "reconciliation_statement_invalid": M(
+        N_("The statement cannot be read: %(problem)s."),
+        N_("The statement cannot be read; check the file and try again."),
+    ),
 }
