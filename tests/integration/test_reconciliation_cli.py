@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from tests.reconciliation_support import DAY, add_payments, at, line, payment_row
 from tongka.cli import app
+from tongka.cli.common import console
 from tongka.config import get_settings
 from tongka.db import Database, migrate
 from tongka.reconciliation.bank import settlement_note
@@ -41,7 +42,9 @@ def _seed() -> None:
     asyncio.run(work())
 
 
-def test_reconcile_files_prints_the_runs(data_dir: Path) -> None:
+def test_reconcile_files_prints_the_runs(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the table is as wide as it needs: a worker's console may have no terminal to measure
+    monkeypatch.setattr(console, "_width", 200)
     _seed()
     bill = data_dir / "wechat.csv"
     bill.write_bytes(b"".join(wechat_bill([line("pay_1", 10_000, 60), line("pay_x", 500, 3)])))
