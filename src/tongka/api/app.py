@@ -15,6 +15,7 @@ from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
 from tongka.api.net_positions import router as net_positions_router
 from tongka.api.payments import router as payments_router
+from tongka.api.payout_holds import router as payout_holds_router
 from tongka.api.promotions import router as promotions_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(redemption_controls_router)
     app.include_router(settlement_router)
     app.include_router(net_positions_router)
+    app.include_router(payout_holds_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
     app.include_router(promotions_router)

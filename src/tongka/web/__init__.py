@@ -39,6 +39,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.payments",
     "tongka.web.pages.settlement",
     "tongka.web.pages.net_positions",
+    "tongka.web.pages.contract_forms",
     "tongka.web.pages.receipts",
 ]
 

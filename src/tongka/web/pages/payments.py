@@ -4,7 +4,7 @@ enable/disable) and 备付金 (the reserve's figures and the fee-income transfer
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Response
@@ -27,7 +27,13 @@ from tongka.payments.models import ReserveTransfer
 from tongka.payments.reserve import Direction, reserve_figures, transfer_reserve
 from tongka.policy import Action
 from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.forms import attempt_and_redirect, log_reason, money_minor, required_reason
+from tongka.web.forms import (
+    attempt_and_redirect,
+    log_reason,
+    money_minor,
+    percent_fraction,
+    required_reason,
+)
 from tongka.web.i18n import N_
 from tongka.web.lists import Column, ListSpec, date_range
 from tongka.web.pages.listing import Allowed
@@ -96,15 +102,13 @@ def _yuan(minor: int) -> str:
 
 
 def _rate(form: Any) -> Decimal:
-    text = form_text(form, "fee_rate_percent")
-    try:
-        percent = Decimal(text)
-    except InvalidOperation:
+    fraction = percent_fraction(form, "fee_rate_percent")
+    if fraction is None:
         raise InvalidRequest(
             "Type a decimal number, e.g. 0.9.", code="not_a_decimal", param="fee_rate_percent"
-        ) from None
+        )
     try:
-        return parse_rate(percent / 100)
+        return parse_rate(fraction)
     except InvalidRequest as refused:
         refused.param = "fee_rate_percent"
         raise
