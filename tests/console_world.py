@@ -227,7 +227,10 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     receipt = await issued_receipt(  # the public receipt page's {code}
         database, settings, now, sample_facts(merchant_id=canteen["id"])
     )
-    order_id = await _demo_order(database, settings, now, canteen["id"], canteen_card["card_id"])
+    # on the demo holder's card: the holder and the canteen's staff both see the order
+    order_id = await _demo_order(
+        database, settings, now, canteen["id"], issued["62880103"]["cards"][0]["card_id"]
+    )
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
