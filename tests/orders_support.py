@@ -46,16 +46,22 @@ class Shop:
     holder_id: str = HOLDER
 
 
-@pytest.fixture
-async def shop(database: Database, payment_settings: Settings) -> AsyncIterator[Shop]:
+async def open_shop(database: Database, settings: Settings) -> Shop:
+    """The selling merchant (quota granted), a verified holder and an active product; the
+    order listener registered with ``settings``."""
     now = real_now()
     async with database.transaction() as session:
         await ensure_merchant(session, MERCHANT, now)
         await grant_quota(session, now, 10**10)
         await ensure_consumer(session, HOLDER, now, KycLevel.ID_CARD)
         product = await active_product(session, now)
-    fulfilment.register_order_listener(payment_settings, replace=True)
-    yield Shop(product.id)
+    fulfilment.register_order_listener(settings, replace=True)
+    return Shop(product.id)
+
+
+@pytest.fixture
+async def shop(database: Database, payment_settings: Settings) -> AsyncIterator[Shop]:
+    yield await open_shop(database, payment_settings)
     purposes.unregister_listener(fulfilment.PURPOSE_KIND)
 
 

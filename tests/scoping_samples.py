@@ -420,3 +420,53 @@ async def a_reconciliation_exception(owner: Owner) -> str:
 @sample("reconciliation_resolutions")
 async def a_reconciliation_resolution(owner: Owner) -> str:
     return (await _reconciliation_rows(owner))[2]
+
+
+# --- orders (sales) -------------------------------------------------------------------------
+
+
+@sample("orders")
+async def an_order(owner: Owner) -> str:
+    """A cash till sale of one of merchant A's issued cards (fulfilled at once)."""
+    from tests.cards_support import KEYS, grant_quota
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.paycore_support import real_now
+    from tongka.cards import service
+    from tongka.config import Settings
+    from tongka.payments import registry
+    from tongka.payments.adapters.cash import Cash
+    from tongka.payments.channel import ChannelName, PaymentMethod
+    from tongka.sales.order_states import OrderKind
+    from tongka.sales.orders import OrderRequest, create_order
+
+    merchant_id = owner.merchant.merchant_id
+    now = real_now()
+    settings = Settings(environment="test", secret_key=TEST_SECRET_KEY)
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with owner.database.transaction() as session:
+            await grant_quota(session, now, 10**9, merchant_id)
+            product = await active_product(session, now, merchant_id=merchant_id)
+            card = await service.issue_card(
+                session,
+                product.id,
+                merchant_id=merchant_id,
+                face_value=10_000,
+                keys=KEYS,
+                actor="test",
+                now=now,
+            )
+            created = await create_order(
+                session,
+                OrderRequest(
+                    kind=OrderKind.TILL_SALE,
+                    method=PaymentMethod.CASH,
+                    channel="cash",
+                    actor="test",
+                    buyer_key="till:sample",
+                    merchant_id=merchant_id,
+                    card_id=card.card.id,
+                ),
+                now=now,
+                settings=settings,
+            )
+    return created.order.id

@@ -102,6 +102,11 @@ class Action(enum.StrEnum):
     RECONCILIATION_RUN = "reconciliation.run"
     RECONCILIATION_RESOLVE = "reconciliation.resolve"
     RECONCILIATION_APPROVE = "reconciliation.approve"
+    # Orders (sales): buying, topping up, selling at the till, enterprise batches.
+    ORDER_CREATE = "order.create"
+    ORDER_READ = "order.read"
+    ORDER_CANCEL = "order.cancel"
+    ORDER_REFUND = "order.refund"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -253,4 +258,12 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.RECONCILIATION_RUN: (platform("admin", "finance"),),
     Action.RECONCILIATION_RESOLVE: (platform("admin", "finance", "support"),),
     Action.RECONCILIATION_APPROVE: (platform("admin", "finance"),),
+    # Orders: holders buy and top up their own cards; tills sell and top up (an enterprise
+    # batch also needs batch.create: a manager's); staff and holders read and cancel unpaid
+    # orders in their scope; a refund (money back through the channel) needs a manager or
+    # platform support.
+    Action.ORDER_CREATE: (merchant(store_bound=True), HOLDER),
+    Action.ORDER_READ: (platform(), merchant(store_bound=True), HOLDER),
+    Action.ORDER_CANCEL: (merchant(store_bound=True), HOLDER),
+    Action.ORDER_REFUND: (platform("admin", "support"), merchant(*MANAGER)),
 }

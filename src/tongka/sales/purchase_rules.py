@@ -35,6 +35,7 @@ from tongka.errors import BusinessRuleViolation, InvalidRequest, amount_detail
 from tongka.events import record_event
 from tongka.identity.models import KycLevel
 from tongka.identity.service import get_consumer
+from tongka.money import Money, format_money
 from tongka.sales.models import Order, PurchaseRuleSettings
 
 __all__ = [
@@ -170,14 +171,26 @@ async def set_purchase_rules(
     return rules
 
 
-def _refusal(rule: str, message: str, facts: PurchaseFacts, **details: object) -> PurchaseRefused:
+def _refusal(
+    rule: str, message: str, facts: PurchaseFacts, *, param: str | None = None, **details: object
+) -> PurchaseRefused:
+    """The refusal of ``rule``: its message names the rule and the threshold (in words and
+    money), its details hold the amounts for whoever shows it."""
+    threshold = details.get("threshold")
+    if isinstance(threshold, int):
+        message = message.replace("{threshold}", format_money(Money(threshold, facts.currency)))
     shown = {
         key: amount_detail(value, facts.currency)
         if key in ("threshold", "amount") and isinstance(value, int)
         else value
         for key, value in details.items()
     }
-    return PurchaseRefused(message, code=f"purchase_{rule}", details={"rule": rule, **shown})
+    return PurchaseRefused(
+        f"Purchase rule {rule}: {message}",
+        code=f"purchase_{rule}",
+        param=param,
+        details={"rule": rule, **shown},
+    )
 
 
 def bank_transfer_threshold(facts: PurchaseFacts, rules: PurchaseRules) -> int:
@@ -226,8 +239,9 @@ async def check_purchase(
     ):
         raise _refusal(
             "real_name_required",
-            "A purchase of anonymous cards of this amount or more needs the buyer's real name.",
+            "a purchase of anonymous cards of {threshold} or more needs the buyer's real name.",
             facts,
+            param="buyer.name",
             threshold=rules.anonymous_real_name_minor,
             amount=facts.amount_minor,
         )
@@ -235,8 +249,10 @@ async def check_purchase(
     if facts.amount_minor >= threshold and facts.method != "bank_transfer":
         raise _refusal(
             "bank_transfer_required",
-            "From this amount the purchase must be paid by bank transfer.",
+            f"from {{threshold}} on, a {facts.buyer_kind.value}'s "
+            f"{facts.kind.value.replace('_', '-')} must be paid by bank transfer.",
             facts,
+            param="method",
             threshold=threshold,
             amount=facts.amount_minor,
             buyer_kind=facts.buyer_kind.value,
@@ -253,9 +269,10 @@ async def _check_named(session: AsyncSession, facts: PurchaseFacts, rules: Purch
     if level < rules.named_min_kyc_level:
         raise _refusal(
             "named_unverified",
-            "A named card records its holder's verified identity; the holder is not "
-            "verified far enough.",
+            "a named card records its holder's verified identity: the holder must be verified "
+            f"to KYC level {rules.named_min_kyc_level}, and is at {level}.",
             facts,
+            param="holder_id",
             required_kyc=KycLevel(rules.named_min_kyc_level).name.lower(),
             holder_kyc=KycLevel(level).name.lower(),
         )
@@ -283,9 +300,10 @@ async def _check_splitting(
         if int(earlier or 0) + 1 >= rules.splitting_count:
             raise _refusal(
                 "splitting_refused",
-                "Several purchases just under a threshold on one day look like one purchase "
-                "split up (化整为零); give the buyer's real name to go on.",
+                f"{int(earlier or 0) + 1} purchases just under {{threshold}} on one business "
+                "day look like one purchase split up (化整为零); give the buyer's real name.",
                 facts,
+                param="buyer.name",
                 threshold=threshold,
                 amount=facts.amount_minor,
                 count=int(earlier or 0) + 1,
@@ -306,7 +324,7 @@ def check_funding(
     if funding_type == CREDIT_CARD:
         raise _refusal(
             "credit_card_forbidden",
-            "A prepaid card may not be bought or loaded with a credit card.",
+            "a prepaid card may not be bought or loaded with a credit card.",
             facts,
             funding_type=funding_type,
             channel=channel,

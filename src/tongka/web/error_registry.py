@@ -648,10 +648,14 @@ MESSAGES: dict[str, Message] = {
         N_("The card cannot be sold or topped up in its present state."),
     ),
     "order_invalid.top_up_not_allowed": M(N_("Cards of this product cannot be topped up.")),
+    "order_invalid.kind": M(N_("You cannot place an order of this kind.")),
     "order_not_cancellable": M(
         N_("Only an unpaid order can be cancelled; a paid order is refunded instead.")
     ),
     "order_not_refundable": M(N_("Only a fulfilled order can be refunded.")),
+    "order_not_refundable.batch": M(
+        N_("An enterprise batch is refunded card by card through the platform.")
+    ),
     "order_refund_exceeds_unspent": M(
         N_(
             "At most %(refundable)s can be refunded: the paid value the card still holds, less what was refunded already."
