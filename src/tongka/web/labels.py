@@ -198,6 +198,12 @@ LABELS: dict[str, dict[str, str]] = {
         "top_up": N_("Top-up"),
         "buyback_resale": N_("Buy-back resale"),
     },
+    # promotions (充值赠送)
+    "promotion": {
+        "active": N_("Running"),
+        "exhausted": N_("Budget used up"),
+        "ended": N_("Ended"),
+    },
 }
 
 
