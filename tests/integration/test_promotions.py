@@ -35,6 +35,7 @@ from tongka.cards import service as cards
 from tongka.cards.money_gate import Purpose
 from tongka.clock import FixedClock
 from tongka.db import Database
+from tongka.redemption.service import is_bonus_spent_first
 from tongka.sales import promotions
 from tongka.sales.promotion_errors import (
     BonusAlreadyPosted,
@@ -331,3 +332,13 @@ async def test_a_released_claim_cannot_be_posted(database: Database, clock: Fixe
                 session, order_id, card_id=card_id, purpose=Purpose.ACTIVATION, now=clock.now()
             )
     assert await balance_of(database, card_id) == cards.CardBalance(paid=50_000, bonus=0)
+
+
+async def test_a_product_may_spend_bonus_first(database: Database, clock: FixedClock) -> None:
+    async with database.transaction() as session:
+        default = await active_product(session, clock.now())
+        chosen = await active_product(session, clock.now(), is_bonus_spent_first=True)
+
+    assert (default.is_bonus_spent_first, chosen.is_bonus_spent_first) == (False, True)
+    assert is_bonus_spent_first(chosen)
+    assert not is_bonus_spent_first(default)

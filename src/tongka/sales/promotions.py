@@ -227,9 +227,19 @@ async def claim_bonus(
     now: datetime,
 ) -> BonusGrant | None:
     """Reserve the bonus ``load_minor`` earns for ``order_id`` (see the module); ``None``
-    when no promotion pays it. Idempotent per ``order_id``. Never commits."""
+    when no promotion pays it. Idempotent per ``order_id`` once a promotion applied (a
+    ``None`` while no promotion runs is not recorded, so most orders write nothing here).
+    Never commits."""
     if load_minor <= 0:
         raise InvalidRequest("A load is a positive amount.", param="load_minor")
+    existing = await _claim_row(session, order_id, lock=False)
+    if existing is not None:
+        return await _answer_again(session, existing, merchant_id)
+    candidates = await _candidates(
+        session, merchant_id, product_id, currency, load_minor, holder_id, now
+    )
+    if not candidates:
+        return None
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
         .values(
@@ -250,13 +260,8 @@ async def claim_bonus(
     )
     claim = await _claim_row(session, order_id, lock=True)
     assert claim is not None
-    if not inserted.rowcount:  # type: ignore[attr-defined]
-        if claim.merchant_id != merchant_id:
-            raise InvalidRequest("This order id belongs to another merchant.", param="order_id")
-        return await _grant_of(session, claim)
-    candidates = await _candidates(
-        session, merchant_id, product_id, currency, load_minor, holder_id, now
-    )
+    if not inserted.rowcount:  # type: ignore[attr-defined]  # a twin claimed it first
+        return await _answer_again(session, claim, merchant_id)
     for promotion, bonus in candidates:
         if await _reserve(session, promotion, bonus, holder_id, now):
             claim.promotion_id = promotion.id
@@ -265,6 +270,14 @@ async def claim_bonus(
             await session.flush()
             return BonusGrant(promotion.id, bonus, promotion.budget_account_id)
     return None
+
+
+async def _answer_again(
+    session: AsyncSession, claim: PromotionClaim, merchant_id: str
+) -> BonusGrant | None:
+    if claim.merchant_id != merchant_id:
+        raise InvalidRequest("This order id belongs to another merchant.", param="order_id")
+    return await _grant_of(session, claim)
 
 
 async def release_bonus(
