@@ -33,7 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka import ledger
 from tongka.cards.accounts import bonus_account_id
+from tongka.cards.funding import check_max_balance
+from tongka.cards.models import CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
+from tongka.cards.products import get_product
 from tongka.errors import InvalidRequest
 from tongka.ids import new_id
 from tongka.ledger import Transfer, TransferRequest
@@ -240,6 +243,7 @@ async def claim_bonus(
     )
     if not candidates:
         return None
+    await _check_product(session, merchant_id, product_id, currency)
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
         .values(
@@ -270,6 +274,19 @@ async def claim_bonus(
             await session.flush()
             return BonusGrant(promotion.id, bonus, promotion.budget_account_id)
     return None
+
+
+async def _check_product(
+    session: AsyncSession, merchant_id: str, product_id: str, currency: str
+) -> None:
+    """The load is of one of the merchant's products, in the promotion's currency."""
+    found = await session.execute(
+        select(CardProduct.merchant_id, CardProduct.currency).where(CardProduct.id == product_id)
+    )
+    if tuple(found.one_or_none() or ()) != (merchant_id, currency):
+        raise InvalidRequest(
+            "The product is not the merchant's, or not in this currency.", param="product_id"
+        )
 
 
 async def _answer_again(
@@ -410,8 +427,9 @@ async def post_bonus(
 ) -> Transfer | None:
     """Post the order's claimed bonus onto ``card_id``'s bonus account through the card
     money gate (``purpose``: ``TOP_UP``, or ``ACTIVATION`` for a card sold with it), in the
-    caller's transaction. ``None`` when the order claimed nothing; idempotent (a second
-    call answers the first transfer); ``BonusNotClaimed`` when it was given back."""
+    caller's transaction, within the product's maximum balance (``MaxBalanceExceeded``).
+    ``None`` when the order claimed nothing; idempotent (a second call answers the first
+    transfer); ``BonusNotClaimed`` when it was given back."""
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status == ClaimStatus.NONE:
         return None
@@ -422,7 +440,7 @@ async def post_bonus(
         return await ledger.get_transfer(session, str(claim.transfer_id))
     request = bonus_transfer(grant, order_id=order_id, card_id=card_id, currency=claim.currency)
 
-    def checked(locked: LockedCards) -> list[TransferRequest]:
+    async def checked(locked: LockedCards) -> list[TransferRequest]:
         card = locked.cards[card_id]
         if (card.merchant_id, card.product_id, card.currency) != (
             claim.merchant_id,
@@ -430,6 +448,8 @@ async def post_bonus(
             claim.currency,
         ):
             raise InvalidRequest("The bonus belongs on a card of the order.", param="card_id")
+        product = await get_product(session, card.product_id)
+        check_max_balance(product, locked.balances[card_id].total, request.amount)
         return [request]
 
     moved = await move_card_value(
