@@ -13,6 +13,7 @@ from tests.factories import TEST_PASSWORD, make_merchant_with_key
 from tests.integration import test_console
 from tests.integration.test_console import csrf_of, log_in
 from tests.promotions_support import available, fund_merchant, payable_of
+from tongka.cards.models import CardProduct
 from tongka.clock import FixedClock
 from tongka.db import Database
 from tongka.sales.promotion_models import Promotion
@@ -117,3 +118,28 @@ async def test_ending_needs_a_reason(
 
     assert refused.status_code == 303
     assert [p.status for p in await stored(database)] == ["active"]
+
+
+async def test_a_product_form_chooses_bonus_first(
+    browser: httpx.AsyncClient, database: Database, clock: FixedClock
+) -> None:
+    await _merchant_signed_in(browser, database, clock)
+    form = {
+        "csrf_token": await csrf_of(browser, "/console/card_products"),
+        "name": "先用赠送卡",
+        "bin_prefix": "62770099",
+        "number_length": "16",
+        "max_balance": "1000",
+        "face_values": "100,500",
+        "validity_months": "36",
+        "is_bonus_spent_first": "on",
+    }
+
+    created = await browser.post("/console/card_products", data=form)
+
+    assert created.status_code == 303
+    async with database.transaction() as session:
+        [product] = list(await session.scalars(select(CardProduct)))
+    assert product.is_bonus_spent_first is True
+    page = await browser.get(f"/console/card_products/{product.id}")
+    assert "先于实付金额使用" in page.text
