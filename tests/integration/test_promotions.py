@@ -32,9 +32,11 @@ from tests.promotions_support import (
     promotion_spec,
 )
 from tongka.cards import service as cards
-from tongka.cards.money_gate import Purpose
+from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_value
 from tongka.clock import FixedClock
 from tongka.db import Database
+from tongka.errors import InvalidRequest
+from tongka.ledger import TransferRequest
 from tongka.redemption.service import is_bonus_spent_first
 from tongka.sales import promotions
 from tongka.sales.promotion_errors import (
@@ -342,3 +344,44 @@ async def test_a_product_may_spend_bonus_first(database: Database, clock: FixedC
     assert (default.is_bonus_spent_first, chosen.is_bonus_spent_first) == (False, True)
     assert is_bonus_spent_first(chosen)
     assert not is_bonus_spent_first(default)
+
+
+async def test_a_top_up_carries_paid_value_and_bonus_in_one_gate_call(
+    database: Database, clock: FixedClock
+) -> None:
+    """What the orders part does at a top-up's fulfilment: one gate call, both transfers."""
+    now = clock.now()
+    product, promotion = await product_and_promotion(database, now)
+    async with database.transaction() as session:
+        card_id = (await funded_card(session, now, product, amount=10_000)).card.id
+    order_id = new_order_id()
+    grant = await claim(database, product, now, order_id=order_id)
+    assert grant is not None
+    async with database.transaction() as session:
+        paid = TransferRequest(
+            transfer_id=f"order:{order_id}",
+            debit_account_id=await reserve_account(session, now),
+            credit_account_id=card_id,
+            amount=50_000,
+            currency="CNY",
+            code="order_top_up",
+        )
+        bonus = promotions.bonus_transfer(grant, order_id=order_id, card_id=card_id, currency="CNY")
+        await move_card_value(
+            session,
+            [CardMovement(card_id, Direction.CREDIT, Purpose.TOP_UP)],
+            [paid, bonus],
+            now=now,
+        )
+        with pytest.raises(InvalidRequest):  # not the bonus's transfer
+            async with session.begin_nested():
+                await promotions.mark_bonus_posted(
+                    session, order_id, card_id=card_id, transfer_id=paid.transfer_id, now=now
+                )
+        await promotions.mark_bonus_posted(
+            session, order_id, card_id=card_id, transfer_id=bonus.transfer_id, now=now
+        )
+
+    assert await balance_of(database, card_id) == cards.CardBalance(paid=60_000, bonus=5_000)
+    assert await available(database, promotion.budget_account_id) == 15_000
+    await assert_ledger_verifies(database, now)
