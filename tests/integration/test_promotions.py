@@ -385,3 +385,38 @@ async def test_a_top_up_carries_paid_value_and_bonus_in_one_gate_call(
     assert await balance_of(database, card_id) == cards.CardBalance(paid=60_000, bonus=5_000)
     assert await available(database, promotion.budget_account_id) == 15_000
     await assert_ledger_verifies(database, now)
+
+
+async def test_a_bonus_the_order_posted_itself_is_never_given_back_or_posted_twice(
+    database: Database, clock: FixedClock
+) -> None:
+    """The orders part funds a card with ``CardFunding(transfer_id="order:<id>", bonus=…)``
+    and may not mark the claim: the claim still knows its bonus is on the card."""
+    now = clock.now()
+    product, promotion = await product_and_promotion(database, now)
+    order_id = new_order_id()
+    grant = await claim(database, product, now, order_id=order_id)
+    assert grant is not None
+    async with database.transaction() as session:
+        await grant_quota(session, now, 10**9)
+        card_id = (await issue(session, product.id, now)).card.id
+        funding = cards.CardFunding(
+            transfer_id=f"order:{order_id}",
+            debit_account_id=await reserve_account(session, now),
+            amount=50_000,
+            bonus=grant.amount_minor,
+            bonus_account_id=grant.debit_account_id,
+        )
+        await cards.activate_card(session, card_id, actor="t", now=now, funding=funding)
+
+    with pytest.raises(BonusAlreadyPosted):
+        async with database.transaction() as session:
+            await promotions.release_bonus(session, order_id, now=now)
+    async with database.transaction() as session:
+        again = await promotions.post_bonus(session, order_id, card_id=card_id, now=now)
+
+    assert again is not None
+    assert again.transfer_id == f"order:{order_id}:bonus"
+    assert await balance_of(database, card_id) == cards.CardBalance(paid=50_000, bonus=5_000)
+    assert (await promotion_now(database, promotion.id)).remaining_minor == 15_000
+    await assert_ledger_verifies(database, now)

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka import ledger
-from tongka.cards.accounts import bonus_account_id
+from tongka.cards.accounts import bonus_account_id, card_of_account
 from tongka.cards.funding import check_max_balance
 from tongka.cards.models import CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
@@ -69,6 +69,7 @@ __all__ = [
     "get_promotion",
     "mark_bonus_posted",
     "post_bonus",
+    "posted_transfer_ids",
     "promotions_query",
     "release_bonus",
 ]
@@ -306,7 +307,7 @@ async def release_bonus(
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status in (ClaimStatus.NONE, ClaimStatus.RELEASED):
         return claim
-    if claim.status == ClaimStatus.POSTED:
+    if claim.status == ClaimStatus.POSTED or await _posted_elsewhere(session, claim, now):
         raise BonusAlreadyPosted(
             "The bonus is on the card already; it cannot be given back.", param="order_id"
         )
@@ -377,6 +378,30 @@ def bonus_transfer(
     )
 
 
+# The ids a claim's bonus may be posted under: ``bonus_transfer``'s, and the bonus leg of
+# the orders part's ``CardFunding`` (its transfer id is ``order:<order id>``).
+def posted_transfer_ids(order_id: str) -> tuple[str, str]:
+    return (f"{BONUS_CODE}:{order_id}", f"order:{order_id}:bonus")
+
+
+async def _posted_elsewhere(
+    session: AsyncSession, claim: PromotionClaim, now: datetime
+) -> Transfer | None:
+    """The claim's bonus transfer if a gate call posted it without ``mark_bonus_posted``
+    (the claim is marked posted then, so it is never given back or posted twice)."""
+    if claim.status != ClaimStatus.CLAIMED:
+        return None
+    grant = await _grant_of(session, claim)
+    assert grant is not None
+    found = await ledger.find_transfers(session, posted_transfer_ids(claim.order_id))
+    for transfer in found.values():
+        card_id = card_of_account(transfer.credit_account_id)
+        if transfer.debit_account_id == grant.debit_account_id and card_id is not None:
+            await _mark_posted(session, claim, card_id, transfer.transfer_id, now)
+            return transfer
+    return None
+
+
 async def _open_claim(session: AsyncSession, order_id: str) -> PromotionClaim:
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status in (ClaimStatus.NONE, ClaimStatus.RELEASED):
@@ -436,8 +461,11 @@ async def post_bonus(
     claim = await _open_claim(session, order_id)
     grant = await _grant_of(session, claim)
     assert grant is not None
-    if claim.status == ClaimStatus.POSTED:
-        return await ledger.get_transfer(session, str(claim.transfer_id))
+    posted = await _posted_elsewhere(session, claim, now)
+    if claim.status == ClaimStatus.POSTED and posted is None:
+        posted = await ledger.get_transfer(session, str(claim.transfer_id))
+    if posted is not None:
+        return posted
     request = bonus_transfer(grant, order_id=order_id, card_id=card_id, currency=claim.currency)
 
     async def checked(locked: LockedCards) -> list[TransferRequest]:
