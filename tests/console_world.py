@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
 from tests.integration.test_policy_routes import declarations
+from tests.promotions_support import fund_merchant, promotion_spec
 from tests.receipts_support import issued as issued_receipt
 from tests.receipts_support import sample_facts
 from tongka.cards import service as cards
@@ -29,6 +30,7 @@ from tongka.identity import service as identity
 from tongka.identity.models import User
 from tongka.identity.principal import Principal
 from tongka.policy import Action
+from tongka.sales import promotions
 from tongka.webhooks import service as webhooks
 
 PARAMETER = re.compile(r"\{([^}]+)\}")
@@ -204,6 +206,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             reference="演示批次",
         )
         settlement_batch_id = await _settlement_batch(session, canteen["id"], now)
+        promotion_id = await _promotion(session, canteen["id"], now)
         tokens = []
         for name, email, login in logins:
             result = await identity.login(
@@ -248,7 +251,17 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "settlement_batch_id": settlement_batch_id,
             "code": receipt.code,
             "order_id": order_id,
+            "promotion_id": promotion_id,
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],
     )
+
+
+async def _promotion(session: Any, merchant_id: str, now: datetime) -> str:
+    """A running promotion of the canteen (充值500送50), funded from its account."""
+    await fund_merchant(session, now, 100_000, merchant_id)
+    promotion = await promotions.create_promotion(
+        session, merchant_id, promotion_spec(now), actor="test", now=now
+    )
+    return promotion.id

@@ -32,9 +32,12 @@ from tests.promotions_support import (
     promotion_spec,
 )
 from tongka.cards import service as cards
-from tongka.cards.money_gate import Purpose
+from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_value
 from tongka.clock import FixedClock
 from tongka.db import Database
+from tongka.errors import InvalidRequest
+from tongka.ledger import TransferRequest
+from tongka.redemption.service import is_bonus_spent_first
 from tongka.sales import promotions
 from tongka.sales.promotion_errors import (
     BonusAlreadyPosted,
@@ -331,3 +334,89 @@ async def test_a_released_claim_cannot_be_posted(database: Database, clock: Fixe
                 session, order_id, card_id=card_id, purpose=Purpose.ACTIVATION, now=clock.now()
             )
     assert await balance_of(database, card_id) == cards.CardBalance(paid=50_000, bonus=0)
+
+
+async def test_a_product_may_spend_bonus_first(database: Database, clock: FixedClock) -> None:
+    async with database.transaction() as session:
+        default = await active_product(session, clock.now())
+        chosen = await active_product(session, clock.now(), is_bonus_spent_first=True)
+
+    assert (default.is_bonus_spent_first, chosen.is_bonus_spent_first) == (False, True)
+    assert is_bonus_spent_first(chosen)
+    assert not is_bonus_spent_first(default)
+
+
+async def test_a_top_up_carries_paid_value_and_bonus_in_one_gate_call(
+    database: Database, clock: FixedClock
+) -> None:
+    """What the orders part does at a top-up's fulfilment: one gate call, both transfers."""
+    now = clock.now()
+    product, promotion = await product_and_promotion(database, now)
+    async with database.transaction() as session:
+        card_id = (await funded_card(session, now, product, amount=10_000)).card.id
+    order_id = new_order_id()
+    grant = await claim(database, product, now, order_id=order_id)
+    assert grant is not None
+    async with database.transaction() as session:
+        paid = TransferRequest(
+            transfer_id=f"order:{order_id}",
+            debit_account_id=await reserve_account(session, now),
+            credit_account_id=card_id,
+            amount=50_000,
+            currency="CNY",
+            code="order_top_up",
+        )
+        bonus = promotions.bonus_transfer(grant, order_id=order_id, card_id=card_id, currency="CNY")
+        await move_card_value(
+            session,
+            [CardMovement(card_id, Direction.CREDIT, Purpose.TOP_UP)],
+            [paid, bonus],
+            now=now,
+        )
+        with pytest.raises(InvalidRequest):  # not the bonus's transfer
+            async with session.begin_nested():
+                await promotions.mark_bonus_posted(
+                    session, order_id, card_id=card_id, transfer_id=paid.transfer_id, now=now
+                )
+        await promotions.mark_bonus_posted(
+            session, order_id, card_id=card_id, transfer_id=bonus.transfer_id, now=now
+        )
+
+    assert await balance_of(database, card_id) == cards.CardBalance(paid=60_000, bonus=5_000)
+    assert await available(database, promotion.budget_account_id) == 15_000
+    await assert_ledger_verifies(database, now)
+
+
+async def test_a_bonus_the_order_posted_itself_is_never_given_back_or_posted_twice(
+    database: Database, clock: FixedClock
+) -> None:
+    """The orders part funds a card with ``CardFunding(transfer_id="order:<id>", bonus=…)``
+    and may not mark the claim: the claim still knows its bonus is on the card."""
+    now = clock.now()
+    product, promotion = await product_and_promotion(database, now)
+    order_id = new_order_id()
+    grant = await claim(database, product, now, order_id=order_id)
+    assert grant is not None
+    async with database.transaction() as session:
+        await grant_quota(session, now, 10**9)
+        card_id = (await issue(session, product.id, now)).card.id
+        funding = cards.CardFunding(
+            transfer_id=f"order:{order_id}",
+            debit_account_id=await reserve_account(session, now),
+            amount=50_000,
+            bonus=grant.amount_minor,
+            bonus_account_id=grant.debit_account_id,
+        )
+        await cards.activate_card(session, card_id, actor="t", now=now, funding=funding)
+
+    with pytest.raises(BonusAlreadyPosted):
+        async with database.transaction() as session:
+            await promotions.release_bonus(session, order_id, now=now)
+    async with database.transaction() as session:
+        again = await promotions.post_bonus(session, order_id, card_id=card_id, now=now)
+
+    assert again is not None
+    assert again.transfer_id == f"order:{order_id}:bonus"
+    assert await balance_of(database, card_id) == cards.CardBalance(paid=50_000, bonus=5_000)
+    assert (await promotion_now(database, promotion.id)).remaining_minor == 15_000
+    await assert_ledger_verifies(database, now)

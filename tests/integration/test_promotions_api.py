@@ -126,3 +126,30 @@ async def test_a_refused_promotion_moves_nothing(
 async def test_only_merchant_managers_create(app: FastAPI, callers: Callers) -> None:
     assert (await _post(app, callers.cashier_a, BODY)).status_code == 403
     assert (await _post(app, callers.platform, BODY)).status_code == 403
+
+
+async def test_a_card_product_says_whether_bonus_is_spent_first(
+    app: FastAPI, callers: Callers
+) -> None:
+    product = {
+        "name": "会员卡",
+        "bin_prefix": "628899",
+        "number_length": 16,
+        "max_balance": cny(100_000),
+        "is_named": False,
+        "face_values": [cny(10_000)],
+        "validity_months": 36,
+    }
+    async with api_client(app, **bearer(callers.merchant_a.api_key)) as client:
+        default = await client.post(
+            "/v1/card_products", json=product, headers={"Idempotency-Key": "p1"}
+        )
+        chosen = await client.post(
+            "/v1/card_products",
+            json=product | {"bin_prefix": "628898", "is_bonus_spent_first": True},
+            headers={"Idempotency-Key": "p2"},
+        )
+
+    assert default.status_code == 201, default.text
+    assert default.json()["is_bonus_spent_first"] is False
+    assert chosen.json()["is_bonus_spent_first"] is True

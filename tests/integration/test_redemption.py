@@ -154,8 +154,7 @@ async def test_a_product_that_spends_bonus_first_takes_the_bonus_part_first(
         till = await make_till(session, now, amount=5_000, bonus=1_000)
         product = await session.get(CardProduct, till.product_id)
         assert product is not None
-        # the ``promos`` part adds the column; until then the attribute stands in for it
-        product.is_bonus_spent_first = True  # type: ignore[attr-defined]
+        product.is_bonus_spent_first = True  # the product's option (CardProduct column)
         purchase = await redeem(session, request(till, 1_500, "bonus-first"), now)
     record = purchase.redemptions[0]
     assert (record.paid, record.bonus) == (500, 1_000)

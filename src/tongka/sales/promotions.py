@@ -32,8 +32,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka import ledger
-from tongka.cards.accounts import bonus_account_id
+from tongka.cards.accounts import bonus_account_id, card_of_account
+from tongka.cards.funding import check_max_balance
+from tongka.cards.models import CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
+from tongka.cards.products import get_product
 from tongka.errors import InvalidRequest
 from tongka.ids import new_id
 from tongka.ledger import Transfer, TransferRequest
@@ -66,6 +69,7 @@ __all__ = [
     "get_promotion",
     "mark_bonus_posted",
     "post_bonus",
+    "posted_transfer_ids",
     "promotions_query",
     "release_bonus",
 ]
@@ -227,9 +231,20 @@ async def claim_bonus(
     now: datetime,
 ) -> BonusGrant | None:
     """Reserve the bonus ``load_minor`` earns for ``order_id`` (see the module); ``None``
-    when no promotion pays it. Idempotent per ``order_id``. Never commits."""
+    when no promotion pays it. Idempotent per ``order_id`` once a promotion applied (a
+    ``None`` while no promotion runs is not recorded, so most orders write nothing here).
+    Never commits."""
     if load_minor <= 0:
         raise InvalidRequest("A load is a positive amount.", param="load_minor")
+    existing = await _claim_row(session, order_id, lock=False)
+    if existing is not None:
+        return await _answer_again(session, existing, merchant_id)
+    candidates = await _candidates(
+        session, merchant_id, product_id, currency, load_minor, holder_id, now
+    )
+    if not candidates:
+        return None
+    await _check_product(session, merchant_id, product_id, currency)
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
         .values(
@@ -250,13 +265,8 @@ async def claim_bonus(
     )
     claim = await _claim_row(session, order_id, lock=True)
     assert claim is not None
-    if not inserted.rowcount:  # type: ignore[attr-defined]
-        if claim.merchant_id != merchant_id:
-            raise InvalidRequest("This order id belongs to another merchant.", param="order_id")
-        return await _grant_of(session, claim)
-    candidates = await _candidates(
-        session, merchant_id, product_id, currency, load_minor, holder_id, now
-    )
+    if not inserted.rowcount:  # type: ignore[attr-defined]  # a twin claimed it first
+        return await _answer_again(session, claim, merchant_id)
     for promotion, bonus in candidates:
         if await _reserve(session, promotion, bonus, holder_id, now):
             claim.promotion_id = promotion.id
@@ -265,6 +275,27 @@ async def claim_bonus(
             await session.flush()
             return BonusGrant(promotion.id, bonus, promotion.budget_account_id)
     return None
+
+
+async def _check_product(
+    session: AsyncSession, merchant_id: str, product_id: str, currency: str
+) -> None:
+    """The load is of one of the merchant's products, in the promotion's currency."""
+    found = await session.execute(
+        select(CardProduct.merchant_id, CardProduct.currency).where(CardProduct.id == product_id)
+    )
+    if tuple(found.one_or_none() or ()) != (merchant_id, currency):
+        raise InvalidRequest(
+            "The product is not the merchant's, or not in this currency.", param="product_id"
+        )
+
+
+async def _answer_again(
+    session: AsyncSession, claim: PromotionClaim, merchant_id: str
+) -> BonusGrant | None:
+    if claim.merchant_id != merchant_id:
+        raise InvalidRequest("This order id belongs to another merchant.", param="order_id")
+    return await _grant_of(session, claim)
 
 
 async def release_bonus(
@@ -276,7 +307,7 @@ async def release_bonus(
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status in (ClaimStatus.NONE, ClaimStatus.RELEASED):
         return claim
-    if claim.status == ClaimStatus.POSTED:
+    if claim.status == ClaimStatus.POSTED or await _posted_elsewhere(session, claim, now):
         raise BonusAlreadyPosted(
             "The bonus is on the card already; it cannot be given back.", param="order_id"
         )
@@ -347,6 +378,30 @@ def bonus_transfer(
     )
 
 
+# The ids a claim's bonus may be posted under: ``bonus_transfer``'s, and the bonus leg of
+# the orders part's ``CardFunding`` (its transfer id is ``order:<order id>``).
+def posted_transfer_ids(order_id: str) -> tuple[str, str]:
+    return (f"{BONUS_CODE}:{order_id}", f"order:{order_id}:bonus")
+
+
+async def _posted_elsewhere(
+    session: AsyncSession, claim: PromotionClaim, now: datetime
+) -> Transfer | None:
+    """The claim's bonus transfer if a gate call posted it without ``mark_bonus_posted``
+    (the claim is marked posted then, so it is never given back or posted twice)."""
+    if claim.status != ClaimStatus.CLAIMED:
+        return None
+    grant = await _grant_of(session, claim)
+    assert grant is not None
+    found = await ledger.find_transfers(session, posted_transfer_ids(claim.order_id))
+    for transfer in found.values():
+        card_id = card_of_account(transfer.credit_account_id)
+        if transfer.debit_account_id == grant.debit_account_id and card_id is not None:
+            await _mark_posted(session, claim, card_id, transfer.transfer_id, now)
+            return transfer
+    return None
+
+
 async def _open_claim(session: AsyncSession, order_id: str) -> PromotionClaim:
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status in (ClaimStatus.NONE, ClaimStatus.RELEASED):
@@ -397,19 +452,23 @@ async def post_bonus(
 ) -> Transfer | None:
     """Post the order's claimed bonus onto ``card_id``'s bonus account through the card
     money gate (``purpose``: ``TOP_UP``, or ``ACTIVATION`` for a card sold with it), in the
-    caller's transaction. ``None`` when the order claimed nothing; idempotent (a second
-    call answers the first transfer); ``BonusNotClaimed`` when it was given back."""
+    caller's transaction, within the product's maximum balance (``MaxBalanceExceeded``).
+    ``None`` when the order claimed nothing; idempotent (a second call answers the first
+    transfer); ``BonusNotClaimed`` when it was given back."""
     claim = await _claim_row(session, order_id, lock=True)
     if claim is None or claim.status == ClaimStatus.NONE:
         return None
     claim = await _open_claim(session, order_id)
     grant = await _grant_of(session, claim)
     assert grant is not None
-    if claim.status == ClaimStatus.POSTED:
-        return await ledger.get_transfer(session, str(claim.transfer_id))
+    posted = await _posted_elsewhere(session, claim, now)
+    if claim.status == ClaimStatus.POSTED and posted is None:
+        posted = await ledger.get_transfer(session, str(claim.transfer_id))
+    if posted is not None:
+        return posted
     request = bonus_transfer(grant, order_id=order_id, card_id=card_id, currency=claim.currency)
 
-    def checked(locked: LockedCards) -> list[TransferRequest]:
+    async def checked(locked: LockedCards) -> list[TransferRequest]:
         card = locked.cards[card_id]
         if (card.merchant_id, card.product_id, card.currency) != (
             claim.merchant_id,
@@ -417,6 +476,8 @@ async def post_bonus(
             claim.currency,
         ):
             raise InvalidRequest("The bonus belongs on a card of the order.", param="card_id")
+        product = await get_product(session, card.product_id)
+        check_max_balance(product, locked.balances[card_id].total, request.amount)
         return [request]
 
     moved = await move_card_value(

@@ -42,6 +42,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.contract_forms",
     "tongka.web.pages.receipts",
     "tongka.web.pages.orders",
+    "tongka.web.pages.promotions",
 ]
 
 

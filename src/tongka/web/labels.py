@@ -219,6 +219,12 @@ LABELS: dict[str, dict[str, str]] = {
         "person": N_("A person"),
         "unit": N_("A unit"),
     },
+    # promotions (充值赠送)
+    "promotion": {
+        "active": N_("Running"),
+        "exhausted": N_("Budget used up"),
+        "ended": N_("Ended"),
+    },
 }
 
 

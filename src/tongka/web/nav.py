@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("card_batches", N_("Card batches"), "/console/card_batches", Action.BATCH_READ),
     NavItem("channels", N_("Payment channels"), "/console/channels", Action.CHANNEL_READ),
     NavItem("reserve", N_("Reserve funds"), "/console/reserve", Action.RESERVE_READ),
+    NavItem("promotions", N_("Promotions"), "/console/promotions", Action.PROMOTION_READ),
 ]
 
 
