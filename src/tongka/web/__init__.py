@@ -39,6 +39,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.payments",
     "tongka.web.pages.settlement",
     "tongka.web.pages.receipts",
+    "tongka.web.pages.reconciliation",
 ]
 
 

@@ -654,4 +654,7 @@ MESSAGES: dict[str, Message] = {
         N_("The statement cannot be read: %(problem)s."),
         N_("The statement cannot be read; check the file and try again."),
     ),
+    "reconciliation_invalid_date": M(N_("Give the day as YYYY-MM-DD.")),
+    "reconciliation_invalid_channel": M(N_("Choose a channel, or the reserve account.")),
+    "reconciliation_invalid_method": M(N_("Choose how to resolve it.")),
 }
