@@ -30,9 +30,10 @@ from tongka.reconciliation.errors import (
     ExceptionAlreadyResolved,
     NothingToAdjust,
     SameApprover,
+    StatementInvalid,
 )
 from tongka.reconciliation.kinds import ExceptionStatus, ResolutionMethod
-from tongka.reconciliation.models import ReconciliationException, ReconciliationRun
+from tongka.reconciliation.models import ChannelLine, ReconciliationException, ReconciliationRun
 from tongka.reconciliation.service import (
     import_bank_statement,
     reconcile_channel,
@@ -270,3 +271,21 @@ async def test_a_date_shift_moves_no_money(database: Database) -> None:
             await resolutions.propose(
                 session, exception_id, ResolutionMethod.ADJUSTMENT, "x", actor=ALICE, now=NOW
             )
+
+
+async def test_an_unreadable_line_stops_the_import_and_leaves_nothing(database: Database) -> None:
+    # given a bill whose third line has an amount with three decimals
+    good = b"".join(wechat_bill([line("pay_1", 100, 1), line("pay_2", 200, 1)]))
+    header, first, second, *summary = good.split(b"\r\n")
+    broken = second.replace(b"`2.00", b"`2.001", 1)
+    content = b"\r\n".join([header, first, broken, *summary])
+
+    # when
+    with pytest.raises(StatementInvalid) as refused:
+        await _run(database, parse_tradebill(content))
+
+    # then it names the line, and no run or line is left
+    assert refused.value.details["line"] == 2
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(ReconciliationRun)) == 0
+        assert await session.scalar(select(func.count()).select_from(ChannelLine)) == 0

@@ -63,8 +63,9 @@ async def test_each_channels_own_statement_matches_fully(
         await _paid(database, payment_settings, paid_channels, channel, amount)
     day = real_now().astimezone(ZoneInfo("Asia/Shanghai")).date()
 
+    tomorrow = real_now() + timedelta(days=1)  # a day's statement exists once it ended
     run_id = await run_channel(
-        database, payment_settings, channel.value, day, actor="user:usr_a", now=real_now()
+        database, payment_settings, channel.value, day, actor="user:usr_a", now=tomorrow
     )
 
     async with database.transaction() as session:

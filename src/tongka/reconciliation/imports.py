@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.db.statements import connection_of, dialect_of
-from tongka.payments.channel import StatementLine, StatementLineKind
+from tongka.payments.channel import ChannelError, StatementLine, StatementLineKind
 from tongka.reconciliation.bank import BankLineIn
+from tongka.reconciliation.errors import StatementInvalid
 from tongka.reconciliation.models import BankLine, ChannelLine
 
 CHUNK_LINES = 20_000
@@ -47,6 +48,7 @@ BANK_COLUMNS = (
 )
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,11 +100,32 @@ async def write_rows(
             on_chunk(len(chunk))
 
 
+def guarded(lines: Iterable[T]) -> Iterator[T]:
+    """``lines`` as they are parsed; a line the parser cannot read stops the import as a
+    ``StatementInvalid`` naming it (the run's transaction then leaves nothing behind)."""
+    iterator = iter(lines)
+    number = 0
+    while True:
+        number += 1
+        try:
+            line = next(iterator)
+        except StopIteration:
+            return
+        except (ChannelError, ValueError, KeyError, IndexError, AssertionError) as failed:
+            problem = f"line {number}: {failed.__class__.__name__} {failed}"[:200]
+            raise StatementInvalid(
+                f"The statement cannot be read at {problem}",
+                param="statement",
+                details={"line": number, "problem": problem},
+            ) from None
+        yield line
+
+
 def channel_rows(
     run_id: str, lines: Iterable[StatementLine], totals: Totals
 ) -> Iterator[tuple[Any, ...]]:
     """A channel statement's lines as rows; a refund's reference is its refund id."""
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(guarded(lines), start=1):
         totals.count += 1
         totals.amount_minor += line.amount_minor
         is_refund = line.kind is StatementLineKind.REFUND

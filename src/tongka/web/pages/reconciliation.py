@@ -96,7 +96,7 @@ async def run_day(
             )
         existing = await find_run(console.session, channel, day)
         content = b"" if existing is not None else None
-        lines = await statement_lines(console.settings, channel, day, content)
+        lines = await statement_lines(console.settings, channel, day, content, now=now)
         return await reconcile_channel(
             console.session, channel, day, lines, actor=actor, now=now, timezone=zone
         )
