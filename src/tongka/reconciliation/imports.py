@@ -1,12 +1,16 @@
 """Writing statement lines into their tables, streamed: lines arrive from a parser one at a
 time and leave in chunks of ``CHUNK_LINES``, so memory stays bounded whatever the file's
 size. On PostgreSQL a chunk is one ``COPY`` (asyncpg's binary copy, on the session's own
-connection, inside its transaction); elsewhere one multi-row ``INSERT``.
+connection, inside its transaction), and a thread parses the next chunk meanwhile;
+elsewhere one multi-row ``INSERT``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -73,6 +77,54 @@ def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
         yield chunk
 
 
+class _Ahead:
+    """Chunks read by a worker thread, at most ``depth`` ahead of the writer: the next
+    chunk is parsed while the database ingests this one (PostgreSQL works on its own core
+    meanwhile), and memory stays bounded by ``depth + 1`` chunks."""
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> None:
+        self._chunks = chunks
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="statement-reader", daemon=True)
+
+    def _put(self, item: object) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        try:
+            for chunk in self._chunks:
+                if not self._put(chunk):
+                    return
+        except BaseException as failed:  # handed to the writer, raised there
+            self._put(failed)
+            return
+        self._put(self._END)
+
+    async def __aiter__(self) -> AsyncIterator[list[tuple[Any, ...]]]:
+        loop = asyncio.get_running_loop()
+        self._thread.start()
+        try:
+            while True:
+                item = await loop.run_in_executor(None, self._queue.get)
+                if item is self._END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            self._stopped.set()
+            self._thread.join()
+
+
 async def write_rows(
     session: AsyncSession,
     model: type[Any],
@@ -84,18 +136,20 @@ async def write_rows(
 ) -> None:
     """Write ``rows`` (tuples in ``columns`` order) into ``model``'s table, chunk by chunk."""
     table = model.__table__
-    is_postgresql = dialect_of(session) == "postgresql"
-    for chunk in _chunks(rows, chunk_lines):
-        if is_postgresql:
-            connection = await connection_of(session)
-            raw = await connection.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                table.name, records=chunk, columns=list(columns)
-            )
-        else:
+    if dialect_of(session) != "postgresql":
+        for chunk in _chunks(rows, chunk_lines):
             await session.execute(
                 insert(table), [dict(zip(columns, row, strict=True)) for row in chunk]
             )
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        return
+    connection = await connection_of(session)
+    raw = await connection.get_raw_connection()
+    async for chunk in _Ahead(_chunks(rows, chunk_lines)):
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=chunk, columns=list(columns)
+        )
         if on_chunk is not None:
             on_chunk(len(chunk))
 
