@@ -238,7 +238,7 @@ async def run_reconciliation(
     else:
         existing = await find_run(session, body.channel, body.statement_date)
         content = b"" if existing is not None else None
-        lines = await statement_lines(settings, body.channel, body.statement_date, content)
+        lines = await statement_lines(settings, body.channel, body.statement_date, content, now=now)
         run = await reconcile_channel(
             session,
             body.channel,

@@ -28,6 +28,7 @@ from tongka.payments.channel import ChannelError
 from tongka.payments.errors import UnknownChannel
 from tongka.policy import Action, authorize
 from tongka.reconciliation.daily import import_bank_file, run_channel, run_reserve
+from tongka.reconciliation.errors import StatementUnavailable
 from tongka.reconciliation.kinds import CHANNELS
 from tongka.reconciliation.reports import Report, get_run, report_of
 
@@ -129,7 +130,7 @@ def reconcile_command(
         for name in [channel] if channel else CHANNELS:
             try:
                 run_ids.append(await _one_channel(database, settings, name, day, file))
-            except (ChannelError, UnknownChannel) as failed:
+            except (ChannelError, StatementUnavailable, UnknownChannel) as failed:
                 if channel is not None:
                     raise
                 error_console.print(f"[yellow]skipped[/yellow] {name}: {failed.message}")

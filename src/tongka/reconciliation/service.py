@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,7 @@ from tongka.reconciliation.models import (
 )
 
 DEFAULT_CURRENCY = "CNY"
+MATCH_WORK_MEM = "64MB"  # PostgreSQL: per sort or hash, in this transaction only
 
 
 async def find_run(
@@ -139,6 +140,9 @@ async def reconcile_channel(
         existing = await _existing(session, channel, statement_date, currency)
         await check_bank(session, existing, now=now)
         return existing
+    if dialect_of(session) == "postgresql":
+        # the matching sorts and hashes a day of lines: in memory, not in temporary files
+        await session.execute(text(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'"))
     ours = (line for line in lines if line.channel.value == channel and line.currency == currency)
     await import_channel_lines(session, run.id, ours, on_chunk=on_chunk)
     await matching.snapshot_ledger(session, run, timezone)
