@@ -321,3 +321,28 @@ async def test_a_payment_the_channel_booked_the_next_day_is_one_difference(
             )
             assert short_id is not None
             assert await resolutions.status_of(session, short_id) is ExceptionStatus.RESOLVED
+
+
+async def test_the_bank_leg_of_a_bank_transfer_or_an_empty_day_needs_no_settlement(
+    database: Database,
+) -> None:
+    # given a bank-transfer day (its statement is the bank's own) and a channel's empty day
+    async with database.transaction() as session:
+        transfer = await reconcile_channel(
+            session, "bank_transfer", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        empty = await reconcile_channel(
+            session, "alipay", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        # when the next day's bank statement has no settlement for either
+        await import_bank_statement(
+            session,
+            DAY + timedelta(days=1),
+            parse_bank_statement(b"".join(bank_statement([], opening_minor=0))),
+            actor=ALICE,
+            now=NOW,
+        )
+    # then neither is a difference
+    assert (transfer.bank_status, empty.bank_status) == ("matched", "matched")
+    assert await _kinds(database, transfer.id) == {}
+    assert await _kinds(database, empty.id) == {}
