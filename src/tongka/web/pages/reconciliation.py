@@ -23,7 +23,13 @@ from tongka.reconciliation.kinds import (
     ResolutionMethod,
 )
 from tongka.reconciliation.models import ReconciliationRun
-from tongka.reconciliation.reports import AGE_BUCKETS, exceptions_of, get_run, report_of
+from tongka.reconciliation.reports import (
+    AGE_BUCKETS,
+    exceptions_of,
+    get_run,
+    open_by_age,
+    report_of,
+)
 from tongka.web.console import Console, FormDep, console_router, form_text, optional_text
 from tongka.web.forms import attempt_and_redirect, required_reason
 from tongka.web.i18n import N_
@@ -53,6 +59,8 @@ async def runs_page(console: Annotated[Console, Allowed(Action.RECONCILIATION_RE
     return console.render(
         "reconciliations.html",
         reports=reports,
+        open_ages=await open_by_age(console.session, now=console.now),
+        ages=[label for label, _, _ in AGE_BUCKETS],
         channels=RUN_CHANNELS,
         today=console.now.date().isoformat(),
     )
