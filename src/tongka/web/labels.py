@@ -175,6 +175,12 @@ LABELS: dict[str, dict[str, str]] = {
         "held": N_("payouts held"),
         "no_contract": N_("no contract"),
         "payout_rejected": N_("payout rejected"),
+        "deposit_ratio": N_("the issuer's deposit ratio would not be met"),
+    },
+    "settlement.issuer_class": {
+        "scale": N_("Scale issuer, 20 percent"),
+        "group": N_("Group issuer, 30 percent"),
+        "brand": N_("Brand issuer, 40 percent"),
     },
     "settlement.payout": {
         "submitting": N_("Sending"),
