@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from the support modules
 """The merchant's 订单 pages on the demo data: the list, an order's history, refunds and
 receipts, and the refund form (managers only; a double submit refunds once)."""
 
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from tests.console_world import ConsoleWorld, build_world
 from tests.integration.test_console import csrf_of
+from tests.paycore_support import paid_channels, payment_settings  # noqa: F401 - fixtures
+from tests.payments_support import PaymentSandbox, sandbox_settings  # noqa: F401
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
@@ -128,3 +131,45 @@ async def test_a_manager_refunds_part_once_and_a_till_cannot(
     assert order is not None
     assert (order.status, order.refunded_minor) == ("partly_refunded", 5_000)
     assert [r.amount_minor for r in refunds] == [5_000]
+
+
+async def test_a_till_cancels_an_unpaid_order(
+    world: ConsoleWorld,
+    sqlite_database: Database,
+    settings: Settings,
+    clock: FixedClock,
+    paid_channels: PaymentSandbox,
+) -> None:
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    async with sqlite_database.transaction() as session:
+        created = await create_order(
+            session,
+            OrderRequest(
+                kind=OrderKind.TOP_UP,
+                method=PaymentMethod.NATIVE_QR,
+                channel="alipay",
+                actor="test",
+                buyer_key="till:test",
+                merchant_id=world.ids["merchant_id"],
+                card_id=world.ids["card_id"],
+                amount_minor=20_000,
+            ),
+            now=clock.now(),
+            settings=settings,
+        )
+    url = f"/console/orders/{created.order.id}"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        page = await _as(client, world, "cashier").get(url)
+        assert f'action="{url}/cancel"' in page.text
+        token = await csrf_of(client, url)
+        done = await client.post(
+            f"{url}/cancel", data={"csrf_token": token, "reason": "顾客改主意"}
+        )
+        assert done.status_code == 303, done.text
+        after = await client.get(url)
+    assert 'data-status="cancelled"' in after.text
+    assert f'action="{url}/cancel"' not in after.text
+    gateway = paid_channels.gateway.state.get("alipay", created.order.payment_id or "")
+    assert gateway is not None
+    assert gateway.status == "CLOSED"

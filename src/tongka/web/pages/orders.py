@@ -1,5 +1,6 @@
 """订单 pages: the orders list (``/console/orders``: filters, CSV) and an order's page with
-its history, refunds, receipt link and the refund form (``/console/orders/{order_id}``).
+its history, refunds, receipt links, the refund form and, while unpaid, a cancel button
+(``/console/orders/{order_id}``).
 
 Staff see their merchant's orders (the platform all); a holder sees their own. A refund
 form carries a token made with the page, so a double submit refunds once (the token is the
@@ -18,8 +19,8 @@ from tongka.errors import InvalidRequest
 from tongka.policy import Action, scope_of
 from tongka.sales.models import Order
 from tongka.sales.order_refunds import order_refunds, refund_order, refundable_minor
-from tongka.sales.order_states import REFUNDABLE, OrderKind, OrderStatus
-from tongka.sales.orders import get_order, order_history, orders_query
+from tongka.sales.order_states import REFUNDABLE, UNPAID, OrderKind, OrderStatus
+from tongka.sales.orders import cancel_order, get_order, order_history, orders_query
 from tongka.sales.receipt_models import Receipt
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.forms import attempt_and_redirect, money_minor, required_reason
@@ -96,6 +97,7 @@ async def order_page(
         refunds=await order_refunds(console.session, order.id),
         receipts=receipts,
         is_refundable=order.status in REFUNDABLE and order.card_id is not None,
+        is_cancellable=order.status in UNPAID,
         refundable=refundable_minor(order),
         refund_token=f"web-{secrets.token_hex(12)}",
     )
@@ -130,4 +132,32 @@ async def refund(
 
     return await attempt_and_redirect(
         console, work, form, success_url=url, success=N_("The refund is on its way back.")
+    )
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel(
+    order_id: ObjectId,
+    console: Annotated[Console, Allowed(Action.ORDER_CANCEL)],
+    form: FormDep,
+) -> Response:
+    """Cancel an unpaid order (its payment is closed at the channel first)."""
+    order = await _order(console, order_id)
+
+    async def work() -> object:
+        return await cancel_order(
+            console.session,
+            order,
+            actor=console.signed_in.actor,
+            reason=form_text(form, "reason")[:500] or None,
+            now=console.now,
+            settings=console.settings,
+        )
+
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url=f"{ORDERS_URL}/{order.id}",
+        success=N_("The order is cancelled."),
     )
