@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.cards_support import OPERATOR, balance_of, event_types, funded_card, issue
+from tests.cards_support import (
+    OPERATOR,
+    active_product,
+    balance_of,
+    ensure_consumer,
+    event_types,
+    funded_card,
+    issue,
+)
 from tests.orders_support import (  # noqa: F401 - fixtures
     HOLDER,
     Shop,
@@ -29,12 +37,14 @@ from tongka.cards.errors import InvalidFaceValue, MaxBalanceExceeded
 from tongka.cards.products import get_product
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.identity.models import KycLevel
 from tongka.ledger.models import LedgerTransfer
 from tongka.payments.models import Payment, PaymentRefund
 from tongka.sales.models import Order, OrderHistory
 from tongka.sales.order_errors import InvalidOrder
 from tongka.sales.order_states import OrderKind, OrderStatus, move
 from tongka.sales.orders import get_order, order_history
+from tongka.sales.purchase_rules import PurchaseRefused
 from tongka.sales.receipt_models import Receipt
 
 
@@ -310,3 +320,32 @@ async def test_a_card_frozen_before_the_payment_refunds_the_order(
     assert payment is not None
     assert (payment.status, payment.refunded_minor) == ("refunded", 20_000)
     assert history[-1].data["code"] == "card_frozen"
+
+
+async def test_a_named_card_needs_a_verified_holder_and_a_refusal_leaves_no_trace(
+    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
+) -> None:
+    now = real_now()
+    async with database.transaction() as session:
+        named = await active_product(
+            session, now, is_named=True, max_balance=500_000, validity_months=None
+        )
+        await ensure_consumer(session, "con_phone_only", now, KycLevel.PHONE)
+    before = await event_types(database)
+    with pytest.raises(PurchaseRefused) as refused:
+        await order_of(
+            database, payment_settings, shop, product_id=named.id, holder_id="con_phone_only"
+        )
+    assert refused.value.code == "purchase_named_unverified"
+    assert await event_types(database) == before
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0
+        assert await session.scalar(select(func.count()).select_from(Payment)) == 0
+    # the verified holder buys it, and holds it
+    created = await order_of(database, payment_settings, shop, product_id=named.id)
+    await pay(database, payment_settings, paid_channels, created)
+    order = await load_order(database, created.order.id)
+    assert order.status == OrderStatus.FULFILLED
+    assert order.card_id is not None
+    card = await load_card(database, order.card_id)
+    assert (card.holder_id, card.status) == (HOLDER, "active")
