@@ -14,7 +14,7 @@ change goes through ``order_states.move`` (history row + ``order.*`` event).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
@@ -28,9 +28,7 @@ from tongka.cards.lifecycle import get_card
 from tongka.cards.models import Card, CardProduct
 from tongka.clock import business_date
 from tongka.config import Settings
-from tongka.errors import amount_detail
 from tongka.ids import new_id
-from tongka.money import get_currency
 from tongka.payments.channel import PaymentMethod
 from tongka.payments.parties import mask_name
 from tongka.payments.service import close_payment, start_payment
@@ -191,13 +189,18 @@ async def create_order(
     """Check, record, and ask for the payment (see the module). A refused order leaves
     nothing behind; a cash or scanned-code payment may be fulfilled before this returns."""
     fulfilment.register_order_listener(settings)
+    request = replace(
+        request,
+        kind=OrderKind(request.kind),
+        method=PaymentMethod(request.method),
+        buyer_kind=BuyerKind(request.buyer_kind),
+    )
     priced = await _price(session, request)
-    get_currency(priced.product.currency)
     real_name = (request.buyer_name or "").strip()
     order = Order(
         id=new_id("ord"),
         merchant_id=priced.product.merchant_id,
-        kind=request.kind.value,
+        kind=OrderKind(request.kind).value,
         status=OrderStatus.CREATED.value,
         product_id=priced.product.id,
         card_id=priced.card.id if priced.card is not None else None,
@@ -369,7 +372,3 @@ async def cancel_order(
                 details={"status": fresh.status},
             )
     return await get_order(session, order.id)
-
-
-def amount_of(order: Order) -> dict[str, object]:
-    return amount_detail(order.amount_minor, order.currency)
