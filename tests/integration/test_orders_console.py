@@ -92,6 +92,7 @@ async def test_a_manager_refunds_part_once_and_a_till_cannot(
                     actor="test",
                     buyer_key="till:test",
                     merchant_id=world.ids["merchant_id"],
+                    store_id=world.ids["store_id"],
                     card_id=world.ids["card_id"],
                     amount_minor=20_000,
                 ),
@@ -151,6 +152,7 @@ async def test_a_till_cancels_an_unpaid_order(
                 actor="test",
                 buyer_key="till:test",
                 merchant_id=world.ids["merchant_id"],
+                store_id=world.ids["store_id"],
                 card_id=world.ids["card_id"],
                 amount_minor=20_000,
             ),
@@ -173,3 +175,36 @@ async def test_a_till_cancels_an_unpaid_order(
     gateway = paid_channels.gateway.state.get("alipay", created.order.payment_id or "")
     assert gateway is not None
     assert gateway.status == "CLOSED"
+
+
+async def test_a_till_sees_only_its_own_stores_orders(
+    client: httpx.AsyncClient,
+    world: ConsoleWorld,
+    sqlite_database: Database,
+    settings: Settings,
+    clock: FixedClock,
+) -> None:
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with sqlite_database.transaction() as session:
+            online = await create_order(  # no store: an order placed online
+                session,
+                OrderRequest(
+                    kind=OrderKind.TOP_UP,
+                    method=PaymentMethod.CASH,
+                    channel="cash",
+                    actor="test",
+                    buyer_key="till:test",
+                    merchant_id=world.ids["merchant_id"],
+                    card_id=world.ids["card_id"],
+                    amount_minor=1_000,
+                ),
+                now=clock.now(),
+                settings=settings,
+            )
+    till = _as(client, world, "cashier")
+    listing = await till.get("/console/orders")
+    assert f'data-order-id="{world.ids["order_id"]}"' in listing.text
+    assert online.order.id not in listing.text
+    assert (await till.get(f"/console/orders/{online.order.id}")).status_code == 404
+    manager = _as(client, world, "merchant admin")
+    assert (await manager.get(f"/console/orders/{online.order.id}")).status_code == 200

@@ -220,6 +220,7 @@ def _request_of(principal: Principal, body: OrderIn) -> OrderRequest:
         actor=principal.actor,
         buyer_key=_buyer_key(principal, body),
         merchant_id=None if is_holder else principal.merchant_id,
+        store_id=None if is_holder else principal.store_id,
         channel=body.channel.value if body.channel else None,
         product_id=body.product_id,
         face_value_minor=body.face_value.amount if body.face_value else None,
@@ -262,7 +263,11 @@ async def create(
 async def _scoped(session: SessionDep, principal: Principal, order_id: str) -> Order:
     scope = scope_of(principal)
     return await get_order(
-        session, order_id, merchant_id=scope.merchant_id, holder_id=scope.holder_id
+        session,
+        order_id,
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id,
+        store_id=scope.store_id,
     )
 
 
@@ -275,7 +280,9 @@ async def list_orders(
     kind: Annotated[OrderKind | None, Query()] = None,
 ) -> ListResponse[OrderOut]:
     scope = scope_of(principal)
-    statement = orders_query(merchant_id=scope.merchant_id, holder_id=scope.holder_id)
+    statement = orders_query(
+        merchant_id=scope.merchant_id, holder_id=scope.holder_id, store_id=scope.store_id
+    )
     if status is not None:
         statement = statement.where(Order.status == status.value)
     if kind is not None:

@@ -29,6 +29,7 @@ class Order(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(String(40))
+    store_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a till's store
     kind: Mapped[str] = mapped_column(String(20))  # OrderKind
     status: Mapped[str] = mapped_column(String(20))  # OrderStatus
     product_id: Mapped[str] = mapped_column(String(40))

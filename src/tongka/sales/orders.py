@@ -64,6 +64,7 @@ class OrderRequest:
     actor: str
     buyer_key: str
     merchant_id: str | None = None
+    store_id: str | None = None  # the till's store (a store-bound caller)
     channel: str | None = None
     product_id: str | None = None
     face_value_minor: int | None = None
@@ -200,6 +201,7 @@ async def create_order(
     order = Order(
         id=new_id("ord"),
         merchant_id=priced.product.merchant_id,
+        store_id=request.store_id,
         kind=OrderKind(request.kind).value,
         status=OrderStatus.CREATED.value,
         product_id=priced.product.id,
@@ -299,11 +301,16 @@ async def _held_batch(
     return batch.id
 
 
-def orders_query(*, merchant_id: str | None, holder_id: str | None = None) -> Select[tuple[Order]]:
-    """Orders newest first, scoped to a merchant (``None``: the platform) or a holder."""
+def orders_query(
+    *, merchant_id: str | None, holder_id: str | None = None, store_id: str | None = None
+) -> Select[tuple[Order]]:
+    """Orders, scoped to a merchant (``None``: the platform) — and, for a store-bound
+    caller, its store's (a till sees its own sales) — or to a holder."""
     statement = select(Order)
     if merchant_id is not None:
         statement = statement.where(Order.merchant_id == merchant_id)
+    if store_id is not None:
+        statement = statement.where(Order.store_id == store_id)
     if holder_id is not None:
         statement = statement.where(Order.holder_id == holder_id)
     return statement
@@ -315,12 +322,12 @@ async def get_order(
     *,
     merchant_id: str | None = None,
     holder_id: str | None = None,
+    store_id: str | None = None,
     lock: bool = False,
 ) -> Order:
     """An order, scoped like ``orders_query`` (anyone else's: not found)."""
-    statement = orders_query(merchant_id=merchant_id, holder_id=holder_id).where(
-        Order.id == order_id
-    )
+    statement = orders_query(merchant_id=merchant_id, holder_id=holder_id, store_id=store_id)
+    statement = statement.where(Order.id == order_id)
     statement = statement.execution_options(populate_existing=True)
     if lock:
         statement = statement.with_for_update()

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "orders",
         sa.Column("id", sa.String(40), nullable=False),
         sa.Column("merchant_id", sa.String(40), nullable=False),
+        sa.Column("store_id", sa.String(40), nullable=True),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("product_id", sa.String(40), nullable=False),

@@ -65,13 +65,19 @@ ORDERS = ListSpec(
 
 def _query(console: Console):  # type: ignore[no-untyped-def]
     scope = scope_of(console.signed_in)
-    return orders_query(merchant_id=scope.merchant_id, holder_id=scope.holder_id)
+    return orders_query(
+        merchant_id=scope.merchant_id, holder_id=scope.holder_id, store_id=scope.store_id
+    )
 
 
 async def _order(console: Console, order_id: str) -> Order:
     scope = scope_of(console.signed_in)
     return await get_order(
-        console.session, order_id, merchant_id=scope.merchant_id, holder_id=scope.holder_id
+        console.session,
+        order_id,
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id,
+        store_id=scope.store_id,
     )
 
 
