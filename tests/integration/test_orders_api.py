@@ -91,6 +91,8 @@ async def test_a_holder_buys_pays_and_sees_the_history(
         assert paid["status"] == "SUCCEEDED"
         shown = (await holder.get(f"/v1/orders/{order['id']}")).json()
         assert shown["status"] == "fulfilled"
+        assert shown["funding_type"] == "balance"
+        assert set(shown["payer"]) == {"account_name", "account_number"}
         assert [step["event"] for step in shown["history"]] == [
             "order.created",
             "order.awaiting_payment",

@@ -33,6 +33,7 @@ from tongka.errors import InvalidRequest
 from tongka.identity.principal import Principal, PrincipalKind
 from tongka.money import MoneyModel
 from tongka.payments.channel import ChannelName, PaymentMethod
+from tongka.payments.service import get_payment
 from tongka.payments.views import instructions_record
 from tongka.policy import Action, authorize, scope_of
 from tongka.sales.models import Order, OrderHistory, OrderRefund
@@ -105,6 +106,11 @@ class PaymentBrief(BaseModel):
     instructions: dict[str, Any] = Field(description="What the payer's client needs.")
 
 
+class AccountOut(BaseModel):
+    account_name: str | None = Field(description="Masked.")
+    account_number: str | None = Field(description="Masked.")
+
+
 class HistoryOut(BaseModel):
     event: str
     from_status: str | None
@@ -139,6 +145,8 @@ class OrderOut(BaseModel):
     fulfilled_at: datetime | None
     created_at: datetime
     payment: PaymentBrief | None = None
+    payer: AccountOut | None = Field(default=None, description="Who paid (masked): detail only.")
+    funding_type: str | None = Field(default=None, description="As the channel reported it.")
     history: list[HistoryOut] | None = None
 
     @classmethod
@@ -297,7 +305,14 @@ async def get_one(
     session: SessionDep,
 ) -> OrderOut:
     order = await _scoped(session, principal, order_id)
-    return OrderOut.of(order, list(await order_history(session, order.id)))
+    out = OrderOut.of(order, list(await order_history(session, order.id)))
+    if order.payment_id is not None:
+        payment = await get_payment(session, order.payment_id)
+        out.payer = AccountOut(
+            account_name=payment.payer_account_name, account_number=payment.payer_account_number
+        )
+        out.funding_type = payment.funding_type
+    return out
 
 
 class CancelIn(RequestModel):

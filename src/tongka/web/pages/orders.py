@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tongka.edge.schemas import ObjectId
 from tongka.errors import InvalidRequest
+from tongka.payments.service import get_payment
 from tongka.policy import Action, scope_of
 from tongka.sales.models import Order
 from tongka.sales.order_refunds import order_refunds, refund_order, refundable_minor
@@ -96,9 +97,11 @@ async def order_page(
             select(Receipt).where(Receipt.order_id == order.id).order_by(Receipt.issued_at)
         )
     ).all()
+    payment = await get_payment(console.session, order.payment_id) if order.payment_id else None
     return console.render(
         "order.html",
         order=order,
+        payment=payment,
         history=await order_history(console.session, order.id),
         refunds=await order_refunds(console.session, order.id),
         receipts=receipts,
