@@ -14,7 +14,11 @@ from sqlalchemy import select
 from tests.console_world import ConsoleWorld, build_world
 from tests.integration.test_console import csrf_of
 from tests.paycore_support import paid_channels, payment_settings  # noqa: F401 - fixtures
-from tests.payments_support import PaymentSandbox, sandbox_settings  # noqa: F401
+from tests.payments_support import (  # noqa: F401 - fixtures
+    PaymentSandbox,
+    open_payment_sandbox,
+    sandbox_settings,
+)
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
@@ -208,3 +212,51 @@ async def test_a_till_sees_only_its_own_stores_orders(
     assert (await till.get(f"/console/orders/{online.order.id}")).status_code == 404
     manager = _as(client, world, "merchant admin")
     assert (await manager.get(f"/console/orders/{online.order.id}")).status_code == 200
+
+
+async def test_a_holder_tops_up_scans_and_pays(
+    world: ConsoleWorld,
+    sqlite_database: Database,
+    settings: Settings,
+    clock: FixedClock,
+    payment_settings: Settings,
+) -> None:
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    card_id = world.consumer_card_id
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        open_payment_sandbox(payment_settings, notify_app=app) as sandbox,
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        with registry.override_channels(sandbox.channels):
+            holder = _as(client, world, "consumer")
+            card_page = await holder.get(f"/console/me/cards/{card_id}")
+            assert f'href="/console/me/cards/{card_id}/top_up"' in card_page.text
+            form_url = f"/console/me/cards/{card_id}/top_up"
+            token = await csrf_of(holder, form_url)
+            # an amount over the card's maximum is refused at its field, before any payment
+            refused = await holder.post(
+                form_url, data={"csrf_token": token, "amount": "99999", "channel": "wechat"}
+            )
+            assert refused.headers["location"].startswith(form_url)
+            placed = await holder.post(
+                form_url, data={"csrf_token": token, "amount": "50", "channel": "wechat"}
+            )
+            assert placed.status_code == 303, placed.text
+            order_url = placed.headers["location"]
+            page = await holder.get(order_url)
+            assert "<svg" in page.text
+            assert "扫码支付" in page.text
+            order_id = order_url.rsplit("/", 1)[-1]
+            async with sqlite_database.transaction() as session:
+                order = await session.get(Order, order_id)
+                assert order is not None
+                payment_id = order.payment_id
+            assert payment_id is not None
+            await sandbox.pay("wechat", payment_id)
+            paid = await holder.get(order_url)
+    assert 'data-status="fulfilled"' in paid.text
+    assert "扫码支付" not in paid.text
+    async with sqlite_database.transaction() as session:
+        orders = (await session.scalars(select(Order).where(Order.card_id == card_id))).all()
+    assert sorted(o.status for o in orders) == ["fulfilled", "refunded"]  # and the demo's

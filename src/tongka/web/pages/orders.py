@@ -29,6 +29,7 @@ from tongka.web.i18n import N_
 from tongka.web.lists import Column, Label, ListSpec, date_range, id_filter, money, select_filter
 from tongka.web.nav import NavItem, register_nav_item
 from tongka.web.pages.listing import Allowed
+from tongka.web.qr import qr_svg
 
 router = console_router()
 ORDERS_URL = "/console/orders"
@@ -98,10 +99,14 @@ async def order_page(
         )
     ).all()
     payment = await get_payment(console.session, order.payment_id) if order.payment_id else None
+    code_url = payment.instructions.get("code_url") if payment is not None else None
     return console.render(
         "order.html",
         order=order,
         payment=payment,
+        payment_qr=qr_svg(code_url, title=console.gettext("Scan to pay"))
+        if code_url and order.status in UNPAID
+        else None,
         history=await order_history(console.session, order.id),
         refunds=await order_refunds(console.session, order.id),
         receipts=receipts,
