@@ -20,6 +20,7 @@ from tests.payments_support import (  # noqa: F401 - fixtures
     sandbox_settings,
 )
 from tongka.api.app import create_app
+from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -260,3 +261,59 @@ async def test_a_holder_tops_up_scans_and_pays(
     async with sqlite_database.transaction() as session:
         orders = (await session.scalars(select(Order).where(Order.card_id == card_id))).all()
     assert sorted(o.status for o in orders) == ["fulfilled", "refunded"]  # and the demo's
+
+
+async def test_a_holder_buys_a_card_from_the_home_page(
+    world: ConsoleWorld,
+    sqlite_database: Database,
+    settings: Settings,
+    clock: FixedClock,
+    payment_settings: Settings,
+) -> None:
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    product_id = world.ids["product_id"]  # the canteen's gift card: ¥100 / ¥500 ...
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        open_payment_sandbox(payment_settings, notify_app=app) as sandbox,
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        with registry.override_channels(sandbox.channels):
+            holder = _as(client, world, "consumer")
+            home = await holder.get("/console/me")
+            assert f'data-product-id="{product_id}"' in home.text
+            assert "购卡" in home.text
+            token = await csrf_of(holder, "/console/me")
+            listed = re.search(
+                rf'data-product-id="{product_id}".*?<option value="(\d+)"', home.text, re.S
+            )
+            assert listed is not None
+            form = {"csrf_token": token, "product_id": product_id, "channel": "alipay"}
+            # a face value the product does not sell is refused before any payment
+            refused = await holder.post(
+                "/console/me/orders", data=form | {"face_value_minor": "123"}
+            )
+            assert refused.headers["location"].startswith("/console/me")
+            placed = await holder.post(
+                "/console/me/orders", data=form | {"face_value_minor": listed.group(1)}
+            )
+            assert placed.status_code == 303, placed.text
+            order_id = placed.headers["location"].rsplit("/", 1)[-1]
+            async with sqlite_database.transaction() as session:
+                order = await session.get(Order, order_id)
+                assert order is not None
+                assert order.face_value_minor == int(listed.group(1))
+                payment_id = order.payment_id
+            assert payment_id is not None
+            await sandbox.pay("alipay", payment_id, funding_type="debit_card")
+            page = await holder.get(f"/console/orders/{order_id}")
+    assert 'data-status="fulfilled"' in page.text
+    async with sqlite_database.transaction() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None
+        assert order.card_id is not None
+        card = await session.get(Card, order.card_id)
+    assert card is not None
+    assert (card.status, card.holder_id) == (
+        "active",
+        world.caller("consumer").principal.consumer_id,
+    )

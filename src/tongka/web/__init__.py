@@ -40,6 +40,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.settlement",
     "tongka.web.pages.receipts",
     "tongka.web.pages.orders",
+    "tongka.web.pages.consumer_buy",
 ]
 
 
