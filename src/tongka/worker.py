@@ -154,5 +154,8 @@ async def run_worker(
     database: Database, clock: Clock, settings: Settings, stop: asyncio.Event
 ) -> None:
     """Run every registered job on its interval until ``stop`` is set."""
+    from tongka.sales.fulfilment import register_order_listener  # payments' polls tell orders
+
+    register_order_listener(settings)
     log.info("worker.started", jobs=[job.name for job in JOBS])
     await asyncio.gather(*(run_job_forever(job, database, clock, settings, stop) for job in JOBS))
