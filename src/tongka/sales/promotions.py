@@ -242,9 +242,8 @@ async def claim_bonus(
     candidates = await _candidates(
         session, merchant_id, product_id, currency, load_minor, holder_id, now
     )
-    if not candidates:
+    if not candidates or not await _is_merchants(session, merchant_id, product_id, currency):
         return None
-    await _check_product(session, merchant_id, product_id, currency)
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
         .values(
@@ -277,17 +276,15 @@ async def claim_bonus(
     return None
 
 
-async def _check_product(
+async def _is_merchants(
     session: AsyncSession, merchant_id: str, product_id: str, currency: str
-) -> None:
-    """The load is of one of the merchant's products, in the promotion's currency."""
+) -> bool:
+    """Whether the load is of one of the merchant's own products in this currency (a
+    merchant's promotion never pays for another issuer's card)."""
     found = await session.execute(
         select(CardProduct.merchant_id, CardProduct.currency).where(CardProduct.id == product_id)
     )
-    if tuple(found.one_or_none() or ()) != (merchant_id, currency):
-        raise InvalidRequest(
-            "The product is not the merchant's, or not in this currency.", param="product_id"
-        )
+    return tuple(found.one_or_none() or ()) == (merchant_id, currency)
 
 
 async def _answer_again(
