@@ -117,6 +117,48 @@ async def _settlement_batch(session: Any, merchant_id: str, now: datetime) -> st
     return batch_id
 
 
+async def _demo_order(
+    database: Database, settings: Settings, now: datetime, merchant_id: str, card_id: str
+) -> str:
+    """A cash top-up of ¥100 at the till, refunded in full: the order pages get an order with
+    its history, a refund and two receipts, and the demo's figures stay as they were."""
+    from tongka.payments import registry
+    from tongka.payments.adapters.cash import Cash
+    from tongka.payments.channel import ChannelName, PaymentMethod
+    from tongka.sales.order_refunds import refund_order
+    from tongka.sales.order_states import OrderKind
+    from tongka.sales.orders import OrderRequest, create_order
+
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with database.transaction() as session:
+            created = await create_order(
+                session,
+                OrderRequest(
+                    kind=OrderKind.TOP_UP,
+                    method=PaymentMethod.CASH,
+                    channel="cash",
+                    actor="test",
+                    buyer_key="till:demo",
+                    merchant_id=merchant_id,
+                    card_id=card_id,
+                    amount_minor=10_000,
+                ),
+                now=now,
+                settings=settings,
+            )
+            await refund_order(
+                session,
+                created.order.id,
+                refund_id="demo-refund",
+                amount_minor=None,
+                reason="演示退款",
+                actor="test",
+                now=now,
+                settings=settings,
+            )
+    return created.order.id
+
+
 async def build_world(database: Database, settings: Settings, now: datetime) -> ConsoleWorld:
     credentials = json.loads((await load_demo_data(database, settings, now)).read_text())
     canteen = credentials["merchants"][0]
@@ -188,6 +230,10 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     receipt = await issued_receipt(  # the public receipt page's {code}
         database, settings, now, sample_facts(merchant_id=canteen["id"])
     )
+    # on the demo holder's card: the holder and the canteen's staff both see the order
+    order_id = await _demo_order(
+        database, settings, now, canteen["id"], issued["62880103"]["cards"][0]["card_id"]
+    )
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
@@ -205,6 +251,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "settlement_batch_id": settlement_batch_id,
             "code": receipt.code,
             "promotion_id": promotion_id,
+            "order_id": order_id,
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],

@@ -392,3 +392,81 @@ async def a_promotion(owner: Owner) -> str:
     async with owner.database.transaction() as session:
         await fund_merchant(session, FixedClock().now(), 10**6, owner.merchant.merchant_id)
     return await created_id(await owner.client.post("/v1/promotions", json=PROMOTION_BODY))
+
+
+# --- reconciliation -----------------------------------------------------------------------
+_reconciliation_days = itertools.count()
+
+
+async def _reconciliation_rows(owner: Owner) -> tuple[str, str, str]:
+    from datetime import date, timedelta
+
+    from tests.reconciliation_support import seeded_run
+
+    day = date(2026, 6, 1) + timedelta(days=2 * next(_reconciliation_days))
+    return await seeded_run(owner.database, day)
+
+
+@sample("reconciliations")
+async def a_reconciliation(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[0]
+
+
+@sample("reconciliation_exceptions")
+async def a_reconciliation_exception(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[1]
+
+
+@sample("reconciliation_resolutions")
+async def a_reconciliation_resolution(owner: Owner) -> str:
+    return (await _reconciliation_rows(owner))[2]
+
+
+# --- orders (sales) -------------------------------------------------------------------------
+
+
+@sample("orders")
+async def an_order(owner: Owner) -> str:
+    """A cash till sale of one of merchant A's issued cards (fulfilled at once)."""
+    from tests.cards_support import KEYS, grant_quota
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.paycore_support import real_now
+    from tongka.cards import service
+    from tongka.config import Settings
+    from tongka.payments import registry
+    from tongka.payments.adapters.cash import Cash
+    from tongka.payments.channel import ChannelName, PaymentMethod
+    from tongka.sales.order_states import OrderKind
+    from tongka.sales.orders import OrderRequest, create_order
+
+    merchant_id = owner.merchant.merchant_id
+    now = real_now()
+    settings = Settings(environment="test", secret_key=TEST_SECRET_KEY)
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with owner.database.transaction() as session:
+            await grant_quota(session, now, 10**9, merchant_id)
+            product = await active_product(session, now, merchant_id=merchant_id)
+            card = await service.issue_card(
+                session,
+                product.id,
+                merchant_id=merchant_id,
+                face_value=10_000,
+                keys=KEYS,
+                actor="test",
+                now=now,
+            )
+            created = await create_order(
+                session,
+                OrderRequest(
+                    kind=OrderKind.TILL_SALE,
+                    method=PaymentMethod.CASH,
+                    channel="cash",
+                    actor="test",
+                    buyer_key="till:sample",
+                    merchant_id=merchant_id,
+                    card_id=card.card.id,
+                ),
+                now=now,
+                settings=settings,
+            )
+    return created.order.id

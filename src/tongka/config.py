@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         description="Receipt checks by code allowed per client address (API and console "
         "together; ``limits`` notation, ';'-separated), like the balance inquiry's budget.",
     )
+    order_expiry_seconds: int = Field(
+        default=900,
+        ge=60,
+        description="An order unpaid this long expires (its payment is polled first).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

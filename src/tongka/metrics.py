@@ -14,6 +14,8 @@ What is counted, and where:
   each in ``worker.run_job_forever``.
 - Webhooks: ``tongka_webhook_deliveries_total{outcome}`` (``delivered`` / ``failed``) — one
   line in ``webhooks.delivery.deliver_batch``.
+- Reserve: ``tongka_reserve_surplus_minor{currency}`` — customer money less what it must
+  cover, set by the worker's cover check (``payments.cover_watch``); below zero is a shortfall.
 
 ``GET /metrics`` (``api/metrics.py``) serves them in the text format; keep it reachable only
 from the monitoring network (the proxy), as it is not authenticated.
@@ -37,6 +39,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -62,6 +65,12 @@ JOB_RUNS = Counter("tongka_job_runs", "Worker job runs, by job.", ["job"])
 JOB_FAILURES = Counter("tongka_job_failures", "Worker job runs that raised, by job.", ["job"])
 WEBHOOK_DELIVERIES = Counter(
     "tongka_webhook_deliveries", "Webhook delivery attempts, by outcome.", ["outcome"]
+)
+RESERVE_SURPLUS = Gauge(
+    "tongka_reserve_surplus_minor",
+    "Customer money less what it must cover, per currency, at the last cover check.",
+    ["currency"],
+    multiprocess_mode="mostrecent",
 )
 
 

@@ -118,7 +118,11 @@ JOBS: list[Job] = [
     Job("settlement.settle_daily", "tongka.settlement.jobs:settle_daily", 600),
     Job("payments.poll_expiring", "tongka.payments.jobs:poll_expiring", 10),
     Job("payments.check_channels", "tongka.payments.jobs:check_channels", 30),
+    Job("reserve.check_cover", "tongka.payments.cover_watch:check_cover", 3600),
+    Job("sales.expire_orders", "tongka.sales.jobs:expire_orders", 15),
+    Job("sales.activate_paid_batches", "tongka.sales.batch_orders:activate_paid_batches", 5),
     Job("promotions.end_expired", "tongka.sales.promotion_lifecycle:end_expired_promotions", 60),
+    Job("reconciliation.daily", "tongka.reconciliation.daily:reconcile_daily", 900),
 ]
 
 

@@ -25,8 +25,10 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.ledger import AccountCode, TransferRequest, post_transfers
 from tongka.ledger.system_accounts import system_account
+from tongka.ledger.verify import VerifyReport, check_cover
 from tongka.payments import registry
 from tongka.payments.channel import ChannelName
+from tongka.redemption.fees import merchant_payable_account
 
 
 @pytest.fixture
@@ -194,6 +196,61 @@ async def test_reserve_figures_and_fee_income_transfer(app: FastAPI, database: D
         200,
         100,
     )
+
+
+async def test_channel_fees_above_fee_income_are_made_good_by_the_platform(
+    app: FastAPI, database: Database
+) -> None:
+    # given a card paid 100.00 that settled into the reserve less the channel's fee of 0.60,
+    # and fee income of only 0.20
+    now = real_now()
+    async with database.transaction() as session:
+        reserve = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
+        expense = await system_account(session, AccountCode.CHANNEL_FEE_EXPENSE, "CNY", now=now)
+        income = await system_account(session, AccountCode.FEE_INCOME, "CNY", now=now)
+        owed = await merchant_payable_account(session, "mch_test", "CNY", now=now)
+        await post_transfers(
+            session,
+            [
+                TransferRequest("load", reserve, owed, 10_000, "CNY", "test_load"),
+                TransferRequest("stmt-fee", expense, reserve, 60, "CNY", "channel_fee"),
+                TransferRequest("fee", owed, income, 20, "CNY", "redemption_fee"),
+            ],
+            now=now,
+        )
+    finance = await make_platform_key(database, role="finance")
+    async with api_client(app, finance) as client:
+        short = (await client.get("/v1/reserve")).json()
+        # then nothing may leave, and the platform owes the reserve 0.40
+        out = await client.post(
+            "/v1/reserve/transfers",
+            json={"transfer_id": "out-1", "amount": {"amount": 1, "currency": "CNY"}},
+        )
+        body = {
+            "transfer_id": "cover-fees",
+            "direction": "to_reserve",
+            "amount": {"amount": 40, "currency": "CNY"},
+        }
+        funded = await client.post("/v1/reserve/transfers", json=body)
+        again = await client.post("/v1/reserve/transfers", json=body)
+        other_way = await client.post(
+            "/v1/reserve/transfers", json={**body, "direction": "to_operating"}
+        )
+        after = (await client.get("/v1/reserve")).json()
+    assert short["is_covered"] is False
+    assert (short["channel_fees"]["amount"], short["shortfall"]["amount"]) == (60, 40)
+    assert short["fee_income_movable"]["amount"] == 0
+    assert out.json()["error"]["code"] == "reserve_transfer_exceeds_fee_income"
+    assert funded.status_code == 201, funded.text
+    assert (again.status_code, other_way.status_code) == (201, 409)
+    assert funded.json()["direction"] == again.json()["direction"] == "to_reserve"
+    assert after["is_covered"] is True
+    assert (after["shortfall"]["amount"], after["surplus"]["amount"]) == (0, 0)
+    assert (after["reserve_bank"]["amount"], after["operating_bank"]["amount"]) == (9_980, 0)
+    async with database.transaction() as session:
+        report = VerifyReport()
+        await check_cover(session, report)
+    assert report.ok
 
 
 async def test_reserve_is_for_finance_only(app: FastAPI, database: Database) -> None:

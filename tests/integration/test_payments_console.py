@@ -18,6 +18,7 @@ from tongka.ledger.system_accounts import system_account
 from tongka.payments.channel import ChannelName
 from tongka.payments.channel_config import settings_of
 from tongka.payments.models import ReserveTransfer
+from tongka.redemption.fees import merchant_payable_account
 
 app = test_console.app
 browser = test_console.browser
@@ -120,6 +121,46 @@ async def test_reserve_page_moves_fee_income_once_and_never_beyond_it(
     assert [(t.amount_minor, t.memo) for t in moved] == [(600, "十二月")]
     after = (await browser.get("/console/reserve")).text
     assert 'data-movable="400"' in after
+
+
+async def test_reserve_page_shows_a_shortfall_and_the_platform_makes_it_good(
+    browser: httpx.AsyncClient, database: Database, clock: FixedClock
+) -> None:
+    now = clock.now()
+    async with database.transaction() as session:
+        reserve = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
+        expense = await system_account(session, AccountCode.CHANNEL_FEE_EXPENSE, "CNY", now=now)
+        owed = await merchant_payable_account(session, "mch_test", "CNY", now=now)
+        await post_transfers(
+            session,
+            [
+                TransferRequest("load", reserve, owed, 10_000, "CNY", "test_load"),
+                TransferRequest("stmt-fee", expense, reserve, 60, "CNY", "channel_fee"),
+            ],
+            now=now,
+        )
+    await _admin(browser, database, role="finance")
+    token = await csrf_of(browser, "/console/reserve")
+    page = await browser.get("/console/reserve")
+    assert 'data-cover="short"' in page.text
+    assert 'data-shortfall="60"' in page.text
+    funding = re.findall(r'name="transfer_id" value="([^"]+)"', page.text)[1]
+    form = {
+        "csrf_token": token,
+        "transfer_id": funding,
+        "direction": "to_reserve",
+        "amount": "0.60",
+        "memo": "渠道手续费",
+    }
+    for _ in range(2):  # a double submit
+        assert (await browser.post("/console/reserve/transfers", data=form)).status_code == 303
+    async with database.transaction() as session:
+        moved = (await session.scalars(select(ReserveTransfer))).all()
+    assert [(t.direction, t.amount_minor) for t in moved] == [("to_reserve", 60)]
+    after = (await browser.get("/console/reserve")).text
+    assert 'data-direction="to_reserve"' in after
+    assert 'data-cover="ok"' in after
+    assert "data-shortfall" not in after
 
 
 async def test_support_sees_no_reserve(browser: httpx.AsyncClient, database: Database) -> None:

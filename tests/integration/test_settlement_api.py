@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import Request
 
+from tests.receipts_support import pdf_text
 from tests.settlement_world import World
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
@@ -98,6 +99,7 @@ OBJECT_ROUTES = [
     "/v1/settlement_batches/{batch}",
     "/v1/settlement_batches/{batch}/lines",
     "/v1/settlement_batches/{batch}/statement.csv",
+    "/v1/settlement_batches/{batch}/statement.pdf",
     "/v1/payouts/{payout}",
 ]
 LIST_ROUTES = ["/v1/contracts", "/v1/settlement_batches", "/v1/payouts"]
@@ -149,6 +151,24 @@ async def test_lines_and_statement_trace_to_the_ledger(api: Api) -> None:
     ]
     assert rows[-1][2] == "net"
     assert rows[-1][5] == "99.40"
+
+
+async def test_the_pdf_statement_shows_the_same_lines_in_chinese(api: Api) -> None:
+    response = await api.get("/v1/settlement_batches/{batch}/statement.pdf", "manager")
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert b"/FontFile" not in response.content  # the reader's own CID font: nothing embedded
+    text = pdf_text(response.content)
+    for expected in (
+        "结算对账单",
+        api.ids["batch"],
+        "核销",
+        f"{api.ids['redemption']}:paid",
+        "￥99.40",
+        "￥0.60",
+        "应结净额",
+    ):
+        assert expected in text, expected
 
 
 async def test_the_contract_shows_the_account_masked(api: Api) -> None:

@@ -84,6 +84,10 @@ async def test_a_merchant_reads_its_batches_lines_statement_and_contract(
     statement = await browser.get(f"/console/settlement_batches/{batch_id}/statement.csv")
     rows = list(csv.reader(io.StringIO(statement.text.lstrip("\ufeff"))))
     assert rows[-1][2:6] == ["net", batch_id, "", "99.40"]
+    pdf = await browser.get(f"/console/settlement_batches/{batch_id}/statement.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    assert f"statement-{batch_id}.pdf" in pdf.headers["content-disposition"]
     contract = await browser.get("/console/contracts")
     assert contract.status_code == 200
     assert "**** **** **** 3445" in contract.text

@@ -26,7 +26,7 @@ from tongka.ledger.system_accounts import system_account
 from tongka.payments.channel import ChannelName
 from tongka.payments.models import PaymentRefund, ReserveTransfer
 from tongka.payments.refunds import refund_payment
-from tongka.payments.reserve import reserve_figures, transfer_fee_income
+from tongka.payments.reserve import reserve_figures, transfer_reserve
 from tongka.payments.service import get_payment, poll_payment
 
 pytestmark = pytest.mark.pg
@@ -96,7 +96,7 @@ async def test_concurrent_fee_income_transfers_never_move_more_than_earned(
 
     async def move(number: int) -> object:
         async def work(session: object) -> object:
-            return await transfer_fee_income(
+            return await transfer_reserve(
                 session,  # type: ignore[arg-type]
                 transfer_id=f"t-{number % 8}",
                 amount_minor=300,

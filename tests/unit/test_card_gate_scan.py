@@ -22,6 +22,7 @@ NON_CARD_POSTERS: dict[str, str] = {
     "payments/statements.py": "channel receivable -> reserve bank and channel fee expense",
     "payments/reserve.py": "fee income: reserve bank -> operating bank (三分离)",
     "sales/promotion_budget.py": "promotion budgets: merchant payable <-> promotion budget",
+    "reconciliation/resolutions.py": "approved adjustments: suspense <-> receivable/reserve bank",
 }
 
 

@@ -13,10 +13,14 @@ from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
 from tongka.api.errors import install_error_handlers
+from tongka.api.net_positions import router as net_positions_router
+from tongka.api.orders import router as orders_router
 from tongka.api.payments import router as payments_router
+from tongka.api.payout_holds import router as payout_holds_router
 from tongka.api.promotions import router as promotions_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
+from tongka.api.reconciliation import router as reconciliation_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
 from tongka.api.settlement import router as settlement_router
@@ -26,6 +30,7 @@ from tongka.db import Database
 from tongka.edge.no_store import NoStoreMiddleware
 from tongka.logging import configure_logging
 from tongka.metrics import HttpMetricsMiddleware
+from tongka.sales.fulfilment import register_order_listener
 from tongka.web import install as install_console
 from tongka.worker import run_worker
 
@@ -41,6 +46,7 @@ def create_app(
     currencies.configure(settings)
     configure_logging(settings.log_level)
     owns_database = database is None
+    register_order_listener(settings, replace=True)  # notifications may come first
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,8 +91,12 @@ def create_app(
     app.include_router(redemptions_router)
     app.include_router(redemption_controls_router)
     app.include_router(settlement_router)
+    app.include_router(net_positions_router)
+    app.include_router(payout_holds_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
     app.include_router(promotions_router)
+    app.include_router(reconciliation_router)
+    app.include_router(orders_router)
     install_console(app)
     return app

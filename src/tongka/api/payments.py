@@ -40,7 +40,7 @@ from tongka.payments.channel_config import (
 from tongka.payments.circuit import Health, channel_health
 from tongka.payments.errors import NotificationMismatch, UnknownChannel
 from tongka.payments.fees import FeeSchedule
-from tongka.payments.reserve import ReserveFigures, reserve_figures, transfer_fee_income
+from tongka.payments.reserve import Direction, ReserveFigures, reserve_figures, transfer_reserve
 from tongka.payments.service import accept_notification, get_payment
 from tongka.payments.views import PaymentView
 from tongka.policy import Action
@@ -293,6 +293,12 @@ class ReserveOut(BaseModel):
     fee_income: MoneyModel
     fee_income_moved: MoneyModel
     fee_income_movable: MoneyModel = Field(description="At most this may move to operating.")
+    channel_fees: MoneyModel = Field(
+        description="What channels kept of customer payments: the platform's cost."
+    )
+    shortfall: MoneyModel = Field(
+        description="What the platform must put into the reserve (a to_reserve transfer)."
+    )
     operating_bank: MoneyModel
 
     @classmethod
@@ -315,6 +321,8 @@ class ReserveOut(BaseModel):
             fee_income=_money(figures.fee_income_minor, currency),
             fee_income_moved=_money(figures.moved_minor, currency),
             fee_income_movable=_money(figures.movable_minor, currency),
+            channel_fees=_money(figures.channel_fees_minor, currency),
+            shortfall=_money(figures.shortfall_minor, currency),
             operating_bank=_money(figures.operating_bank_minor, currency),
         )
 
@@ -334,12 +342,20 @@ class ReserveTransferIn(RequestModel):
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$", examples=["fees-2026-12"]
     )
     amount: AmountIn
+    direction: Direction = Field(
+        default=Direction.TO_OPERATING,
+        description=(
+            "to_operating: the platform's own money out (at most the surplus); to_reserve: "
+            "the platform's money in, e.g. to cover channel fees (the shortfall)."
+        ),
+    )
     memo: str = Field(default="", max_length=200)
 
 
 class ReserveTransferOut(BaseModel):
     object: Literal["reserve_transfer"] = "reserve_transfer"
     id: str
+    direction: Direction
     amount: MoneyModel
     memo: str
     actor: str
@@ -349,7 +365,7 @@ class ReserveTransferOut(BaseModel):
 @router.post(
     "/v1/reserve/transfers",
     status_code=201,
-    summary="Move fee income from the reserve to the operating account (三分离)",
+    summary="Move the platform's money between the reserve and the operating account (三分离)",
 )
 async def create_reserve_transfer(
     body: ReserveTransferIn,
@@ -357,7 +373,7 @@ async def create_reserve_transfer(
     session: SessionDep,
     clock: ClockDep,
 ) -> ReserveTransferOut:
-    transfer = await transfer_fee_income(
+    transfer = await transfer_reserve(
         session,
         transfer_id=body.transfer_id,
         amount_minor=body.amount.amount,
@@ -365,9 +381,11 @@ async def create_reserve_transfer(
         memo=body.memo,
         actor=principal.actor,
         now=clock.now(),
+        direction=body.direction,
     )
     return ReserveTransferOut(
         id=transfer.id,
+        direction=Direction(transfer.direction),
         amount=_money(transfer.amount_minor, transfer.currency),
         memo=transfer.memo,
         actor=transfer.actor,

@@ -1,4 +1,4 @@
-"""``/v1/contracts``, ``/v1/settlement_batches`` (+ lines, CSV statement), ``/v1/payouts``.
+"""``/v1/contracts``, ``/v1/settlement_batches`` (+ lines, CSV and PDF statements), ``/v1/payouts``.
 
 A merchant's managers read their own; the platform reads all (``?merchant_id=``) and its
 finance staff write contracts. Every lookup is scoped: another merchant's id is a 404.
@@ -29,6 +29,7 @@ from tongka.settlement.contracts import BankAccount, ContractTerms
 from tongka.settlement.errors import BatchNotFound, ContractNotFound, PayoutNotFound
 from tongka.settlement.fee_terms import FeeKind, FeeTerms
 from tongka.settlement.models import MerchantContract, Payout, SettlementBatch, SettlementLine
+from tongka.settlement.statement_pdf import statement_pdf
 from tongka.settlement.statements import MAX_LINES, batch_lines, statement_csv
 
 router = APIRouter(tags=["settlement"], route_class=IdempotentRoute, responses=ERROR_RESPONSES)
@@ -346,6 +347,26 @@ async def get_statement(
         await statement_csv(session, batch),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="statement-{batch.id}.csv"'},
+    )
+
+
+@router.get(
+    "/v1/settlement_batches/{batch_id}/statement.pdf",
+    summary="The batch's statement (对账单) as PDF",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def get_statement_pdf(
+    batch_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.SETTLEMENT_READ)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    batch = await _batch(session, principal, batch_id)
+    return Response(
+        await statement_pdf(session, batch, timezone=settings.timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="statement-{batch.id}.pdf"'},
     )
 
 

@@ -210,11 +210,13 @@ async def fund_batch(
     actor: str,
     now: datetime,
     timezone: str = DEFAULT_TIMEZONE,
+    debit_account_id: str | None = None,
 ) -> CardBatch:
     """A finance operator activates an enterprise batch paid by bank transfer.
 
     The recorded amount must equal the batch's value exactly; then one ledger transaction
-    credits every card from the reserve bank account. Refused: nothing is written.
+    credits every card from the reserve bank account (or ``debit_account_id``: the channel
+    receivable of a batch order paid through payments). Refused: nothing is written.
     """
     batch = await get_batch(session, batch_id)
     if batch.status != BatchStatus.COMPLETED:
@@ -260,7 +262,7 @@ async def fund_batch(
     product = await get_product(session, batch.product_id)
     check_max_balance(product, 0, batch.face_value)
     await reserve_quota(session, batch.merchant_id, batch.currency, amount)
-    reserve = await accounts.system_account(
+    reserve = debit_account_id or await accounts.system_account(
         session, AccountCode.RESERVE_BANK, batch.currency, now=now
     )
     for card in cards:

@@ -55,6 +55,7 @@ class Purpose(enum.StrEnum):
     BREAKAGE = "breakage"  # an expired card's balance forfeited
     EXCHANGE = "exchange"  # an expired card's balance onto a new card, the rest breakage
     HOLD_RELEASE = "hold_release"  # an authorization's hold voided: the value was never taken
+    SALE_REFUND = "sale_refund"  # a paid order refunded: its paid value leaves the card
 
 
 ACTIVE, FROZEN, LOST, EXPIRED = (
@@ -83,6 +84,8 @@ ALLOWED: dict[Purpose, dict[Direction, frozenset[CardStatus]]] = {
     },
     # releasing a hold only gives back what phase one reserved, whatever befell the card since
     Purpose.HOLD_RELEASE: {Direction.CREDIT: frozenset({ACTIVE, FROZEN, LOST, EXPIRED})},
+    # an order refunded (sales): only from a card in use, never a frozen one
+    Purpose.SALE_REFUND: {Direction.DEBIT: frozenset({ACTIVE})},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tongka.cli import cards, db, jobs, ledger, payments, receipts, server, settlement
+from tongka.cli import reconcile as reconcile_cli
 from tongka.cli import sandbox as sandbox_cli
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(payments.app, name="payments")
 app.add_typer(receipts.app, name="receipts")
 server.register(app)
 sandbox_cli.register(app)
+reconcile_cli.register(app)
 
 
 def main() -> None:

@@ -150,8 +150,9 @@ class ChannelHealth(Base):
 
 
 class ReserveTransfer(Base):
-    """Fee income moved from the reserve bank account to the operating bank account (三分离).
-    ``id`` is the caller's idempotency key."""
+    """Money moved between the reserve bank account and the operating bank account (三分离):
+    the platform's own money out (``to_operating``), or the platform's money in to cover a
+    shortfall such as channel fees (``to_reserve``). ``id`` is the caller's idempotency key."""
 
     __tablename__ = "payment_reserve_transfers"
     __table_args__ = (Index("ix_payment_reserve_transfers_created", "currency", "created_at"),)
@@ -159,14 +160,16 @@ class ReserveTransfer(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(20), server_default="to_operating")
     memo: Mapped[str] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ReserveTotal(Base):
-    """How much fee income has been moved so far, per currency: the row a transfer's
-    conditional ``UPDATE`` tests, so concurrent transfers never move more than was earned."""
+    """The platform's money moved out of the reserve so far, net of what it put in, per
+    currency: the row concurrent transfers queue on, so together they never take out more
+    than the reserve's surplus."""
 
     __tablename__ = "payment_reserve_totals"
 

@@ -1,20 +1,29 @@
-"""The reserve (备付金) and the one way the platform's own money leaves it (三分离).
+"""The reserve (备付金) and the only ways the platform's own money leaves or enters it (三分离).
 
 ``reserve_figures``: the reserve bank balance, what channels owe us (each channel's
 receivable: money in flight), what is owed to card holders and merchants, whether customer
 money covers it (``tongka.ledger.cover``), and the fee income earned and not yet moved.
 
-``transfer_fee_income``: an explicit transfer of fee income from the reserve bank account to
-the operating bank account, never more than the fee income not yet moved. Idempotent on
-``transfer_id`` (a replay answers the first transfer); concurrent transfers are serialized
-by one conditional ``UPDATE`` of the currency's running total, so together they never move
-more than was earned.
+The reserve's surplus over what it owes is the platform's own money: the fee income it
+earned, less the channel fees the channels kept of customer payments (the platform's cost,
+paid out of customer money until the platform makes it good), less what was moved out.
+
+``transfer_reserve(direction=TO_OPERATING)``: an explicit transfer of the platform's money
+from the reserve bank account to the operating bank account, never more than the surplus —
+so the transfer itself can never leave customer money short. ``TO_RESERVE``: the platform
+puts its own money in, to cover a shortfall (channel fees above fee income, as on a new
+platform that has earned nothing yet): capital paid into the reserve bank account, recorded
+against the platform's equity (not the operating account, whose ledger balance holds only
+what was moved there). Idempotent on
+``transfer_id`` (a replay answers the first transfer); concurrent transfers queue on the
+currency's running-total row, and each reads the surplus after the one before it committed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,11 +41,18 @@ from tongka.payments.accounts import (
     fee_income_account,
     operating_bank_account,
     reserve_bank_account,
+    system_account,
 )
 from tongka.payments.errors import ReserveTransferConflict, ReserveTransferExceedsFeeIncome
 from tongka.payments.models import ReserveTotal, ReserveTransfer
 
 TRANSFER_CODE = "fee_income_transfer"
+FUNDING_CODE = "reserve_funding"
+
+
+class Direction(StrEnum):
+    TO_OPERATING = "to_operating"  # the platform's own money out (fee income)
+    TO_RESERVE = "to_reserve"  # the platform's capital in (a shortfall made good)
 
 
 @dataclass(frozen=True)
@@ -56,9 +72,19 @@ class ReserveFigures:
         return self.cover.amount(AccountCode.FEE_INCOME)
 
     @property
+    def channel_fees_minor(self) -> int:
+        """What channels kept of customer payments: the platform's cost, taken from the reserve."""
+        return self.cover.amount(AccountCode.CHANNEL_FEE_EXPENSE)
+
+    @property
     def movable_minor(self) -> int:
-        """Fee income not yet moved (never below zero: refunds of fees may shrink income)."""
-        return max(self.fee_income_minor - self.moved_minor, 0)
+        """The platform's own money in the reserve: at most this may move to operating."""
+        return max(self.cover.surplus, 0)
+
+    @property
+    def shortfall_minor(self) -> int:
+        """What the platform must put into the reserve for customer money to cover what is owed."""
+        return max(-self.cover.surplus, 0)
 
 
 async def _moved(session: AsyncSession, currency: str) -> int:
@@ -116,32 +142,27 @@ async def _lock_total(session: AsyncSession, currency: str, now: datetime) -> No
     )
 
 
-async def _claim(session: AsyncSession, currency: str, amount_minor: int, now: datetime) -> bool:
-    """Add to the moved total if fee income covers it (under the total's lock)."""
-    income = (await cover_of(session, currency)).amount(AccountCode.FEE_INCOME)
-    changed = await session.execute(
+async def _claim(
+    session: AsyncSession, currency: str, amount_minor: int, direction: Direction, now: datetime
+) -> bool:
+    """Count the transfer in the running total; out only within the surplus (under the
+    total's lock, so the surplus read is after every earlier transfer committed)."""
+    if direction is Direction.TO_OPERATING:
+        if amount_minor > (await cover_of(session, currency)).surplus:
+            return False
+        change = amount_minor
+    else:
+        change = -amount_minor
+    await session.execute(
         update(ReserveTotal)
-        .where(
-            ReserveTotal.currency == currency,
-            ReserveTotal.moved_minor + amount_minor <= income,
-        )
-        .values(moved_minor=ReserveTotal.moved_minor + amount_minor, updated_at=now)
+        .where(ReserveTotal.currency == currency)
+        .values(moved_minor=ReserveTotal.moved_minor + change, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    return True
 
 
-async def transfer_fee_income(
-    session: AsyncSession,
-    *,
-    transfer_id: str,
-    amount_minor: int,
-    currency: str,
-    memo: str,
-    actor: str,
-    now: datetime,
-) -> ReserveTransfer:
-    """Move fee income from the reserve bank to the operating bank (see the module)."""
+def _checked(transfer_id: str, amount_minor: int, currency: str) -> None:
     get_currency(currency)
     if not transfer_id or len(transfer_id) > 64:
         raise InvalidRequest(
@@ -153,6 +174,21 @@ async def transfer_fee_income(
             code="invalid_amount",
             param="amount",
         )
+
+
+async def transfer_reserve(
+    session: AsyncSession,
+    *,
+    transfer_id: str,
+    amount_minor: int,
+    currency: str,
+    memo: str,
+    actor: str,
+    now: datetime,
+    direction: Direction = Direction.TO_OPERATING,
+) -> ReserveTransfer:
+    """Move the platform's money out of the reserve, or into it (see the module)."""
+    _checked(transfer_id, amount_minor, currency)
     async with savepoint(session):
         await _lock_total(session, currency, now)
         existing = await session.scalar(
@@ -161,17 +197,21 @@ async def transfer_fee_income(
             .execution_options(populate_existing=True)
         )
         if existing is not None:
-            if (existing.amount_minor, existing.currency) != (amount_minor, currency):
+            if (existing.amount_minor, existing.currency, existing.direction) != (
+                amount_minor,
+                currency,
+                direction.value,
+            ):
                 raise ReserveTransferConflict(
                     f"transfer id {transfer_id} was used for another transfer",
                     param="transfer_id",
                 )
             return existing
-        if not await _claim(session, currency, amount_minor, now):
+        if not await _claim(session, currency, amount_minor, direction, now):
             figures = await reserve_figures(session, currency)
             raise ReserveTransferExceedsFeeIncome(
-                f"at most {figures.movable_minor} of fee income is left to move, "
-                f"not {amount_minor}",
+                f"at most {figures.movable_minor} of the platform's own money is in the "
+                f"reserve to move, not {amount_minor}",
                 param="amount",
                 details={
                     "available": amount_detail(figures.movable_minor, currency),
@@ -179,18 +219,22 @@ async def transfer_fee_income(
                 },
             )
         reserve = await reserve_bank_account(session, currency, now=now)
-        operating = await operating_bank_account(session, currency, now=now)
+        out = direction is Direction.TO_OPERATING
+        if out:
+            other = await operating_bank_account(session, currency, now=now)
+        else:
+            other = await system_account(session, AccountCode.OPENING_EQUITY, currency, now=now)
         await fee_income_account(session, currency, now=now)
         await post_transfers(
             session,
             [
                 TransferRequest(
                     transfer_id=f"reserve-transfer:{transfer_id}",
-                    debit_account_id=operating,
-                    credit_account_id=reserve,
+                    debit_account_id=other if out else reserve,
+                    credit_account_id=reserve if out else other,
                     amount=amount_minor,
                     currency=currency,
-                    code=TRANSFER_CODE,
+                    code=TRANSFER_CODE if out else FUNDING_CODE,
                     metadata={"memo": memo[:200], "actor": actor},
                 )
             ],
@@ -200,6 +244,7 @@ async def transfer_fee_income(
             id=transfer_id,
             amount_minor=amount_minor,
             currency=currency,
+            direction=direction.value,
             memo=memo[:200],
             actor=actor,
             created_at=now,
@@ -208,7 +253,7 @@ async def transfer_fee_income(
         await session.flush()
     await record_event(
         session,
-        type="reserve.fee_income_transferred",
+        type="reserve.fee_income_transferred" if out else "reserve.funded",
         object_type="reserve_transfer",
         object_id=transfer_id,
         actor=actor,

@@ -97,6 +97,16 @@ class Action(enum.StrEnum):
     # Promotions (充值赠送): a merchant's bonus offers, funded from its own account.
     PROMOTION_READ = "promotion.read"
     PROMOTION_MANAGE = "promotion.manage"
+    # Reconciliation (对账): runs, their reports and exceptions, resolutions, approvals.
+    RECONCILIATION_READ = "reconciliation.read"
+    RECONCILIATION_RUN = "reconciliation.run"
+    RECONCILIATION_RESOLVE = "reconciliation.resolve"
+    RECONCILIATION_APPROVE = "reconciliation.approve"
+    # Orders (sales): buying, topping up, selling at the till, enterprise batches.
+    ORDER_CREATE = "order.create"
+    ORDER_READ = "order.read"
+    ORDER_CANCEL = "order.cancel"
+    ORDER_REFUND = "order.refund"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -241,4 +251,19 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     # merchant's managers start and end them, with the merchant's own money.
     Action.PROMOTION_READ: STAFF_READ,
     Action.PROMOTION_MANAGE: (merchant(*MANAGER),),
+    # Reconciliation: the platform's staff read it; finance runs it; operators (support)
+    # and finance resolve exceptions; finance approves adjustments, and the service
+    # refuses an approval by the adjustment's proposer (four eyes).
+    Action.RECONCILIATION_READ: (platform(),),
+    Action.RECONCILIATION_RUN: (platform("admin", "finance"),),
+    Action.RECONCILIATION_RESOLVE: (platform("admin", "finance", "support"),),
+    Action.RECONCILIATION_APPROVE: (platform("admin", "finance"),),
+    # Orders: holders buy and top up their own cards; tills sell and top up (an enterprise
+    # batch also needs batch.create: a manager's); staff and holders read and cancel unpaid
+    # orders in their scope; a refund (money back through the channel) needs a manager or
+    # platform support.
+    Action.ORDER_CREATE: (merchant(store_bound=True), HOLDER),
+    Action.ORDER_READ: (platform(), merchant(store_bound=True), HOLDER),
+    Action.ORDER_CANCEL: (merchant(store_bound=True), HOLDER),
+    Action.ORDER_REFUND: (platform("admin", "support"), merchant(*MANAGER)),
 }

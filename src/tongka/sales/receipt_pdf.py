@@ -1,31 +1,25 @@
-"""A receipt as a PDF (A5 portrait) that shows Chinese on any machine.
-
-Why STSong-Light: it is one of the Adobe CID fonts every PDF reader carries; reportlab names
-it without embedding a font file, so no system font is needed to make the PDF (a fresh server
-has none) and the reader supplies the glyphs. The QR code is drawn as vector squares from
+"""A receipt as a PDF (A5 portrait) that shows Chinese on any machine (``tongka.pdf``: the
+reader's own CID font, nothing embedded). The QR code is drawn as vector squares from
 segno's matrix (no image library), and points to the public check page of the receipt.
 
 The words are Chinese (the receipt is a Chinese document); amounts in yuan from integer
-minor units (``tongka.money.format_money``); times in the platform's zone.
+minor units; times in the platform's zone.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import segno
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
-from tongka.money import Money, format_money
+from tongka.pdf import FONT, local_time, zone_words
+from tongka.pdf import fit as _fit
+from tongka.pdf import yuan as _yuan
 from tongka.sales.receipts import CheckedReceipt, ReceiptKind
 
-FONT = "STSong-Light"
 KIND_WORDS = {
     ReceiptKind.PURCHASE: "购卡",
     ReceiptKind.TOP_UP: "充值",
@@ -43,30 +37,10 @@ MARGIN = 14 * mm
 LINE = 6.2 * mm
 QR_SIZE = 30 * mm
 
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-
 
 def check_url(base_url: str, code: str) -> str:
     """The public page where anyone checks the receipt with this code (the QR code's)."""
     return f"{base_url.rstrip('/')}/console/receipts/{code}"
-
-
-def _yuan(minor: int, currency: str) -> str:
-    # the full-width yuan sign: GB2312 has it, so every reader's STSong shows it
-    return format_money(Money.of_minor(minor, currency)).replace("¥", "￥")
-
-
-def _fit(text: str, size: float, width: float) -> str:
-    """``text``, cut with an ellipsis where it would run past ``width`` points."""
-    if pdfmetrics.stringWidth(text, FONT, size) <= width:
-        return text
-    while text and pdfmetrics.stringWidth(text + "…", FONT, size) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def _local(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _field_rows(checked: CheckedReceipt, timezone: str) -> list[tuple[str, str]]:
@@ -81,9 +55,9 @@ def _field_rows(checked: CheckedReceipt, timezone: str) -> list[tuple[str, str]]
         ("付款账户", facts.payer_account_masked or "—"),
         (
             "退款时间" if facts.kind is ReceiptKind.REFUND else "支付时间",
-            _local(facts.paid_at, timezone),
+            local_time(facts.paid_at, timezone),
         ),
-        ("开具时间", _local(receipt.issued_at, timezone)),
+        ("开具时间", local_time(receipt.issued_at, timezone)),
     ]
     if facts.kind is ReceiptKind.REFUND:
         rows.append(("原回单验证码", checked.original_code or "—"))
@@ -178,7 +152,7 @@ def render_receipt_pdf(checked: CheckedReceipt, *, base_url: str, timezone: str)
     canvas.drawString(MARGIN, qr_y + QR_SIZE - 21 * mm, "可确认本回单由平台签发且未被改动。")
     canvas.setFont(FONT, 7)
     canvas.drawString(MARGIN, qr_y - 5 * mm, f"查验地址：{url}")
-    zone = "北京时间" if timezone == "Asia/Shanghai" else timezone
+    zone = zone_words(timezone)
     canvas.drawString(MARGIN, MARGIN, f"时间均为{zone}。持有验证码者可查看本回单，请妥善保管。")
     canvas.showPage()
     canvas.save()

@@ -38,7 +38,10 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.redemption_report",
     "tongka.web.pages.payments",
     "tongka.web.pages.settlement",
+    "tongka.web.pages.net_positions",
+    "tongka.web.pages.contract_forms",
     "tongka.web.pages.receipts",
+    "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
 ]
 

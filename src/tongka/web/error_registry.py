@@ -128,8 +128,11 @@ MESSAGES: dict[str, Message] = {
         )
     ),
     "reserve_transfer_exceeds_fee_income": M(
-        N_("At most %(available)s of fee income is left to move to the operating account."),
-        N_("The transfer is more than the fee income not yet moved."),
+        N_(
+            "At most %(available)s of the platform's own money (fee income less channel fees) "
+            "is in the reserve to move to the operating account."
+        ),
+        N_("The transfer is more than the platform's own money in the reserve."),
     ),
     "invalid_transfer_id": M(N_("A transfer id is 1 to 64 characters.")),
     "reserve_transfer_conflict": M(N_("This transfer id was already used for another transfer.")),
@@ -631,6 +634,65 @@ MESSAGES: dict[str, Message] = {
     "receipt_check_rate_limited": M(
         N_("Too many receipt checks from here; please try again later.")
     ),
+    # orders and the purchase rules (sales)
+    "order_not_found": M(N_("No such order.")),
+    "order_invalid": M(
+        N_("This order cannot be made as asked: %(field)s is wrong."),
+        N_("This order cannot be made as asked."),
+    ),
+    "order_invalid.currency": M(
+        N_("The product is sold in %(product_currency)s, not %(currency)s."),
+        N_("The product is not sold in this currency."),
+    ),
+    "order_invalid.card_status": M(
+        N_("The card cannot be sold or topped up in its present state."),
+    ),
+    "order_invalid.top_up_not_allowed": M(N_("Cards of this product cannot be topped up.")),
+    "order_invalid.kind": M(N_("You cannot place an order of this kind.")),
+    "order_not_cancellable": M(
+        N_("Only an unpaid order can be cancelled; a paid order is refunded instead.")
+    ),
+    "order_not_refundable": M(N_("Only a fulfilled order can be refunded.")),
+    "order_not_refundable.batch": M(
+        N_("An enterprise batch is refunded card by card through the platform.")
+    ),
+    "order_refund_exceeds_unspent": M(
+        N_(
+            "At most %(refundable)s can be refunded: the paid value the card still holds, less what was refunded already."
+        ),
+        N_("The refund is more than the paid value the card still holds."),
+    ),
+    "order_refund_id_conflict": M(
+        N_("This refund id was already used for another refund; use a new one.")
+    ),
+    "purchase_refused": M(N_("The purchase rules do not allow this purchase.")),
+    "purchase_rules_invalid": M(
+        N_("These purchase rules cannot be used; check the thresholds and try again.")
+    ),
+    "purchase_named_unverified": M(
+        N_(
+            "A named card records its holder's verified identity: verify the holder's identity before buying it."
+        )
+    ),
+    "purchase_real_name_required": M(
+        N_("A purchase of anonymous cards of %(threshold)s or more needs the buyer's real name."),
+        N_("A purchase of anonymous cards of this amount needs the buyer's real name."),
+    ),
+    "purchase_bank_transfer_required": M(
+        N_("From %(threshold)s on, this purchase must be paid by bank transfer."),
+        N_("This purchase must be paid by bank transfer."),
+    ),
+    "purchase_credit_card_forbidden": M(
+        N_("A prepaid card may not be bought or loaded with a credit card; pay another way.")
+    ),
+    "purchase_splitting_refused": M(
+        N_(
+            "%(count)s purchases just under %(threshold)s on one day look like one purchase split up; give the buyer's real name to go on."
+        ),
+        N_(
+            "Several purchases just under a threshold on one day look like one purchase split up; give the buyer's real name to go on."
+        ),
+    ),
     # promotions (充值赠送)
     "promotion_not_found": M(N_("No such promotion.")),
     "invalid_promotion": M(
@@ -672,4 +734,27 @@ MESSAGES: dict[str, Message] = {
     ),
     "bonus_already_posted": M(N_("The bonus is on the card already; it cannot be given back.")),
     "bonus_not_claimed": M(N_("The order has no claimed bonus to post.")),
+    # reconciliation (对账)
+    "reconciliation_not_found": M(N_("No such reconciliation.")),
+    "reconciliation_exception_not_found": M(N_("No such reconciliation exception.")),
+    "reconciliation_resolution_not_found": M(N_("No such resolution.")),
+    "reconciliation_in_progress": M(
+        N_("This day's reconciliation is running: wait for it to finish, then look again.")
+    ),
+    "reconciliation_exception_resolved": M(
+        N_("This exception has a resolution already; nothing was changed.")
+    ),
+    "reconciliation_nothing_to_adjust": M(
+        N_("This difference moves no money: match it by hand instead.")
+    ),
+    "reconciliation_same_approver": M(
+        N_("Four eyes: someone other than who proposed the adjustment must approve it.")
+    ),
+    "reconciliation_not_an_adjustment": M(
+        N_("A match by hand is final: there is nothing to approve.")
+    ),
+    "reconciliation_statement_invalid": M(
+        N_("The statement cannot be read: %(problem)s."),
+        N_("The statement cannot be read; check the file and try again."),
+    ),
 }

@@ -393,6 +393,23 @@ def money_minor(
         raise InvalidRequest(AMOUNT_NOT_A_NUMBER, code="amount_not_a_number", param=name) from exc
 
 
+def percent_fraction(form: FormData, name: str) -> Decimal | None:
+    """A percent as people type it (``0.6`` for 0.6 %) as a fraction (``0.006``); None when
+    the field is empty. Whether the rate is allowed is the domain's to say."""
+    text = str(form.get(name) or "").strip().removesuffix("%").strip()
+    if not text:
+        return None
+    try:
+        percent = Decimal(text)
+    except InvalidOperation:
+        raise InvalidRequest(
+            "Type a decimal number, e.g. 0.9.", code="not_a_decimal", param=name
+        ) from None
+    if not percent.is_finite():
+        raise InvalidRequest("Type a decimal number, e.g. 0.9.", code="not_a_decimal", param=name)
+    return percent / 100
+
+
 def _places(text: str) -> int:
     """The decimal places of a number as typed (0 when it is no number)."""
     try:

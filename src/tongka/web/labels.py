@@ -198,6 +198,27 @@ LABELS: dict[str, dict[str, str]] = {
         "top_up": N_("Top-up"),
         "buyback_resale": N_("Buy-back resale"),
     },
+    # orders (sales)
+    "order.status": {
+        "created": N_("Created"),
+        "awaiting_payment": N_("Awaiting payment"),
+        "paid": N_("Paid"),
+        "fulfilled": N_("Fulfilled"),
+        "cancelled": N_("Cancelled"),
+        "expired": N_("Expired"),
+        "refunded": N_("Refunded"),
+        "partly_refunded": N_("Partly refunded"),
+    },
+    "order.kind": {
+        "purchase": N_("Card purchase"),
+        "top_up": N_("Top-up"),
+        "till_sale": N_("Till sale"),
+        "batch": N_("Enterprise batch"),
+    },
+    "order.buyer_kind": {
+        "person": N_("A person"),
+        "unit": N_("A unit"),
+    },
     # promotions (充值赠送)
     "promotion": {
         "active": N_("Running"),

@@ -239,7 +239,7 @@ class ListSpec:
                 value = (query.get(param) or "").replace("\x00", "").strip()[:TEXT_LIMIT]
                 if spec.kind == "select" and value not in spec.choices:
                     continue
-                if spec.kind == "date_range" and _date(value) is None:
+                if spec.kind == "date_range" and typed_date(value) is None:
                     continue
                 if value:
                     values[param] = value
@@ -407,7 +407,8 @@ def _page_number(text: str | None) -> int:
     return int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
 
 
-def _date(text: str) -> date | None:
+def typed_date(text: str | None) -> date | None:
+    """A typed ISO date, or None (empty, not a date, or out of the storable years)."""
     if not text:
         return None
     try:
@@ -422,8 +423,8 @@ def _date_range(
 ) -> Select[Any]:
     """From the start of ``_from`` to the end of ``_to``, both business dates in ``timezone``."""
     start, end = (
-        _date(values.get(f"{spec.name}_from", "")),
-        _date(values.get(f"{spec.name}_to", "")),
+        typed_date(values.get(f"{spec.name}_from", "")),
+        typed_date(values.get(f"{spec.name}_to", "")),
     )
     if start is not None:
         since = platform_instant(datetime.combine(start, time()), timezone, param=spec.name)

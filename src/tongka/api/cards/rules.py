@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
@@ -20,6 +21,7 @@ from tongka.edge.schemas import ID_PATTERN, RequestModel
 from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
 from tongka.policy import Action
+from tongka.sales.purchase_rules import PurchaseRules, get_purchase_rules, set_purchase_rules
 
 router = new_router()
 
@@ -65,6 +67,32 @@ async def set_quota(
 # --- the regulation ----------------------------------------------------------------------
 
 
+class PurchaseRulesBody(RequestModel):
+    """The regulation's purchase rules (``tongka.sales.purchase_rules``), minor units."""
+
+    is_enforced: bool = True
+    named_min_kyc_level: int = Field(
+        default=2, ge=0, le=3, description="A named card's holder: identity card (2)."
+    )
+    anonymous_real_name_minor: StrictInt = Field(
+        default=1_000_000, gt=0, le=MAX_MINOR, description="Anonymous cards: real name from."
+    )
+    unit_bank_transfer_minor: StrictInt = Field(
+        default=500_000, gt=0, le=MAX_MINOR, description="A unit: bank transfer from."
+    )
+    person_bank_transfer_minor: StrictInt = Field(
+        default=5_000_000, gt=0, le=MAX_MINOR, description="A person: bank transfer from."
+    )
+    top_up_bank_transfer_minor: StrictInt = Field(
+        default=500_000, gt=0, le=MAX_MINOR, description="One top-up: bank transfer from."
+    )
+    is_credit_card_forbidden: bool = True
+    splitting_count: int = Field(default=3, ge=2, le=100, description="化整为零: purchases.")
+    splitting_margin_percent: int = Field(
+        default=10, ge=1, le=99, description="化整为零: within this far under a threshold."
+    )
+
+
 class RegulationBody(RequestModel):
     """单用途商业预付卡管理办法（试行） as the platform enforces it (amounts in minor units)."""
 
@@ -77,10 +105,21 @@ class RegulationBody(RequestModel):
     )
     anonymous_min_validity_months: int = Field(default=36, ge=0, le=1200, description="第二十二条")
     is_named_expiry_forbidden: bool = Field(default=True, description="第二十二条")
+    purchase_rules: PurchaseRulesBody | None = Field(
+        default=None, description="Buying and loading cards (omitted: unchanged)."
+    )
 
 
 class RegulationOut(RegulationBody):
     object: Literal["card_regulation"] = "card_regulation"
+    purchase_rules: PurchaseRulesBody | None = None
+
+
+async def _regulation_out(
+    session: SessionDep, rules: service.RegulationRules, now: datetime
+) -> RegulationOut:
+    purchase = await get_purchase_rules(session, now)
+    return RegulationOut(**asdict(rules), purchase_rules=PurchaseRulesBody(**asdict(purchase)))
 
 
 @router.get("/v1/card_regulation", summary="The prepaid-card rules products are checked against")
@@ -89,7 +128,8 @@ async def get_regulation(
     session: SessionDep,
     clock: ClockDep,
 ) -> RegulationOut:
-    return RegulationOut(**asdict(await service.get_regulation(session, clock.now())))
+    now = clock.now()
+    return await _regulation_out(session, await service.get_regulation(session, now), now)
 
 
 @router.post("/v1/card_regulation", summary="Platform: change the prepaid-card rules")
@@ -99,6 +139,14 @@ async def set_regulation(
     session: SessionDep,
     clock: ClockDep,
 ) -> RegulationOut:
-    rules = service.RegulationRules(**body.model_dump())
-    await service.set_regulation(session, rules, actor=principal.actor, now=clock.now())
-    return RegulationOut(**asdict(rules))
+    now = clock.now()
+    rules = service.RegulationRules(**body.model_dump(exclude={"purchase_rules"}))
+    await service.set_regulation(session, rules, actor=principal.actor, now=now)
+    if body.purchase_rules is not None:
+        await set_purchase_rules(
+            session,
+            PurchaseRules(**body.purchase_rules.model_dump()),
+            actor=principal.actor,
+            now=now,
+        )
+    return await _regulation_out(session, rules, now)

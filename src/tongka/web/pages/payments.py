@@ -4,7 +4,7 @@ enable/disable) and 备付金 (the reserve's figures and the fee-income transfer
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Response
@@ -24,10 +24,16 @@ from tongka.payments.circuit import channel_health
 from tongka.payments.errors import UnknownChannel
 from tongka.payments.fees import FeeSchedule
 from tongka.payments.models import ReserveTransfer
-from tongka.payments.reserve import reserve_figures, transfer_fee_income
+from tongka.payments.reserve import Direction, reserve_figures, transfer_reserve
 from tongka.policy import Action
 from tongka.web.console import Console, FormDep, console_router, form_text
-from tongka.web.forms import attempt_and_redirect, log_reason, money_minor, required_reason
+from tongka.web.forms import (
+    attempt_and_redirect,
+    log_reason,
+    money_minor,
+    percent_fraction,
+    required_reason,
+)
 from tongka.web.i18n import N_
 from tongka.web.lists import Column, ListSpec, date_range
 from tongka.web.pages.listing import Allowed
@@ -96,15 +102,13 @@ def _yuan(minor: int) -> str:
 
 
 def _rate(form: Any) -> Decimal:
-    text = form_text(form, "fee_rate_percent")
-    try:
-        percent = Decimal(text)
-    except InvalidOperation:
+    fraction = percent_fraction(form, "fee_rate_percent")
+    if fraction is None:
         raise InvalidRequest(
             "Type a decimal number, e.g. 0.9.", code="not_a_decimal", param="fee_rate_percent"
-        ) from None
+        )
     try:
-        return parse_rate(percent / 100)
+        return parse_rate(fraction)
     except InvalidRequest as refused:
         refused.param = "fee_rate_percent"
         raise
@@ -203,6 +207,7 @@ async def reserve_page(console: Annotated[Console, Allowed(Action.RESERVE_READ)]
         cover=figures.cover,
         currency=CURRENCY,
         transfer_token=f"web-{secrets.token_hex(8)}",
+        funding_token=f"web-{secrets.token_hex(8)}",
     )
 
 
@@ -211,9 +216,11 @@ async def move_fee_income(
     console: Annotated[Console, Allowed(Action.RESERVE_TRANSFER)], form: FormDep
 ) -> Response:
     """The token was made with the form: a double submit moves the money once."""
+    to_reserve = form_text(form, "direction") == Direction.TO_RESERVE
+    direction = Direction.TO_RESERVE if to_reserve else Direction.TO_OPERATING
 
     async def work() -> ReserveTransfer:
-        return await transfer_fee_income(
+        return await transfer_reserve(
             console.session,
             transfer_id=form_text(form, "transfer_id")[:64] or f"web-{secrets.token_hex(8)}",
             amount_minor=money_minor(form, "amount", CURRENCY) or 0,
@@ -221,6 +228,7 @@ async def move_fee_income(
             memo=form_text(form, "memo")[:200],
             actor=console.signed_in.actor,
             now=console.now,
+            direction=direction,
         )
 
     return await attempt_and_redirect(
@@ -228,5 +236,9 @@ async def move_fee_income(
         work,
         form,
         success_url=RESERVE_URL,
-        success=N_("The fee income is moved to the operating account."),
+        success=(
+            N_("The fee income is moved to the operating account.")
+            if direction is Direction.TO_OPERATING
+            else N_("The platform's money is in the reserve.")
+        ),
     )

@@ -8,7 +8,6 @@ every merchant's or picks one. The sums are ``tongka.redemption.report``'s.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -25,7 +24,7 @@ from tongka.web import charts, forms, pickers
 from tongka.web.console import Console, console_router
 from tongka.web.formatting import format_money
 from tongka.web.i18n import N_
-from tongka.web.lists import csv_download, money
+from tongka.web.lists import csv_download, money, typed_date
 from tongka.web.names import Names, load_names
 from tongka.web.nav import NavItem, register_nav_item
 from tongka.web.pages.listing import Allowed
@@ -47,15 +46,6 @@ HEADER = (
     N_("Fees"),
     N_("Declined"),
 )
-
-
-def _date(text: str | None) -> date | None:
-    """A typed ISO date, or None (not a date, or out of the storable years, as lists do)."""
-    try:
-        day = date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-    return day if day is not None and 2 <= day.year <= 9998 else None
 
 
 async def terminal_names(console: Console, ids: list[str | None]) -> dict[str, str]:
@@ -97,7 +87,9 @@ async def redemption_report_page(
     today = business_date(console.now, console.timezone)
     error = None
     try:
-        first, last = report.checked_range(_date(query.get("from")), _date(query.get("to")), today)
+        first, last = report.checked_range(
+            typed_date(query.get("from")), typed_date(query.get("to")), today
+        )
     except DomainError as exc:
         error = forms.error_text(console, exc)
         first, last = report.checked_range(None, None, today)

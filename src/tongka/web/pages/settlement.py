@@ -12,11 +12,16 @@ from tongka.edge.schemas import ObjectId
 from tongka.policy import Action, scope_of
 from tongka.settlement import contracts
 from tongka.settlement.errors import BatchNotFound
+from tongka.settlement.fee_terms import FeeKind
 from tongka.settlement.models import MerchantContract, Payout, SettlementBatch
+from tongka.settlement.statement_pdf import statement_pdf
 from tongka.settlement.statements import batch_lines, statement_csv
+from tongka.web import pickers
 from tongka.web.console import Console, console_router
 from tongka.web.i18n import N_
+from tongka.web.names import load_names
 from tongka.web.nav import NavItem, register_nav_item
+from tongka.web.pages.contract_forms import CYCLES, held_payouts
 from tongka.web.pages.listing import Allowed
 
 router = console_router()
@@ -98,6 +103,18 @@ async def batch_statement(
     )
 
 
+@router.get("/settlement_batches/{settlement_batch_id}/statement.pdf")
+async def batch_statement_pdf(
+    settlement_batch_id: ObjectId, console: Annotated[Console, Allowed(Action.SETTLEMENT_READ)]
+) -> Response:
+    batch = await _batch(console, settlement_batch_id)
+    return Response(
+        await statement_pdf(console.session, batch, timezone=console.settings.timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="statement-{batch.id}.pdf"'},
+    )
+
+
 @router.get("/contracts")
 async def contracts_page(console: Annotated[Console, Allowed(Action.CONTRACT_READ)]) -> Response:
     statement = _scoped(
@@ -108,9 +125,15 @@ async def contracts_page(console: Annotated[Console, Allowed(Action.CONTRACT_REA
         MerchantContract,
     )
     rows = (await console.session.scalars(statement.limit(SHOWN))).all()
+    holds = await held_payouts(console)
     return console.render(
         "contracts.html",
         contracts=[(row, contracts.masked_account(row)) for row in rows],
+        holds=holds,
+        names=await load_names(console.session, merchants=[h.merchant_id for h in holds]),
+        merchant_choices=await pickers.preloaded(console, "merchants", None),
+        fee_kinds=list(FeeKind),
+        cycle_choices=[(str(days), f"T+{days}") for days in CYCLES],
     )
 
 

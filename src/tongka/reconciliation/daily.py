@@ -1,0 +1,129 @@
+"""A day's reconciliation as the CLI and the worker run it: per channel, its statement
+(a file given, or downloaded from the channel) streamed into a run; then the reserve's
+balance if the bank statement of the day is in.
+
+Each channel's run is its own transaction (``Database.run``: a run answers the existing
+one when repeated, so a retry after a lost connection is safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongka.clock import Clock, business_date
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.payments import registry
+from tongka.payments.channel import ChannelError, StatementLine
+from tongka.payments.errors import UnknownChannel
+from tongka.reconciliation.bank import parse_bank_statement
+from tongka.reconciliation.imports import Progress
+from tongka.reconciliation.kinds import CHANNELS, RESERVE
+from tongka.reconciliation.models import BankStatement
+from tongka.reconciliation.service import (
+    find_run,
+    import_bank_statement,
+    reconcile_channel,
+    reconcile_reserve,
+)
+
+log = structlog.get_logger(__name__)
+JOB_ACTOR = "job:reconciliation.daily"
+
+
+async def statement_lines(
+    settings: Settings, channel: str, day: date, content: bytes | Iterable[bytes] | None
+) -> Iterable[StatementLine]:
+    adapter = registry.channel(settings, channel)
+    if content is None:
+        content = await adapter.download_statement(day)
+    return adapter.parse_statement(content)
+
+
+async def run_channel(
+    database: Database,
+    settings: Settings,
+    channel: str,
+    day: date,
+    *,
+    actor: str,
+    now: datetime,
+    content: bytes | Iterable[bytes] | None = None,
+    on_chunk: Progress | None = None,
+) -> str:
+    """The channel's run of ``day`` (the existing one if it ran); its id."""
+    async with database.transaction() as session:
+        existing = await find_run(session, channel, day)
+    if existing is not None and content is None:
+        content = b""  # nothing to download: the run answers itself
+    lines = await statement_lines(settings, channel, day, content)
+
+    async def work(session: AsyncSession) -> str:
+        run = await reconcile_channel(
+            session,
+            channel,
+            day,
+            lines,
+            actor=actor,
+            now=now,
+            timezone=settings.timezone,
+            on_chunk=on_chunk,
+        )
+        return run.id
+
+    return await database.run(work, attempts=1)
+
+
+async def import_bank_file(
+    database: Database, day: date, content: bytes | Iterable[bytes], *, actor: str, now: datetime
+) -> str:
+    async with database.transaction() as session:
+        statement = await import_bank_statement(
+            session, day, parse_bank_statement(content), actor=actor, now=now
+        )
+        return statement.id
+
+
+async def run_reserve(
+    database: Database, settings: Settings, day: date, *, actor: str, now: datetime
+) -> str | None:
+    """The reserve's run of ``day`` if its bank statement (with balances) is in."""
+    async with database.transaction() as session:
+        statement = await session.scalar(
+            select(BankStatement).where(BankStatement.statement_date == day)
+        )
+        if statement is None or statement.closing_minor is None:
+            return None
+        run = await reconcile_reserve(
+            session, day, actor=actor, now=now, timezone=settings.timezone
+        )
+        return run.id
+
+
+async def reconcile_daily(database: Database, clock: Clock, settings: Settings) -> int:
+    """The worker job: yesterday's (platform time) run of every channel that has none yet,
+    downloaded from the channel; a channel that does not answer is tried on the next
+    round. Then the reserve's run if its bank statement is in. Returns the runs made."""
+    now = clock.now()
+    day = business_date(now, settings.timezone) - timedelta(days=1)
+    made = 0
+    for channel in (*CHANNELS, RESERVE):
+        async with database.transaction() as session:
+            if await find_run(session, channel, day) is not None:
+                continue
+        try:
+            if channel == RESERVE:
+                made += (
+                    await run_reserve(database, settings, day, actor=JOB_ACTOR, now=now) is not None
+                )
+            else:
+                await run_channel(database, settings, channel, day, actor=JOB_ACTOR, now=now)
+                made += 1
+        except (ChannelError, UnknownChannel) as failed:
+            log.warning("reconciliation.download_failed", channel=channel, error=str(failed))
+    return made

@@ -1,0 +1,130 @@
+"""The merchant's 订单 pages on the demo data: the list, an order's history, refunds and
+receipts, and the refund form (managers only; a double submit refunds once)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.console_world import ConsoleWorld, build_world
+from tests.integration.test_console import csrf_of
+from tongka.api.app import create_app
+from tongka.clock import FixedClock
+from tongka.config import Settings
+from tongka.db import Database
+from tongka.edge.auth import SESSION_COOKIE
+from tongka.payments import registry
+from tongka.payments.adapters.cash import Cash
+from tongka.payments.channel import ChannelName, PaymentMethod
+from tongka.sales.models import Order, OrderRefund
+from tongka.sales.order_states import OrderKind
+from tongka.sales.orders import OrderRequest, create_order
+
+
+@pytest.fixture
+async def world(settings: Settings, sqlite_database: Database, clock: FixedClock) -> ConsoleWorld:
+    return await build_world(sqlite_database, settings, clock.now())
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, sqlite_database: Database, clock: FixedClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=sqlite_database, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
+            yield browser
+
+
+def _as(client: httpx.AsyncClient, world: ConsoleWorld, name: str) -> httpx.AsyncClient:
+    client.cookies = httpx.Cookies({SESSION_COOKIE: world.caller(name).token})
+    return client
+
+
+async def test_the_list_and_an_orders_history(
+    client: httpx.AsyncClient, world: ConsoleWorld
+) -> None:
+    order_id = world.ids["order_id"]
+    listing = await _as(client, world, "merchant admin").get("/console/orders")
+    assert listing.status_code == 200
+    assert f'data-order-id="{order_id}"' in listing.text
+    assert "已退款" in listing.text
+    page = await client.get(f"/console/orders/{order_id}")
+    assert page.status_code == 200
+    events = re.findall(r'data-event="([^"]+)"', page.text)
+    assert events == [
+        "order.created",
+        "order.awaiting_payment",
+        "order.paid",
+        "order.fulfilled",
+        "order.refunded",
+    ]
+    assert "演示退款" in page.text
+    assert "退款回单" in page.text
+    assert 'action="/console/orders/' not in page.text  # refunded: no form
+    csv = await client.get("/console/orders", params={"format": "csv"})
+    assert order_id in csv.text
+
+
+async def test_a_manager_refunds_part_once_and_a_till_cannot(
+    client: httpx.AsyncClient,
+    world: ConsoleWorld,
+    sqlite_database: Database,
+    settings: Settings,
+    clock: FixedClock,
+) -> None:
+    with registry.override_channels({ChannelName.CASH: Cash()}):
+        async with sqlite_database.transaction() as session:
+            created = await create_order(
+                session,
+                OrderRequest(
+                    kind=OrderKind.TOP_UP,
+                    method=PaymentMethod.CASH,
+                    channel="cash",
+                    actor="test",
+                    buyer_key="till:test",
+                    merchant_id=world.ids["merchant_id"],
+                    card_id=world.ids["card_id"],
+                    amount_minor=20_000,
+                ),
+                now=clock.now(),
+                settings=settings,
+            )
+    url = f"/console/orders/{created.order.id}"
+    till = await _as(client, world, "cashier").get(url)
+    assert till.status_code == 200
+    assert f'action="{url}/refunds"' not in till.text
+    page = await _as(client, world, "merchant admin").get(url)
+    assert f'action="{url}/refunds"' in page.text
+    token = await csrf_of(client, url)
+    refund_id = re.search(r'name="refund_id" value="([^"]+)"', page.text)
+    assert refund_id is not None
+    form = {
+        "csrf_token": token,
+        "refund_id": refund_id.group(1),
+        "amount": "50.00",
+        "reason": "顾客退部分",
+    }
+    for _ in range(2):  # a double submit
+        done = await client.post(f"{url}/refunds", data=form)
+        assert done.status_code == 303, done.text
+    # a refund without a reason is refused at its field
+    refused = await client.post(
+        f"{url}/refunds", data={**form, "refund_id": "web-other", "reason": ""}
+    )
+    assert refused.status_code == 303  # back to the page, with the error at the field
+    async with sqlite_database.transaction() as session:
+        order = await session.get(Order, created.order.id)
+        refunds = (
+            await session.scalars(
+                select(OrderRefund).where(OrderRefund.order_id == created.order.id)
+            )
+        ).all()
+    assert order is not None
+    assert (order.status, order.refunded_minor) == ("partly_refunded", 5_000)
+    assert [r.amount_minor for r in refunds] == [5_000]
