@@ -24,6 +24,7 @@ Lock order everywhere: the claim row, the holder's usage row, the promotion row.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,7 +78,7 @@ __all__ = [
 BONUS_CODE = "promotion_bonus"
 
 
-class ClaimStatus:
+class ClaimStatus(enum.StrEnum):
     CLAIMED = "claimed"
     POSTED = "posted"
     RELEASED = "released"
@@ -256,7 +257,7 @@ async def claim_bonus(
             load_minor=load_minor,
             amount_minor=0,
             currency=currency,
-            status=ClaimStatus.NONE,
+            status=ClaimStatus.NONE.value,
             created_at=now,
             updated_at=now,
         )
