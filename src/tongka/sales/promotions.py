@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongka import ledger
 from tongka.cards.accounts import bonus_account_id, card_of_account
 from tongka.cards.funding import check_max_balance
-from tongka.cards.models import CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
 from tongka.cards.products import get_product
 from tongka.errors import InvalidRequest
@@ -53,7 +52,13 @@ from tongka.sales.promotion_lifecycle import (
     promotions_query,
 )
 from tongka.sales.promotion_models import Promotion, PromotionClaim, PromotionHolderUsage
-from tongka.sales.promotion_rules import PromotionSpec, Tier, bonus_for
+from tongka.sales.promotion_offers import (
+    is_capped,
+    is_merchants_product,
+    paying_promotions,
+    preview_bonus,
+)
+from tongka.sales.promotion_rules import PromotionSpec, Tier
 
 __all__ = [
     "BonusGrant",
@@ -71,6 +76,7 @@ __all__ = [
     "mark_bonus_posted",
     "post_bonus",
     "posted_transfer_ids",
+    "preview_bonus",
     "promotions_query",
     "release_bonus",
 ]
@@ -117,39 +123,6 @@ async def _grant_of(session: AsyncSession, claim: PromotionClaim) -> BonusGrant 
     return BonusGrant(claim.promotion_id, claim.amount_minor, account)
 
 
-async def _candidates(
-    session: AsyncSession,
-    merchant_id: str,
-    product_id: str,
-    currency: str,
-    load_minor: int,
-    holder_id: str | None,
-    now: datetime,
-) -> list[tuple[Promotion, int]]:
-    """The promotions that would pay this load, best bonus first (then the oldest)."""
-    rows = (
-        await session.scalars(
-            select(Promotion).where(
-                Promotion.merchant_id == merchant_id,
-                Promotion.currency == currency,
-                Promotion.status == PromotionStatus.ACTIVE.value,
-                Promotion.starts_at <= now,
-                Promotion.ends_at > now,
-            )
-        )
-    ).all()
-    found = []
-    for promotion in rows:
-        if promotion.product_ids is not None and product_id not in promotion.product_ids:
-            continue
-        if _is_capped(promotion) and holder_id is None:
-            continue
-        bonus = bonus_for(promotion.tiers, load_minor)
-        if bonus > 0:
-            found.append((promotion, bonus))
-    return sorted(found, key=lambda pair: (-pair[1], pair[0].id))
-
-
 async def _count_holder(
     session: AsyncSession, promotion: Promotion, holder_id: str, bonus: int, sign: int
 ) -> bool:
@@ -174,10 +147,6 @@ async def _count_holder(
     if sign > 0 and promotion.per_holder_amount_minor is not None:
         statement = statement.where(usage.amount_minor + bonus <= promotion.per_holder_amount_minor)
     return bool((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
-
-
-def _is_capped(promotion: Promotion) -> bool:
-    return promotion.per_holder_count is not None or promotion.per_holder_amount_minor is not None
 
 
 async def _take_from_budget(
@@ -210,7 +179,7 @@ async def _take_from_budget(
 async def _reserve(
     session: AsyncSession, promotion: Promotion, bonus: int, holder_id: str | None, now: datetime
 ) -> bool:
-    counted = holder_id is not None and _is_capped(promotion)
+    counted = holder_id is not None and is_capped(promotion)
     if counted and not await _count_holder(session, promotion, str(holder_id), bonus, 1):
         return False
     if await _take_from_budget(session, promotion.id, bonus, now):
@@ -240,10 +209,10 @@ async def claim_bonus(
     existing = await _claim_row(session, order_id, lock=False)
     if existing is not None:
         return await _answer_again(session, existing, merchant_id)
-    candidates = await _candidates(
+    candidates = await paying_promotions(
         session, merchant_id, product_id, currency, load_minor, holder_id, now
     )
-    if not candidates or not await _is_merchants(session, merchant_id, product_id, currency):
+    if not candidates or not await is_merchants_product(session, merchant_id, product_id, currency):
         return None
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
@@ -277,17 +246,6 @@ async def claim_bonus(
     return None
 
 
-async def _is_merchants(
-    session: AsyncSession, merchant_id: str, product_id: str, currency: str
-) -> bool:
-    """Whether the load is of one of the merchant's own products in this currency (a
-    merchant's promotion never pays for another issuer's card)."""
-    found = await session.execute(
-        select(CardProduct.merchant_id, CardProduct.currency).where(CardProduct.id == product_id)
-    )
-    return tuple(found.one_or_none() or ()) == (merchant_id, currency)
-
-
 async def _answer_again(
     session: AsyncSession, claim: PromotionClaim, merchant_id: str
 ) -> BonusGrant | None:
@@ -310,7 +268,7 @@ async def release_bonus(
             "The bonus is on the card already; it cannot be given back.", param="order_id"
         )
     promotion = await get_promotion(session, str(claim.promotion_id), merchant_id=None)
-    if claim.holder_id is not None and _is_capped(promotion):
+    if claim.holder_id is not None and is_capped(promotion):
         await _count_holder(session, promotion, claim.holder_id, claim.amount_minor, -1)
     if not await _give_back(session, promotion.id, claim.amount_minor, now):
         await _return_after_end(session, promotion, claim, now)
