@@ -191,6 +191,8 @@ LABELS: dict[str, dict[str, str]] = {
         "reserve_release": N_("Rolling reserve released"),
         "payout_returned": N_("Payout returned"),
         "carried": N_("Carried from an earlier batch"),
+        "promotion_funding": N_("Promotion budget funded"),
+        "promotion_return": N_("Promotion budget returned"),
     },
     "settlement.fee_kind": {
         "redemption_own": N_("Redemption at own stores"),
