@@ -44,6 +44,7 @@ from tongka.sales import promotion_budget
 from tongka.sales.promotion_errors import BonusAlreadyPosted, BonusNotClaimed
 from tongka.sales.promotion_lifecycle import (
     PromotionStatus,
+    claims_query,
     create_promotion,
     end_expired,
     end_expired_promotions,
@@ -68,6 +69,7 @@ __all__ = [
     "Tier",
     "bonus_transfer",
     "claim_bonus",
+    "claims_query",
     "create_promotion",
     "end_expired",
     "end_expired_promotions",

@@ -227,6 +227,11 @@ LABELS: dict[str, dict[str, str]] = {
         "exhausted": N_("Budget used up"),
         "ended": N_("Ended"),
     },
+    "promotion_claim": {
+        "claimed": N_("Granted"),
+        "posted": N_("On the card"),
+        "released": N_("Given back"),
+    },
 }
 
 
