@@ -53,4 +53,7 @@ async def test_a_paid_order_gets_its_bonus_from_the_budget(
     found = await promotion_now(database, promotion.id)
     assert found.remaining_minor == 15_000
     assert await available(database, promotion.budget_account_id) == 15_000
+    async with database.transaction() as session:  # the bonus on the card reads as such
+        rows = list(await session.scalars(promotions.claims_query(promotion.id)))
+        assert list((await promotions.shown_statuses(session, rows)).values()) == ["posted"]
     await assert_ledger_verifies(database, now)

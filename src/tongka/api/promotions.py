@@ -221,7 +221,7 @@ class ClaimOut(ResponseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: PromotionClaim) -> ClaimOut:
+    def of(cls, row: PromotionClaim, status: str) -> ClaimOut:
         return cls(
             id=row.id,
             order_id=row.order_id,
@@ -229,7 +229,7 @@ class ClaimOut(ResponseModel):
             product_id=row.product_id,
             load=money(row.load_minor, row.currency),
             bonus=money(row.amount_minor, row.currency),
-            status=row.status,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
             card_id=row.card_id,
             created_at=row.created_at,
         )
@@ -246,4 +246,9 @@ async def list_claims(
         session, promotion_id, merchant_id=scope_of(principal).merchant()
     )
     statement = promotions.claims_query(promotion.id)
-    return await fetch_page(session, statement, page, PromotionClaim, ClaimOut.of)
+    listed = await fetch_page(session, statement, page, PromotionClaim, lambda row: row)
+    statuses = await promotions.shown_statuses(session, listed.data)
+    return ListResponse[ClaimOut](
+        data=[ClaimOut.of(row, statuses[row.id]) for row in listed.data],
+        has_more=listed.has_more,
+    )

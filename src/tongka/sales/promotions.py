@@ -25,6 +25,7 @@ Lock order everywhere: the claim row, the holder's usage row, the promotion row.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,6 +82,7 @@ __all__ = [
     "preview_bonus",
     "promotions_query",
     "release_bonus",
+    "shown_statuses",
 ]
 
 BONUS_CODE = "promotion_bonus"
@@ -358,6 +360,23 @@ async def _posted_elsewhere(
             await _mark_posted(session, claim, card_id, transfer.transfer_id, now)
             return transfer
     return None
+
+
+async def shown_statuses(session: AsyncSession, claims: Sequence[PromotionClaim]) -> dict[str, str]:
+    """Each claim's status as pages show it: ``posted`` also for a claim whose bonus a gate
+    call posted without marking it (read from the ledger, nothing written)."""
+    open_ids = {
+        transfer_id: claim.id
+        for claim in claims
+        if claim.status == ClaimStatus.CLAIMED
+        for transfer_id in posted_transfer_ids(claim.order_id)
+    }
+    found = await ledger.find_transfers(session, open_ids) if open_ids else {}
+    posted = {open_ids[transfer_id] for transfer_id in found}
+    return {
+        claim.id: ClaimStatus.POSTED.value if claim.id in posted else claim.status
+        for claim in claims
+    }
 
 
 async def _open_claim(session: AsyncSession, order_id: str) -> PromotionClaim:

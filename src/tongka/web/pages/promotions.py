@@ -6,6 +6,7 @@ its first day to the end of its last.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -103,6 +104,11 @@ PROMOTIONS = ListSpec(
 )
 
 
+async def _claim_statuses(session: Any, rows: Sequence[PromotionClaim]) -> dict[str, Any]:
+    """Each row's status as shown (a bonus on the card reads so, marked or not)."""
+    return {"statuses": await promotions.shown_statuses(session, rows)}
+
+
 CLAIMS = ListSpec(
     name="promotion_claims",
     id_column=PromotionClaim.id,
@@ -129,6 +135,7 @@ CLAIMS = ListSpec(
         text_filter("q", N_("Search"), matching(PromotionClaim.order_id), N_("Order")),
         date_range("created", N_("Created"), PromotionClaim.created_at),
     ],
+    extras=_claim_statuses,
 )
 
 
