@@ -8,7 +8,9 @@ one day on our books (``payments``, by ``COPY``: timed, as the in-run reference 
 bulk write), writes the channel's WeChat Pay trade bill of the day to a temporary file
 with differences of every kind injected (``--per-kind`` of each; default one per 20,000
 lines, at least 5), then runs ``reconcile_channel`` on it, reading the file line by line
-through payments' own parser. Prints lines/s, elapsed (import and matching), peak RSS,
+through payments' own parser, then imports the next day's bank statement (the channel's
+settlement 1.00 short: a ``bank_mismatch``) and reconciles the reserve's balance (a
+``reserve_balance``). Prints lines/s, elapsed (import and matching), peak RSS,
 injected vs found per kind and false exceptions; exits 1 unless every injected difference
 was found and nothing else. The target: 1,000,000 lines in under 2 minutes, in memory that
 does not grow with the file.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import sys
@@ -46,10 +49,15 @@ from tongka.db.statements import connection_of  # noqa: E402
 from tongka.payments.adapters.wechat import parse_tradebill  # noqa: E402
 from tongka.payments.channel import ChannelName, StatementLine, StatementLineKind  # noqa: E402
 from tongka.payments.models import Payment  # noqa: E402
+from tongka.reconciliation.bank import parse_bank_statement, settlement_note  # noqa: E402
 from tongka.reconciliation.kinds import ExceptionKind  # noqa: E402
 from tongka.reconciliation.models import ReconciliationException  # noqa: E402
-from tongka.reconciliation.service import reconcile_channel  # noqa: E402
-from tongka.reconciliation.writers import wechat_bill  # noqa: E402
+from tongka.reconciliation.service import (  # noqa: E402
+    import_bank_statement,
+    reconcile_channel,
+    reconcile_reserve,
+)
+from tongka.reconciliation.writers import BankEntry, bank_statement, wechat_bill  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DAY = date(2026, 12, 1)
@@ -99,11 +107,13 @@ class Day:
             return _at(DAY - timedelta(days=1), 86_399 - index % 60)  # late the evening before
         return _at(DAY, 1 + index * 86_000 / self.lines)
 
-    def injected(self) -> dict[str, set[str]]:
-        found = {
+    def injected(self) -> dict[str, set[str | None]]:
+        found: dict[str, set[str | None]] = {
             kind.value: {f"pay_{i:09d}" for i in indices} for kind, indices in self.ranges.items()
         }
         found[ExceptionKind.LONG.value] = {f"pay_x{j:08d}" for j in range(self.k)}
+        found[ExceptionKind.BANK_MISMATCH.value] = {None}
+        found[ExceptionKind.RESERVE_BALANCE.value] = {None}
         return found
 
     def payment_rows(self) -> Iterator[tuple[Any, ...]]:
@@ -187,8 +197,43 @@ async def _seed_payments(database: Database, day: Day) -> float:
     return day.lines / elapsed
 
 
-def _rss_mib() -> float:
+async def _bank_day(database: Database, channel_net_minor: int) -> str:
+    """The next day's bank statement: the channel settled 1.00 less than its statement's
+    net (a ``bank_mismatch``), and the reserve's books (nothing posted here) differ from
+    the bank's closing balance (a ``reserve_balance``). Returns the reserve run's id."""
+    settled = DAY + timedelta(days=1)
+    entries = [
+        BankEntry(
+            _at(settled, 36_000), True, channel_net_minor - 100, settlement_note("wechat", DAY)
+        )
+    ]
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await import_bank_statement(
+            session,
+            settled,
+            parse_bank_statement(b"".join(bank_statement(entries, opening_minor=0))),
+            actor="bench",
+            now=now,
+        )
+        reserve = await reconcile_reserve(
+            session, settled, actor="bench", now=now, timezone=TIMEZONE
+        )
+        return reserve.id
+
+
+def _status_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``: the peak) in MiB."""
+    for entry in Path("/proc/self/status").read_text().splitlines():
+        if entry.startswith(field + ":"):
+            return int(entry.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    """Linux: writing 5 to clear_refs resets the peak RSS, so the run's own peak shows."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 async def _run(url: str, day: Day, bill: Path) -> int:
@@ -200,7 +245,8 @@ async def _run(url: str, day: Day, bill: Path) -> int:
         for piece in wechat_bill(day.statement()):
             out.write(piece)
     size_mib = bill.stat().st_size / 2**20
-    rss_before = _rss_mib()
+    _reset_peak()
+    rss_before = _status_mib("VmRSS")
     imported_at: list[float] = []
     started = time.perf_counter()
     async with database.transaction() as session:
@@ -216,17 +262,18 @@ async def _run(url: str, day: Day, bill: Path) -> int:
                 on_chunk=lambda _: imported_at.append(time.perf_counter()),
             )
     elapsed = time.perf_counter() - started
-    rss_after = _rss_mib()
+    rss_peak = _status_mib("VmHWM")
+    reserve_run_id = await _bank_day(database, run.channel_net_minor)
     async with database.transaction() as session:
         rows = (
             await session.execute(
                 select(ReconciliationException.kind, ReconciliationException.reference).where(
-                    ReconciliationException.run_id == run.id
+                    ReconciliationException.run_id.in_([run.id, reserve_run_id])
                 )
             )
         ).all()
     await database.dispose()
-    found: dict[str, set[str]] = {}
+    found: dict[str, set[str | None]] = {}
     for kind, reference in rows:
         found.setdefault(kind, set()).add(reference)
     injected = day.injected()
@@ -244,7 +291,7 @@ async def _run(url: str, day: Day, bill: Path) -> int:
     summary.add_row("in-run reference: raw COPY of payment rows/s", f"{copy_rate:,.0f}")
     summary.add_row("ratio lines/s to raw COPY", f"{run.line_count / elapsed / copy_rate:.2f}")
     summary.add_row(
-        "peak RSS before the run / after", f"{rss_before:,.0f} MiB / {rss_after:,.0f} MiB"
+        "RSS at the start / peak during the run", f"{rss_before:,.0f} MiB / {rss_peak:,.0f} MiB"
     )
     summary.add_row("matched", f"{run.matched_count:,} of {run.line_count:,}")
     console.print(summary)

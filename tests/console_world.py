@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -22,6 +22,7 @@ from tests.integration.test_policy_routes import declarations
 from tests.promotions_support import fund_merchant, promotion_spec
 from tests.receipts_support import issued as issued_receipt
 from tests.receipts_support import sample_facts
+from tests.reconciliation_support import seeded_run
 from tongka.cards import service as cards
 from tongka.config import Settings
 from tongka.db import Database
@@ -236,6 +237,7 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     order_id = await _demo_order(
         database, settings, now, canteen["id"], issued["62880103"]["cards"][0]["card_id"]
     )
+    reconciliation = await seeded_run(database, date(2026, 11, 20))  # the 对账 pages' ids
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
@@ -252,8 +254,11 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "batch_id": batch.id,
             "settlement_batch_id": settlement_batch_id,
             "code": receipt.code,
-            "promotion_id": promotion_id,
             "order_id": order_id,
+            "promotion_id": promotion_id,
+            "reconciliation_id": reconciliation[0],
+            "reconciliation_exception_id": reconciliation[1],
+            "reconciliation_resolution_id": reconciliation[2],
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],

@@ -18,9 +18,9 @@ from tests.reconciliation_support import (
     payment_row,
 )
 from tongka.db import Database
-from tongka.ledger import get_balance
+from tongka.ledger import TransferRequest, get_balance, post_transfers
 from tongka.ledger.models import LedgerTransfer
-from tongka.ledger.system_accounts import system_account_id
+from tongka.ledger.system_accounts import system_account, system_account_id
 from tongka.ledger.types import AccountCode
 from tongka.payments.accounts import channel_receivable_id
 from tongka.payments.adapters.wechat import parse_tradebill
@@ -30,9 +30,10 @@ from tongka.reconciliation.errors import (
     ExceptionAlreadyResolved,
     NothingToAdjust,
     SameApprover,
+    StatementInvalid,
 )
 from tongka.reconciliation.kinds import ExceptionStatus, ResolutionMethod
-from tongka.reconciliation.models import ReconciliationException, ReconciliationRun
+from tongka.reconciliation.models import ChannelLine, ReconciliationException, ReconciliationRun
 from tongka.reconciliation.service import (
     import_bank_statement,
     reconcile_channel,
@@ -270,3 +271,115 @@ async def test_a_date_shift_moves_no_money(database: Database) -> None:
             await resolutions.propose(
                 session, exception_id, ResolutionMethod.ADJUSTMENT, "x", actor=ALICE, now=NOW
             )
+
+
+async def test_an_unreadable_line_stops_the_import_and_leaves_nothing(database: Database) -> None:
+    # given a bill whose third line has an amount with three decimals
+    good = b"".join(wechat_bill([line("pay_1", 100, 1), line("pay_2", 200, 1)]))
+    header, first, second, *summary = good.split(b"\r\n")
+    broken = second.replace(b"`2.00", b"`2.001", 1)
+    content = b"\r\n".join([header, first, broken, *summary])
+
+    # when
+    with pytest.raises(StatementInvalid) as refused:
+        await _run(database, parse_tradebill(content))
+
+    # then it names the line, and no run or line is left
+    assert refused.value.details["line"] == 2
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(ReconciliationRun)) == 0
+        assert await session.scalar(select(func.count()).select_from(ChannelLine)) == 0
+
+
+@pytest.mark.parametrize("order", ["day_first", "next_day_first"])
+async def test_a_payment_the_channel_booked_the_next_day_is_one_difference(
+    database: Database, order: str
+) -> None:
+    # given a payment late on DAY that the channel lists on the next day's statement
+    next_day = DAY + timedelta(days=1)
+    async with database.transaction() as session:
+        await add_payments(session, [payment_row("pay_late", 1_000, 6, at(DAY, 23, 59))])
+    statements = {DAY: [], next_day: [line("pay_late", 1_000, 6, at(next_day, 0, 1))]}
+    days = [DAY, next_day] if order == "day_first" else [next_day, DAY]
+
+    # when both days are reconciled
+    runs = {day: await _run(database, statements[day], day) for day in days}
+
+    # then the next day has the date shift; DAY's short, if it was found before the next
+    # day's statement came, is matched by the system
+    assert await _kinds(database, runs[next_day].id) == {"date_shift": ["pay_late"]}
+    day_kinds = await _kinds(database, runs[DAY].id)
+    if order == "next_day_first":
+        assert day_kinds == {}
+    else:
+        assert day_kinds == {"short": ["pay_late"]}
+        async with database.transaction() as session:
+            short_id = await session.scalar(
+                select(ReconciliationException.id).where(
+                    ReconciliationException.run_id == runs[DAY].id
+                )
+            )
+            assert short_id is not None
+            assert await resolutions.status_of(session, short_id) is ExceptionStatus.RESOLVED
+
+
+async def test_the_bank_leg_of_a_bank_transfer_or_an_empty_day_needs_no_settlement(
+    database: Database,
+) -> None:
+    # given a bank-transfer day (its statement is the bank's own) and a channel's empty day
+    async with database.transaction() as session:
+        transfer = await reconcile_channel(
+            session, "bank_transfer", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        empty = await reconcile_channel(
+            session, "alipay", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        # when the next day's bank statement has no settlement for either
+        await import_bank_statement(
+            session,
+            DAY + timedelta(days=1),
+            parse_bank_statement(b"".join(bank_statement([], opening_minor=0))),
+            actor=ALICE,
+            now=NOW,
+        )
+    # then neither is a difference
+    assert (transfer.bank_status, empty.bank_status) == ("matched", "matched")
+    assert await _kinds(database, transfer.id) == {}
+    assert await _kinds(database, empty.id) == {}
+
+
+async def test_a_settled_day_matches_the_bank_and_the_reserve(database: Database) -> None:
+    # given a matched day (net 10_000 - 60) and the reserve holding what the channel paid
+    async with database.transaction() as session:
+        await add_payments(session, [payment_row("pay_1", 10_000, 60, at())])
+    run = await _run(database, [line("pay_1", 10_000, 60)])
+    settled = DAY + timedelta(days=1)
+    async with database.transaction() as session:
+        reserve = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=NOW)
+        equity = await system_account(session, AccountCode.OPENING_EQUITY, "CNY", now=NOW)
+        await post_transfers(
+            session,
+            [TransferRequest("test:settle", reserve, equity, 9_940, "CNY", "test_settlement")],
+            now=at(settled, 10),
+        )
+    entries = [BankEntry(at(settled, 10), True, 9_940, settlement_note("wechat", DAY))]
+
+    # when the bank statement of the next day comes and the reserve is reconciled
+    async with database.transaction() as session:
+        await import_bank_statement(
+            session,
+            settled,
+            parse_bank_statement(b"".join(bank_statement(entries, opening_minor=0))),
+            actor=ALICE,
+            now=NOW,
+        )
+        reserve_run = await reconcile_reserve(
+            session, settled, actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        checked = await session.get(ReconciliationRun, run.id)
+
+    # then both match, with no exception
+    assert checked is not None
+    assert (checked.bank_status, checked.bank_minor) == ("matched", 9_940)
+    assert (reserve_run.bank_status, reserve_run.ledger_balance_minor) == ("matched", 9_940)
+    assert await _kinds(database, reserve_run.id) == {}

@@ -3,7 +3,7 @@ an operator proposes, another person approves (the proposer cannot)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from tests.factories import api_client, make_merchant_with_key, make_platform_key
 from tests.reconciliation_support import (
@@ -19,7 +19,7 @@ from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.payments import registry
-from tongka.payments.channel import ChannelName
+from tongka.payments.channel import ChannelError, ChannelName
 
 
 async def test_run_report_exceptions_propose_and_approve(
@@ -115,3 +115,34 @@ async def test_the_proposer_cannot_approve_through_http(
         own = await client.post(f"/v1/reconciliation_resolutions/{proposed.json()['id']}/approve")
         assert own.status_code == 422, own.text
         assert own.json()["error"]["code"] == "reconciliation_same_approver"
+
+
+class _Down(StatementChannel):
+    async def download_statement(self, statement_date: date) -> bytes:
+        raise ChannelError("channel unreachable: ConnectError")
+
+
+async def test_a_day_not_over_or_a_channel_down_is_refused_and_changes_nothing(
+    settings: Settings, database: Database
+) -> None:
+    app = create_app(settings, database=database, clock=FixedClock(at(DAY, 20)))
+    finance = await make_platform_key(database, role="finance")
+    with registry.override_channels({ChannelName.WECHAT: _Down([])}):  # type: ignore[dict-item]
+        async with api_client(app, finance) as client:
+            today = await client.post(
+                "/v1/reconciliations", json={"statement_date": DAY.isoformat(), "channel": "wechat"}
+            )
+            down = await client.post(
+                "/v1/reconciliations",
+                json={"statement_date": (DAY - timedelta(days=1)).isoformat(), "channel": "wechat"},
+            )
+            runs = await client.get("/v1/reconciliations")
+    assert (today.status_code, today.json()["error"]["code"]) == (
+        422,
+        "reconciliation_day_not_over",
+    )
+    assert (down.status_code, down.json()["error"]["code"]) == (
+        409,
+        "reconciliation_statement_unavailable",
+    )
+    assert runs.json()["data"] == []

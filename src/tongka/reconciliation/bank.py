@@ -74,7 +74,7 @@ def _line(row: dict[str, str], number: int) -> BankLineIn:
         raise StatementInvalid(
             f"bank statement line {number} cannot be read: {exc}",
             param="bank_statement",
-            details={"line": number},
+            details={"line": number, "problem": f"line {number}: {exc}"},
         ) from None
 
 
@@ -89,16 +89,19 @@ def parse_bank_statement(content: bytes | Iterable[bytes]) -> Iterator[BankLineI
         if header is None:
             missing = [name for name in STATEMENT_COLUMNS if name not in cells]
             if missing:
+                problem = f"the columns {', '.join(missing)} are missing"
                 raise StatementInvalid(
                     f"the bank statement lacks the columns {', '.join(missing)}",
                     param="bank_statement",
+                    details={"problem": problem},
                 )
             header = cells
             continue
         if len(cells) != len(header):
+            problem = f"line {number} has {len(cells)} cells, not {len(header)}"
             raise StatementInvalid(
-                f"bank statement line {number} has {len(cells)} cells, not {len(header)}",
+                f"bank statement {problem}",
                 param="bank_statement",
-                details={"line": number},
+                details={"line": number, "problem": problem},
             )
         yield _line(dict(zip(header, cells, strict=True)), number)

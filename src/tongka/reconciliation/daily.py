@@ -22,9 +22,10 @@ from tongka.payments import registry
 from tongka.payments.channel import ChannelError, StatementLine
 from tongka.payments.errors import UnknownChannel
 from tongka.reconciliation.bank import parse_bank_statement
+from tongka.reconciliation.errors import DayNotOver, StatementUnavailable
 from tongka.reconciliation.imports import Progress
 from tongka.reconciliation.kinds import CHANNELS, RESERVE
-from tongka.reconciliation.models import BankStatement
+from tongka.reconciliation.models import BankStatement, ReconciliationRun
 from tongka.reconciliation.service import (
     find_run,
     import_bank_statement,
@@ -37,12 +38,55 @@ JOB_ACTOR = "job:reconciliation.daily"
 
 
 async def statement_lines(
-    settings: Settings, channel: str, day: date, content: bytes | Iterable[bytes] | None
+    settings: Settings,
+    channel: str,
+    day: date,
+    content: bytes | Iterable[bytes] | None,
+    *,
+    now: datetime,
 ) -> Iterable[StatementLine]:
+    """The statement's lines, parsed by the channel's own parser as they are read; without
+    ``content`` it is downloaded from the channel (a day that has ended only)."""
     adapter = registry.channel(settings, channel)
     if content is None:
-        content = await adapter.download_statement(day)
+        if day >= business_date(now, settings.timezone):
+            raise DayNotOver(
+                "A day's statement exists once the day has ended.",
+                param="statement_date",
+                details={"statement_date": day.isoformat()},
+            )
+        try:
+            content = await adapter.download_statement(day)
+        except ChannelError as failed:
+            raise StatementUnavailable(
+                f"The channel's statement of {day} cannot be had now ({failed.message}); "
+                "try again later.",
+                details={"channel": channel, "statement_date": day.isoformat()},
+            ) from failed
     return adapter.parse_statement(content)
+
+
+async def reconcile_day(
+    session: AsyncSession,
+    settings: Settings,
+    channel: str,
+    day: date,
+    *,
+    actor: str,
+    now: datetime,
+) -> ReconciliationRun:
+    """A day of ``channel`` in the caller's transaction (the API and the console): its
+    statement downloaded unless the day ran already; ``reserve``: its bank statement."""
+    if channel == RESERVE:
+        return await reconcile_reserve(
+            session, day, actor=actor, now=now, timezone=settings.timezone
+        )
+    existing = await find_run(session, channel, day)
+    content = b"" if existing is not None else None  # nothing to download: it answers itself
+    lines = await statement_lines(settings, channel, day, content, now=now)
+    return await reconcile_channel(
+        session, channel, day, lines, actor=actor, now=now, timezone=settings.timezone
+    )
 
 
 async def run_channel(
@@ -61,7 +105,7 @@ async def run_channel(
         existing = await find_run(session, channel, day)
     if existing is not None and content is None:
         content = b""  # nothing to download: the run answers itself
-    lines = await statement_lines(settings, channel, day, content)
+    lines = await statement_lines(settings, channel, day, content, now=now)
 
     async def work(session: AsyncSession) -> str:
         run = await reconcile_channel(
@@ -124,6 +168,6 @@ async def reconcile_daily(database: Database, clock: Clock, settings: Settings) 
             else:
                 await run_channel(database, settings, channel, day, actor=JOB_ACTOR, now=now)
                 made += 1
-        except (ChannelError, UnknownChannel) as failed:
+        except (StatementUnavailable, UnknownChannel) as failed:
             log.warning("reconciliation.download_failed", channel=channel, error=str(failed))
     return made

@@ -47,6 +47,19 @@ class NotAnAdjustment(BusinessRuleViolation):
     code = "reconciliation_not_an_adjustment"
 
 
+class StatementUnavailable(Conflict):
+    """The channel's statement of the day cannot be had now (the channel did not answer,
+    or has none yet): nothing was imported; try again later."""
+
+    code = "reconciliation_statement_unavailable"
+
+
+class DayNotOver(BusinessRuleViolation):
+    """A day's statement exists once the day has ended (platform time)."""
+
+    code = "reconciliation_day_not_over"
+
+
 class StatementInvalid(InvalidRequest):
     """A statement file that cannot be read (a missing column, a bad amount or date)."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,8 @@ from tongka.reconciliation.models import (
 )
 
 DEFAULT_CURRENCY = "CNY"
+SELF_SETTLED = "bank_transfer"  # paid straight into the reserve account: no settlement
+MATCH_WORK_MEM = "64MB"  # PostgreSQL: per sort or hash, in this transaction only
 
 
 async def find_run(
@@ -139,6 +141,9 @@ async def reconcile_channel(
         existing = await _existing(session, channel, statement_date, currency)
         await check_bank(session, existing, now=now)
         return existing
+    if dialect_of(session) == "postgresql":
+        # the matching sorts and hashes a day of lines: in memory, not in temporary files
+        await session.execute(text(f"SET LOCAL work_mem = '{MATCH_WORK_MEM}'"))
     ours = (line for line in lines if line.channel.value == channel and line.currency == currency)
     await import_channel_lines(session, run.id, ours, on_chunk=on_chunk)
     await matching.snapshot_ledger(session, run, timezone)
@@ -180,8 +185,14 @@ def _exception(
 async def check_bank(session: AsyncSession, run: ReconciliationRun, *, now: datetime) -> None:
     """The bank leg: what the channel settled for the day (its net) against what the
     reserve account received for it. Unchecked until a bank statement of a later day is
-    in (channels settle the next day or later)."""
+    in (channels settle the next day); then a missing settlement is a ``bank_mismatch``."""
     if run.channel == RESERVE or run.bank_status != BankStatus.UNCHECKED:
+        return
+    if run.channel == SELF_SETTLED or run.channel_net_minor == 0:
+        # a bank transfer's statement is the bank's own; a day that nets nothing owes nothing
+        run.bank_status = BankStatus.MATCHED.value
+        run.bank_minor = run.channel_net_minor
+        await session.flush()
         return
     lines = BankLine.__table__.c
     signed = case((lines.direction == "credit", lines.amount_minor), else_=-lines.amount_minor)
@@ -314,6 +325,8 @@ async def reconcile_reserve(
     run.ledger_balance_minor = ledger
     run.bank_balance_minor = statement.closing_minor
     run.line_count = statement.line_count
+    # the day's movements match as a whole, or not at all (the report's rate is 100 or 0)
+    run.matched_count = statement.line_count if ledger == statement.closing_minor else 0
     run.status = RunStatus.MATCHED.value
     run.finished_at = now
     if ledger == statement.closing_minor:

@@ -43,6 +43,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.receipts",
     "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
+    "tongka.web.pages.reconciliation",
 ]
 
 

@@ -757,4 +757,16 @@ MESSAGES: dict[str, Message] = {
         N_("The statement cannot be read: %(problem)s."),
         N_("The statement cannot be read; check the file and try again."),
     ),
+    "reconciliation_invalid_date": M(N_("Give the day as YYYY-MM-DD.")),
+    "reconciliation_invalid_channel": M(N_("Choose a channel, or the reserve account.")),
+    "reconciliation_invalid_method": M(N_("Choose how to resolve it.")),
+    "reconciliation_statement_unavailable": M(
+        N_(
+            "The channel's statement of that day cannot be had now; nothing was imported. Try again later."
+        )
+    ),
+    "reconciliation_day_not_over": M(
+        N_("%(statement_date)s has not ended yet: its statement exists once the day is over."),
+        N_("That day has not ended yet: its statement exists once the day is over."),
+    ),
 }

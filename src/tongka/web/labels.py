@@ -232,6 +232,48 @@ LABELS: dict[str, dict[str, str]] = {
         "posted": N_("On the card"),
         "released": N_("Given back"),
     },
+    # reconciliation (对账)
+    "reconciliation.channel": {
+        "wechat": N_("WeChat Pay"),
+        "alipay": N_("Alipay"),
+        "unionpay": N_("UnionPay"),
+        "bank_transfer": N_("Bank transfer"),
+        "reserve": N_("Reserve account balance"),
+    },
+    "reconciliation.kind": {
+        "long": N_("In the channel, not in the ledger (long)"),
+        "short": N_("In the ledger, not in the channel (short)"),
+        "amount_mismatch": N_("Amount differs"),
+        "fee_mismatch": N_("Fee differs"),
+        "duplicate": N_("Listed twice"),
+        "date_shift": N_("On another day"),
+        "bank_mismatch": N_("Bank received another amount"),
+        "reserve_balance": N_("Reserve balance differs from the bank"),
+    },
+    "reconciliation.status": {
+        "open": N_("Open"),
+        "awaiting_approval": N_("Awaiting approval"),
+        "resolved": N_("Resolved"),
+    },
+    "reconciliation.run": {
+        "importing": N_("Importing"),
+        "matched": N_("Matched"),
+    },
+    "reconciliation.bank": {
+        "unchecked": N_("Bank statement not in yet"),
+        "matched": N_("Matches the bank"),
+        "mismatch": N_("Differs from the bank"),
+    },
+    "reconciliation.method": {
+        "manual_match": N_("Matched by hand"),
+        "adjustment": N_("Adjusting transfer"),
+    },
+    "reconciliation.age": {
+        "under_1_day": N_("Under a day"),
+        "1_to_3_days": N_("1–3 days"),
+        "3_to_7_days": N_("3–7 days"),
+        "over_7_days": N_("Over 7 days"),
+    },
 }
 
 
