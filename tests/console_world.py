@@ -213,7 +213,9 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             reference="演示批次",
         )
         settlement_batch_id = await _settlement_batch(session, canteen["id"], now)
-        promotion_id = await _promotion(session, canteen["id"], now)
+        promotion_id = await _promotion(
+            session, canteen["id"], credentials["cards"]["62880101"]["product_id"], now
+        )
         tokens = []
         for name, email, login in logins:
             result = await identity.login(
@@ -274,10 +276,21 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     )
 
 
-async def _promotion(session: Any, merchant_id: str, now: datetime) -> str:
-    """A running promotion of the canteen (充值500送50), funded from its account."""
+async def _promotion(session: Any, merchant_id: str, product_id: str, now: datetime) -> str:
+    """A running promotion of the canteen (充值500送50), funded from its account, with one
+    bonus claimed (its page lists it)."""
     await fund_merchant(session, now, 100_000, merchant_id)
     promotion = await promotions.create_promotion(
         session, merchant_id, promotion_spec(now), actor="test", now=now
+    )
+    await promotions.claim_bonus(
+        session,
+        merchant_id=merchant_id,
+        product_id=product_id,
+        holder_id=None,
+        load_minor=50_000,
+        currency="CNY",
+        order_id="ord_demo_bonus",
+        now=now,
     )
     return promotion.id

@@ -197,6 +197,8 @@ LABELS: dict[str, dict[str, str]] = {
         "reserve_release": N_("Rolling reserve released"),
         "payout_returned": N_("Payout returned"),
         "carried": N_("Carried from an earlier batch"),
+        "promotion_funding": N_("Promotion budget funded"),
+        "promotion_return": N_("Promotion budget returned"),
     },
     "settlement.fee_kind": {
         "redemption_own": N_("Redemption at own stores"),
@@ -230,6 +232,11 @@ LABELS: dict[str, dict[str, str]] = {
         "active": N_("Running"),
         "exhausted": N_("Budget used up"),
         "ended": N_("Ended"),
+    },
+    "promotion_claim": {
+        "claimed": N_("Granted"),
+        "posted": N_("On the card"),
+        "released": N_("Given back"),
     },
     # reconciliation (对账)
     "reconciliation.channel": {
