@@ -26,6 +26,7 @@ from tongka.api.identity.schemas import fetch_page
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardProduct
 from tongka.config import Settings
+from tongka.edge.coalescing import coalesced
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
@@ -237,6 +238,7 @@ async def _fees(
 
 
 @router.post("/v1/redemptions", summary="Redeem: approved, or declined with a code (HTTP 200)")
+@coalesced
 async def create_redemption(
     body: RedeemIn,
     request: Request,
@@ -249,6 +251,7 @@ async def create_redemption(
 
 
 @router.post("/v1/authorizations", summary="Hold value on a card (capture or void later)")
+@coalesced
 async def create_authorization(
     body: AuthorizeIn,
     request: Request,
