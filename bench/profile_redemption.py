@@ -57,6 +57,8 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
         secret_key=bench.SECRET,
         rate_limit_per_key="1000000/second",
         rate_limit_per_ip="1000000/second",
+        coalesce_max_members=args.coalesce,
+        coalesce_lanes=args.lanes,
     )
     database = Database(create_engine_for(url))
     counts: collections.Counter[str] = collections.Counter()
@@ -105,6 +107,9 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
     print(f"  {elapsed / n * 1000:.2f} ms per request (wall, one process)")
     print(f"  {cpu / n * 1000:.2f} ms of this process's CPU per request")
     print("  answers:", dict(answers))
+    coalescer = getattr(app.state, "coalescer", None)
+    if coalescer is not None:
+        print(f"  batches: {coalescer.batches}, largest: {coalescer.largest_batch}")
     for name in ("statements", "commits", "savepoints"):
         print(f"  {name} per request: {counts[name] / n:.2f}")
     for name, value in sorted(counts.items(), key=lambda x: -x[1]):
@@ -119,7 +124,7 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
         print("  CPU by package (ms per request):")
         for name, value in groups.most_common(25):
             print(f"    {value / n * 1000:6.2f}  {name}")
-        stats.sort_stats(args.sort).print_stats(45)
+        stats.sort_stats(args.sort).print_stats(args.top)
 
 
 def main() -> int:
@@ -130,7 +135,10 @@ def main() -> int:
     parser.add_argument("--scenario", default="a")
     parser.add_argument("--amount", type=int, default=100)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--coalesce", type=int, default=32, help="members per batch; 1: off")
+    parser.add_argument("--lanes", type=int, default=4)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args()
     name = f"tongka_bench_profile_{uuid.uuid4().hex[:8]}"
     asyncio.run(bench._admin(f'CREATE DATABASE "{name}"'))

@@ -388,6 +388,7 @@ async def reverse_redemption(
     body: ReversalIn,
     principal: Annotated[Principal, Authorized(Action.REDEMPTION_REVERSE)],
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> ReversalOut:
     now = clock.now()
@@ -397,6 +398,7 @@ async def reverse_redemption(
         body.idempotency_key,
         actor=principal.actor,
         now=now,
+        settings=settings,
     )
     return ReversalOut(
         idempotency_key=body.idempotency_key,
@@ -446,9 +448,10 @@ async def void_authorization(
     authorization_id: ObjectId,
     principal: Annotated[Principal, Authorized(Action.REDEMPTION_CREATE)],
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> RedemptionOut:
     now = clock.now()
     record = await _get(session, principal, authorization_id, kind="authorization")
-    await aftercare.void(session, record, actor=principal.actor, now=now)
+    await aftercare.void(session, record, actor=principal.actor, now=now, settings=settings)
     return RedemptionOut.of(record, now)

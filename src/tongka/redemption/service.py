@@ -361,7 +361,7 @@ async def _move(
             takes.append((paid, bonus))
             after.append(balance.total - take)
             rid = redemption_id_of(request.merchant_id, request.idempotency_key, index)
-            fee = 0 if is_hold else fee_of(take, request.currency, fee_rate)
+            fee = 0 if is_hold else card_fee(take, request.currency, fee_rate, card)
             transfers.extend(
                 card_transfers(
                     rid,
@@ -380,6 +380,12 @@ async def _move(
     movements = [CardMovement(c.id, Direction.DEBIT, Purpose.REDEMPTION) for c in cards]
     await move_card_value(session, movements, build, now=now)
     return takes, after
+
+
+def card_fee(amount: int, currency: str, fee_rate: Decimal, card: Card) -> int:
+    """The fee on ``amount`` taken off ``card``: a card its acceptor did not issue takes the
+    contract's other-issuer terms (``fees.fee_of``), its own cards the own-store terms."""
+    return fee_of(amount, currency, fee_rate, issuer_merchant_id=card.merchant_id)
 
 
 def card_transfers(
@@ -458,7 +464,11 @@ async def _record(
             amount=amount,
             paid=paid,
             bonus=bonus,
-            fee=0 if is_hold or not approved else fee_of(amount, request.currency, fee_rate),
+            fee=(
+                0
+                if is_hold or not approved or card is None
+                else card_fee(amount, request.currency, fee_rate, card)
+            ),
             captured=0,
             refunded=0,
             refunded_paid=0,
