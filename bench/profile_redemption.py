@@ -34,6 +34,8 @@ from tongka.config import Settings  # noqa: E402
 from tongka.db import Database  # noqa: E402
 from tongka.db.engine import create_engine_for  # noqa: E402
 
+TRACE: list[str] = []
+
 
 def _count(database: Database, counts: collections.Counter[str]) -> None:
     @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
@@ -41,6 +43,8 @@ def _count(database: Database, counts: collections.Counter[str]) -> None:
         counts["statements"] += 1
         head = " ".join(statement.split()[:4])[:60]
         counts["s: " + head] += 1
+        if TRACE:
+            TRACE.append(" ".join(statement.split())[:150])
 
     @event.listens_for(database.engine.sync_engine, "commit")
     def _commit(conn):  # type: ignore[no-untyped-def]
@@ -85,6 +89,8 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
         for i in range(10):  # warm-up (caches, prepared statements)
             await one(-1 - i)
         _count(database, counts)
+        if args.trace:
+            TRACE.append("(start)")
         answers.clear()
         queue = list(range(args.requests))
         profile = cProfile.Profile() if args.cprofile else None
@@ -115,6 +121,10 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
     for name, value in sorted(counts.items(), key=lambda x: -x[1]):
         if name.startswith("s: "):
             print(f"    {value / n:5.2f}  {name[3:]}")
+    if args.trace:
+        print("  the statements of the last requests, in order:")
+        for line in TRACE[-args.trace :]:
+            print("    " + line)
     if profile:
         stats = pstats.Stats(profile)
         groups: collections.Counter[str] = collections.Counter()
@@ -137,6 +147,7 @@ def main() -> int:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--coalesce", type=int, default=32, help="members per batch; 1: off")
     parser.add_argument("--lanes", type=int, default=4)
+    parser.add_argument("--trace", type=int, default=0, help="print the last N statements")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args()

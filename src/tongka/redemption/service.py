@@ -158,7 +158,11 @@ async def _find_card(
         return await session.get(Card, credential.card_id), None
     digits = numbers.normalise(credential.number or "")
     card = await session.scalar(
-        select(Card).where(Card.number_index == keys.number_index(digits)).with_for_update()
+        select(Card)
+        .where(Card.number_index == keys.number_index(digits))
+        .with_for_update()
+        # locked and fresh in one round trip: ``redeem`` does not lock it again
+        .execution_options(populate_existing=True)
     )
     if card is None:
         keys.secret_matches(credential.secret or "", "card_0", "0" * 64)  # same work
@@ -241,14 +245,15 @@ async def redeem(
     card_ids = [card.id for card, _ in found if card is not None]
     if len(set(card_ids)) != len(card_ids):
         raise AllocationInvalid("Each card may appear once in a purchase.", param="cards")
-    locked = await lock_cards(session, card_ids) if card_ids else {}
+    locked = await _locked(session, request, found)
+    products: dict[str, CardProduct] = {}
     codes: list[str | None] = []
     allowed: list[DecisionRequest] = []  # uses the decision point reserved
     challenge_id = None
     for (card, code), share in zip(found, shares, strict=True):
         if code is None and card is not None:
             code = _status_decline(locked[card.id], now) or await _acceptance_decline(
-                session, locked[card.id], request
+                session, locked[card.id], request, products
             )
         if code is None and card is not None:
             asked = decision_request(locked[card.id], request, share)
@@ -263,8 +268,9 @@ async def redeem(
     decline = next((code for code in codes if code is not None), None)
     if decline is None:
         try:
+            moved = [locked[c.id] for c, _ in found if c]
             takes, balances_after = await _move(
-                session, request, [locked[c.id] for c, _ in found if c], shares, now, fee_rate
+                session, request, moved, shares, now, fee_rate, products
             )
         except _Declined as declined:
             decline = declined.code
@@ -297,14 +303,44 @@ async def redeem(
     )
 
 
+async def _locked(
+    session: AsyncSession, request: RedeemRequest, found: list[tuple[Card | None, str | None]]
+) -> dict[str, Card]:
+    """Every found card, locked and fresh: those found by number already are
+    (``_find_card``); those named by id (a payment code) are locked here."""
+    locked = {
+        card.id: card
+        for (card, _), credential in zip(found, request.cards, strict=True)
+        if card is not None and credential.card_id is None
+    }
+    by_id = [card.id for card, _ in found if card is not None and card.id not in locked]
+    if by_id:
+        locked.update(await lock_cards(session, by_id))
+    return locked
+
+
+async def _product(
+    session: AsyncSession, products: dict[str, CardProduct], product_id: str
+) -> CardProduct:
+    """A card's product, read once per purchase (the session's identity map holds objects
+    weakly, so a second ``session.get`` would often be a second round trip)."""
+    if product_id not in products:
+        product = await session.get(CardProduct, product_id)
+        assert product is not None
+        products[product_id] = product
+    return products[product_id]
+
+
 async def _acceptance_decline(
-    session: AsyncSession, card: Card, request: RedeemRequest
+    session: AsyncSession, card: Card, request: RedeemRequest, products: dict[str, CardProduct]
 ) -> str | None:
     if card.currency != request.currency:
         return "not_accepted_here"
-    product = await session.get(CardProduct, card.product_id)
-    assert product is not None
-    if not await is_accepted_at(session, product, request.merchant_id, request.store_id):
+    product = await _product(session, products, card.product_id)
+    # ``check_place`` made sure the store is the merchant's, in this transaction
+    if not await is_accepted_at(
+        session, product, request.merchant_id, request.store_id, is_store_checked=True
+    ):
         return "not_accepted_here"
     return None
 
@@ -334,6 +370,7 @@ async def _move(
     shares: list[int],
     now: datetime,
     fee_rate: Decimal,
+    products: dict[str, CardProduct],
 ) -> tuple[list[tuple[int, int]], list[int | None]]:
     """The gate's one posting for every card; (paid, bonus) taken and balance left each."""
     payable = await merchant_payable_account(
@@ -342,7 +379,8 @@ async def _move(
     fee_account = await fee_income_account(session, request.currency, now=now)
     is_hold = request.kind == "authorization"
     hold = request.hold_seconds or int(DEFAULT_HOLD.total_seconds())
-    products = {c.product_id: await session.get(CardProduct, c.product_id) for c in cards}
+    for card in cards:
+        await _product(session, products, card.product_id)
     takes: list[tuple[int, int]] = []
     after: list[int | None] = []
 
@@ -354,7 +392,6 @@ async def _move(
             if balance.total < share and not request.allow_partial or take <= 0:
                 raise _Declined("insufficient_funds")
             product = products[card.product_id]
-            assert product is not None
             paid, bonus = split_parts(
                 balance.paid, balance.bonus, take, bonus_first=is_bonus_spent_first(product)
             )
