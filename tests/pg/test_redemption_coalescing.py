@@ -24,7 +24,7 @@ from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import authenticate
-from tongka.edge.coalescing import Coalescer
+from tongka.edge.coalescing import Coalescer, RunAlone
 from tongka.errors import AuthenticationFailed
 from tongka.identity.principal import Principal, PrincipalKind
 from tongka.redemption.models import Redemption
@@ -272,3 +272,47 @@ async def test_a_member_that_raises_is_rolled_back_alone(
             )
         ).all()
     assert sorted(keys) == ["a", "c"]
+
+
+async def test_a_member_waiting_long_for_a_lock_leaves_to_run_alone(
+    pg_database: Database, clock: FixedClock
+) -> None:
+    """Two processes' batches (two coalescers): the second waits for a row the first
+    holds; past the batch lock timeout it is rolled back with ``RunAlone`` (its request
+    would run again on its own transaction) instead of stalling its batch."""
+    async with pg_database.transaction() as session:
+        session.add(
+            IdempotencyRecord(
+                caller="probe",
+                key="held",
+                request_hash="h",
+                method="POST",
+                path="/p",
+                created_at=clock.now(),
+            )
+        )
+    first, second = (Coalescer(pg_database, max_members=8, lanes=1) for _ in range(2))
+    holding, release = asyncio.Event(), asyncio.Event()
+    locked = select(IdempotencyRecord).where(IdempotencyRecord.key == "held").with_for_update()
+
+    async def holder() -> None:
+        async with first.member() as session:
+            await session.execute(locked)
+            holding.set()
+            await release.wait()
+
+    async def waiter() -> None:
+        await holding.wait()
+        try:
+            async with second.member() as session:
+                await session.execute(locked)
+        finally:
+            release.set()
+
+    results = await asyncio.wait_for(
+        asyncio.gather(holder(), waiter(), return_exceptions=True), TIME_CAP_SECONDS
+    )
+    await first.drain()
+    await second.drain()
+    assert results[0] is None
+    assert isinstance(results[1], RunAlone)

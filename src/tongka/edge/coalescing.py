@@ -27,9 +27,15 @@ back together.
 * A member that raises is rolled back to its savepoint and answers its own error at once;
   the others keep their work. A retryable error (deadlock, serialization failure) also
   closes its batch, so the batch commits and lets go of its locks before the member runs
-  again (in another batch): otherwise two batches holding each other's rows would meet
-  again on the retry. A savepoint that cannot even be rolled back (connection lost)
-  breaks the batch: its commit is not tried and every member gets that error.
+  again. A savepoint that cannot even be rolled back (connection lost) breaks the batch:
+  its commit is not tried and every member gets that error.
+* Lock waits are short in a batch (``LOCK_TIMEOUT``): a batch holds its rows until it
+  commits, so a member waiting for a row another batch holds would stall its whole
+  batch, and two batches each waiting for the other's row would stall until PostgreSQL's
+  deadlock detection (a second). A member that waits longer is rolled back
+  (``RunAlone``), its batch closed, and its request runs again *on its own transaction*
+  (``UnitOfWorkRoute`` coalesces only a request's first attempt), waiting as long as any
+  request would.
 
 Exactly-once is the database's, as before: the idempotency record and the redemption key
 are unique rows, and a duplicate in the *same* batch sees the first one's row (same
@@ -47,11 +53,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from tongka.db import Database, OutcomeUnknown, connection_lost, is_retryable_error
 
 log = structlog.get_logger(__name__)
+
+# How long a member may wait for a row lock before it leaves the batch (see the module).
+LOCK_TIMEOUT = "100ms"
+LOCK_NOT_AVAILABLE = "55P03"
 
 F = TypeVar("F", bound=Callable[..., Any])
 COALESCED_ATTRIBUTE = "__tongka_coalesced__"
@@ -65,6 +76,22 @@ def coalesced(endpoint: F) -> F:
 
 def is_coalesced(endpoint: Callable[..., Any]) -> bool:
     return bool(getattr(endpoint, COALESCED_ATTRIBUTE, False))
+
+
+class RunAlone(Exception):  # noqa: N818 - a signal to the route, not an error
+    """A member waited too long for a lock in a shared transaction: nothing of it was done;
+    its request runs again on a transaction of its own."""
+
+
+def _lock_wait_too_long(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
 
 
 class _Batch:
@@ -84,8 +111,10 @@ class _Batch:
     async def session(self) -> AsyncSession:
         if self._session is None:
             unit = self.database.transaction()
-            self._session = await unit.__aenter__()
+            session = await unit.__aenter__()
             self._unit = unit
+            self._session = session
+            await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         return self._session
 
     async def finish(self) -> None:
@@ -169,6 +198,8 @@ class Coalescer:
                     await self._roll_back(batch, savepoint, error)
                     if isinstance(error, Exception) and connection_lost(error):
                         raise OutcomeUnknown(during_commit=False) from error
+                    if _lock_wait_too_long(error):
+                        raise RunAlone() from error
                     raise
                 try:
                     await savepoint.commit()
@@ -185,7 +216,9 @@ class Coalescer:
         self, batch: _Batch, savepoint: AsyncSessionTransaction, error: BaseException
     ) -> None:
         """Undo one member's work; a retryable error also closes the batch (see module)."""
-        if isinstance(error, Exception) and is_retryable_error(error):
+        if isinstance(error, Exception) and (
+            is_retryable_error(error) or _lock_wait_too_long(error)
+        ):
             self._close(batch)
         try:
             await savepoint.rollback()

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.db import Database, OutcomeUnknown, RetryLater, is_retryable_error
-from tongka.edge.coalescing import coalescer_of, is_coalesced
+from tongka.edge.coalescing import RunAlone, coalescer_of, is_coalesced
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +79,7 @@ def _worth_another_attempt(error: Exception) -> bool:
     """Did the attempt fail in a way that certainly committed nothing (see the module)?"""
     if isinstance(error, OutcomeUnknown):
         return not error.during_commit
-    return is_retryable_error(error)
+    return isinstance(error, RunAlone) or is_retryable_error(error)
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -103,8 +103,8 @@ class UnitOfWorkRoute(APIRoute):
                 try:
                     async with AsyncExitStack() as transaction:
                         state[_ATTEMPT_STATE] = transaction
-                        if opener is not None:
-                            state[_OPENER_STATE] = opener
+                        if opener is not None and attempt == 1:
+                            state[_OPENER_STATE] = opener  # a retry runs alone
                         response = await handler(request)
                     return response
                 except Exception as error:
@@ -134,13 +134,11 @@ class UnitOfWorkRoute(APIRoute):
         """Where an attempt's ``SessionDep`` comes from: a transaction of its own
         (``None``) or, for an endpoint marked ``@coalesced`` on PostgreSQL, a savepoint in
         a transaction shared with concurrent requests (``tongka.edge.coalescing``)."""
+        if not is_coalesced(self.endpoint):
+            return None
         database = get_database(request)
         settings = get_settings_dep(request)
-        if (
-            not is_coalesced(self.endpoint)
-            or database.dialect != "postgresql"
-            or settings.coalesce_max_members <= 1
-        ):
+        if database.dialect != "postgresql" or settings.coalesce_max_members <= 1:
             return None
         coalescer = coalescer_of(
             request.app.state,
