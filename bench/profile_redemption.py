@@ -74,6 +74,10 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
 
         async def one(i: int) -> None:
             key, store, number, secret = lines[(i * 7919) % len(lines)].split("\t")
+            if args.baseline:  # the harness and the framework alone: one SELECT 1
+                health = await client.get("/v1/health")
+                answers[f"{health.status_code} health"] += 1
+                return
             response = await client.post(
                 "/v1/redemptions",
                 headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"p-{i}"},
@@ -127,6 +131,7 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
             print("    " + line)
     if profile:
         stats = pstats.Stats(profile)
+        profile.dump_stats("/tmp/profile_redemption.pstats")
         groups: collections.Counter[str] = collections.Counter()
         for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
             part = filename.split("site-packages/")[-1].split("/src/")[-1]
@@ -147,6 +152,7 @@ def main() -> int:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--coalesce", type=int, default=32, help="members per batch; 1: off")
     parser.add_argument("--lanes", type=int, default=4)
+    parser.add_argument("--baseline", action="store_true", help="GET /v1/health instead")
     parser.add_argument("--trace", type=int, default=0, help="print the last N statements")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=45)

@@ -27,6 +27,8 @@ from tongka.edge.auth import authenticate
 from tongka.edge.coalescing import Coalescer, RunAlone
 from tongka.errors import AuthenticationFailed
 from tongka.identity.principal import Principal, PrincipalKind
+from tongka.ledger.accounts import load_accounts
+from tongka.redemption.fees import merchant_payable_account, merchant_payable_id
 from tongka.redemption.models import Redemption
 
 pytestmark = pytest.mark.pg
@@ -316,3 +318,31 @@ async def test_a_member_waiting_long_for_a_lock_leaves_to_run_alone(
     await second.drain()
     assert results[0] is None
     assert isinstance(results[1], RunAlone)
+
+
+async def test_a_rolled_back_member_leaves_no_opened_account_in_the_session(
+    pg_database: Database, clock: FixedClock
+) -> None:
+    """The first redemption at a new merchant opens its payable; if that member is rolled
+    back, the next member must open it again, not believe the session's memory of it."""
+    coalescer = Coalescer(pg_database, max_members=8, lanes=1)
+    payable = merchant_payable_id("mch_new", "CNY")
+
+    async def opener() -> None:
+        async with coalescer.member() as session:
+            await merchant_payable_account(session, "mch_new", "CNY", now=clock.now())
+            await asyncio.sleep(0.01)
+            raise ValueError("refused")
+
+    async def later() -> bool:
+        await asyncio.sleep(0.001)  # queued behind the opener, in the same batch
+        async with coalescer.member() as session:
+            return payable in await load_accounts(session, [payable], missing_ok=True)
+
+    results = await asyncio.wait_for(
+        asyncio.gather(opener(), later(), return_exceptions=True), TIME_CAP_SECONDS
+    )
+    await coalescer.drain()
+    assert isinstance(results[0], ValueError)
+    assert results[1] is False
+    assert coalescer.largest_batch == 2

@@ -94,6 +94,13 @@ def _lock_wait_too_long(error: BaseException) -> bool:
     return False
 
 
+def _copy_info(session: AsyncSession) -> dict[str, Any]:
+    """What a session remembers about its transaction (``session.info``: e.g. the ledger
+    accounts it opened), to put back when a member's savepoint is rolled back — the
+    database forgets that member's work, so the session must too."""
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in session.info.items()}
+
+
 class _Batch:
     """One shared transaction and the members queued on it."""
 
@@ -186,6 +193,7 @@ class Coalescer:
                 try:
                     session = await batch.session()
                     savepoint = await session.begin_nested()
+                    info = _copy_info(session)
                 except Exception as error:
                     batch.broken = error
                     self._close(batch)
@@ -196,6 +204,8 @@ class Coalescer:
                     yield session
                 except BaseException as error:
                     await self._roll_back(batch, savepoint, error)
+                    session.info.clear()
+                    session.info.update(info)
                     if isinstance(error, Exception) and connection_lost(error):
                         raise OutcomeUnknown(during_commit=False) from error
                     if _lock_wait_too_long(error):
