@@ -4,10 +4,12 @@ Per purchase (``redeem``):
 
 1. the (merchant, idempotency key) row is claimed (``claim.py``): a replay answers the
    first purchase, a reversed key declines ``reversed``;
-2. each card is found by its number's blind index and its secret checked (wrong secrets
-   count towards the card's lock, as for the balance inquiry);
-3. the cards are locked (``money_gate.lock_cards``), then status, expiry, acceptance at
-   this merchant and store and the decision point are checked under that lock;
+2. each card is found by its number's blind index, locked and read fresh in that same
+   statement, and its secret checked (wrong secrets count towards the card's lock, as for
+   the balance inquiry);
+3. cards named by id (a payment code) are locked (``money_gate.lock_cards``), then status,
+   expiry, acceptance at this merchant and store and the decision point are checked under
+   the lock;
 4. the gate posts the movement: card (paid, bonus) → the *accepting* merchant's payable and
    the platform's fee income (``fees.py``), all cards or none;
 5. every card's part is recorded (approved or declined with its code) with an event.
