@@ -20,9 +20,11 @@ from tests.cards_support import active_product as make_product
 from tests.redemption_support import Till, make_store, make_till
 from tongka.api.app import create_app
 from tongka.api.models import IdempotencyRecord
+from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.edge import coalescing
 from tongka.edge.auth import authenticate
 from tongka.edge.coalescing import Coalescer, RunAlone
 from tongka.errors import AuthenticationFailed
@@ -346,3 +348,40 @@ async def test_a_rolled_back_member_leaves_no_opened_account_in_the_session(
     assert isinstance(results[0], ValueError)
     assert results[1] is False
     assert coalescer.largest_batch == 2
+
+
+async def test_a_request_that_left_its_batch_is_answered_on_its_own(
+    world: World, pg_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction holds the card longer than a batch may wait: the request
+    leaves its batch, runs again alone, waits for the card and is approved (once)."""
+    left: list[BaseException] = []
+    original = coalescing._lock_wait_too_long
+
+    def recording(error: BaseException) -> bool:
+        if original(error):
+            left.append(error)
+            return True
+        return False
+
+    monkeypatch.setattr(coalescing, "_lock_wait_too_long", recording)
+    warm = await _post(world, _body(world.tills[1], 100))  # a cold first request is slow
+    assert _outcome(warm) == "approved"
+    till = world.tills[0]
+    locked = select(Card).where(Card.id == till.card_id).with_for_update()
+    holding = asyncio.Event()
+
+    async def hold_the_card() -> None:
+        async with pg_database.transaction() as session:
+            await session.execute(locked)
+            holding.set()
+            await asyncio.sleep(1.0)
+
+    async def redeem() -> httpx.Response:
+        await holding.wait()
+        return await _post(world, _body(till, 1_000))
+
+    _, answer = await asyncio.wait_for(asyncio.gather(hold_the_card(), redeem()), TIME_CAP_SECONDS)
+    assert _outcome(answer) == "approved"
+    assert left  # it did leave its batch
+    assert (await balance_of(pg_database, till.card_id)).total == 4_000
