@@ -127,11 +127,14 @@ class _Batch:
     async def finish(self) -> None:
         """Commit (or, broken, roll back) and tell the members how it went."""
         try:
-            if self._unit is not None:
-                if self.broken is not None:
-                    broken = self.broken
+            if self._unit is not None and self.broken is not None:
+                broken = self.broken
+                try:
                     await self._unit.__aexit__(type(broken), broken, broken.__traceback__)
-                    raise broken
+                finally:
+                    # rolled back for certain: every member may run again, alone
+                    raise RunAlone() from broken
+            if self._unit is not None:
                 await self._unit.__aexit__(None, None, None)
         except BaseException as error:  # noqa: BLE001 - handed to every member
             log.info("coalescer.batch_failed", members=self.members, error=repr(error))
