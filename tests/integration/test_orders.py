@@ -5,8 +5,12 @@ before any payment; a credit card and a late payment are refunded automatically.
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType, SimpleNamespace
+
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.cards_support import (
     OPERATOR,
@@ -33,12 +37,15 @@ from tests.orders_support import (  # noqa: F401 - fixtures
 )
 from tests.payments_support import PaymentSandbox
 from tongka.cards import service as cards
+from tongka.cards.accounts import CardBalance
 from tongka.cards.errors import InvalidFaceValue, MaxBalanceExceeded
 from tongka.cards.products import get_product
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.identity.models import KycLevel
+from tongka.ledger import AccountCode, get_transfer
 from tongka.ledger.models import LedgerTransfer
+from tongka.ledger.system_accounts import system_account
 from tongka.payments.models import Payment, PaymentRefund
 from tongka.sales.models import Order, OrderHistory
 from tongka.sales.order_errors import InvalidOrder
@@ -349,3 +356,42 @@ async def test_a_named_card_needs_a_verified_holder_and_a_refusal_leaves_no_trac
     assert order.card_id is not None
     card = await load_card(database, order.card_id)
     assert (card.holder_id, card.status) == (HOLDER, "active")
+
+
+async def test_the_bonus_leg_asks_promotions_and_tells_it_the_bonus_is_posted(
+    database: Database,
+    payment_settings: Settings,
+    paid_channels: PaymentSandbox,
+    shop: Shop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given the promotions part (a stand-in with its two calls) granting ¥10 on a ¥100 load
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    async def claim_bonus(session: AsyncSession, **facts: object) -> SimpleNamespace:
+        calls.append(("claim", facts))
+        budget = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=real_now())
+        return SimpleNamespace(promotion_id="prm_x", amount_minor=1_000, debit_account_id=budget)
+
+    async def mark_bonus_posted(session: AsyncSession, order_id: str, **facts: object) -> None:
+        transfer = await get_transfer(session, str(facts["transfer_id"]))
+        calls.append(("posted", {"order_id": order_id, "amount": transfer.amount, **facts}))
+
+    module = ModuleType("tongka.sales.promotions")
+    module.claim_bonus = claim_bonus  # type: ignore[attr-defined]
+    module.mark_bonus_posted = mark_bonus_posted  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tongka.sales.promotions", module)
+    created = await order_of(database, payment_settings, shop)
+    await pay(database, payment_settings, paid_channels, created)
+    order = await load_order(database, created.order.id)
+    assert order.card_id is not None
+    assert await balance_of(database, order.card_id) == CardBalance(paid=10_000, bonus=1_000)
+    assert [name for name, _ in calls] == ["claim", "posted"]
+    assert calls[0][1]["load_minor"] == 10_000
+    assert calls[1][1] == {
+        "order_id": order.id,
+        "amount": 1_000,
+        "card_id": order.card_id,
+        "transfer_id": f"order:{order.id}:bonus",
+        "now": calls[1][1]["now"],
+    }

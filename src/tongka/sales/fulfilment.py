@@ -175,9 +175,8 @@ async def claim_order_bonus(
     grant is posted in the same gate call as the paid value. Batches get no bonus."""
     if order.kind == OrderKind.BATCH:
         return None
-    try:
-        promotions: Any = importlib.import_module("tongka.sales.promotions")
-    except ModuleNotFoundError:
+    promotions = _promotions()
+    if promotions is None:
         return None
     grant = await promotions.claim_bonus(
         session,
@@ -192,6 +191,26 @@ async def claim_order_bonus(
     if grant is None:
         return None
     return OrderBonus(grant.promotion_id, grant.amount_minor, grant.debit_account_id)
+
+
+def _promotions() -> Any:
+    """The promotions part's module, or None while it is not installed."""
+    try:
+        return importlib.import_module("tongka.sales.promotions")
+    except ModuleNotFoundError:
+        return None
+
+
+async def mark_order_bonus_posted(
+    session: AsyncSession, order_id: str, card_id: str, *, now: datetime
+) -> None:
+    """Tell promotions the bonus is on the card (the gate call's ``order:<id>:bonus``
+    transfer), so the claim is never given back or posted twice."""
+    promotions = _promotions()
+    if promotions is not None and hasattr(promotions, "mark_bonus_posted"):
+        await promotions.mark_bonus_posted(
+            session, order_id, card_id=card_id, transfer_id=f"order:{order_id}:bonus", now=now
+        )
 
 
 async def fulfil(
@@ -259,6 +278,8 @@ async def fulfil(
         bonus_account_id=bonus.debit_account_id if bonus else None,
         fulfilled_at=now,
     )
+    if bonus is not None and bonus.amount_minor > 0:
+        await mark_order_bonus_posted(session, order.id, card_id, now=now)
     await _issue_receipt(session, order, payment, now=now, settings=settings)
 
 
