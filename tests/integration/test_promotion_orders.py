@@ -23,6 +23,7 @@ from tongka.cards.accounts import CardBalance
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.sales import promotions
+from tongka.sales.order_refunds import refund_order
 from tongka.sales.order_states import OrderStatus
 
 
@@ -57,3 +58,42 @@ async def test_a_paid_order_gets_its_bonus_from_the_budget(
         rows = list(await session.scalars(promotions.claims_query(promotion.id)))
         assert list((await promotions.shown_statuses(session, rows)).values()) == ["posted"]
     await assert_ledger_verifies(database, now)
+
+
+async def test_a_refund_gives_the_bonus_back_to_the_budget_and_an_ended_one_to_the_merchant(
+    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
+) -> None:
+    now = real_now()
+    async with database.transaction() as session:
+        await fund_merchant(session, now, 100_000, MERCHANT)
+        promotion = await promotions.create_promotion(
+            session, MERCHANT, promotion_spec(now), actor="test", now=now
+        )
+    first = await order_of(database, payment_settings, shop, face_value_minor=50_000)
+    second = await order_of(database, payment_settings, shop, face_value_minor=50_000)
+    for created in (first, second):
+        await pay(database, payment_settings, paid_channels, created)
+    assert (await promotion_now(database, promotion.id)).remaining_minor == 10_000
+
+    async def refund(order_id: str, refund_id: str, amount: int | None) -> None:
+        async with database.transaction() as session:
+            await refund_order(
+                session, order_id, refund_id=refund_id, amount_minor=amount, reason=None,
+                actor="test", now=real_now(), settings=payment_settings,
+            )  # fmt: skip
+
+    # a half refund takes half the bonus back: the promotion counts it as budget again
+    await refund(first.order.id, "rf-half", 25_000)
+    found = await promotion_now(database, promotion.id)
+    assert found.remaining_minor == 12_500
+    assert await available(database, promotion.budget_account_id) == 12_500
+    # ended, then the second order refunded in full: its bonus goes back to the merchant
+    async with database.transaction() as session:
+        await promotions.end_promotion(
+            session, promotion.id, merchant_id=MERCHANT, actor="test", now=real_now()
+        )
+    await refund(second.order.id, "rf-all", None)
+    found = await promotion_now(database, promotion.id)
+    assert (found.remaining_minor, found.returned_minor) == (0, 12_500 + 5_000)
+    assert await available(database, promotion.budget_account_id) == 0
+    await assert_ledger_verifies(database, real_now())

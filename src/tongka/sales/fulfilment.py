@@ -175,7 +175,7 @@ async def claim_order_bonus(
     grant is posted in the same gate call as the paid value. Batches get no bonus."""
     if order.kind == OrderKind.BATCH:
         return None
-    promotions = _promotions()
+    promotions = promotions_part()
     if promotions is None:
         return None
     grant = await promotions.claim_bonus(
@@ -193,7 +193,7 @@ async def claim_order_bonus(
     return OrderBonus(grant.promotion_id, grant.amount_minor, grant.debit_account_id)
 
 
-def _promotions() -> Any:
+def promotions_part() -> Any:
     """The promotions part's module, or None while it is not installed."""
     try:
         return importlib.import_module("tongka.sales.promotions")
@@ -206,7 +206,7 @@ async def mark_order_bonus_posted(
 ) -> None:
     """Tell promotions the bonus is on the card (the gate call's ``order:<id>:bonus``
     transfer), so the claim is never given back or posted twice."""
-    promotions = _promotions()
+    promotions = promotions_part()
     if promotions is not None and hasattr(promotions, "mark_bonus_posted"):
         await promotions.mark_bonus_posted(
             session, order_id, card_id=card_id, transfer_id=f"order:{order_id}:bonus", now=now

@@ -29,6 +29,7 @@ from tongka.errors import InvalidRequest, amount_detail
 from tongka.ledger import TransferRequest
 from tongka.payments.accounts import channel_receivable_account
 from tongka.payments.service import get_payment, refund_payment
+from tongka.sales.fulfilment import promotions_part
 from tongka.sales.models import Order, OrderRefund
 from tongka.sales.order_errors import (
     OrderNotRefundable,
@@ -87,6 +88,17 @@ def bonus_to_take_back(order: Order, amount: int, *, already: int, on_card: int)
         return 0
     due = order.bonus_minor * (order.refunded_minor + amount) // order.amount_minor
     return max(0, min(due - already, on_card))
+
+
+async def _tell_promotions(
+    session: AsyncSession, order: Order, bonus_back: int, refund_id: str, now: datetime
+) -> None:
+    """The bonus taken back counts in its promotion's budget again (promotions, installed)."""
+    promotions = promotions_part()
+    if bonus_back > 0 and promotions is not None:
+        await promotions.take_back_bonus(
+            session, order.id, amount_minor=bonus_back, refund_id=refund_id, now=now
+        )
 
 
 def _bonus_transfers(order: Order, refund_id: str, bonus_back: int) -> list[TransferRequest]:
@@ -182,6 +194,7 @@ async def refund_order(
         session, [CardMovement(card_id, Direction.DEBIT, Purpose.SALE_REFUND)], transfers, now=now
     )
     [(amount, bonus_back)] = taken
+    await _tell_promotions(session, order, bonus_back, refund_id, now)
     await refund_payment(
         session,
         order.payment_id,

@@ -462,3 +462,37 @@ async def post_bonus(
     )
     await _mark_posted(session, claim, card_id, request.transfer_id, now)
     return moved.transfers[0]
+
+
+async def take_back_bonus(
+    session: AsyncSession, order_id: str, *, amount_minor: int, refund_id: str, now: datetime
+) -> None:
+    """A refund moved ``amount_minor`` of the order's bonus off the card back into the
+    promotion's budget account (the orders part's transfer): the promotion counts it as
+    budget again — or, once ended, returns it to the merchant at once (one return per
+    refund) — so its figures stay the ledger's."""
+    if amount_minor <= 0:
+        return
+    claim = await _claim_row(session, order_id, lock=True)
+    if claim is None or claim.promotion_id is None:
+        return
+    if await _give_back(session, claim.promotion_id, amount_minor, now):
+        return
+    promotion = await session.get(Promotion, claim.promotion_id, populate_existing=True)
+    assert promotion is not None
+    await promotion_budget.return_budget(
+        session,
+        merchant_id=promotion.merchant_id,
+        promotion_id=promotion.id,
+        budget_account=promotion.budget_account_id,
+        currency=promotion.currency,
+        amount_minor=amount_minor,
+        part=f"refund:{refund_id}",
+        now=now,
+    )
+    await session.execute(
+        update(Promotion)
+        .where(Promotion.id == promotion.id)
+        .values(returned_minor=Promotion.returned_minor + amount_minor, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
