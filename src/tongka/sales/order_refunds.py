@@ -29,7 +29,7 @@ from tongka.errors import InvalidRequest, amount_detail
 from tongka.ledger import TransferRequest
 from tongka.payments.accounts import channel_receivable_account
 from tongka.payments.service import get_payment, refund_payment
-from tongka.sales.fulfilment import promotions_part
+from tongka.sales import fulfilment
 from tongka.sales.models import Order, OrderRefund
 from tongka.sales.order_errors import (
     OrderNotRefundable,
@@ -94,7 +94,7 @@ async def _tell_promotions(
     session: AsyncSession, order: Order, bonus_back: int, refund_id: str, now: datetime
 ) -> None:
     """The bonus taken back counts in its promotion's budget again (promotions, installed)."""
-    promotions = promotions_part()
+    promotions = fulfilment.promotions_part()
     if bonus_back > 0 and promotions is not None:
         await promotions.take_back_bonus(
             session, order.id, amount_minor=bonus_back, refund_id=refund_id, now=now
