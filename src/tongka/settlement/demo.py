@@ -342,4 +342,3 @@ async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> No
     books_name = (await session.get(Merchant, books)).legal_name  # type: ignore[union-attr]
     await _settle(session, settings, calendar, week, books_name, now)
     await _reconciliation(session, settings, week[-1], now)
-    context.objects["settlement_week"] = week
