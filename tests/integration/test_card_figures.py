@@ -46,17 +46,24 @@ async def test_a_merchant_s_figures(
         books = await figures.merchant_figures(
             session, demo["merchants"][1]["id"], now=now, timezone=ZONE
         )
-    assert (found.cards_issued, found.cards_active) == (3, 3)
-    assert found.outstanding == {"CNY": 97_000}  # 500 + 50 bonus, 200, 200 + 20 bonus
-    assert books.outstanding == {"CNY": 41_000}
+    # the cards demo's three and the settled week's card (settlement.demo)
+    assert (found.cards_issued, found.cards_active) == (4, 4)
+    # 500 + 50 bonus, 200, 200 + 20 bonus; the week card's 1 000 less 660.50 spent in the week
+    assert found.outstanding == {"CNY": 97_000 + 33_950}
+    assert books.outstanding == {"CNY": 41_000 + 74_000}  # its week card: 1 000 less 260
     assert len(found.activity) == figures.ACTIVITY_DAYS
     today = found.activity[-1]
     assert today.business_date == now.astimezone(ZoneInfo(ZONE)).date()
     # 3 cards issued and activated today; each load is one transfer per part (paid, bonus)
     assert (today.issued, today.activated, today.transactions) == (3, 3, 5)
-    assert all(
-        (day.issued, day.activated, day.transactions) == (0, 0, 0) for day in found.activity[:-1]
-    )
+    # before today: the week card issued and loaded the day before the week, then two
+    # redemptions a business day (each one transfer to the merchant, one for its fee)
+    earlier = [
+        (day.issued, day.activated, day.transactions)
+        for day in found.activity[:-1]
+        if (day.issued, day.activated, day.transactions) != (0, 0, 0)
+    ]
+    assert earlier == [(1, 1, 1)] + [(0, 0, 4)] * 5
 
 
 async def test_the_platform_s_figures(
@@ -69,7 +76,9 @@ async def test_the_platform_s_figures(
     assert found.merchants_by_status == {"active": 2}
     assert [(row.name, row.outstanding) for row in found.liability] == [
         ("示范餐饮储值卡 Canteen gift card", 75_000),
+        ("示范书店结算周卡 Bookshop week card", 74_000),
         ("示范书店购书卡 Bookshop card", 41_000),
+        ("示范餐饮结算周卡 Canteen week card", 33_950),
         ("示范餐饮会员卡 Canteen member card", 22_000),
     ]
-    assert found.liability_total == {"CNY": 138_000}
+    assert found.liability_total == {"CNY": 138_000 + 107_950}

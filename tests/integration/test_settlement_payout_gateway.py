@@ -63,3 +63,14 @@ async def test_planned_rejection_timeout_and_return(gateway, clock: FixedClock) 
 
 def test_plans_name_known_outcomes() -> None:
     assert Plan(PayoutOutcome.RETURN).return_after_days == 2
+
+
+async def test_a_desk_that_does_not_answer_is_asked_again_later() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
+        channel = HttpPayoutChannel("http://gateway", http)
+        assert (await channel.query("stb_1-1")).status == "unknown"  # the run goes on
+        with pytest.raises(PayoutTimedOut):  # and a payout sent now is asked about later
+            await channel.submit(order("stb_1-1"))

@@ -29,7 +29,7 @@ class PayoutOrder:
 
 @dataclass(frozen=True)
 class PayoutAnswer:
-    status: str  # accepted | rejected | returned | unknown (the channel has no such key)
+    status: str  # accepted | rejected | returned | unknown (no such key, or no answer)
     reference: str | None = None
     reason: str | None = None
 
@@ -93,7 +93,10 @@ class HttpPayoutChannel:
         return _answer(response.json())
 
     async def query(self, key: str) -> PayoutAnswer:
-        response = await self.http.get(f"{self.base_url}/bank/payouts/{key}")
+        try:
+            response = await self.http.get(f"{self.base_url}/bank/payouts/{key}")
+        except httpx.TransportError:  # the desk does not answer now: the next run asks again
+            return PayoutAnswer("unknown")
         if response.status_code == 404:
             return PayoutAnswer("unknown")
         response.raise_for_status()
