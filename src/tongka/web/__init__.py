@@ -44,6 +44,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
     "tongka.web.pages.reconciliation",
+    "tongka.web.pages.consumer_orders",
 ]
 
 
