@@ -46,14 +46,15 @@ async def test_a_merchant_s_figures(
         books = await figures.merchant_figures(
             session, demo["merchants"][1]["id"], now=now, timezone=ZONE
         )
-    assert (found.cards_issued, found.cards_active) == (3, 3)
-    assert found.outstanding == {"CNY": 97_000}  # 500 + 50 bonus, 200, 200 + 20 bonus
-    assert books.outstanding == {"CNY": 41_000}
+    assert (found.cards_issued, found.cards_active) == (4, 4)
+    # 500 + 50 bonus, 200, 200 + 20 bonus; the sales demo's e-card: 100 + 50 + 100
+    assert found.outstanding == {"CNY": 122_000}
+    assert books.outstanding == {"CNY": 81_000}  # 300, 100 + 10 bonus; e-card 100 + 300
     assert len(found.activity) == figures.ACTIVITY_DAYS
     today = found.activity[-1]
     assert today.business_date == now.astimezone(ZoneInfo(ZONE)).date()
-    # 3 cards issued and activated today; each load is one transfer per part (paid, bonus)
-    assert (today.issued, today.activated, today.transactions) == (3, 3, 5)
+    # 4 cards issued and activated today; each load is one transfer per part (paid, bonus)
+    assert (today.issued, today.activated, today.transactions) == (4, 4, 8)
     assert all(
         (day.issued, day.activated, day.transactions) == (0, 0, 0) for day in found.activity[:-1]
     )
@@ -70,6 +71,8 @@ async def test_the_platform_s_figures(
     assert [(row.name, row.outstanding) for row in found.liability] == [
         ("示范餐饮储值卡 Canteen gift card", 75_000),
         ("示范书店购书卡 Bookshop card", 41_000),
+        ("示范书店电子卡 Bookshop e-card", 40_000),  # the sales demo's orders
+        ("示范餐饮电子卡 Canteen e-card", 25_000),
         ("示范餐饮会员卡 Canteen member card", 22_000),
     ]
-    assert found.liability_total == {"CNY": 138_000}
+    assert found.liability_total == {"CNY": 203_000}

@@ -20,8 +20,9 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import SESSION_COOKIE
 
-# The demo: the canteen's cards hold 500 + 50 bonus, 200, and (named) 200 + 20 bonus.
-CANTEEN_OUTSTANDING = "¥970.00"
+# The demo: the canteen's cards hold 500 + 50 bonus, 200, and (named) 200 + 20 bonus; the
+# sales demo's e-card 100 + 50 + 100.
+CANTEEN_OUTSTANDING = "¥1,220.00"
 
 
 @pytest.fixture
@@ -63,8 +64,8 @@ async def test_the_merchant_home_shows_its_cards_value_and_a_chart(
 ) -> None:
     page = await _as(client, world, "merchant admin").get("/console/home")
     assert page.status_code == 200
-    assert _figure(page.text, "cards_issued") == "3"
-    assert _figure(page.text, "cards_active") == "3"
+    assert _figure(page.text, "cards_issued") == "4"
+    assert _figure(page.text, "cards_active") == "4"
     assert _figure(page.text, "outstanding") == CANTEEN_OUTSTANDING
     assert '<svg class="chart"' in page.text
     assert "近 30 天动态" in page.text
@@ -78,8 +79,8 @@ async def test_the_platform_home_shows_reviews_merchants_and_liability_by_produc
     assert page.status_code == 200
     assert _figure(page.text, "merchants_pending") == "0"
     assert _figure(page.text, "products_pending") == "0"
-    # all demo cards: canteen 970.00 + bookshop 300 + 100 + 10 bonus
-    assert _figure(page.text, "liability") == "¥1,380.00"
+    # all demo cards: canteen 1,220.00 + bookshop 300 + 100 + 10 bonus + e-card 100 + 300
+    assert _figure(page.text, "liability") == "¥2,030.00"
     assert "示范餐饮储值卡 Canteen gift card" in page.text
     assert "¥750.00" in page.text  # that product's two cards
     assert "按状态统计商户" in page.text

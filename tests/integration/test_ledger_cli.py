@@ -43,7 +43,8 @@ def test_demo_twice_then_verify_and_export(data_dir: Path) -> None:
     assert "the books are in order" in verified.output
     assert exported.exit_code == 0, exported.output
     ledger_lines = [line for line in exported.output.splitlines() if "demo:cards:" not in line]
-    assert len(ledger_lines) == 1 + 2 * 5  # header + the ledger's 5 transfers, 2 lines each
+    # header + the ledger's 5 transfers and the sales demo's 5 paid orders, 2 lines each
+    assert len(ledger_lines) == 1 + 2 * 5 + 2 * 5
 
 
 def test_verify_exits_non_zero_naming_the_breach(data_dir: Path) -> None:
