@@ -106,6 +106,7 @@ def _pay_at_the_gateway(page: Page) -> None:
     expect(page.locator("#order-status")).to_have_attribute(
         "data-order-status", "fulfilled", timeout=20_000
     )
+    expect(page.locator("[data-pay-qr]")).to_have_count(0)  # paid: no code to scan
 
 
 def _fits(page: Page) -> None:

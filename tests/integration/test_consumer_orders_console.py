@@ -130,6 +130,7 @@ async def test_a_holder_buys_a_card_once_pays_by_the_qr_code_and_gets_its_receip
     status = await client.get(f"/console/me/orders/{order_id}/status")
     assert 'data-order-status="fulfilled"' in status.text
     assert "hx-trigger" not in status.text  # settled: the polling stops
+    assert '<div id="pay-qr" hx-swap-oob="true"></div>' in status.text  # the code goes
     card = re.search(r'href="/console/me/cards/([^"]+)" data-card-link', status.text)
     receipt = re.search(r'href="(/console/receipts/[^"]+)" data-receipt-link', status.text)
     assert card is not None

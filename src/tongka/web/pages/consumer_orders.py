@@ -271,8 +271,10 @@ async def order_page(order_id: str, console: Holder) -> Response:
 
 @router.get("/me/orders/{order_id}/status")
 async def order_status(order_id: str, console: Holder) -> Response:
-    """The status box alone (HTMX polls it; it stops asking once the order is settled)."""
-    return console.render("_consumer_order_status.html", **await _order_context(console, order_id))
+    """The status box alone (HTMX polls it; it stops asking once the order is settled, and
+    takes the QR code away then: out of band, ``#pay-qr``)."""
+    context = await _order_context(console, order_id)
+    return console.render("_consumer_order_status.html", polled=True, **context)
 
 
 @router.post("/me/orders/{order_id}/cancel")
