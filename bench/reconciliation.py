@@ -8,7 +8,9 @@ one day on our books (``payments``, by ``COPY``: timed, as the in-run reference 
 bulk write), writes the channel's WeChat Pay trade bill of the day to a temporary file
 with differences of every kind injected (``--per-kind`` of each; default one per 20,000
 lines, at least 5), then runs ``reconcile_channel`` on it, reading the file line by line
-through payments' own parser. Prints lines/s, elapsed (import and matching), peak RSS,
+through payments' own parser, then imports the next day's bank statement (the channel's
+settlement 1.00 short: a ``bank_mismatch``) and reconciles the reserve's balance (a
+``reserve_balance``). Prints lines/s, elapsed (import and matching), peak RSS,
 injected vs found per kind and false exceptions; exits 1 unless every injected difference
 was found and nothing else. The target: 1,000,000 lines in under 2 minutes, in memory that
 does not grow with the file.
@@ -47,10 +49,15 @@ from tongka.db.statements import connection_of  # noqa: E402
 from tongka.payments.adapters.wechat import parse_tradebill  # noqa: E402
 from tongka.payments.channel import ChannelName, StatementLine, StatementLineKind  # noqa: E402
 from tongka.payments.models import Payment  # noqa: E402
+from tongka.reconciliation.bank import parse_bank_statement, settlement_note  # noqa: E402
 from tongka.reconciliation.kinds import ExceptionKind  # noqa: E402
 from tongka.reconciliation.models import ReconciliationException  # noqa: E402
-from tongka.reconciliation.service import reconcile_channel  # noqa: E402
-from tongka.reconciliation.writers import wechat_bill  # noqa: E402
+from tongka.reconciliation.service import (  # noqa: E402
+    import_bank_statement,
+    reconcile_channel,
+    reconcile_reserve,
+)
+from tongka.reconciliation.writers import BankEntry, bank_statement, wechat_bill  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DAY = date(2026, 12, 1)
@@ -100,11 +107,13 @@ class Day:
             return _at(DAY - timedelta(days=1), 86_399 - index % 60)  # late the evening before
         return _at(DAY, 1 + index * 86_000 / self.lines)
 
-    def injected(self) -> dict[str, set[str]]:
-        found = {
+    def injected(self) -> dict[str, set[str | None]]:
+        found: dict[str, set[str | None]] = {
             kind.value: {f"pay_{i:09d}" for i in indices} for kind, indices in self.ranges.items()
         }
         found[ExceptionKind.LONG.value] = {f"pay_x{j:08d}" for j in range(self.k)}
+        found[ExceptionKind.BANK_MISMATCH.value] = {None}
+        found[ExceptionKind.RESERVE_BALANCE.value] = {None}
         return found
 
     def payment_rows(self) -> Iterator[tuple[Any, ...]]:
@@ -188,6 +197,31 @@ async def _seed_payments(database: Database, day: Day) -> float:
     return day.lines / elapsed
 
 
+async def _bank_day(database: Database, channel_net_minor: int) -> str:
+    """The next day's bank statement: the channel settled 1.00 less than its statement's
+    net (a ``bank_mismatch``), and the reserve's books (nothing posted here) differ from
+    the bank's closing balance (a ``reserve_balance``). Returns the reserve run's id."""
+    settled = DAY + timedelta(days=1)
+    entries = [
+        BankEntry(
+            _at(settled, 36_000), True, channel_net_minor - 100, settlement_note("wechat", DAY)
+        )
+    ]
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        await import_bank_statement(
+            session,
+            settled,
+            parse_bank_statement(b"".join(bank_statement(entries, opening_minor=0))),
+            actor="bench",
+            now=now,
+        )
+        reserve = await reconcile_reserve(
+            session, settled, actor="bench", now=now, timezone=TIMEZONE
+        )
+        return reserve.id
+
+
 def _status_mib(field: str) -> float:
     """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``: the peak) in MiB."""
     for entry in Path("/proc/self/status").read_text().splitlines():
@@ -229,16 +263,17 @@ async def _run(url: str, day: Day, bill: Path) -> int:
             )
     elapsed = time.perf_counter() - started
     rss_peak = _status_mib("VmHWM")
+    reserve_run_id = await _bank_day(database, run.channel_net_minor)
     async with database.transaction() as session:
         rows = (
             await session.execute(
                 select(ReconciliationException.kind, ReconciliationException.reference).where(
-                    ReconciliationException.run_id == run.id
+                    ReconciliationException.run_id.in_([run.id, reserve_run_id])
                 )
             )
         ).all()
     await database.dispose()
-    found: dict[str, set[str]] = {}
+    found: dict[str, set[str | None]] = {}
     for kind, reference in rows:
         found.setdefault(kind, set()).add(reference)
     injected = day.injected()

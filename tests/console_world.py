@@ -119,7 +119,12 @@ async def _settlement_batch(session: Any, merchant_id: str, now: datetime) -> st
 
 
 async def _demo_order(
-    database: Database, settings: Settings, now: datetime, merchant_id: str, card_id: str
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    merchant_id: str,
+    card_id: str,
+    store_id: str,
 ) -> str:
     """A cash top-up of ¥100 at the till, refunded in full: the order pages get an order with
     its history, a refund and two receipts, and the demo's figures stay as they were."""
@@ -141,6 +146,7 @@ async def _demo_order(
                     actor="test",
                     buyer_key="till:demo",
                     merchant_id=merchant_id,
+                    store_id=store_id,
                     card_id=card_id,
                     amount_minor=10_000,
                 ),
@@ -207,7 +213,9 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             reference="演示批次",
         )
         settlement_batch_id = await _settlement_batch(session, canteen["id"], now)
-        promotion_id = await _promotion(session, canteen["id"], now)
+        promotion_id = await _promotion(
+            session, canteen["id"], credentials["cards"]["62880101"]["product_id"], now
+        )
         tokens = []
         for name, email, login in logins:
             result = await identity.login(
@@ -233,7 +241,12 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     )
     # on the demo holder's card: the holder and the canteen's staff both see the order
     order_id = await _demo_order(
-        database, settings, now, canteen["id"], issued["62880103"]["cards"][0]["card_id"]
+        database,
+        settings,
+        now,
+        canteen["id"],
+        issued["62880103"]["cards"][0]["card_id"],
+        canteen["store_id"],
     )
     reconciliation = await seeded_run(database, date(2026, 11, 20))  # the 对账 pages' ids
     return ConsoleWorld(
@@ -263,10 +276,21 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
     )
 
 
-async def _promotion(session: Any, merchant_id: str, now: datetime) -> str:
-    """A running promotion of the canteen (充值500送50), funded from its account."""
+async def _promotion(session: Any, merchant_id: str, product_id: str, now: datetime) -> str:
+    """A running promotion of the canteen (充值500送50), funded from its account, with one
+    bonus claimed (its page lists it)."""
     await fund_merchant(session, now, 100_000, merchant_id)
     promotion = await promotions.create_promotion(
         session, merchant_id, promotion_spec(now), actor="test", now=now
+    )
+    await promotions.claim_bonus(
+        session,
+        merchant_id=merchant_id,
+        product_id=product_id,
+        holder_id=None,
+        load_minor=50_000,
+        currency="CNY",
+        order_id="ord_demo_bonus",
+        now=now,
     )
     return promotion.id

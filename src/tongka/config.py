@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     redemption_hold_seconds: int = Field(
         default=1800, ge=1, description="How long an uncaptured authorization holds value."
     )
+    coalesce_max_members: int = Field(
+        default=32,
+        ge=1,
+        description="PostgreSQL: at most this many concurrent redemptions of one process share "
+        "a database transaction (each in its own savepoint); 1 turns the sharing off.",
+    )
+    coalesce_lanes: int = Field(
+        default=4,
+        ge=1,
+        description="PostgreSQL: shared redemption transactions one process runs side by side.",
+    )
 
     sandbox_gateway_url: str = Field(
         default="http://127.0.0.1:8100",

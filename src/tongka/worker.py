@@ -119,6 +119,7 @@ JOBS: list[Job] = [
     Job("payments.poll_expiring", "tongka.payments.jobs:poll_expiring", 10),
     Job("payments.check_channels", "tongka.payments.jobs:check_channels", 30),
     Job("reserve.check_cover", "tongka.payments.cover_watch:check_cover", 3600),
+    Job("settlement.record_deposits", "tongka.settlement.jobs:record_deposits", 3600),
     Job("sales.expire_orders", "tongka.sales.jobs:expire_orders", 15),
     Job("sales.activate_paid_batches", "tongka.sales.batch_orders:activate_paid_batches", 5),
     Job("promotions.end_expired", "tongka.sales.promotion_lifecycle:end_expired_promotions", 60),
@@ -153,5 +154,8 @@ async def run_worker(
     database: Database, clock: Clock, settings: Settings, stop: asyncio.Event
 ) -> None:
     """Run every registered job on its interval until ``stop`` is set."""
+    from tongka.sales.fulfilment import register_order_listener  # payments' polls tell orders
+
+    register_order_listener(settings)
     log.info("worker.started", jobs=[job.name for job in JOBS])
     await asyncio.gather(*(run_job_forever(job, database, clock, settings, stop) for job in JOBS))

@@ -2,7 +2,7 @@
 sandbox gateway (served for real next to the app, which it notifies over HTTP): sign in
 with a texted code, 购卡, the payment page's QR code opens the payer page, confirm, the page
 sees the payment by itself, the card is active with its value, the receipt checks out;
-then 充值 from the card's page the same way."""
+then 充值 from the list of my cards the same way."""
 
 from __future__ import annotations
 
@@ -137,7 +137,6 @@ def test_a_holder_buys_a_card_then_tops_it_up_paying_at_the_sandbox(
             page.locator("[data-card-link]").click()
             expect(page.locator("[data-figure=balance]")).to_have_text("¥100.00")
             expect(page.locator(".wallet-card .badge")).to_have_text("正常")
-            card_page = page.url
 
             page.goto(f"{shop.url}{receipt}")
             expect(page.get_by_role("status")).to_have_text("已验证")
@@ -148,7 +147,7 @@ def test_a_holder_buys_a_card_then_tops_it_up_paying_at_the_sandbox(
             expect(page).to_have_url(re.compile(re.escape(receipt) + "$"))
             expect(page.get_by_role("status")).to_have_text("已验证")
 
-            page.goto(card_page)
+            page.goto(f"{shop.url}/console/me")  # 充值 from the list of my cards
             page.locator("[data-top-up-link]").click()
             page.get_by_label("金额").fill("50")
             page.get_by_label("支付方式").select_option("alipay")

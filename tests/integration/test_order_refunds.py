@@ -5,8 +5,11 @@ order; a refund id answers its first refund; each refund has a receipt."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.cards_support import balance_of
 from tests.orders_support import (  # noqa: F401 - fixtures
@@ -22,13 +25,17 @@ from tests.orders_support import (  # noqa: F401 - fixtures
 )
 from tests.payments_support import PaymentSandbox
 from tongka.cards import accounts
+from tongka.cards.accounts import CardBalance
 from tongka.cards.money_gate import CardMovement, Direction, Purpose, move_card_value
 from tongka.config import Settings
 from tongka.db import Database
-from tongka.ledger import TransferRequest, get_balance
+from tongka.ledger import AccountCode, TransferRequest, get_balance
+from tongka.ledger.system_accounts import system_account
 from tongka.payments.accounts import channel_receivable_id
 from tongka.payments.models import Payment
-from tongka.sales.models import OrderRefund
+from tongka.sales import fulfilment
+from tongka.sales.fulfilment import OrderBonus
+from tongka.sales.models import Order, OrderRefund
 from tongka.sales.order_errors import (
     OrderNotRefundable,
     OrderRefundExceedsUnspent,
@@ -144,3 +151,33 @@ async def test_a_refund_id_answers_its_first_refund(
         await _refund(database, payment_settings, order_id, "rf-1", 4_000)
     order = await load_order(database, order_id)
     assert order.refunded_minor == 3_000
+
+
+async def test_a_bonus_goes_back_to_its_budget_in_proportion_never_as_cash(
+    database: Database,
+    payment_settings: Settings,
+    paid_channels: PaymentSandbox,
+    shop: Shop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a purchase that earned a ¥10 bonus (the promotion's budget: the reserve here)
+    async def bonus(session: AsyncSession, order: Order, *, now: datetime) -> OrderBonus:
+        budget = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=now)
+        return OrderBonus("prm_test", 1_000, budget)
+
+    monkeypatch.setattr(fulfilment, "claim_order_bonus", bonus)
+    order_id = await _paid_order(database, payment_settings, paid_channels, shop)
+    order = await load_order(database, order_id)
+    assert (order.bonus_minor, order.promotion_id) == (1_000, "prm_test")
+    assert order.card_id is not None
+    assert (await balance_of(database, order.card_id)).bonus == 1_000
+    # when half is refunded, half the bonus leaves the card; the payer gets only the paid ¥50
+    half = await _refund(database, payment_settings, order_id, "rf-1", 5_000)
+    assert (half.amount_minor, half.bonus_minor) == (5_000, 500)
+    assert await balance_of(database, order.card_id) == CardBalance(paid=5_000, bonus=500)
+    rest = await _refund(database, payment_settings, order_id, "rf-2", None)
+    assert (rest.amount_minor, rest.bonus_minor) == (5_000, 500)
+    assert await balance_of(database, order.card_id) == CardBalance(paid=0, bonus=0)
+    gateway = paid_channels.gateway.state.get("wechat", order.payment_id or "")
+    assert gateway is not None
+    assert gateway.refunded_minor == 10_000

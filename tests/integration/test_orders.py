@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.cards_support import balance_of, event_types, funded_card, issue
+from tests.cards_support import (
+    OPERATOR,
+    active_product,
+    balance_of,
+    ensure_consumer,
+    event_types,
+    funded_card,
+    issue,
+)
 from tests.orders_support import (  # noqa: F401 - fixtures
     HOLDER,
     Shop,
@@ -24,16 +32,19 @@ from tests.orders_support import (  # noqa: F401 - fixtures
     shop,
 )
 from tests.payments_support import PaymentSandbox
+from tongka.cards import service as cards
 from tongka.cards.errors import InvalidFaceValue, MaxBalanceExceeded
 from tongka.cards.products import get_product
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.identity.models import KycLevel
 from tongka.ledger.models import LedgerTransfer
 from tongka.payments.models import Payment, PaymentRefund
 from tongka.sales.models import Order, OrderHistory
 from tongka.sales.order_errors import InvalidOrder
 from tongka.sales.order_states import OrderKind, OrderStatus, move
 from tongka.sales.orders import get_order, order_history
+from tongka.sales.purchase_rules import PurchaseRefused
 from tongka.sales.receipt_models import Receipt
 
 
@@ -233,3 +244,108 @@ async def test_till_sale_in_cash_is_fulfilled_at_once(
     card = await load_card(database, card_id)
     assert card.status == "active"
     assert (await balance_of(database, card_id)).paid == 10_000
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "card_status"),
+    [
+        ("134567890123456789", OrderStatus.FULFILLED, "active"),
+        ("134567890123459999", OrderStatus.CANCELLED, "issued"),  # a credit card behind it
+    ],
+    ids=["debit", "credit_card"],
+)
+async def test_till_sale_by_a_scanned_payment_code(
+    database: Database,
+    payment_settings: Settings,
+    paid_channels: PaymentSandbox,
+    shop: Shop,
+    code: str,
+    status: OrderStatus,
+    card_status: str,
+) -> None:
+    async with database.transaction() as session:
+        card_id = (await issue(session, shop.product_id, real_now())).card.id
+    created = await order_of(
+        database,
+        payment_settings,
+        shop,
+        kind=OrderKind.TILL_SALE,
+        card_id=card_id,
+        method="payment_code",
+        channel=None,
+        payer_code=code,
+        product_id=None,
+        face_value_minor=None,
+        merchant_id=shop.merchant_id,
+        holder_id=None,
+        buyer_key="till:test",
+    )
+    assert created.order.status == status
+    assert created.order.channel == "wechat"  # routed by the code's prefix
+    assert (await load_card(database, card_id)).status == card_status
+    async with database.transaction() as session:
+        payment = await session.get(Payment, created.order.payment_id)
+    assert payment is not None
+    assert payment.refunded_minor == (10_000 if status is OrderStatus.CANCELLED else 0)
+
+
+async def test_a_card_frozen_before_the_payment_refunds_the_order(
+    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
+) -> None:
+    now = real_now()
+    async with database.transaction() as session:
+        product = await get_product(session, shop.product_id)
+        card_id = (
+            await funded_card(session, now, product, amount=10_000, holder_id=HOLDER)
+        ).card.id
+    created = await order_of(
+        database,
+        payment_settings,
+        shop,
+        kind=OrderKind.TOP_UP,
+        card_id=card_id,
+        amount_minor=20_000,
+        face_value_minor=None,
+        product_id=None,
+    )
+    async with database.transaction() as session:
+        await cards.freeze_card(session, card_id, principal=OPERATOR, now=real_now())
+    await pay(database, payment_settings, paid_channels, created)
+    order = await load_order(database, created.order.id)
+    assert (order.status, order.refunded_minor) == (OrderStatus.REFUNDED, 20_000)
+    assert (await balance_of(database, card_id)).paid == 10_000
+    async with database.transaction() as session:
+        payment = await session.get(Payment, order.payment_id)
+        history = await order_history(session, order.id)
+    assert payment is not None
+    assert (payment.status, payment.refunded_minor) == ("refunded", 20_000)
+    assert history[-1].data["code"] == "card_frozen"
+
+
+async def test_a_named_card_needs_a_verified_holder_and_a_refusal_leaves_no_trace(
+    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
+) -> None:
+    now = real_now()
+    async with database.transaction() as session:
+        named = await active_product(
+            session, now, is_named=True, max_balance=500_000, validity_months=None
+        )
+        await ensure_consumer(session, "con_phone_only", now, KycLevel.PHONE)
+    before = await event_types(database)
+    with pytest.raises(PurchaseRefused) as refused:
+        await order_of(
+            database, payment_settings, shop, product_id=named.id, holder_id="con_phone_only"
+        )
+    assert refused.value.code == "purchase_named_unverified"
+    assert await event_types(database) == before
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0
+        assert await session.scalar(select(func.count()).select_from(Payment)) == 0
+    # the verified holder buys it, and holds it
+    created = await order_of(database, payment_settings, shop, product_id=named.id)
+    await pay(database, payment_settings, paid_channels, created)
+    order = await load_order(database, created.order.id)
+    assert order.status == OrderStatus.FULFILLED
+    assert order.card_id is not None
+    card = await load_card(database, order.card_id)
+    assert (card.holder_id, card.status) == (HOLDER, "active")

@@ -91,6 +91,8 @@ async def test_a_holder_buys_pays_and_sees_the_history(
         assert paid["status"] == "SUCCEEDED"
         shown = (await holder.get(f"/v1/orders/{order['id']}")).json()
         assert shown["status"] == "fulfilled"
+        assert shown["funding_type"] == "balance"
+        assert set(shown["payer"]) == {"account_name", "account_number"}
         assert [step["event"] for step in shown["history"]] == [
             "order.created",
             "order.awaiting_payment",
@@ -163,3 +165,35 @@ async def test_a_holder_cannot_sell_at_a_till(
         )
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "order_invalid"
+
+
+async def test_the_third_batch_just_under_the_threshold_is_refused_as_splitting(
+    app: FastAPI, sandbox: PaymentSandbox, world: World
+) -> None:
+    def batch(buyer: dict[str, object]) -> dict[str, object]:
+        return {
+            "kind": "batch",
+            "method": "native_qr",
+            "channel": "wechat",
+            "product_id": world.product_id,
+            "face_value": cny(10_000),
+            "count": 48,  # ¥4,800: just under a unit's ¥5,000 bank-transfer threshold
+            "buyer": buyer,
+            "export_password": "correct horse battery staple",
+        }
+
+    unit = {"kind": "unit", "reference": "acme-staff"}
+    async with api_client(app, world.merchant_key) as merchant:
+        for _ in range(2):
+            placed = await merchant.post("/v1/orders", json=batch(unit))
+            assert placed.status_code == 201, placed.text
+        third = await merchant.post("/v1/orders", json=batch(unit))
+        assert third.status_code == 422
+        assert third.json()["error"]["code"] == "purchase_splitting_refused"
+        assert "¥5,000.00" in third.json()["error"]["message"]
+        # the buyer who gives its name may go on
+        named = await merchant.post(
+            "/v1/orders", json=batch({"kind": "unit", "name": "某某科技有限公司"})
+        )
+        assert named.status_code == 201, named.text
+        assert named.json()["buyer"]["is_real_name_given"] is True

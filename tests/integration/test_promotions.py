@@ -420,3 +420,27 @@ async def test_a_bonus_the_order_posted_itself_is_never_given_back_or_posted_twi
     assert await balance_of(database, card_id) == cards.CardBalance(paid=50_000, bonus=5_000)
     assert (await promotion_now(database, promotion.id)).remaining_minor == 15_000
     await assert_ledger_verifies(database, now)
+
+
+async def test_a_preview_shows_the_bonus_and_reserves_nothing(
+    database: Database, clock: FixedClock
+) -> None:
+    now = clock.now()
+    product, promotion = await product_and_promotion(database, now, budget_minor=5_000)
+
+    async def preview(load: int) -> int:
+        async with database.transaction() as session:
+            return await promotions.preview_bonus(
+                session,
+                merchant_id=MERCHANT,
+                product_id=product.id,
+                holder_id=None,
+                load_minor=load,
+                currency="CNY",
+                now=now,
+            )
+
+    assert (await preview(50_000), await preview(10_000)) == (5_000, 0)
+    assert (await promotion_now(database, promotion.id)).remaining_minor == 5_000
+    await claim(database, product, now)
+    assert await preview(50_000) == 0  # the budget is used up

@@ -9,12 +9,13 @@ import pytest
 from fastapi import FastAPI
 
 from tests.api_support import Callers, api_client, bearer, make_callers
-from tests.cards_support import cny
+from tests.cards_support import active_product, cny
 from tests.promotions_support import available, fund_merchant, payable_of
 from tongka.api.app import create_app
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.sales import promotions
 
 BASE = "/v1/promotions"
 BODY: dict[str, Any] = {
@@ -153,3 +154,32 @@ async def test_a_card_product_says_whether_bonus_is_spent_first(
     assert default.status_code == 201, default.text
     assert default.json()["is_bonus_spent_first"] is False
     assert chosen.json()["is_bonus_spent_first"] is True
+
+
+async def test_the_claims_of_a_promotion_are_listed_to_its_merchant(
+    app: FastAPI, callers: Callers, database: Database, clock: FixedClock
+) -> None:
+    created = (await _post(app, callers.merchant_a.api_key, BODY)).json()
+    async with database.transaction() as session:
+        product = await active_product(session, clock.now(), callers.merchant_a.merchant_id)
+        await promotions.claim_bonus(
+            session,
+            merchant_id=callers.merchant_a.merchant_id,
+            product_id=product.id,
+            holder_id="con_holder",
+            load_minor=60_000,
+            currency="CNY",
+            order_id="ord_api_claim",
+            now=clock.now(),
+        )
+    path = f"{BASE}/{created['id']}/claims"
+
+    async with api_client(app, **bearer(callers.merchant_a.api_key)) as owner:
+        listed = (await owner.get(path)).json()["data"]
+    async with api_client(app, **bearer(callers.merchant_b.api_key)) as other:
+        refused = await other.get(path)
+
+    assert [(c["order_id"], c["load"], c["bonus"], c["status"]) for c in listed] == [
+        ("ord_api_claim", cny(60_000), cny(5_000), "claimed")
+    ]
+    assert refused.status_code == 404

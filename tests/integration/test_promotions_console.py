@@ -85,6 +85,9 @@ async def test_a_merchant_starts_and_ends_a_promotion(
 
     assert ended.status_code == 303
     assert "已结束" in (await browser.get(URL)).text
+    detail = await browser.get(f"{URL}/{promotion.id}")
+    assert detail.status_code == 200
+    assert "赠送记录" in detail.text
     assert await available(database, payable_of(merchant_id)) == 100_000
 
 

@@ -18,9 +18,9 @@ from tests.reconciliation_support import (
     payment_row,
 )
 from tongka.db import Database
-from tongka.ledger import get_balance
+from tongka.ledger import TransferRequest, get_balance, post_transfers
 from tongka.ledger.models import LedgerTransfer
-from tongka.ledger.system_accounts import system_account_id
+from tongka.ledger.system_accounts import system_account, system_account_id
 from tongka.ledger.types import AccountCode
 from tongka.payments.accounts import channel_receivable_id
 from tongka.payments.adapters.wechat import parse_tradebill
@@ -321,3 +321,65 @@ async def test_a_payment_the_channel_booked_the_next_day_is_one_difference(
             )
             assert short_id is not None
             assert await resolutions.status_of(session, short_id) is ExceptionStatus.RESOLVED
+
+
+async def test_the_bank_leg_of_a_bank_transfer_or_an_empty_day_needs_no_settlement(
+    database: Database,
+) -> None:
+    # given a bank-transfer day (its statement is the bank's own) and a channel's empty day
+    async with database.transaction() as session:
+        transfer = await reconcile_channel(
+            session, "bank_transfer", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        empty = await reconcile_channel(
+            session, "alipay", DAY, [], actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        # when the next day's bank statement has no settlement for either
+        await import_bank_statement(
+            session,
+            DAY + timedelta(days=1),
+            parse_bank_statement(b"".join(bank_statement([], opening_minor=0))),
+            actor=ALICE,
+            now=NOW,
+        )
+    # then neither is a difference
+    assert (transfer.bank_status, empty.bank_status) == ("matched", "matched")
+    assert await _kinds(database, transfer.id) == {}
+    assert await _kinds(database, empty.id) == {}
+
+
+async def test_a_settled_day_matches_the_bank_and_the_reserve(database: Database) -> None:
+    # given a matched day (net 10_000 - 60) and the reserve holding what the channel paid
+    async with database.transaction() as session:
+        await add_payments(session, [payment_row("pay_1", 10_000, 60, at())])
+    run = await _run(database, [line("pay_1", 10_000, 60)])
+    settled = DAY + timedelta(days=1)
+    async with database.transaction() as session:
+        reserve = await system_account(session, AccountCode.RESERVE_BANK, "CNY", now=NOW)
+        equity = await system_account(session, AccountCode.OPENING_EQUITY, "CNY", now=NOW)
+        await post_transfers(
+            session,
+            [TransferRequest("test:settle", reserve, equity, 9_940, "CNY", "test_settlement")],
+            now=at(settled, 10),
+        )
+    entries = [BankEntry(at(settled, 10), True, 9_940, settlement_note("wechat", DAY))]
+
+    # when the bank statement of the next day comes and the reserve is reconciled
+    async with database.transaction() as session:
+        await import_bank_statement(
+            session,
+            settled,
+            parse_bank_statement(b"".join(bank_statement(entries, opening_minor=0))),
+            actor=ALICE,
+            now=NOW,
+        )
+        reserve_run = await reconcile_reserve(
+            session, settled, actor=ALICE, now=NOW, timezone=TIMEZONE
+        )
+        checked = await session.get(ReconciliationRun, run.id)
+
+    # then both match, with no exception
+    assert checked is not None
+    assert (checked.bank_status, checked.bank_minor) == ("matched", 9_940)
+    assert (reserve_run.bank_status, reserve_run.ledger_balance_minor) == ("matched", 9_940)
+    assert await _kinds(database, reserve_run.id) == {}

@@ -73,6 +73,7 @@ def test_reconcile_files_prints_the_runs(data_dir: Path, monkeypatch: pytest.Mon
     assert "long 1" in result.output
     assert "reserve" in result.output
     assert "reserve_balance 1" in result.output
+    assert "pay_x" in result.output  # the long line, in the exceptions table
 
 
 def test_reconcile_refuses_a_bad_date() -> None:

@@ -41,6 +41,9 @@ async def test_runs_report_resolve_and_approve(
     assert "账务有、渠道无（短款）" in page.text
     assert "勾对率" in page.text
 
+    # the seeded long one is adjusted already; a match by hand names where it belongs
+    assert 'name="matched_reference"' in page.text
+
     # and proposes an adjustment of the short (a reason is needed)
     token = await csrf_of(browser, f"/console/reconciliations/{run_id}")
     url = f"/console/reconciliation_exceptions/{short_id}/resolve"

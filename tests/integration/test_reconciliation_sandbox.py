@@ -23,6 +23,7 @@ from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.payments.channel import ChannelName
+from tongka.payments.refunds import refund_payment
 from tongka.payments.service import accept_notification
 from tongka.reconciliation.daily import reconcile_daily, run_channel
 from tongka.reconciliation.reports import get_run
@@ -59,8 +60,19 @@ async def test_each_channels_own_statement_matches_fully(
     listener: RecordingListener,
     channel: ChannelName,
 ) -> None:
-    for amount in (12_300, 45_600):
-        await _paid(database, payment_settings, paid_channels, channel, amount)
+    paid = [
+        await _paid(database, payment_settings, paid_channels, channel, a) for a in (12_300, 45_600)
+    ]
+    async with database.transaction() as session:  # and a part refunded
+        await refund_payment(
+            session,
+            paid[1],
+            refund_id=f"rf-{channel.value}",
+            amount_minor=5_600,
+            reason="退卡",
+            now=real_now(),
+            settings=payment_settings,
+        )
     day = real_now().astimezone(ZoneInfo("Asia/Shanghai")).date()
 
     tomorrow = real_now() + timedelta(days=1)  # a day's statement exists once it ended
@@ -70,8 +82,8 @@ async def test_each_channels_own_statement_matches_fully(
 
     async with database.transaction() as session:
         run = await get_run(session, run_id)
-    assert (run.line_count, run.matched_count, run.exception_count) == (2, 2, 0)
-    assert run.matched_minor == 12_300 + 45_600
+    assert (run.line_count, run.matched_count, run.exception_count) == (3, 3, 0)
+    assert run.matched_minor == 12_300 + 45_600 + 5_600
 
 
 async def test_the_daily_job_reconciles_yesterday_once(

@@ -157,3 +157,28 @@ async def test_authorize_capture_void_over_http(
     again = await post(client, f"/v1/authorizations/{aid}/void", {})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "authorization_not_open")
     assert (await balance_of(database, till.card_id)).total == 3_500
+
+
+async def test_void_and_reversal_use_the_apps_settings(
+    world: tuple[httpx.AsyncClient, Till, str],
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handlers pass their settings (the platform's zone, for the limits' business
+    date) like redeem does, instead of leaving aftercare to read the process's."""
+    from tongka.redemption import aftercare
+
+    def no_global_settings() -> None:
+        raise AssertionError("aftercare read the process's settings")
+
+    client, till, _ = world
+    monkeypatch.setattr(aftercare, "get_settings", no_global_settings)
+    held = await post(client, "/v1/authorizations", body(till, 2_000))
+    assert held.status_code == 200, held.text
+    aid = held.json()["allocation"][0]["id"]
+    voided = await post(client, f"/v1/authorizations/{aid}/void", {})
+    assert (voided.status_code, voided.json()["status"]) == (200, "voided")
+    await post(client, "/v1/redemptions", body(till, 1_000), key="to-undo")
+    undone = await post(client, "/v1/redemptions/reversals", {"idempotency_key": "to-undo"})
+    assert undone.status_code == 200, undone.text
+    assert (await balance_of(database, till.card_id)).total == 5_000

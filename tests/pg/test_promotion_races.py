@@ -113,3 +113,25 @@ async def test_releases_racing_claims_keep_the_budget_exact(pg_database: Databas
     found = await promotion_now(pg_database, promotion.id)
     assert found.remaining_minor + held == 50_000  # whichever way the race fell
     assert await available(pg_database, promotion.budget_account_id) == 50_000
+
+
+async def test_ending_while_orders_claim_splits_the_budget_exactly(pg_database: Database) -> None:
+    product, promotion = await product_and_promotion(pg_database, NOW, budget_minor=100_000)
+
+    async def end() -> int:
+        async def work(session):  # type: ignore[no-untyped-def]
+            await promotions.end_promotion(
+                session, promotion.id, merchant_id=None, actor="t", now=NOW
+            )
+            return 0
+
+        return await pg_database.run(work)
+
+    claims = [_claim(pg_database, product, new_order_id()) for _ in range(CLAIMS)]
+    granted = await _race(*claims[: CLAIMS // 2], end(), *claims[CLAIMS // 2 :])
+
+    found = await promotion_now(pg_database, promotion.id)
+    assert found.status == "ended"
+    assert sum(granted) + found.returned_minor == 100_000
+    assert await available(pg_database, promotion.budget_account_id) == sum(granted)
+    await assert_ledger_verifies(pg_database, NOW)

@@ -20,6 +20,13 @@ from tongka.identity.models import (
     PlatformRole,
     UserStatus,
 )
+from tongka.reconciliation.kinds import (
+    BankStatus,
+    ExceptionKind,
+    ExceptionStatus,
+    ResolutionMethod,
+    RunStatus,
+)
 from tongka.sales.receipts import ReceiptKind
 from tongka.web.labels import LABELS
 from tongka.webhooks.models import EndpointStatus
@@ -37,6 +44,11 @@ SHOWN: list[tuple[str, type[enum.Enum]]] = [
     ("role", ApiKeyRole),
     ("webhooks.status", EndpointStatus),
     ("receipt_kind", ReceiptKind),
+    ("reconciliation.kind", ExceptionKind),
+    ("reconciliation.status", ExceptionStatus),
+    ("reconciliation.run", RunStatus),
+    ("reconciliation.bank", BankStatus),
+    ("reconciliation.method", ResolutionMethod),
 ]
 
 

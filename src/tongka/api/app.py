@@ -12,6 +12,7 @@ from tongka import __version__, currencies
 from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
+from tongka.api.deposits import router as deposits_router
 from tongka.api.errors import install_error_handlers
 from tongka.api.net_positions import router as net_positions_router
 from tongka.api.orders import router as orders_router
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(settlement_router)
     app.include_router(net_positions_router)
     app.include_router(payout_holds_router)
+    app.include_router(deposits_router)
     app.include_router(payments_router)
     app.include_router(receipts_router)
     app.include_router(promotions_router)

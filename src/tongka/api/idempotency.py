@@ -113,22 +113,28 @@ def _in_progress() -> Conflict:
     )
 
 
-async def _insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert the reservation; False when the (caller, key) row already exists (committed).
+async def _insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Insert the reservation and return its id (``RETURNING``: no second round trip);
+    None when the (caller, key) row already exists (committed).
 
     Under snapshot isolation (REPEATABLE READ, SERIALIZABLE, CockroachDB) the database
     refuses to wait-and-skip a row committed after our snapshot and aborts with a
     serialization failure instead; the twin is then answered 409 ``in_progress``.
     """
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
+    statement = (
+        insert(IdempotencyRecord)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.id)
+    )
     try:
-        result = await session.execute(statement)
+        record_id: int | None = await session.scalar(statement)
     except DBAPIError as exc:
         if is_retryable_error(exc):
             raise _in_progress() from exc
         raise
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return record_id
 
 
 async def _reuse_expired(
@@ -195,8 +201,8 @@ async def require_idempotency_key(
     # A few rounds: in between, the holder may have rolled back, deleted its row (5xx) or
     # taken over an expired one; each round looks at the row afresh.
     for _ in range(3):
-        if await _insert_if_absent(session, values):
-            record_id = (await session.scalars(select_record)).one().id
+        record_id = await _insert_if_absent(session, values)
+        if record_id is not None:
             request.state.idempotency = _Reservation(session, record_id, box, context)
             return
         existing = (

@@ -33,6 +33,7 @@ from tongka.errors import InvalidRequest
 from tongka.identity.principal import Principal, PrincipalKind
 from tongka.money import MoneyModel
 from tongka.payments.channel import ChannelName, PaymentMethod
+from tongka.payments.service import get_payment
 from tongka.payments.views import instructions_record
 from tongka.policy import Action, authorize, scope_of
 from tongka.sales.models import Order, OrderHistory, OrderRefund
@@ -105,6 +106,11 @@ class PaymentBrief(BaseModel):
     instructions: dict[str, Any] = Field(description="What the payer's client needs.")
 
 
+class AccountOut(BaseModel):
+    account_name: str | None = Field(description="Masked.")
+    account_number: str | None = Field(description="Masked.")
+
+
 class HistoryOut(BaseModel):
     event: str
     from_status: str | None
@@ -139,6 +145,8 @@ class OrderOut(BaseModel):
     fulfilled_at: datetime | None
     created_at: datetime
     payment: PaymentBrief | None = None
+    payer: AccountOut | None = Field(default=None, description="Who paid (masked): detail only.")
+    funding_type: str | None = Field(default=None, description="As the channel reported it.")
     history: list[HistoryOut] | None = None
 
     @classmethod
@@ -220,6 +228,7 @@ def _request_of(principal: Principal, body: OrderIn) -> OrderRequest:
         actor=principal.actor,
         buyer_key=_buyer_key(principal, body),
         merchant_id=None if is_holder else principal.merchant_id,
+        store_id=None if is_holder else principal.store_id,
         channel=body.channel.value if body.channel else None,
         product_id=body.product_id,
         face_value_minor=body.face_value.amount if body.face_value else None,
@@ -262,7 +271,11 @@ async def create(
 async def _scoped(session: SessionDep, principal: Principal, order_id: str) -> Order:
     scope = scope_of(principal)
     return await get_order(
-        session, order_id, merchant_id=scope.merchant_id, holder_id=scope.holder_id
+        session,
+        order_id,
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id,
+        store_id=scope.store_id,
     )
 
 
@@ -275,7 +288,9 @@ async def list_orders(
     kind: Annotated[OrderKind | None, Query()] = None,
 ) -> ListResponse[OrderOut]:
     scope = scope_of(principal)
-    statement = orders_query(merchant_id=scope.merchant_id, holder_id=scope.holder_id)
+    statement = orders_query(
+        merchant_id=scope.merchant_id, holder_id=scope.holder_id, store_id=scope.store_id
+    )
     if status is not None:
         statement = statement.where(Order.status == status.value)
     if kind is not None:
@@ -290,7 +305,14 @@ async def get_one(
     session: SessionDep,
 ) -> OrderOut:
     order = await _scoped(session, principal, order_id)
-    return OrderOut.of(order, list(await order_history(session, order.id)))
+    out = OrderOut.of(order, list(await order_history(session, order.id)))
+    if order.payment_id is not None:
+        payment = await get_payment(session, order.payment_id)
+        out.payer = AccountOut(
+            account_name=payment.payer_account_name, account_number=payment.payer_account_number
+        )
+        out.funding_type = payment.funding_type
+    return out
 
 
 class CancelIn(RequestModel):

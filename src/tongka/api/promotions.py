@@ -27,7 +27,7 @@ from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
 from tongka.sales import promotions
-from tongka.sales.promotion_models import Promotion
+from tongka.sales.promotion_models import Promotion, PromotionClaim
 
 router = APIRouter(
     prefix="/v1/promotions",
@@ -204,3 +204,51 @@ async def end_promotion(
         now=clock.now(),
     )
     return PromotionOut.of(promotion)
+
+
+class ClaimOut(ResponseModel):
+    id: str
+    object: Literal["promotion_claim"] = "promotion_claim"
+    order_id: str
+    holder_id: str | None
+    product_id: str
+    load: MoneyModel
+    bonus: MoneyModel
+    status: Literal["claimed", "posted", "released"] = Field(
+        description="claimed: reserved for the order (or loaded with it); released: given back."
+    )
+    card_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: PromotionClaim, status: str) -> ClaimOut:
+        return cls(
+            id=row.id,
+            order_id=row.order_id,
+            holder_id=row.holder_id,
+            product_id=row.product_id,
+            load=money(row.load_minor, row.currency),
+            bonus=money(row.amount_minor, row.currency),
+            status=status,  # type: ignore[arg-type]
+            card_id=row.card_id,
+            created_at=row.created_at,
+        )
+
+
+@router.get("/{promotion_id}/claims", summary="The orders that claimed a bonus of a promotion")
+async def list_claims(
+    promotion_id: ObjectId,
+    principal: Annotated[Principal, Authorized(Action.PROMOTION_READ)],
+    session: SessionDep,
+    page: PageParamsDep,
+) -> ListResponse[ClaimOut]:
+    promotion = await promotions.get_promotion(
+        session, promotion_id, merchant_id=scope_of(principal).merchant()
+    )
+    statement = promotions.claims_query(promotion.id)
+    listed = await fetch_page(session, statement, page, PromotionClaim, lambda row: row)
+    statuses = await promotions.shown_statuses(session, listed.data)
+    return ListResponse[ClaimOut](
+        data=[ClaimOut.of(row, statuses[row.id]) for row in listed.data],
+        has_more=listed.has_more,
+    )

@@ -24,9 +24,8 @@ from tongka.edge.schemas import ID_PATTERN, MoneyModel, ObjectId, RequestModel, 
 from tongka.identity.principal import Principal
 from tongka.policy import Action
 from tongka.reconciliation import resolutions
-from tongka.reconciliation.daily import statement_lines
+from tongka.reconciliation.daily import reconcile_day
 from tongka.reconciliation.kinds import (
-    RESERVE,
     RUN_CHANNELS,
     ExceptionStatus,
     ResolutionMethod,
@@ -38,7 +37,6 @@ from tongka.reconciliation.models import (
     Resolution,
 )
 from tongka.reconciliation.reports import Report, exceptions_of, get_run, report_of
-from tongka.reconciliation.service import find_run, reconcile_channel, reconcile_reserve
 
 router = APIRouter(tags=["reconciliation"], route_class=IdempotentRoute, responses=ERROR_RESPONSES)
 RunChannel = Literal["wechat", "alipay", "unionpay", "bank_transfer", "reserve"]
@@ -231,23 +229,9 @@ async def run_reconciliation(
     the reserve account's balance against its imported bank statement). A day that ran
     answers its run."""
     now = clock.now()
-    if body.channel == RESERVE:
-        run = await reconcile_reserve(
-            session, body.statement_date, actor=principal.actor, now=now, timezone=settings.timezone
-        )
-    else:
-        existing = await find_run(session, body.channel, body.statement_date)
-        content = b"" if existing is not None else None
-        lines = await statement_lines(settings, body.channel, body.statement_date, content, now=now)
-        run = await reconcile_channel(
-            session,
-            body.channel,
-            body.statement_date,
-            lines,
-            actor=principal.actor,
-            now=now,
-            timezone=settings.timezone,
-        )
+    run = await reconcile_day(
+        session, settings, body.channel, body.statement_date, actor=principal.actor, now=now
+    )
     return ReconciliationOut.of(run, await report_of(session, run, now=now))
 
 

@@ -26,6 +26,7 @@ from tongka.api.identity.schemas import fetch_page
 from tongka.cards.keys import card_keys
 from tongka.cards.models import Card, CardProduct
 from tongka.config import Settings
+from tongka.edge.coalescing import coalesced
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
 from tongka.edge.no_store import SecretField
 from tongka.edge.pagination import ListResponse, PageParamsDep
@@ -237,6 +238,7 @@ async def _fees(
 
 
 @router.post("/v1/redemptions", summary="Redeem: approved, or declined with a code (HTTP 200)")
+@coalesced
 async def create_redemption(
     body: RedeemIn,
     request: Request,
@@ -249,6 +251,7 @@ async def create_redemption(
 
 
 @router.post("/v1/authorizations", summary="Hold value on a card (capture or void later)")
+@coalesced
 async def create_authorization(
     body: AuthorizeIn,
     request: Request,
@@ -385,6 +388,7 @@ async def reverse_redemption(
     body: ReversalIn,
     principal: Annotated[Principal, Authorized(Action.REDEMPTION_REVERSE)],
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> ReversalOut:
     now = clock.now()
@@ -394,6 +398,7 @@ async def reverse_redemption(
         body.idempotency_key,
         actor=principal.actor,
         now=now,
+        settings=settings,
     )
     return ReversalOut(
         idempotency_key=body.idempotency_key,
@@ -443,9 +448,10 @@ async def void_authorization(
     authorization_id: ObjectId,
     principal: Annotated[Principal, Authorized(Action.REDEMPTION_CREATE)],
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> RedemptionOut:
     now = clock.now()
     record = await _get(session, principal, authorization_id, kind="authorization")
-    await aftercare.void(session, record, actor=principal.actor, now=now)
+    await aftercare.void(session, record, actor=principal.actor, now=now, settings=settings)
     return RedemptionOut.of(record, now)

@@ -374,15 +374,22 @@ async def products_naming(
 
 
 async def is_accepted_at(
-    session: AsyncSession, product: CardProduct, merchant_id: str, store_id: str | None
+    session: AsyncSession,
+    product: CardProduct,
+    merchant_id: str,
+    store_id: str | None,
+    *,
+    is_store_checked: bool = False,
 ) -> bool:
     """Whether ``merchant_id`` (at ``store_id``; ``None``: not at a store, e.g. online) may
     take value off a card of ``product`` now. Redemption calls this for every payment.
 
     The issuer accepts its cards everywhere it sells them, except that a ``stores`` product
     is accepted only at its listed stores. Anyone else needs an agreement approved *now*
-    and to be named by the product (itself, or the store)."""
-    if store_id is not None:
+    and to be named by the product (itself, or the store). ``is_store_checked``: the caller
+    has already made sure, in this transaction, that the store is ``merchant_id``'s (saves
+    the hot path a round trip)."""
+    if store_id is not None and not is_store_checked:
         owner = await session.scalar(select(Store.merchant_id).where(Store.id == store_id))
         if owner != merchant_id:
             return False

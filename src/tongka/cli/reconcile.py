@@ -18,18 +18,21 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from sqlalchemy import select
 
 from tongka.cli.common import console, error_console, run_with_database
 from tongka.clock import SystemClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.identity.principal import SYSTEM
+from tongka.money import Money, format_money
 from tongka.payments.channel import ChannelError
 from tongka.payments.errors import UnknownChannel
 from tongka.policy import Action, authorize
 from tongka.reconciliation.daily import import_bank_file, run_channel, run_reserve
 from tongka.reconciliation.errors import StatementUnavailable
 from tongka.reconciliation.kinds import CHANNELS
+from tongka.reconciliation.models import ReconciliationException, ReconciliationRun
 from tongka.reconciliation.reports import Report, get_run, report_of
 
 READ_BYTES = 1 << 20
@@ -69,6 +72,29 @@ def report_table(reports: list[Report]) -> Table:
     return table
 
 
+def _amount(minor: int | None, currency: str) -> str:
+    return "" if minor is None else format_money(Money.of_minor(minor, currency))
+
+
+def exceptions_table(run: ReconciliationRun, rows: list[ReconciliationException]) -> Table:
+    table = Table(title=f"exceptions: {run.channel} {run.statement_date}")
+    for column in ("kind", "reference", "statement", "ledger", "bank", "fee (stmt / ledger)"):
+        table.add_column(column)
+    for row in rows:
+        fees = " / ".join(
+            _amount(fee, row.currency) for fee in (row.channel_fee_minor, row.ledger_fee_minor)
+        )
+        table.add_row(
+            row.kind,
+            row.reference or "",
+            _amount(row.channel_minor, row.currency),
+            _amount(row.ledger_minor, row.currency),
+            _amount(row.bank_minor, row.currency),
+            fees if fees != " / " else "",
+        )
+    return table
+
+
 async def _one_channel(
     database: Database, settings: Settings, channel: str, day: date, file: Path | None
 ) -> str:
@@ -104,6 +130,7 @@ def reconcile_command(
     bank_file: Path | None = typer.Option(
         None, help="The reserve account's bank statement of the day (CSV with 余额)."
     ),
+    show: int = typer.Option(20, min=0, max=1000, help="Exceptions listed per run."),
 ) -> None:
     """Import the day's statements (streamed) and match channel ↔ ledger ↔ bank; then the
     reserve account's balance if its bank statement is in. Safe to run again."""
@@ -119,7 +146,9 @@ def reconcile_command(
         error_console.print("[red]error[/red]: --file needs --channel")
         raise typer.Exit(2)
 
-    async def work(database: Database, settings: Settings) -> list[Report]:
+    async def work(
+        database: Database, settings: Settings
+    ) -> list[tuple[Report, list[ReconciliationException]]]:
         authorize(SYSTEM, Action.RECONCILIATION_RUN)
         now = SystemClock().now()
         if bank_file is not None:
@@ -137,13 +166,24 @@ def reconcile_command(
         if channel is None or bank_file is not None:
             reserve = await run_reserve(database, settings, day, actor=SYSTEM.actor, now=now)
             run_ids += [reserve] if reserve else []
+        shown = []
         async with database.transaction() as session:
-            return [
-                await report_of(session, await get_run(session, rid), now=now) for rid in run_ids
-            ]
+            for run_id in run_ids:
+                run = await get_run(session, run_id)
+                rows = await session.scalars(
+                    select(ReconciliationException)
+                    .where(ReconciliationException.run_id == run_id)
+                    .order_by(ReconciliationException.id)
+                    .limit(show)
+                )
+                shown.append((await report_of(session, run, now=now), list(rows)))
+        return shown
 
-    reports = run_with_database(work)
-    console.print(report_table(reports))
+    results = run_with_database(work)
+    console.print(report_table([report for report, _ in results]))
+    for report, rows in results:
+        if rows:
+            console.print(exceptions_table(report.run, rows))
 
 
 def register(app: typer.Typer) -> None:

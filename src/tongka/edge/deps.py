@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Annotated, Any
 
 import structlog
@@ -36,11 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.db import Database, OutcomeUnknown, RetryLater, is_retryable_error
+from tongka.edge.coalescing import RunAlone, coalescer_of, is_coalesced
 
 log = structlog.get_logger(__name__)
 
 REQUEST_ATTEMPTS = 4
 _ATTEMPT_STATE = "unit_of_work_attempt"
+_OPENER_STATE = "unit_of_work_opener"
+UnitOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def get_database(request: Request) -> Database:
@@ -65,7 +68,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     attempt: AsyncExitStack | None = getattr(request.state, _ATTEMPT_STATE, None)
     if attempt is not None:
-        yield await attempt.enter_async_context(get_database(request).transaction())
+        opener = getattr(request.state, _OPENER_STATE, None) or get_database(request).transaction
+        yield await attempt.enter_async_context(opener())
         return
     async with get_database(request).transaction() as session:
         yield session
@@ -75,7 +79,7 @@ def _worth_another_attempt(error: Exception) -> bool:
     """Did the attempt fail in a way that certainly committed nothing (see the module)?"""
     if isinstance(error, OutcomeUnknown):
         return not error.during_commit
-    return is_retryable_error(error)
+    return isinstance(error, RunAlone) or is_retryable_error(error)
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -92,12 +96,15 @@ class UnitOfWorkRoute(APIRoute):
         async def unit_of_work_handler(request: Request) -> Response:
             state = request.scope.setdefault("state", {})
             before = dict(state)
+            opener = self.unit_of_work_opener(request)
             for attempt in range(1, REQUEST_ATTEMPTS + 1):
                 state.clear()
                 state.update(before)
                 try:
                     async with AsyncExitStack() as transaction:
                         state[_ATTEMPT_STATE] = transaction
+                        if opener is not None and attempt == 1:
+                            state[_OPENER_STATE] = opener  # a retry runs alone
                         response = await handler(request)
                     return response
                 except Exception as error:
@@ -114,6 +121,7 @@ class UnitOfWorkRoute(APIRoute):
                     await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 finally:
                     state.pop(_ATTEMPT_STATE, None)
+                    state.pop(_OPENER_STATE, None)
             raise AssertionError("unreachable")
 
         return unit_of_work_handler
@@ -121,6 +129,24 @@ class UnitOfWorkRoute(APIRoute):
     def get_unit_of_work_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """What runs inside one attempt's transaction: FastAPI's handler, by default."""
         return super().get_route_handler()
+
+    def unit_of_work_opener(self, request: Request) -> UnitOpener | None:
+        """Where an attempt's ``SessionDep`` comes from: a transaction of its own
+        (``None``) or, for an endpoint marked ``@coalesced`` on PostgreSQL, a savepoint in
+        a transaction shared with concurrent requests (``tongka.edge.coalescing``)."""
+        if not is_coalesced(self.endpoint):
+            return None
+        database = get_database(request)
+        settings = get_settings_dep(request)
+        if database.dialect != "postgresql" or settings.coalesce_max_members <= 1:
+            return None
+        coalescer = coalescer_of(
+            request.app.state,
+            database,
+            max_members=settings.coalesce_max_members,
+            lanes=settings.coalesce_lanes,
+        )
+        return coalescer.member
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

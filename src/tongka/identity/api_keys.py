@@ -17,13 +17,14 @@ from tongka.identity.common import (
     flush_unique,
     get_object,
     identity_event,
-    merchant_is_active,
     require_active_merchant,
 )
 from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import (
     ApiKey,
     ApiKeyRole,
+    Merchant,
+    MerchantStatus,
     PlatformRole,
 )
 from tongka.identity.principal import Principal, PrincipalKind, expand_role
@@ -180,10 +181,20 @@ async def authenticate_api_key(
     """
     if not secret.startswith(API_KEY_PREFIX):
         return None
-    api_key = await find_api_key(session, keys, secret)
-    if api_key is None or api_key.revoked_at is not None:
+    # the key and its merchant's status in one round trip (the hot path: every redemption)
+    found = (
+        await session.execute(
+            select(ApiKey, Merchant.status)
+            .outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
+            .where(ApiKey.secret_hash == keyed_hash(keys.api_key_hash, secret))
+        )
+    ).first()
+    if found is None:
         return None
-    if not await merchant_is_active(session, api_key.merchant_id):
+    api_key, merchant_status = found
+    if api_key.revoked_at is not None:
+        return None
+    if api_key.merchant_id is not None and merchant_status != MerchantStatus.ACTIVE:
         return None
     threshold = now - LAST_USED_RESOLUTION
     if api_key.last_used_at is None or ensure_utc(api_key.last_used_at) < threshold:

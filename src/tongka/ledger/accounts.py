@@ -221,6 +221,13 @@ async def open_account(session: UnitOfWork, spec: AccountSpec, *, now: datetime)
     (accounts are immutable). A hot account gets ``HOT_SHARD_COUNT`` balance shards.
     """
     _validate_spec(spec)
+    known = _engine_cache(session).get(spec.account_id)
+    if known is not None:
+        # Read from the database earlier and never deleted (accounts are immutable): it is
+        # open, no round trip needed (the payable every redemption credits). Accounts
+        # opened by a transaction not yet committed are not in this cache.
+        _check_same(known.spec, spec)
+        return
     inserted = await session.execute(_INSERT_ACCOUNT, _account_row(spec, now=now))
     if inserted.first() is not None:
         await session.execute(_INSERT_BALANCE_SHARD, _balance_rows(spec))

@@ -25,7 +25,7 @@ from tongka.reconciliation.bank import parse_bank_statement
 from tongka.reconciliation.errors import DayNotOver, StatementUnavailable
 from tongka.reconciliation.imports import Progress
 from tongka.reconciliation.kinds import CHANNELS, RESERVE
-from tongka.reconciliation.models import BankStatement
+from tongka.reconciliation.models import BankStatement, ReconciliationRun
 from tongka.reconciliation.service import (
     find_run,
     import_bank_statement,
@@ -64,6 +64,29 @@ async def statement_lines(
                 details={"channel": channel, "statement_date": day.isoformat()},
             ) from failed
     return adapter.parse_statement(content)
+
+
+async def reconcile_day(
+    session: AsyncSession,
+    settings: Settings,
+    channel: str,
+    day: date,
+    *,
+    actor: str,
+    now: datetime,
+) -> ReconciliationRun:
+    """A day of ``channel`` in the caller's transaction (the API and the console): its
+    statement downloaded unless the day ran already; ``reserve``: its bank statement."""
+    if channel == RESERVE:
+        return await reconcile_reserve(
+            session, day, actor=actor, now=now, timezone=settings.timezone
+        )
+    existing = await find_run(session, channel, day)
+    content = b"" if existing is not None else None  # nothing to download: it answers itself
+    lines = await statement_lines(settings, channel, day, content, now=now)
+    return await reconcile_channel(
+        session, channel, day, lines, actor=actor, now=now, timezone=settings.timezone
+    )
 
 
 async def run_channel(

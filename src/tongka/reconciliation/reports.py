@@ -98,22 +98,30 @@ def _age_bucket(age: timedelta) -> str:
     return AGE_BUCKETS[0][0]
 
 
-async def report_of(session: AsyncSession, run: ReconciliationRun, *, now: datetime) -> Report:
+def _counts(run_id: str | None) -> Select[Any]:
+    """Exceptions counted by kind, status and creation time (of one run, or of all)."""
     status = status_column()
-    rows = (
-        await session.execute(
-            with_status(
-                select(
-                    ReconciliationException.kind,
-                    status,
-                    ReconciliationException.created_at,
-                    func.count(),
-                )
-            )
-            .where(ReconciliationException.run_id == run.id)
-            .group_by(ReconciliationException.kind, status, ReconciliationException.created_at)
+    statement = with_status(
+        select(
+            ReconciliationException.kind, status, ReconciliationException.created_at, func.count()
         )
-    ).all()
+    ).group_by(ReconciliationException.kind, status, ReconciliationException.created_at)
+    if run_id is not None:
+        statement = statement.where(ReconciliationException.run_id == run_id)
+    return statement
+
+
+async def open_by_age(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Every run's exceptions not resolved yet, by age (the runs page's summary)."""
+    ages = {label: 0 for label, _, _ in AGE_BUCKETS}
+    for _, state, created_at, count in (await session.execute(_counts(None))).all():
+        if state != ExceptionStatus.RESOLVED.value:
+            ages[_age_bucket(now - created_at)] += int(count)
+    return ages
+
+
+async def report_of(session: AsyncSession, run: ReconciliationRun, *, now: datetime) -> Report:
+    rows = (await session.execute(_counts(run.id))).all()
     by_kind: dict[str, int] = {}
     by_status = {status.value: 0 for status in ExceptionStatus}
     open_by_age = {label: 0 for label, _, _ in AGE_BUCKETS}

@@ -38,6 +38,7 @@ from tongka.reconciliation.models import (
 )
 
 DEFAULT_CURRENCY = "CNY"
+SELF_SETTLED = "bank_transfer"  # paid straight into the reserve account: no settlement
 MATCH_WORK_MEM = "64MB"  # PostgreSQL: per sort or hash, in this transaction only
 
 
@@ -184,8 +185,14 @@ def _exception(
 async def check_bank(session: AsyncSession, run: ReconciliationRun, *, now: datetime) -> None:
     """The bank leg: what the channel settled for the day (its net) against what the
     reserve account received for it. Unchecked until a bank statement of a later day is
-    in (channels settle the next day or later)."""
+    in (channels settle the next day); then a missing settlement is a ``bank_mismatch``."""
     if run.channel == RESERVE or run.bank_status != BankStatus.UNCHECKED:
+        return
+    if run.channel == SELF_SETTLED or run.channel_net_minor == 0:
+        # a bank transfer's statement is the bank's own; a day that nets nothing owes nothing
+        run.bank_status = BankStatus.MATCHED.value
+        run.bank_minor = run.channel_net_minor
+        await session.flush()
         return
     lines = BankLine.__table__.c
     signed = case((lines.direction == "credit", lines.amount_minor), else_=-lines.amount_minor)
@@ -318,6 +325,8 @@ async def reconcile_reserve(
     run.ledger_balance_minor = ledger
     run.bank_balance_minor = statement.closing_minor
     run.line_count = statement.line_count
+    # the day's movements match as a whole, or not at all (the report's rate is 100 or 0)
+    run.matched_count = statement.line_count if ledger == statement.closing_minor else 0
     run.status = RunStatus.MATCHED.value
     run.finished_at = now
     if ledger == statement.closing_minor:

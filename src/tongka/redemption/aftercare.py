@@ -46,7 +46,7 @@ from tongka.redemption.errors import (
     RefundExceedsRedeemed,
 )
 from tongka.redemption.fees import fee_income_account, fee_of, merchant_payable_account
-from tongka.redemption.models import Redemption, RedemptionKey, RedemptionRefund
+from tongka.redemption.models import Redemption, RedemptionRefund
 from tongka.redemption.service import split_parts
 
 HOLD_PARTS = ("paid", "bonus")  # a hold's pending legs (no fee until capture)
@@ -365,7 +365,8 @@ async def reverse(
             merchant_id=merchant_id,
         )
         return Reversal(key, "before_original", [])
-    row: RedemptionKey = claim.row
+    row = claim.row
+    assert row is not None  # the key was there before: its row, locked
     records = list(
         (
             await session.scalars(

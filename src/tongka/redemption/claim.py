@@ -28,11 +28,12 @@ class ClaimedKey:
 
 @dataclass(frozen=True)
 class Claim:
-    """``existing`` is None when this call claimed the key (with ``purchase_id``)."""
+    """``existing`` is None when this call claimed the key (with ``purchase_id``); ``row``
+    is the locked row another arrival had inserted (None when this call inserted it)."""
 
     purchase_id: str
     existing: ClaimedKey | None
-    row: RedemptionKey
+    row: RedemptionKey | None
 
 
 async def claim_key(
@@ -60,6 +61,8 @@ async def claim_key(
         .on_conflict_do_nothing()
     )
     inserted = bool(result.rowcount)  # type: ignore[attr-defined]
+    if inserted:  # ours, locked by the insert itself: nothing to read back
+        return Claim(purchase_id=purchase_id, existing=None, row=None)
     row = await session.scalar(
         select(RedemptionKey)
         .where(RedemptionKey.merchant_id == merchant_id, RedemptionKey.key == key)
@@ -67,7 +70,5 @@ async def claim_key(
         .execution_options(populate_existing=True)
     )
     assert row is not None
-    if inserted:
-        return Claim(purchase_id=purchase_id, existing=None, row=row)
     existing = ClaimedKey(key=key, purchase_id=row.purchase_id, is_reversed=row.is_reversed)
     return Claim(purchase_id=row.purchase_id or purchase_id, existing=existing, row=row)

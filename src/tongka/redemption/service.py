@@ -4,10 +4,12 @@ Per purchase (``redeem``):
 
 1. the (merchant, idempotency key) row is claimed (``claim.py``): a replay answers the
    first purchase, a reversed key declines ``reversed``;
-2. each card is found by its number's blind index and its secret checked (wrong secrets
-   count towards the card's lock, as for the balance inquiry);
-3. the cards are locked (``money_gate.lock_cards``), then status, expiry, acceptance at
-   this merchant and store and the decision point are checked under that lock;
+2. each card is found by its number's blind index, locked and read fresh in that same
+   statement, and its secret checked (wrong secrets count towards the card's lock, as for
+   the balance inquiry);
+3. cards named by id (a payment code) are locked (``money_gate.lock_cards``), then status,
+   expiry, acceptance at this merchant and store and the decision point are checked under
+   the lock;
 4. the gate posts the movement: card (paid, bonus) → the *accepting* merchant's payable and
    the platform's fee income (``fees.py``), all cards or none;
 5. every card's part is recorded (approved or declined with its code) with an event.
@@ -158,7 +160,11 @@ async def _find_card(
         return await session.get(Card, credential.card_id), None
     digits = numbers.normalise(credential.number or "")
     card = await session.scalar(
-        select(Card).where(Card.number_index == keys.number_index(digits)).with_for_update()
+        select(Card)
+        .where(Card.number_index == keys.number_index(digits))
+        .with_for_update()
+        # locked and fresh in one round trip: ``redeem`` does not lock it again
+        .execution_options(populate_existing=True)
     )
     if card is None:
         keys.secret_matches(credential.secret or "", "card_0", "0" * 64)  # same work
@@ -241,14 +247,15 @@ async def redeem(
     card_ids = [card.id for card, _ in found if card is not None]
     if len(set(card_ids)) != len(card_ids):
         raise AllocationInvalid("Each card may appear once in a purchase.", param="cards")
-    locked = await lock_cards(session, card_ids) if card_ids else {}
+    locked = await _locked(session, request, found)
+    products: dict[str, CardProduct] = {}
     codes: list[str | None] = []
     allowed: list[DecisionRequest] = []  # uses the decision point reserved
     challenge_id = None
     for (card, code), share in zip(found, shares, strict=True):
         if code is None and card is not None:
             code = _status_decline(locked[card.id], now) or await _acceptance_decline(
-                session, locked[card.id], request
+                session, locked[card.id], request, products
             )
         if code is None and card is not None:
             asked = decision_request(locked[card.id], request, share)
@@ -263,8 +270,9 @@ async def redeem(
     decline = next((code for code in codes if code is not None), None)
     if decline is None:
         try:
+            moved = [locked[c.id] for c, _ in found if c]
             takes, balances_after = await _move(
-                session, request, [locked[c.id] for c, _ in found if c], shares, now, fee_rate
+                session, request, moved, shares, now, fee_rate, products
             )
         except _Declined as declined:
             decline = declined.code
@@ -297,14 +305,44 @@ async def redeem(
     )
 
 
+async def _locked(
+    session: AsyncSession, request: RedeemRequest, found: list[tuple[Card | None, str | None]]
+) -> dict[str, Card]:
+    """Every found card, locked and fresh: those found by number already are
+    (``_find_card``); those named by id (a payment code) are locked here."""
+    locked = {
+        card.id: card
+        for (card, _), credential in zip(found, request.cards, strict=True)
+        if card is not None and credential.card_id is None
+    }
+    by_id = [card.id for card, _ in found if card is not None and card.id not in locked]
+    if by_id:
+        locked.update(await lock_cards(session, by_id))
+    return locked
+
+
+async def _product(
+    session: AsyncSession, products: dict[str, CardProduct], product_id: str
+) -> CardProduct:
+    """A card's product, read once per purchase (the session's identity map holds objects
+    weakly, so a second ``session.get`` would often be a second round trip)."""
+    if product_id not in products:
+        product = await session.get(CardProduct, product_id)
+        assert product is not None
+        products[product_id] = product
+    return products[product_id]
+
+
 async def _acceptance_decline(
-    session: AsyncSession, card: Card, request: RedeemRequest
+    session: AsyncSession, card: Card, request: RedeemRequest, products: dict[str, CardProduct]
 ) -> str | None:
     if card.currency != request.currency:
         return "not_accepted_here"
-    product = await session.get(CardProduct, card.product_id)
-    assert product is not None
-    if not await is_accepted_at(session, product, request.merchant_id, request.store_id):
+    product = await _product(session, products, card.product_id)
+    # ``check_place`` made sure the store is the merchant's, in this transaction
+    if not await is_accepted_at(
+        session, product, request.merchant_id, request.store_id, is_store_checked=True
+    ):
         return "not_accepted_here"
     return None
 
@@ -334,6 +372,7 @@ async def _move(
     shares: list[int],
     now: datetime,
     fee_rate: Decimal,
+    products: dict[str, CardProduct],
 ) -> tuple[list[tuple[int, int]], list[int | None]]:
     """The gate's one posting for every card; (paid, bonus) taken and balance left each."""
     payable = await merchant_payable_account(
@@ -342,7 +381,8 @@ async def _move(
     fee_account = await fee_income_account(session, request.currency, now=now)
     is_hold = request.kind == "authorization"
     hold = request.hold_seconds or int(DEFAULT_HOLD.total_seconds())
-    products = {c.product_id: await session.get(CardProduct, c.product_id) for c in cards}
+    for card in cards:
+        await _product(session, products, card.product_id)
     takes: list[tuple[int, int]] = []
     after: list[int | None] = []
 
@@ -354,14 +394,13 @@ async def _move(
             if balance.total < share and not request.allow_partial or take <= 0:
                 raise _Declined("insufficient_funds")
             product = products[card.product_id]
-            assert product is not None
             paid, bonus = split_parts(
                 balance.paid, balance.bonus, take, bonus_first=is_bonus_spent_first(product)
             )
             takes.append((paid, bonus))
             after.append(balance.total - take)
             rid = redemption_id_of(request.merchant_id, request.idempotency_key, index)
-            fee = 0 if is_hold else fee_of(take, request.currency, fee_rate)
+            fee = 0 if is_hold else card_fee(take, request.currency, fee_rate, card)
             transfers.extend(
                 card_transfers(
                     rid,
@@ -380,6 +419,12 @@ async def _move(
     movements = [CardMovement(c.id, Direction.DEBIT, Purpose.REDEMPTION) for c in cards]
     await move_card_value(session, movements, build, now=now)
     return takes, after
+
+
+def card_fee(amount: int, currency: str, fee_rate: Decimal, card: Card) -> int:
+    """The fee on ``amount`` taken off ``card``: a card its acceptor did not issue takes the
+    contract's other-issuer terms (``fees.fee_of``), its own cards the own-store terms."""
+    return fee_of(amount, currency, fee_rate, issuer_merchant_id=card.merchant_id)
 
 
 def card_transfers(
@@ -458,7 +503,11 @@ async def _record(
             amount=amount,
             paid=paid,
             bonus=bonus,
-            fee=0 if is_hold or not approved else fee_of(amount, request.currency, fee_rate),
+            fee=(
+                0
+                if is_hold or not approved or card is None
+                else card_fee(amount, request.currency, fee_rate, card)
+            ),
             captured=0,
             refunded=0,
             refunded_paid=0,

@@ -255,6 +255,8 @@ async def fulfil(
         now=now,
         card_id=card_id,
         bonus_minor=funding.bonus,
+        promotion_id=bonus.promotion_id if bonus else None,
+        bonus_account_id=bonus.debit_account_id if bonus else None,
         fulfilled_at=now,
     )
     await _issue_receipt(session, order, payment, now=now, settings=settings)

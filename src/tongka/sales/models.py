@@ -29,6 +29,7 @@ class Order(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(String(40))
+    store_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a till's store
     kind: Mapped[str] = mapped_column(String(20))  # OrderKind
     status: Mapped[str] = mapped_column(String(20))  # OrderStatus
     product_id: Mapped[str] = mapped_column(String(40))
@@ -38,6 +39,9 @@ class Order(Base):
     card_count: Mapped[int] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # what the buyer pays
     bonus_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # where a bonus came from (a promotion's budget): a refund gives it back there
+    promotion_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    bonus_account_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     buyer_kind: Mapped[str] = mapped_column(String(10))  # person | unit
@@ -89,6 +93,7 @@ class OrderRefund(Base):
     order_id: Mapped[str] = mapped_column(String(40))
     payment_id: Mapped[str] = mapped_column(String(40))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+    bonus_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # taken back, not paid
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(120))

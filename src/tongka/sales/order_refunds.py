@@ -4,7 +4,8 @@ the card, in one transaction.
 * **How much.** At most what is left of the order (paid − refunded) and at most the paid
   value the card still holds, read under the card gate's lock: an unused card refunds in
   full, a partly used one at most its paid, unspent value. Bonus value is never refunded
-  as cash (it is not paid value; it stays where it is).
+  as cash: the order's bonus goes back to its promotion's budget in proportion to what is
+  refunded (``bonus_to_take_back``), as far as it is still on the card.
 * **The ledger.** The card's main account → the channel receivable the payment debited
   (for cash, the merchant's payable), through ``cards.money_gate`` (purpose
   ``sale_refund``: only from an active card). Then ``payments.refund_payment`` asks the
@@ -77,6 +78,34 @@ def _check_refundable(order: Order) -> None:
         )
 
 
+def bonus_to_take_back(order: Order, amount: int, *, already: int, on_card: int) -> int:
+    """The bonus that goes back to its promotion's budget with a refund of ``amount``: the
+    order's bonus in proportion to all that is refunded (rounded down: the holder keeps the
+    fen), less what earlier refunds took back, at most the bonus still on the card (bonus
+    spent is not clawed back). Never paid out: it only leaves the card."""
+    if order.bonus_minor <= 0 or order.bonus_account_id is None:
+        return 0
+    due = order.bonus_minor * (order.refunded_minor + amount) // order.amount_minor
+    return max(0, min(due - already, on_card))
+
+
+def _bonus_transfers(order: Order, refund_id: str, bonus_back: int) -> list[TransferRequest]:
+    if bonus_back <= 0 or order.bonus_account_id is None or order.card_id is None:
+        return []
+    return [
+        TransferRequest(
+            transfer_id=f"order_refund:{order.id}:{refund_id}:bonus",
+            debit_account_id=accounts.bonus_account_id(order.card_id),
+            credit_account_id=order.bonus_account_id,
+            amount=bonus_back,
+            currency=order.currency,
+            code="order_refund_bonus",
+            reference=order.id,
+            metadata={"card_id": order.card_id, "order_id": order.id, "refund_id": refund_id},
+        )
+    ]
+
+
 async def refund_order(
     session: AsyncSession,
     order_id: str,
@@ -114,7 +143,8 @@ async def refund_order(
     receivable = await channel_receivable_account(
         session, order.channel, order.currency, now=now, merchant_id=order.merchant_id
     )
-    taken: list[int] = []
+    taken: list[tuple[int, int]] = []
+    bonus_back_before = sum(row.bonus_minor for row in await order_refunds(session, order.id))
 
     def transfers(locked: LockedCards) -> list[TransferRequest]:
         unspent = locked.balances[card_id].paid
@@ -130,8 +160,12 @@ async def refund_order(
                     "requested": amount_detail(amount, order.currency),
                 },
             )
-        taken.append(amount)
+        bonus_back = bonus_to_take_back(
+            order, amount, already=bonus_back_before, on_card=locked.balances[card_id].bonus
+        )
+        taken.append((amount, bonus_back))
         return [
+            *_bonus_transfers(order, refund_id, bonus_back),
             TransferRequest(
                 transfer_id=f"order_refund:{order.id}:{refund_id}",
                 debit_account_id=accounts.main_account_id(card_id),
@@ -141,13 +175,13 @@ async def refund_order(
                 code="order_refund",
                 reference=order.id,
                 metadata={"card_id": card_id, "order_id": order.id, "refund_id": refund_id},
-            )
+            ),
         ]
 
     await move_card_value(
         session, [CardMovement(card_id, Direction.DEBIT, Purpose.SALE_REFUND)], transfers, now=now
     )
-    [amount] = taken
+    [(amount, bonus_back)] = taken
     await refund_payment(
         session,
         order.payment_id,
@@ -162,6 +196,7 @@ async def refund_order(
         order_id=order.id,
         payment_id=order.payment_id,
         amount_minor=amount,
+        bonus_minor=bonus_back,
         currency=order.currency,
         reason=(reason or "")[:500],
         actor=actor,
@@ -179,7 +214,11 @@ async def refund_order(
         actor=actor,
         now=now,
         note=reason,
-        data={"refund_id": refund_id, "refund": amount_detail(amount, order.currency)},
+        data={
+            "refund_id": refund_id,
+            "refund": amount_detail(amount, order.currency),
+            "bonus_taken_back": amount_detail(bonus_back, order.currency),
+        },
         refunded_minor=refunded,
     )
     assert moved  # the order is locked: nobody changed it meanwhile

@@ -14,7 +14,7 @@ change goes through ``order_states.move`` (history row + ``order.*`` event).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select, update
@@ -28,9 +28,7 @@ from tongka.cards.lifecycle import get_card
 from tongka.cards.models import Card, CardProduct
 from tongka.clock import business_date
 from tongka.config import Settings
-from tongka.errors import amount_detail
 from tongka.ids import new_id
-from tongka.money import get_currency
 from tongka.payments.channel import PaymentMethod
 from tongka.payments.parties import mask_name
 from tongka.payments.service import close_payment, start_payment
@@ -66,6 +64,7 @@ class OrderRequest:
     actor: str
     buyer_key: str
     merchant_id: str | None = None
+    store_id: str | None = None  # the till's store (a store-bound caller)
     channel: str | None = None
     product_id: str | None = None
     face_value_minor: int | None = None
@@ -191,13 +190,19 @@ async def create_order(
     """Check, record, and ask for the payment (see the module). A refused order leaves
     nothing behind; a cash or scanned-code payment may be fulfilled before this returns."""
     fulfilment.register_order_listener(settings)
+    request = replace(
+        request,
+        kind=OrderKind(request.kind),
+        method=PaymentMethod(request.method),
+        buyer_kind=BuyerKind(request.buyer_kind),
+    )
     priced = await _price(session, request)
-    get_currency(priced.product.currency)
     real_name = (request.buyer_name or "").strip()
     order = Order(
         id=new_id("ord"),
         merchant_id=priced.product.merchant_id,
-        kind=request.kind.value,
+        store_id=request.store_id,
+        kind=OrderKind(request.kind).value,
         status=OrderStatus.CREATED.value,
         product_id=priced.product.id,
         card_id=priced.card.id if priced.card is not None else None,
@@ -296,11 +301,16 @@ async def _held_batch(
     return batch.id
 
 
-def orders_query(*, merchant_id: str | None, holder_id: str | None = None) -> Select[tuple[Order]]:
-    """Orders newest first, scoped to a merchant (``None``: the platform) or a holder."""
+def orders_query(
+    *, merchant_id: str | None, holder_id: str | None = None, store_id: str | None = None
+) -> Select[tuple[Order]]:
+    """Orders, scoped to a merchant (``None``: the platform) — and, for a store-bound
+    caller, its store's (a till sees its own sales) — or to a holder."""
     statement = select(Order)
     if merchant_id is not None:
         statement = statement.where(Order.merchant_id == merchant_id)
+    if store_id is not None:
+        statement = statement.where(Order.store_id == store_id)
     if holder_id is not None:
         statement = statement.where(Order.holder_id == holder_id)
     return statement
@@ -312,12 +322,12 @@ async def get_order(
     *,
     merchant_id: str | None = None,
     holder_id: str | None = None,
+    store_id: str | None = None,
     lock: bool = False,
 ) -> Order:
     """An order, scoped like ``orders_query`` (anyone else's: not found)."""
-    statement = orders_query(merchant_id=merchant_id, holder_id=holder_id).where(
-        Order.id == order_id
-    )
+    statement = orders_query(merchant_id=merchant_id, holder_id=holder_id, store_id=store_id)
+    statement = statement.where(Order.id == order_id)
     statement = statement.execution_options(populate_existing=True)
     if lock:
         statement = statement.with_for_update()
@@ -369,7 +379,3 @@ async def cancel_order(
                 details={"status": fresh.status},
             )
     return await get_order(session, order.id)
-
-
-def amount_of(order: Order) -> dict[str, object]:
-    return amount_detail(order.amount_minor, order.currency)

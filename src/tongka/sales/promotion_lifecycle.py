@@ -20,7 +20,7 @@ from tongka.events import record_event
 from tongka.ids import new_id
 from tongka.sales import promotion_budget
 from tongka.sales.promotion_errors import InvalidPromotion, PromotionNotFound
-from tongka.sales.promotion_models import Promotion
+from tongka.sales.promotion_models import Promotion, PromotionClaim
 from tongka.sales.promotion_rules import PromotionSpec, check_spec, tiers_json
 
 EXPIRY_BATCH = 100  # promotions the worker ends per run
@@ -127,6 +127,11 @@ def promotions_query(merchant_id: str | None) -> Select[tuple[Promotion]]:
     if merchant_id is not None:
         statement = statement.where(Promotion.merchant_id == merchant_id)
     return statement
+
+
+def claims_query(promotion_id: str) -> Select[tuple[PromotionClaim]]:
+    """The orders that claimed a bonus of the promotion (orders no promotion paid: none)."""
+    return select(PromotionClaim).where(PromotionClaim.promotion_id == promotion_id)
 
 
 async def get_promotion(

@@ -24,6 +24,8 @@ Lock order everywhere: the claim row, the holder's usage row, the promotion row.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongka import ledger
 from tongka.cards.accounts import bonus_account_id, card_of_account
 from tongka.cards.funding import check_max_balance
-from tongka.cards.models import CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
 from tongka.cards.products import get_product
 from tongka.errors import InvalidRequest
@@ -44,6 +45,7 @@ from tongka.sales import promotion_budget
 from tongka.sales.promotion_errors import BonusAlreadyPosted, BonusNotClaimed
 from tongka.sales.promotion_lifecycle import (
     PromotionStatus,
+    claims_query,
     create_promotion,
     end_expired,
     end_expired_promotions,
@@ -52,7 +54,13 @@ from tongka.sales.promotion_lifecycle import (
     promotions_query,
 )
 from tongka.sales.promotion_models import Promotion, PromotionClaim, PromotionHolderUsage
-from tongka.sales.promotion_rules import PromotionSpec, Tier, bonus_for
+from tongka.sales.promotion_offers import (
+    is_capped,
+    is_merchants_product,
+    paying_promotions,
+    preview_bonus,
+)
+from tongka.sales.promotion_rules import PromotionSpec, Tier
 
 __all__ = [
     "BonusGrant",
@@ -62,6 +70,7 @@ __all__ = [
     "Tier",
     "bonus_transfer",
     "claim_bonus",
+    "claims_query",
     "create_promotion",
     "end_expired",
     "end_expired_promotions",
@@ -70,14 +79,16 @@ __all__ = [
     "mark_bonus_posted",
     "post_bonus",
     "posted_transfer_ids",
+    "preview_bonus",
     "promotions_query",
     "release_bonus",
+    "shown_statuses",
 ]
 
 BONUS_CODE = "promotion_bonus"
 
 
-class ClaimStatus:
+class ClaimStatus(enum.StrEnum):
     CLAIMED = "claimed"
     POSTED = "posted"
     RELEASED = "released"
@@ -116,39 +127,6 @@ async def _grant_of(session: AsyncSession, claim: PromotionClaim) -> BonusGrant 
     return BonusGrant(claim.promotion_id, claim.amount_minor, account)
 
 
-async def _candidates(
-    session: AsyncSession,
-    merchant_id: str,
-    product_id: str,
-    currency: str,
-    load_minor: int,
-    holder_id: str | None,
-    now: datetime,
-) -> list[tuple[Promotion, int]]:
-    """The promotions that would pay this load, best bonus first (then the oldest)."""
-    rows = (
-        await session.scalars(
-            select(Promotion).where(
-                Promotion.merchant_id == merchant_id,
-                Promotion.currency == currency,
-                Promotion.status == PromotionStatus.ACTIVE.value,
-                Promotion.starts_at <= now,
-                Promotion.ends_at > now,
-            )
-        )
-    ).all()
-    found = []
-    for promotion in rows:
-        if promotion.product_ids is not None and product_id not in promotion.product_ids:
-            continue
-        if _is_capped(promotion) and holder_id is None:
-            continue
-        bonus = bonus_for(promotion.tiers, load_minor)
-        if bonus > 0:
-            found.append((promotion, bonus))
-    return sorted(found, key=lambda pair: (-pair[1], pair[0].id))
-
-
 async def _count_holder(
     session: AsyncSession, promotion: Promotion, holder_id: str, bonus: int, sign: int
 ) -> bool:
@@ -173,10 +151,6 @@ async def _count_holder(
     if sign > 0 and promotion.per_holder_amount_minor is not None:
         statement = statement.where(usage.amount_minor + bonus <= promotion.per_holder_amount_minor)
     return bool((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
-
-
-def _is_capped(promotion: Promotion) -> bool:
-    return promotion.per_holder_count is not None or promotion.per_holder_amount_minor is not None
 
 
 async def _take_from_budget(
@@ -209,7 +183,7 @@ async def _take_from_budget(
 async def _reserve(
     session: AsyncSession, promotion: Promotion, bonus: int, holder_id: str | None, now: datetime
 ) -> bool:
-    counted = holder_id is not None and _is_capped(promotion)
+    counted = holder_id is not None and is_capped(promotion)
     if counted and not await _count_holder(session, promotion, str(holder_id), bonus, 1):
         return False
     if await _take_from_budget(session, promotion.id, bonus, now):
@@ -239,12 +213,11 @@ async def claim_bonus(
     existing = await _claim_row(session, order_id, lock=False)
     if existing is not None:
         return await _answer_again(session, existing, merchant_id)
-    candidates = await _candidates(
+    candidates = await paying_promotions(
         session, merchant_id, product_id, currency, load_minor, holder_id, now
     )
-    if not candidates:
+    if not candidates or not await is_merchants_product(session, merchant_id, product_id, currency):
         return None
-    await _check_product(session, merchant_id, product_id, currency)
     inserted = await session.execute(
         _insert(session)(PromotionClaim)
         .values(
@@ -257,7 +230,7 @@ async def claim_bonus(
             load_minor=load_minor,
             amount_minor=0,
             currency=currency,
-            status=ClaimStatus.NONE,
+            status=ClaimStatus.NONE.value,
             created_at=now,
             updated_at=now,
         )
@@ -275,19 +248,6 @@ async def claim_bonus(
             await session.flush()
             return BonusGrant(promotion.id, bonus, promotion.budget_account_id)
     return None
-
-
-async def _check_product(
-    session: AsyncSession, merchant_id: str, product_id: str, currency: str
-) -> None:
-    """The load is of one of the merchant's products, in the promotion's currency."""
-    found = await session.execute(
-        select(CardProduct.merchant_id, CardProduct.currency).where(CardProduct.id == product_id)
-    )
-    if tuple(found.one_or_none() or ()) != (merchant_id, currency):
-        raise InvalidRequest(
-            "The product is not the merchant's, or not in this currency.", param="product_id"
-        )
 
 
 async def _answer_again(
@@ -312,7 +272,7 @@ async def release_bonus(
             "The bonus is on the card already; it cannot be given back.", param="order_id"
         )
     promotion = await get_promotion(session, str(claim.promotion_id), merchant_id=None)
-    if claim.holder_id is not None and _is_capped(promotion):
+    if claim.holder_id is not None and is_capped(promotion):
         await _count_holder(session, promotion, claim.holder_id, claim.amount_minor, -1)
     if not await _give_back(session, promotion.id, claim.amount_minor, now):
         await _return_after_end(session, promotion, claim, now)
@@ -400,6 +360,23 @@ async def _posted_elsewhere(
             await _mark_posted(session, claim, card_id, transfer.transfer_id, now)
             return transfer
     return None
+
+
+async def shown_statuses(session: AsyncSession, claims: Sequence[PromotionClaim]) -> dict[str, str]:
+    """Each claim's status as pages show it: ``posted`` also for a claim whose bonus a gate
+    call posted without marking it (read from the ledger, nothing written)."""
+    open_ids = {
+        transfer_id: claim.id
+        for claim in claims
+        if claim.status == ClaimStatus.CLAIMED
+        for transfer_id in posted_transfer_ids(claim.order_id)
+    }
+    found = await ledger.find_transfers(session, open_ids) if open_ids else {}
+    posted = {open_ids[transfer_id] for transfer_id in found}
+    return {
+        claim.id: ClaimStatus.POSTED.value if claim.id in posted else claim.status
+        for claim in claims
+    }
 
 
 async def _open_claim(session: AsyncSession, order_id: str) -> PromotionClaim:

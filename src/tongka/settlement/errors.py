@@ -59,3 +59,7 @@ class SplitInvalid(InvalidRequest):
     remainder party that is not among the parties..."""
 
     code = "split_invalid"
+
+
+class InvalidIssuerClass(InvalidRequest):
+    code = "invalid_issuer_class"

@@ -29,6 +29,7 @@ from tongka.ids import new_id
 from tongka.ledger import AccountCode, TransferRequest
 from tongka.ledger.system_accounts import system_account
 from tongka.redemption.fees import merchant_payable_id
+from tongka.settlement import deposits
 from tongka.settlement.contracts import contract_on, payout_hold, reveal_account_number
 from tongka.settlement.models import Payout, SettlementBatch
 from tongka.settlement.payout_channel import (
@@ -88,6 +89,8 @@ async def _start(
         batch.carry_reason = "held" if hold is not None else "no_contract"
         await session.flush()
         return "held"
+    if await _breaks_deposit_ratio(session, batch, settings, now):
+        return "held"
     payout = Payout(
         id=new_id("pyo"),
         batch_id=batch.id,
@@ -104,6 +107,38 @@ async def _start(
     session.add(payout)
     await session.flush()
     return payout.id, await _order(session, payout, settings, now)
+
+
+async def _breaks_deposit_ratio(
+    session: AsyncSession, batch: SettlementBatch, settings: Settings, now: datetime
+) -> bool:
+    """预收资金存管: a payout that would leave the issuer less deposited than its ratio asks
+    is refused, naming the rule; the batch carries (``carry_reason`` ``deposit_ratio``)."""
+    figures = await deposits.payout_refusal(
+        session, batch.merchant_id, batch.currency, batch.net, now=now, timezone=settings.timezone
+    )
+    if figures is None:
+        return False
+    batch.payout_status, batch.carry_reason = "carried", deposits.RULE
+    await session.flush()
+    await record_event(
+        session,
+        type="payout.refused",
+        object_type="settlement_batch",
+        object_id=batch.id,
+        actor="system:settlement",
+        now=now,
+        merchant_id=batch.merchant_id,
+        data={
+            "rule": deposits.RULE,
+            "issuer_class": figures.issuer_class,
+            "ratio_bp": figures.ratio_bp,
+            "required": figures.required,
+            "held": figures.held,
+            "amount": batch.net,
+        },
+    )
+    return True
 
 
 async def _order(

@@ -40,10 +40,12 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.settlement",
     "tongka.web.pages.net_positions",
     "tongka.web.pages.contract_forms",
+    "tongka.web.pages.deposits",
     "tongka.web.pages.receipts",
     "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
     "tongka.web.pages.reconciliation",
+    "tongka.web.pages.consumer_buy",
     "tongka.web.pages.consumer_orders",
 ]
 

@@ -591,6 +591,7 @@ MESSAGES: dict[str, Message] = {
         N_("The settlement account must be in the merchant's verified name."),
     ),
     "merchant_not_verified": M(N_("Only a verified merchant can have a contract.")),
+    "invalid_issuer_class": M(N_("The issuer class is scale, group or brand.")),
     "contract_conflict": M(
         N_("Another contract version was written at the same time; reload and try again.")
     ),

@@ -175,6 +175,12 @@ LABELS: dict[str, dict[str, str]] = {
         "held": N_("payouts held"),
         "no_contract": N_("no contract"),
         "payout_rejected": N_("payout rejected"),
+        "deposit_ratio": N_("the issuer's deposit ratio would not be met"),
+    },
+    "settlement.issuer_class": {
+        "scale": N_("Scale issuer, 20 percent"),
+        "group": N_("Group issuer, 30 percent"),
+        "brand": N_("Brand issuer, 40 percent"),
     },
     "settlement.payout": {
         "submitting": N_("Sending"),
@@ -191,6 +197,8 @@ LABELS: dict[str, dict[str, str]] = {
         "reserve_release": N_("Rolling reserve released"),
         "payout_returned": N_("Payout returned"),
         "carried": N_("Carried from an earlier batch"),
+        "promotion_funding": N_("Promotion budget funded"),
+        "promotion_return": N_("Promotion budget returned"),
     },
     "settlement.fee_kind": {
         "redemption_own": N_("Redemption at own stores"),
@@ -224,6 +232,11 @@ LABELS: dict[str, dict[str, str]] = {
         "active": N_("Running"),
         "exhausted": N_("Budget used up"),
         "ended": N_("Ended"),
+    },
+    "promotion_claim": {
+        "claimed": N_("Granted"),
+        "posted": N_("On the card"),
+        "released": N_("Given back"),
     },
     # reconciliation (对账)
     "reconciliation.channel": {

@@ -154,7 +154,7 @@ async def top_up_page(console: Buyer) -> Response:
     wanted = console.request.query_params.get("card_id")
     chosen = next((card for card in usable if card.id == wanted), usable[0] if usable else None)
     return console.render(
-        "consumer_top_up.html",
+        "consumer_top_up_pick.html",
         cards=[(card.id, masked_card(card)) for card in usable],
         chosen=chosen,
         channels_options=_channel_options(console),

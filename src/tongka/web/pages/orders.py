@@ -1,5 +1,6 @@
 """订单 pages: the orders list (``/console/orders``: filters, CSV) and an order's page with
-its history, refunds, receipt link and the refund form (``/console/orders/{order_id}``).
+its history, refunds, receipt links, the refund form and, while unpaid, a cancel button
+(``/console/orders/{order_id}``).
 
 Staff see their merchant's orders (the platform all); a holder sees their own. A refund
 form carries a token made with the page, so a double submit refunds once (the token is the
@@ -15,11 +16,12 @@ from sqlalchemy import select
 
 from tongka.edge.schemas import ObjectId
 from tongka.errors import InvalidRequest
+from tongka.payments.service import get_payment
 from tongka.policy import Action, scope_of
 from tongka.sales.models import Order
 from tongka.sales.order_refunds import order_refunds, refund_order, refundable_minor
-from tongka.sales.order_states import REFUNDABLE, OrderKind, OrderStatus
-from tongka.sales.orders import get_order, order_history, orders_query
+from tongka.sales.order_states import REFUNDABLE, UNPAID, OrderKind, OrderStatus
+from tongka.sales.orders import cancel_order, get_order, order_history, orders_query
 from tongka.sales.receipt_models import Receipt
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.forms import attempt_and_redirect, money_minor, required_reason
@@ -27,6 +29,7 @@ from tongka.web.i18n import N_
 from tongka.web.lists import Column, Label, ListSpec, date_range, id_filter, money, select_filter
 from tongka.web.nav import NavItem, register_nav_item
 from tongka.web.pages.listing import Allowed
+from tongka.web.qr import qr_svg
 
 router = console_router()
 ORDERS_URL = "/console/orders"
@@ -64,13 +67,19 @@ ORDERS = ListSpec(
 
 def _query(console: Console):  # type: ignore[no-untyped-def]
     scope = scope_of(console.signed_in)
-    return orders_query(merchant_id=scope.merchant_id, holder_id=scope.holder_id)
+    return orders_query(
+        merchant_id=scope.merchant_id, holder_id=scope.holder_id, store_id=scope.store_id
+    )
 
 
 async def _order(console: Console, order_id: str) -> Order:
     scope = scope_of(console.signed_in)
     return await get_order(
-        console.session, order_id, merchant_id=scope.merchant_id, holder_id=scope.holder_id
+        console.session,
+        order_id,
+        merchant_id=scope.merchant_id,
+        holder_id=scope.holder_id,
+        store_id=scope.store_id,
     )
 
 
@@ -89,13 +98,20 @@ async def order_page(
             select(Receipt).where(Receipt.order_id == order.id).order_by(Receipt.issued_at)
         )
     ).all()
+    payment = await get_payment(console.session, order.payment_id) if order.payment_id else None
+    code_url = payment.instructions.get("code_url") if payment is not None else None
     return console.render(
         "order.html",
         order=order,
+        payment=payment,
+        payment_qr=qr_svg(code_url, title=console.gettext("Scan to pay"))
+        if code_url and order.status in UNPAID
+        else None,
         history=await order_history(console.session, order.id),
         refunds=await order_refunds(console.session, order.id),
         receipts=receipts,
         is_refundable=order.status in REFUNDABLE and order.card_id is not None,
+        is_cancellable=order.status in UNPAID,
         refundable=refundable_minor(order),
         refund_token=f"web-{secrets.token_hex(12)}",
     )
@@ -130,4 +146,32 @@ async def refund(
 
     return await attempt_and_redirect(
         console, work, form, success_url=url, success=N_("The refund is on its way back.")
+    )
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel(
+    order_id: ObjectId,
+    console: Annotated[Console, Allowed(Action.ORDER_CANCEL)],
+    form: FormDep,
+) -> Response:
+    """Cancel an unpaid order (its payment is closed at the channel first)."""
+    order = await _order(console, order_id)
+
+    async def work() -> object:
+        return await cancel_order(
+            console.session,
+            order,
+            actor=console.signed_in.actor,
+            reason=form_text(form, "reason")[:500] or None,
+            now=console.now,
+            settings=console.settings,
+        )
+
+    return await attempt_and_redirect(
+        console,
+        work,
+        form,
+        success_url=f"{ORDERS_URL}/{order.id}",
+        success=N_("The order is cancelled."),
     )

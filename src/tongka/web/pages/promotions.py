@@ -6,6 +6,7 @@ its first day to the end of its last.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from tongka.money import Money
 from tongka.policy import Action, scope_of
 from tongka.redemption.fees import merchant_payable_id
 from tongka.sales import promotions
-from tongka.sales.promotion_models import Promotion
+from tongka.sales.promotion_models import Promotion, PromotionClaim
 from tongka.web.console import Console, FormDep, console_router, form_text
 from tongka.web.forms import attempt_and_redirect, log_reason, money_minor, required_reason
 from tongka.web.i18n import N_
@@ -103,6 +104,49 @@ PROMOTIONS = ListSpec(
 )
 
 
+async def _claim_statuses(session: Any, rows: Sequence[PromotionClaim]) -> dict[str, Any]:
+    """Each row's status as shown (a bonus on the card reads so, marked or not)."""
+    return {"statuses": await promotions.shown_statuses(session, rows)}
+
+
+CLAIMS = ListSpec(
+    name="promotion_claims",
+    id_column=PromotionClaim.id,
+    columns=[
+        Column(
+            "created_at",
+            N_("Created"),
+            sort=PromotionClaim.created_at,
+            csv=lambda row, x: row.created_at,
+        ),
+        Column("order", N_("Order"), csv=lambda row, x: row.order_id),
+        Column("holder", N_("Holder"), csv=lambda row, x: row.holder_id),
+        Column("load", N_("Load"), sort=PromotionClaim.load_minor, csv=lambda r, x: _load(r)),
+        Column("bonus", N_("Bonus"), sort=PromotionClaim.amount_minor, csv=lambda r, x: _bonus(r)),
+        Column("currency", N_("Currency"), csv=lambda row, x: row.currency, in_page=False),
+        Column(
+            "status",
+            N_("Status"),
+            sort=PromotionClaim.status,
+            csv=lambda row, x: Label("promotion_claim", row.status),
+        ),
+    ],
+    filters=[
+        text_filter("q", N_("Search"), matching(PromotionClaim.order_id), N_("Order")),
+        date_range("created", N_("Created"), PromotionClaim.created_at),
+    ],
+    extras=_claim_statuses,
+)
+
+
+def _load(row: PromotionClaim) -> Money:
+    return Money(row.load_minor, row.currency)
+
+
+def _bonus(row: PromotionClaim) -> Money:
+    return Money(row.amount_minor, row.currency)
+
+
 async def _products(console: Console, merchant_id: str | None) -> list[tuple[str, str]]:
     """The merchant's products a promotion may name (value, name) — none for the platform."""
     if merchant_id is None:
@@ -144,6 +188,19 @@ async def promotions_page(
     console: Annotated[Console, Allowed(Action.PROMOTION_READ)],
 ) -> Response:
     return await _page(console)
+
+
+@router.get("/promotions/{promotion_id}")
+async def promotion_page(
+    promotion_id: ObjectId, console: Annotated[Console, Allowed(Action.PROMOTION_READ)]
+) -> Response:
+    """One promotion and the orders that claimed its bonus."""
+    promotion = await promotions.get_promotion(
+        console.session, promotion_id, merchant_id=scope_of(console.signed_in).merchant()
+    )
+    return await CLAIMS.render(
+        console, promotions.claims_query(promotion.id), "promotion.html", promotion=promotion
+    )
 
 
 def _day(form: FormData, name: str, *, required: bool) -> date | None:
@@ -253,10 +310,11 @@ async def end_promotion(
         log_reason(console, "promotion.end", promotion_id, reason)
         return ended
 
+    back = form_text(form, "back")
     return await attempt_and_redirect(
         console,
         work,
         form,
-        success_url=URL,
+        success_url=back if back.startswith("/console/promotions") else URL,
         success=N_("The promotion has ended: what no order claimed is back in your account."),
     )

@@ -15,17 +15,21 @@ from tongka.edge.schemas import ObjectId
 from tongka.errors import InvalidRequest
 from tongka.policy import Action
 from tongka.reconciliation import resolutions
-from tongka.reconciliation.daily import statement_lines
+from tongka.reconciliation.daily import reconcile_day
 from tongka.reconciliation.kinds import (
-    RESERVE,
     RUN_CHANNELS,
     ExceptionKind,
     ExceptionStatus,
     ResolutionMethod,
 )
 from tongka.reconciliation.models import ReconciliationRun
-from tongka.reconciliation.reports import AGE_BUCKETS, exceptions_of, get_run, report_of
-from tongka.reconciliation.service import find_run, reconcile_channel, reconcile_reserve
+from tongka.reconciliation.reports import (
+    AGE_BUCKETS,
+    exceptions_of,
+    get_run,
+    open_by_age,
+    report_of,
+)
 from tongka.web.console import Console, FormDep, console_router, form_text, optional_text
 from tongka.web.forms import attempt_and_redirect, required_reason
 from tongka.web.i18n import N_
@@ -55,6 +59,8 @@ async def runs_page(console: Annotated[Console, Allowed(Action.RECONCILIATION_RE
     return console.render(
         "reconciliations.html",
         reports=reports,
+        open_ages=await open_by_age(console.session, now=console.now),
+        ages=[label for label, _, _ in AGE_BUCKETS],
         channels=RUN_CHANNELS,
         today=console.now.date().isoformat(),
     )
@@ -88,17 +94,13 @@ async def run_day(
     imported bank statement); a day that ran shows its run."""
 
     async def work() -> ReconciliationRun:
-        day, channel = _day(form), _channel(form)
-        actor, now, zone = console.signed_in.actor, console.now, console.timezone
-        if channel == RESERVE:
-            return await reconcile_reserve(
-                console.session, day, actor=actor, now=now, timezone=zone
-            )
-        existing = await find_run(console.session, channel, day)
-        content = b"" if existing is not None else None
-        lines = await statement_lines(console.settings, channel, day, content, now=now)
-        return await reconcile_channel(
-            console.session, channel, day, lines, actor=actor, now=now, timezone=zone
+        return await reconcile_day(
+            console.session,
+            console.settings,
+            _channel(form),
+            _day(form),
+            actor=console.signed_in.actor,
+            now=console.now,
         )
 
     return await attempt_and_redirect(
