@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -31,10 +32,12 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import SESSION_COOKIE
 from tongka.payments import keys, registry
+from tongka.sales import purchase_rules
 from tongka.sales.models import Order
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+REAL_NOW = datetime.now(UTC)
 ORDER_PAGE = re.compile(r"^/console/me/orders/(ord_[0-9a-z_]+)$")
 
 
@@ -188,3 +191,28 @@ async def test_an_unpaid_order_is_cancelled_and_another_holders_is_not_found(sho
     assert "<svg" not in page.text
     client.cookies = httpx.Cookies({SESSION_COOKIE: shop.world.caller("cashier").token})
     assert (await client.get(f"/console/me/orders/{order_id}")).status_code == 403
+
+
+async def test_a_purchase_rule_refuses_at_the_form_in_its_words(shop: Shop) -> None:
+    """The platform asks for a bank transfer from ¥50 on: a ¥60 top-up by Alipay is refused
+    next to the wallet it picked, naming the threshold, and nothing is ordered."""
+    async with shop.database.transaction() as session:
+        rules = await purchase_rules.get_purchase_rules(session, REAL_NOW)
+        await purchase_rules.set_purchase_rules(
+            session,
+            replace(rules, top_up_bank_transfer_minor=5_000),
+            actor="test",
+            now=REAL_NOW,
+        )
+    client, card_id = shop.client, shop.world.consumer_card_id
+    top_up = f"/console/me/top_up?card_id={card_id}"
+    form = {**await _form(client, top_up), "card_id": card_id, "channel": "alipay"}
+    before = await _orders(shop.database)
+    refused = await client.post("/console/me/top_up", data=form | {"amount": "60"})
+    assert refused.headers["location"] == top_up
+    shown = await client.get(top_up)
+    error = re.search(r'<span class="field-error" id="channel-error"[^>]*>([^<]+)<', shown.text)
+    assert error is not None
+    assert "¥50.00" in error.group(1)
+    assert "银行转账" in error.group(1)
+    assert await _orders(shop.database) == before
