@@ -122,7 +122,7 @@ def test_a_holder_buys_a_card_then_tops_it_up_paying_at_the_sandbox(
         page = browser.new_page(locale="zh-CN", viewport=PHONE_WIDTH)
         with screenshot_on_failure(page, tmp_path / "consumer-orders.png"):
             _sign_in(page, shop)
-            page.locator("[data-buy-link]").click()
+            page.locator("nav").get_by_role("link", name="购卡", exact=True).click()
             expect(page.get_by_role("heading", name="购卡")).to_be_visible()
             _fits(page)
             page.get_by_label("面额").select_option(label="¥100.00")
