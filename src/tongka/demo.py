@@ -21,7 +21,7 @@ from tongka.config import Settings
 from tongka.db import Database
 
 # In dependency order. A step may read what earlier steps put in ``context.objects``.
-DEMO_STEPS: list[str] = ["identity", "ledger", "cards", "settlement"]
+DEMO_STEPS: list[str] = ["identity", "ledger", "cards", "sales", "settlement"]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -96,10 +97,12 @@ def screenshot_on_failure(page: Page, path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _served(settings: Settings) -> Iterator[str]:
-    """The whole app on http://127.0.0.1:<free port>, served from a background thread."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+def _served(settings: Settings, *, app: Any = None, port: int | None = None) -> Iterator[str]:
+    """The whole app (or ``app``: the sandbox gateway...) on http://127.0.0.1:<port, free
+    unless given>, served from a background thread."""
+    port = port or _free_port()
+    served = app if app is not None else create_app(settings)
+    config = uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

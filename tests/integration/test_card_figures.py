@@ -46,16 +46,18 @@ async def test_a_merchant_s_figures(
         books = await figures.merchant_figures(
             session, demo["merchants"][1]["id"], now=now, timezone=ZONE
         )
-    # the cards demo's three and the settled week's card (settlement.demo)
-    assert (found.cards_issued, found.cards_active) == (4, 4)
-    # 500 + 50 bonus, 200, 200 + 20 bonus; the week card's 1 000 less 660.50 spent in the week
-    assert found.outstanding == {"CNY": 97_000 + 33_950}
-    assert books.outstanding == {"CNY": 41_000 + 74_000}  # its week card: 1 000 less 260
+    # the cards demo's three, the sales demo's e-card and the settled week's card
+    assert (found.cards_issued, found.cards_active) == (5, 5)
+    # 500 + 50 bonus, 200, 200 + 20 bonus; the sales demo's e-card: 100 + 50 + 100; the week
+    # card's 1 000 less 660.50 spent in the week
+    assert found.outstanding == {"CNY": 122_000 + 33_950}
+    # 300, 100 + 10 bonus; e-card 100 + 300; its week card: 1 000 less 260
+    assert books.outstanding == {"CNY": 81_000 + 74_000}
     assert len(found.activity) == figures.ACTIVITY_DAYS
     today = found.activity[-1]
     assert today.business_date == now.astimezone(ZoneInfo(ZONE)).date()
-    # 3 cards issued and activated today; each load is one transfer per part (paid, bonus)
-    assert (today.issued, today.activated, today.transactions) == (3, 3, 5)
+    # 4 cards issued and activated today; each load is one transfer per part (paid, bonus)
+    assert (today.issued, today.activated, today.transactions) == (4, 4, 8)
     # before today: the week card issued and loaded the day before the week, then two
     # redemptions a business day (each one transfer to the merchant, one for its fee)
     earlier = [
@@ -78,7 +80,9 @@ async def test_the_platform_s_figures(
         ("示范餐饮储值卡 Canteen gift card", 75_000),
         ("示范书店结算周卡 Bookshop week card", 74_000),
         ("示范书店购书卡 Bookshop card", 41_000),
+        ("示范书店电子卡 Bookshop e-card", 40_000),  # the sales demo's orders
         ("示范餐饮结算周卡 Canteen week card", 33_950),
+        ("示范餐饮电子卡 Canteen e-card", 25_000),
         ("示范餐饮会员卡 Canteen member card", 22_000),
     ]
-    assert found.liability_total == {"CNY": 138_000 + 107_950}
+    assert found.liability_total == {"CNY": 203_000 + 107_950}

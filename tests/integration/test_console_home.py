@@ -20,9 +20,10 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import SESSION_COOKIE
 
-# The demo: the canteen's cards hold 500 + 50 bonus, 200, and (named) 200 + 20 bonus, and
-# its settled week's card (settlement.demo) 1 000 less the week's 660.50.
-CANTEEN_OUTSTANDING = "¥1,309.50"
+# The demo: the canteen's cards hold 500 + 50 bonus, 200, and (named) 200 + 20 bonus; the
+# sales demo's e-card 100 + 50 + 100; its settled week's card (settlement.demo) 1 000 less
+# the week's 660.50.
+CANTEEN_OUTSTANDING = "¥1,559.50"
 
 
 @pytest.fixture
@@ -64,8 +65,11 @@ async def test_the_merchant_home_shows_its_cards_value_and_a_chart(
 ) -> None:
     page = await _as(client, world, "merchant admin").get("/console/home")
     assert page.status_code == 200
-    assert _figure(page.text, "cards_issued") == "4"
-    assert _figure(page.text, "cards_active") == "4"
+    # the cards demo's three, the sales demo's e-card, the settled week's card
+    assert (
+        _figure(page.text, "cards_issued") == "5"
+    )  # the cards demo's three, the e-card, the week card
+    assert _figure(page.text, "cards_active") == "5"
     assert _figure(page.text, "outstanding") == CANTEEN_OUTSTANDING
     assert '<svg class="chart"' in page.text
     assert "近 30 天动态" in page.text
@@ -79,9 +83,9 @@ async def test_the_platform_home_shows_reviews_merchants_and_liability_by_produc
     assert page.status_code == 200
     assert _figure(page.text, "merchants_pending") == "0"
     assert _figure(page.text, "products_pending") == "0"
-    # all demo cards: canteen 970.00 + bookshop 300 + 100 + 10 bonus, and the settled
-    # week's two cards (1 000 each less 660.50 and 260.00 spent)
-    assert _figure(page.text, "liability") == "¥2,459.50"
+    # all demo cards: canteen 1,220.00 + bookshop 300 + 100 + 10 bonus + e-card 100 + 300,
+    # and the settled week's two cards (1 000 each less 660.50 and 260.00 spent)
+    assert _figure(page.text, "liability") == "¥3,109.50"
     assert "示范餐饮储值卡 Canteen gift card" in page.text
     assert "¥750.00" in page.text  # that product's two cards
     assert "按状态统计商户" in page.text

@@ -107,6 +107,10 @@ class Action(enum.StrEnum):
     ORDER_READ = "order.read"
     ORDER_CANCEL = "order.cancel"
     ORDER_REFUND = "order.refund"
+    # The holder's own console pages for orders: buying a card (购卡), topping one up (充值),
+    # paying and cancelling their orders (holders only: staff sell from the till pages).
+    CONSUMER_BUY = "consumer.buy"
+    CONSUMER_ORDERS = "consumer.orders"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -266,4 +270,6 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.ORDER_READ: (platform(), merchant(store_bound=True), HOLDER),
     Action.ORDER_CANCEL: (merchant(store_bound=True), HOLDER),
     Action.ORDER_REFUND: (platform("admin", "support"), merchant(*MANAGER)),
+    Action.CONSUMER_BUY: (HOLDER,),
+    Action.CONSUMER_ORDERS: (HOLDER,),
 }

@@ -46,6 +46,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.promotions",
     "tongka.web.pages.reconciliation",
     "tongka.web.pages.consumer_buy",
+    "tongka.web.pages.consumer_orders",
 ]
 
 

@@ -770,4 +770,5 @@ MESSAGES: dict[str, Message] = {
         N_("%(statement_date)s has not ended yet: its statement exists once the day is over."),
         N_("That day has not ended yet: its statement exists once the day is over."),
     ),
+    "order_channel_required": M(N_("Pick how to pay: WeChat Pay or Alipay.")),
 }

@@ -49,6 +49,8 @@ NAV: list[NavItem] = [
     NavItem("channels", N_("Payment channels"), "/console/channels", Action.CHANNEL_READ),
     NavItem("reserve", N_("Reserve funds"), "/console/reserve", Action.RESERVE_READ),
     NavItem("promotions", N_("Promotions"), "/console/promotions", Action.PROMOTION_READ),
+    NavItem("buy_card", N_("Buy a card"), "/console/me/buy", Action.CONSUMER_BUY),
+    NavItem("my_orders", N_("My orders"), "/console/me/orders", Action.CONSUMER_ORDERS),
 ]
 
 
