@@ -20,7 +20,6 @@ from tests.payments_support import (  # noqa: F401 - fixtures
     sandbox_settings,
 )
 from tongka.api.app import create_app
-from tongka.cards.models import Card
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -215,105 +214,21 @@ async def test_a_till_sees_only_its_own_stores_orders(
     assert (await manager.get(f"/console/orders/{online.order.id}")).status_code == 200
 
 
-async def test_a_holder_tops_up_scans_and_pays(
-    world: ConsoleWorld,
-    sqlite_database: Database,
-    settings: Settings,
-    clock: FixedClock,
-    payment_settings: Settings,
+async def test_the_holder_reaches_the_buy_and_top_up_pages_from_home_and_the_card(
+    world: ConsoleWorld, sqlite_database: Database, settings: Settings, clock: FixedClock
 ) -> None:
+    """The flows themselves (order, QR, payment, receipt) are the 购卡/充值 pages' tests
+    (``test_consumer_orders_console.py``); here: the home page and the card lead there."""
     app = create_app(settings, database=sqlite_database, clock=clock)
+    product_id = world.ids["product_id"]
     card_id = world.consumer_card_id
     transport = httpx.ASGITransport(app=app)
-    async with (
-        open_payment_sandbox(payment_settings, notify_app=app) as sandbox,
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
-        with registry.override_channels(sandbox.channels):
-            holder = _as(client, world, "consumer")
-            card_page = await holder.get(f"/console/me/cards/{card_id}")
-            assert f'href="/console/me/cards/{card_id}/top_up"' in card_page.text
-            form_url = f"/console/me/cards/{card_id}/top_up"
-            token = await csrf_of(holder, form_url)
-            # an amount over the card's maximum is refused at its field, before any payment
-            refused = await holder.post(
-                form_url, data={"csrf_token": token, "amount": "99999", "channel": "wechat"}
-            )
-            assert refused.headers["location"].startswith(form_url)
-            placed = await holder.post(
-                form_url, data={"csrf_token": token, "amount": "50", "channel": "wechat"}
-            )
-            assert placed.status_code == 303, placed.text
-            order_url = placed.headers["location"]
-            page = await holder.get(order_url)
-            assert "<svg" in page.text
-            assert "扫码支付" in page.text
-            order_id = order_url.rsplit("/", 1)[-1]
-            async with sqlite_database.transaction() as session:
-                order = await session.get(Order, order_id)
-                assert order is not None
-                payment_id = order.payment_id
-            assert payment_id is not None
-            await sandbox.pay("wechat", payment_id)
-            paid = await holder.get(order_url)
-    assert 'data-status="fulfilled"' in paid.text
-    assert "扫码支付" not in paid.text
-    async with sqlite_database.transaction() as session:
-        orders = (await session.scalars(select(Order).where(Order.card_id == card_id))).all()
-    assert sorted(o.status for o in orders) == ["fulfilled", "refunded"]  # and the demo's
-
-
-async def test_a_holder_buys_a_card_from_the_home_page(
-    world: ConsoleWorld,
-    sqlite_database: Database,
-    settings: Settings,
-    clock: FixedClock,
-    payment_settings: Settings,
-) -> None:
-    app = create_app(settings, database=sqlite_database, clock=clock)
-    product_id = world.ids["product_id"]  # the canteen's gift card: ¥100 / ¥500 ...
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        open_payment_sandbox(payment_settings, notify_app=app) as sandbox,
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
-        with registry.override_channels(sandbox.channels):
-            holder = _as(client, world, "consumer")
-            home = await holder.get("/console/me")
-            assert f'data-product-id="{product_id}"' in home.text
-            assert "购卡" in home.text
-            token = await csrf_of(holder, "/console/me")
-            listed = re.search(
-                rf'data-product-id="{product_id}".*?<option value="(\d+)"', home.text, re.S
-            )
-            assert listed is not None
-            form = {"csrf_token": token, "product_id": product_id, "channel": "alipay"}
-            # a face value the product does not sell is refused before any payment
-            refused = await holder.post(
-                "/console/me/orders", data=form | {"face_value_minor": "123"}
-            )
-            assert refused.headers["location"].startswith("/console/me")
-            placed = await holder.post(
-                "/console/me/orders", data=form | {"face_value_minor": listed.group(1)}
-            )
-            assert placed.status_code == 303, placed.text
-            order_id = placed.headers["location"].rsplit("/", 1)[-1]
-            async with sqlite_database.transaction() as session:
-                order = await session.get(Order, order_id)
-                assert order is not None
-                assert order.face_value_minor == int(listed.group(1))
-                payment_id = order.payment_id
-            assert payment_id is not None
-            await sandbox.pay("alipay", payment_id, funding_type="debit_card")
-            page = await holder.get(f"/console/orders/{order_id}")
-    assert 'data-status="fulfilled"' in page.text
-    async with sqlite_database.transaction() as session:
-        order = await session.get(Order, order_id)
-        assert order is not None
-        assert order.card_id is not None
-        card = await session.get(Card, order.card_id)
-    assert card is not None
-    assert (card.status, card.holder_id) == (
-        "active",
-        world.caller("consumer").principal.consumer_id,
-    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        holder = _as(client, world, "consumer")
+        home = await holder.get("/console/me")
+        card_page = await holder.get(f"/console/me/cards/{card_id}")
+        buy = await holder.get(f"/console/me/buy?product_id={product_id}")
+    assert f'data-product-id="{product_id}"' in home.text
+    assert f'href="/console/me/buy?product_id={product_id}"' in home.text
+    assert f'href="/console/me/top_up?card_id={card_id}"' in card_page.text
+    assert buy.status_code == 200

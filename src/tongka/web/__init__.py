@@ -45,7 +45,6 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
     "tongka.web.pages.reconciliation",
-    "tongka.web.pages.consumer_buy",
     "tongka.web.pages.consumer_orders",
 ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tongka.identity.principal import Principal
+from tongka.identity.principal import Principal, PrincipalKind
 from tongka.policy import Action, allowed
 from tongka.web.i18n import N_
 
@@ -24,8 +24,12 @@ class NavItem:
     label: str  # a message key (``nav.stores``) or literal text
     path: str
     action: Action  # the page's action: the item shows to whoever the table allows it
+    # a staff page a holder may also open (the order list) but reaches from its own menu
+    staff_only: bool = False
 
     def visible_to(self, principal: Principal) -> bool:
+        if self.staff_only and principal.kind is PrincipalKind.CONSUMER:
+            return False
         return allowed(principal, self.action)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tongka.cards import service as cards
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardProduct
-from tongka.cards.products import ProductStatus
+from tongka.cards.products import CardForm, ProductStatus
 from tongka.edge import form_once
 from tongka.errors import DomainError, InvalidRequest
 from tongka.money import Money
@@ -34,6 +34,7 @@ from tongka.sales.orders import OrderRequest, cancel_order, create_order, get_or
 from tongka.sales.receipt_models import Receipt
 from tongka.web import forms, qr
 from tongka.web.console import Console, FormDep, console_router, form_text
+from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.formatting import format_money
 from tongka.web.i18n import N_
 from tongka.web.labels import LABELS
@@ -47,6 +48,7 @@ TOP_UP = "/console/me/top_up"
 ORDERS = "/console/me/orders"
 POLL_SECONDS = 3
 LIST_LIMIT = 30
+HOME_SHOWN = 10  # products in the home page's 购卡 section
 # What a phone pays with here: the payer scans (or, on the phone itself, opens) a QR code.
 CHANNELS = (ChannelName.WECHAT.value, ChannelName.ALIPAY.value)
 PAID = (
@@ -294,4 +296,26 @@ async def cancel(order_id: str, console: Holder, form: FormDep) -> Response:
 
     return await forms.attempt_and_redirect(
         console, work, form, success_url=page, success=N_("The order was cancelled.")
+    )
+
+
+@consumer_home_section("buy")
+async def buy_section(console: Console) -> HomeSection | None:
+    """购卡 on the holder's home page: the virtual cards on sale, each linking to the 购卡
+    page with the product chosen."""
+    products = (
+        await console.session.scalars(
+            select(CardProduct)
+            .where(
+                CardProduct.status == ProductStatus.ACTIVE.value,
+                CardProduct.form == CardForm.VIRTUAL.value,
+            )
+            .order_by(CardProduct.name, CardProduct.id)
+            .limit(HOME_SHOWN)
+        )
+    ).all()
+    if not products:
+        return None
+    return HomeSection(
+        title=N_("Buy a card"), template="_consumer_buy.html", context={"products": products}
     )

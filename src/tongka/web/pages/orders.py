@@ -34,7 +34,8 @@ from tongka.web.qr import qr_svg
 router = console_router()
 ORDERS_URL = "/console/orders"
 
-register_nav_item(NavItem("orders", N_("Orders"), ORDERS_URL, Action.ORDER_READ))
+# holders have 我的订单 (``consumer_orders``) in their menu
+register_nav_item(NavItem("orders", N_("Orders"), ORDERS_URL, Action.ORDER_READ, staff_only=True))
 
 ORDERS = ListSpec(
     name="orders",
