@@ -39,6 +39,8 @@ CONSUMER_ROUTES = {
     ("GET", "/v1/cards"),  # a holder lists the cards they hold
     ("POST", "/v1/balance_inquiries"),  # public: number + secret, no sign-in needed
     ("POST", "/v1/holder_bindings/confirm"),  # a holder accepts a card (the texted code)
+    ("GET", "/v1/orders"),  # a holder lists their own orders
+    ("POST", "/v1/orders"),  # a holder buys or tops up a card (its test: test_orders_api)
 }
 # Bodies that pass validation, so the refusal comes from the authorization checks.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -194,10 +196,14 @@ async def test_merchants_and_operators_have_no_consumer_profile(
 
 
 async def test_a_consumer_token_reaches_no_merchant_or_platform_endpoint(
-    app: FastAPI, database: Database
+    settings: Settings, database: Database, clock: FixedClock
 ) -> None:
     """Every other ``/v1`` route answers a consumer 403 (wrong kind of caller) or 404 (an
     object they cannot see), and nothing changes."""
+    # the walk sends hundreds of requests a second with one token: the rate limit is not its
+    # subject (test_rate_limits is)
+    unlimited = settings.model_copy(update={"rate_limit_per_key": "100000/second"})
+    app = create_app(unlimited, database=database, clock=clock)
     document = app.openapi()
     holder = await make_consumer_with_token(database)
     await make_merchant_with_key(database, with_store=True)

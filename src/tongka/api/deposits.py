@@ -12,7 +12,7 @@ from pydantic import Field
 
 from tongka.api.cards.common import money
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.identity.common import get_object
@@ -23,7 +23,7 @@ from tongka.policy import Action, scope_of
 from tongka.settlement import deposits
 from tongka.settlement.deposits import DepositFigures, IssuerKind
 
-router = APIRouter(tags=["settlement"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["settlement"], route_class=UnitOfWorkRoute, responses=ERROR_RESPONSES)
 
 
 class IssuerClassIn(RequestModel):

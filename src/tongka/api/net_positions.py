@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from tongka.api.cards.common import money
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.deps import SessionDep
+from tongka.edge.deps import SessionDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ResponseModel
 from tongka.identity.principal import Principal
@@ -17,7 +17,7 @@ from tongka.money import MoneyModel
 from tongka.policy import Action, scope_of
 from tongka.settlement.net_positions import NetPosition, net_positions
 
-router = APIRouter(tags=["settlement"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["settlement"], route_class=UnitOfWorkRoute, responses=ERROR_RESPONSES)
 
 
 class NetPositionOut(ResponseModel):

@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from tongka.api.errors import ERROR_RESPONSES
-from tongka.edge.deps import ClockDep, SessionDep
+from tongka.edge.deps import ClockDep, SessionDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ObjectId, RequestModel, ResponseModel
 from tongka.identity.common import get_object
@@ -25,7 +25,7 @@ from tongka.policy import Action, scope_of
 from tongka.settlement import contracts
 from tongka.settlement.models import PayoutHold
 
-router = APIRouter(tags=["settlement"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["settlement"], route_class=UnitOfWorkRoute, responses=ERROR_RESPONSES)
 
 
 class PayoutHoldIn(RequestModel):
