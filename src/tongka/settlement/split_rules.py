@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.ids import new_id
@@ -125,25 +125,31 @@ async def set_rule(
     actor: str,
     now: datetime,
 ) -> SplitRuleRow:
-    """A new version of the pair's rule from ``effective_date`` (not before ``today``)."""
+    """A new version of the pair's rule from ``effective_date`` (not before ``today``);
+    the latest version itself when it is already this rule from this date (a repeated PUT)."""
     if issuer_id == acceptor_id:
         raise _invalid("the issuer and the acceptor are the same merchant")
     if effective_date < today:
         raise _invalid("the effective date is in the past")
-    rule = rule_of_json(raw)
+    stored = rule_to_json(rule_of_json(raw))
     latest = await session.scalar(
-        select(func.max(SplitRuleRow.version)).where(
+        select(SplitRuleRow)
+        .where(
             SplitRuleRow.issuer_merchant_id == issuer_id,
             SplitRuleRow.acceptor_merchant_id == acceptor_id,
         )
+        .order_by(SplitRuleRow.version.desc())
+        .limit(1)
     )
+    if latest is not None and (latest.effective_date, latest.rule) == (effective_date, stored):
+        return latest  # the same PUT again: nothing new
     row = SplitRuleRow(
         id=new_id("spr"),
         issuer_merchant_id=issuer_id,
         acceptor_merchant_id=acceptor_id,
-        version=(latest or 0) + 1,
+        version=(latest.version if latest else 0) + 1,
         effective_date=effective_date,
-        rule=rule_to_json(rule),
+        rule=stored,
         created_by=actor,
         created_at=now,
     )
