@@ -12,12 +12,14 @@ import pytest
 from tests.cards_support import assert_ledger_verifies, grant_quota
 from tests.redemption_support import make_till
 from tests.settlement_world import World, at
+from tongka import ledger
 from tongka.cards import acceptance
 from tongka.cards.acceptance import Acceptance
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.settlement.errors import SplitInvalid
+from tongka.settlement.net_positions import net_positions
 from tongka.settlement.split_postings import transit_account_id
 from tongka.settlement.split_rules import rule_of_json, rule_on, set_rule
 
@@ -96,6 +98,10 @@ async def test_a_capped_split_moves_the_issuers_part_to_its_next_batch(world: Wo
     assert kind == "redemption"
     assert split_line == ("split", -part)
     assert await world.payable(ISSUER) == part  # on the issuer's payable, not yet settled
+    async with world.database.transaction() as session:
+        [position] = await net_positions(session, MON)
+    assert (position.debtor_id, position.creditor_id) == (ISSUER, ACCEPTOR)
+    assert position.net == taken - part  # the issuer's part is not owed to the acceptor
     # a re-run of the date changes nothing
     again = await world.run(MON)
     assert again.built == []
@@ -111,8 +117,6 @@ async def test_a_capped_split_moves_the_issuers_part_to_its_next_batch(world: Wo
     assert await _kinds(world, ISSUER, WED) == [("split", -back)]
     # the transit account is left empty; the ledger verifies
     async with world.database.transaction() as session:
-        from tongka import ledger
-
         balance = await ledger.get_balance(session, transit_account_id("CNY"))
     assert balance.posted == 0
     await assert_ledger_verifies(world.database, world.clock.now())
