@@ -23,6 +23,7 @@ NON_CARD_POSTERS: dict[str, str] = {
     "payments/reserve.py": "fee income: reserve bank -> operating bank (三分离)",
     "sales/promotion_budget.py": "promotion budgets: merchant payable <-> promotion budget",
     "reconciliation/resolutions.py": "approved adjustments: suspense <-> receivable/reserve bank",
+    "settlement/split_postings.py": "splits: acceptor payable <-> split transit <-> issuer payable",
 }
 
 

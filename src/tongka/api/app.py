@@ -25,6 +25,7 @@ from tongka.api.reconciliation import router as reconciliation_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
 from tongka.api.settlement import router as settlement_router
+from tongka.api.split_rules import router as split_rules_router
 from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
@@ -100,5 +101,6 @@ def create_app(
     app.include_router(promotions_router)
     app.include_router(reconciliation_router)
     app.include_router(orders_router)
+    app.include_router(split_rules_router)
     install_console(app)
     return app

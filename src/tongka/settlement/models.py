@@ -162,3 +162,28 @@ class Payout(Base):
     carried_into_batch_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SplitRuleRow(Base):
+    """One version of the split rule (分账) between an issuer and an acceptor: a new row
+    replaces the pair's rule from ``effective_date`` on; rows are never edited in place.
+    ``rule`` is the JSON of ``settlement.split_rules.rule_to_json``."""
+
+    __tablename__ = "settlement_split_rules"
+    __table_args__ = (
+        UniqueConstraint(
+            "issuer_merchant_id",
+            "acceptor_merchant_id",
+            "version",
+            name="uq_settlement_split_rules_version",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_merchant_id: Mapped[str] = mapped_column(String(40))
+    acceptor_merchant_id: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_date: Mapped[date] = mapped_column(Date)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from tongka.cards.models import Card
 from tongka.redemption.models import Redemption
 from tongka.settlement.models import SettlementBatch, SettlementLine
 
-CLEARED_KINDS = ("redemption", "refund")
+CLEARED_KINDS = ("redemption", "refund", "split")  # split: the issuer's part, handed back
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ on the merchant's payable, netted to one amount.
 
 A batch of business date D takes every posted transfer on ``merchant:<id>:payable:<cur>``
 created before the end of D (platform time zone) that no batch holds yet: redemptions,
-refunds, fees, rolling-reserve holds and releases, returned payouts. Each becomes a line
+refunds, fees, rolling-reserve holds and releases, returned payouts, splits (分账,
+``split_postings.py``). Each becomes a line
 (signed from the merchant's side, traceable to its transfer id); amounts carried from
 earlier batches (a negative net, a net below the minimum payout, a held or failed payout)
 become lines too. The net is the lines' sum; it is paid out on D + the contract's cycle in
@@ -41,6 +42,7 @@ from tongka.redemption.fees import merchant_payable_id
 from tongka.settlement.calendar import BusinessCalendar
 from tongka.settlement.contracts import contract_on, reserve_percent_of
 from tongka.settlement.models import ReserveHold, SettlementBatch, SettlementLine
+from tongka.settlement.split_postings import SPLIT_CODE, split_lines
 
 LATE_WINDOW = timedelta(days=1)
 PAGE = 500
@@ -57,6 +59,7 @@ KINDS = {
     RESERVE_HOLD_CODE: "reserve_hold",
     RESERVE_RELEASE_CODE: "reserve_release",
     PAYOUT_RETURN_CODE: "payout_returned",
+    SPLIT_CODE: "split",  # the issuer's part of a cross-issuer line (split_postings.py)
 }
 POSTED = (TransferKind.SINGLE, TransferKind.POST_PENDING)
 CARRYABLE = ("carried", "failed")  # a batch whose net moves on to the next batch
@@ -274,6 +277,7 @@ async def build_batch(
     if not claimed:
         return batch, False
     lines = _movement_lines(batch_id, payable, movements, await _fees_taken(session, movements))
+    lines += await split_lines(session, batch, payable, lines, now)
     lines += await _carry_lines(session, batch_id, carries, now)
     lines += await _release_lines(session, batch, payable, releases, now)
     batch.movements = sum(

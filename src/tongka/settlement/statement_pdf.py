@@ -29,6 +29,7 @@ KIND_WORDS = {
     "reserve_hold": "保证金留存",
     "reserve_release": "保证金释放",
     "payout_returned": "出款退票",
+    "split": "分账",
 }
 # left edge of each column, as a share of the table's width; amounts are right-aligned at
 # the next column's edge
