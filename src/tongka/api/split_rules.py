@@ -16,7 +16,7 @@ from pydantic import Field
 
 from tongka.api.errors import ERROR_RESPONSES
 from tongka.clock import business_date
-from tongka.edge.deps import ClockDep, SessionDep, SettingsDep
+from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.edge.policy import Authorized
 from tongka.edge.schemas import ID_PATTERN, RequestModel, ResponseModel
 from tongka.identity.common import get_object
@@ -26,7 +26,7 @@ from tongka.policy import Action, scope_of
 from tongka.settlement import split_rules
 from tongka.settlement.models import SplitRuleRow
 
-router = APIRouter(tags=["settlement"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["settlement"], route_class=UnitOfWorkRoute, responses=ERROR_RESPONSES)
 
 EXAMPLE_RULE = {
     "shares": [
