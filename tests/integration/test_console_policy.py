@@ -96,6 +96,18 @@ async def _signed_in(
     return callers
 
 
+TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
+def _plain_title(response: httpx.Response) -> bool:
+    """An HTML page's title is text: a template's ``title`` block holds no page content
+    (fragments, such as a picker's options, have no title)."""
+    if "text/html" not in response.headers.get("content-type", ""):
+        return True
+    found = TITLE.search(response.text)
+    return found is None or "<" not in found.group(1)
+
+
 async def test_every_console_page_answers_every_role_as_the_table_says(
     settings: Settings, sqlite_database: Database, clock: FixedClock
 ) -> None:
@@ -122,6 +134,8 @@ async def test_every_console_page_answers_every_role_as_the_table_says(
                     ok = status == 403
                 if not ok:
                     failures.append(f"GET {path} ({action}) as {name}: {status}")
+                if status == 200 and not _plain_title(response):
+                    failures.append(f"GET {path} as {name}: the <title> holds markup")
                 checked += 1
     assert failures == [], "\n".join(failures)
     assert checked >= 100
