@@ -87,7 +87,7 @@ def format_shape(text: str) -> tuple[frozenset[str], int, int]:
     return names, escaped, bare
 
 
-def _is_formatted(message_id: str, locations: list[tuple[str, int | None]]) -> bool:
+def _is_formatted(message_id: str, locations: list[tuple[str, int]]) -> bool:
     """Templates format every text (Jinja's new-style gettext); Python formats a text only
     when it is given parameters, which a message with placeholders or ``%%`` is."""
     if any(name.endswith(".html") for name, _ in locations):
