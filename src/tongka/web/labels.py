@@ -199,7 +199,7 @@ LABELS: dict[str, dict[str, str]] = {
         "carried": N_("Carried from an earlier batch"),
         "promotion_funding": N_("Promotion budget funded"),
         "promotion_return": N_("Promotion budget returned"),
-        "split": N_("Split with the card's issuer"),
+        "split": N_("Split with the issuer or the platform"),
     },
     "settlement.fee_kind": {
         "redemption_own": N_("Redemption at own stores"),
