@@ -36,9 +36,11 @@ PARTIES = ("issuer", "acceptor", "platform")
 ISSUER, ACCEPTOR, PLATFORM = PARTIES
 
 
-def _invalid(problem: str) -> SplitInvalid:
+def _invalid(problem: str, param: str | None = None) -> SplitInvalid:
     return SplitInvalid(
-        f"This split rule cannot divide the amount: {problem}.", details={"problem": problem}
+        f"This split rule cannot divide the amount: {problem}.",
+        param=param,
+        details={"problem": problem},
     )
 
 
@@ -131,9 +133,9 @@ async def set_rule(
     """A new version of the pair's rule from ``effective_date`` (not before ``today``);
     the latest version itself when it is already this rule from this date (a repeated PUT)."""
     if issuer_id == acceptor_id:
-        raise _invalid("the issuer and the acceptor are the same merchant")
+        raise _invalid("the issuer and the acceptor are the same merchant", "acceptor_merchant_id")
     if effective_date < today:
-        raise _invalid("the effective date is in the past")
+        raise _invalid("the effective date is in the past", "effective_date")
     stored = rule_to_json(rule_of_json(raw))
     latest = await session.scalar(
         select(SplitRuleRow)
