@@ -41,6 +41,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.payouts",
     "tongka.web.pages.net_positions",
     "tongka.web.pages.contract_forms",
+    "tongka.web.pages.split_rules",
     "tongka.web.pages.deposits",
     "tongka.web.pages.receipts",
     "tongka.web.pages.orders",

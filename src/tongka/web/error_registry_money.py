@@ -37,6 +37,7 @@ MONEY_MESSAGES: dict[str, Message] = {
     "split_invalid": M(
         N_("This split rule cannot divide the amount: %(problem)s."),
         N_("This split rule cannot divide the amount."),
+        groups={"problem": "split_problem"},
     ),
     "invalid_calendar_day": M(
         N_("Name the day, e.g. the Spring Festival or a make-up working day.")
