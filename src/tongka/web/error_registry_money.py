@@ -203,4 +203,7 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("That day has not ended yet: its statement exists once the day is over."),
     ),
     "order_channel_required": M(N_("Pick how to pay: WeChat Pay or Alipay.")),
+    "reconciliation_statement_empty": M(
+        N_("The statement file is empty: choose the day's statement file.")
+    ),
 }
