@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8100",
         description="Base URL of the sandbox payment gateway (``tongka sandbox-gateway``).",
     )
+    payout_channel: Literal["http", "file"] = Field(
+        default="http",
+        description=(
+            "How settlement pays merchants: http (one request per payout to the bank's "
+            "payout desk, /bank/payouts) or file (the day's payouts in one bank batch "
+            "payment file, 批量代付文件: tongka settlement payout-file / payout-results)."
+        ),
+    )
     payments_notify_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Our public base URL the channels send notifications to "

@@ -206,4 +206,8 @@ MONEY_MESSAGES: dict[str, Message] = {
     "reconciliation_statement_empty": M(
         N_("The statement file is empty: choose the day's statement file.")
     ),
+    "payout_results_invalid": M(
+        N_("The bank's result file cannot be read: %(problem)s."),
+        N_("The bank's result file cannot be read; nothing of it was applied."),
+    ),
 }
