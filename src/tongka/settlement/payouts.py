@@ -344,3 +344,8 @@ async def follow_up(
             if is_new:
                 summary.returned.append(payout_id)
     return summary
+
+
+# The answer paths every channel's answers take (the HTTP desk's, a result file's).
+record_answer = _record
+record_return = _record_return

@@ -204,4 +204,11 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("That day has not ended yet: its statement exists once the day is over."),
     ),
     "order_channel_required": M(N_("Pick how to pay: WeChat Pay or Alipay.")),
+    "reconciliation_statement_empty": M(
+        N_("The statement file is empty: choose the day's statement file.")
+    ),
+    "payout_results_invalid": M(
+        N_("The bank's result file cannot be read: %(problem)s."),
+        N_("The bank's result file cannot be read; nothing of it was applied."),
+    ),
 }
