@@ -38,6 +38,7 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.redemption_report",
     "tongka.web.pages.payments",
     "tongka.web.pages.settlement",
+    "tongka.web.pages.payouts",
     "tongka.web.pages.net_positions",
     "tongka.web.pages.contract_forms",
     "tongka.web.pages.deposits",
