@@ -228,4 +228,8 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("The bank's result file cannot be read: %(problem)s."),
         N_("The bank's result file cannot be read; nothing of it was applied."),
     ),
+    "order_product_required": M(N_("Pick one of your cards on sale.")),
+    "order_buyer_required": M(N_("Type the buying unit's name.")),
+    "batch_count_invalid": M(N_("Type how many cards, a whole number from 1 to 100,000.")),
+    "transfer_field_required": M(N_("Fill in this field as the bank shows it.")),
 }
