@@ -208,3 +208,16 @@ def test_the_channel_is_chosen_by_settings(settings: Settings) -> None:
     assert isinstance(channel_of(settings, http), HttpPayoutChannel)  # the default
     settings.payout_channel = "file"
     assert isinstance(channel_of(settings, http), FilePayoutChannel)
+
+
+async def test_a_payout_in_a_file_is_never_sent_another_way(world: World) -> None:
+    await world.merchant("mch_a", MON)
+    await world.redeem("mch_a", MON, 10_000)
+    await _settle(world, MON, on=TUE)
+    made = await payout_file(world.database, TUE, settings=world.settings, now=world.clock.now())
+    assert len(made.lines) == 1
+    # the channel switched back to single payouts: the next run asks, and sends nothing
+    world.simulator.now = world.clock.now
+    await world.run(TUE, on=WED)
+    assert world.simulator.payouts == {}
+    assert await _statuses(world, "mch_a") == ["unknown"]

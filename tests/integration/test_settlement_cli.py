@@ -62,13 +62,16 @@ def test_payouts_are_held_and_released_with_a_reason(data_dir: Path) -> None:
     assert runner.invoke(app, ["settlement", "hold", "mch_x", "--reason", " "]).exit_code == 1
 
 
-def test_a_payout_file_and_its_result_file(data_dir: Path) -> None:
+def test_a_payout_file_and_its_result_file(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tongka.payments.sandbox.batch_payouts import BatchDesk
     from tongka.payments.sandbox.payouts import PayoutSimulator
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     out = data_dir / "pay.csv"
     args = ["settlement", "payout-file", "--date", "2030-01-02", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 2  # the channel is http (the default)
+    monkeypatch.setenv("TONGKA_PAYOUT_CHANNEL", "file")
+    get_settings.cache_clear()
     made = runner.invoke(app, args)
     assert made.exit_code == 0, made.output
     assert "PAY20300102:" in made.output

@@ -147,6 +147,13 @@ def payout_file(
 
     async def work(database: Database, settings: Settings) -> None:
         authorize(SYSTEM, Action.SETTLEMENT_RUN)
+        if settings.payout_channel != "file":
+            # an open payout of the http channel may be at the bank's desk already
+            error_console.print(
+                "[red]error[/red]: payouts go through the http channel; set "
+                "TONGKA_PAYOUT_CHANNEL=file (when no payout is open) to pay through files"
+            )
+            raise typer.Exit(2)
         made = await files.payout_file(
             database, the_day, settings=settings, now=SystemClock().now()
         )

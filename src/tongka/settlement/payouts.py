@@ -326,7 +326,10 @@ async def follow_up(
             payout = await session.get(Payout, payout_id)
             assert payout is not None
             key = payout.idempotency_key
-            order = await _order(session, payout, settings, now) if status in OPEN else None
+            # a payout that went out in a bank batch payment file is answered by its
+            # result file only: never re-sent another way (``payout_file.py``)
+            resend = status in OPEN and payout.payout_file is None
+            order = await _order(session, payout, settings, now) if resend else None
         answer = await channel.query(key)
         if status in OPEN:
             if answer.status == "unknown" and order is not None:
