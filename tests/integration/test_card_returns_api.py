@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
-from tongka.ledger import get_balance
 
 from tests.cards_support import NAMED, active_product, balance_of, funded_card
 from tests.factories import (
@@ -20,11 +19,13 @@ from tests.factories import (
     make_platform_key,
 )
 from tongka.api.app import create_app
+from tongka.cards.products import get_product
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.identity import service as identity
 from tongka.identity.models import KycLevel
+from tongka.ledger import get_balance
 from tongka.payments.sandbox.payouts import PayoutOutcome, PayoutSimulator, Plan
 from tongka.sales.return_payouts import pay_returns
 from tongka.settlement.payout_channel import SimulatorChannel
@@ -85,8 +86,6 @@ async def a_card(
     holder_id: str | None = "holder",
 ) -> str:
     async with database.transaction() as session:
-        from tongka.cards.products import get_product
-
         product = await get_product(session, product_id or world.product_id)
         issued = await funded_card(
             session,
