@@ -12,6 +12,7 @@ from tongka import __version__, currencies
 from tongka.api import cards, events, health, metrics, webhook_endpoints
 from tongka.api import identity as identity_api
 from tongka.api.body_size import BodySizeLimitMiddleware
+from tongka.api.card_returns import router as card_returns_router
 from tongka.api.deposits import router as deposits_router
 from tongka.api.errors import install_error_handlers
 from tongka.api.net_positions import router as net_positions_router
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(promotions_router)
     app.include_router(reconciliation_router)
     app.include_router(orders_router)
+    app.include_router(card_returns_router)
     app.include_router(split_rules_router)
     app.include_router(statements_router)
     install_console(app)

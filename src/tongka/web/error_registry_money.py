@@ -144,6 +144,27 @@ MONEY_MESSAGES: dict[str, Message] = {
             "Several purchases just under a threshold on one day look like one purchase split up; give the buyer's real name to go on."
         ),
     ),
+    # card returns (退卡)
+    "return_refused": M(N_("The return rules do not allow this return.")),
+    "return_rules_invalid": M(N_("These return rules cannot be used; check them and try again.")),
+    "return_card_not_named": M(
+        N_("Only a named card bound to its holder is returned under the regulation.")
+    ),
+    "return_holder_unverified": M(
+        N_("Verify the holder's name (identity card) before returning the card to a bank account.")
+    ),
+    "return_account_name_mismatch": M(
+        N_("A returned card pays out only to a bank account in the holder's own name.")
+    ),
+    "return_cash_over_limit": M(
+        N_("Cash is paid only for %(threshold)s or less; return the card to a bank account."),
+        N_("Cash is paid only for small amounts; return the card to a bank account."),
+    ),
+    "return_cash_at_till": M(N_("Cash is paid by the merchant at its till.")),
+    "return_nothing_to_pay": M(N_("The card holds no paid value to return.")),
+    "card_return_not_found": M(N_("No such card return.")),
+    "card_return_exists": M(N_("This card was returned already.")),
+    "card_return_invalid": M(N_("Check the bank account: the bank, the name and the number.")),
     # promotions (充值赠送)
     "promotion_not_found": M(N_("No such promotion.")),
     "invalid_promotion": M(
