@@ -112,6 +112,10 @@ class Action(enum.StrEnum):
     # paying and cancelling their orders (holders only: staff sell from the till pages).
     CONSUMER_BUY = "consumer.buy"
     CONSUMER_ORDERS = "consumer.orders"
+    # Card returns under the regulation (退卡): the holder, or the issuer's till or console
+    # on the holder's behalf; everyone in scope reads them.
+    CARD_RETURN_CREATE = "card_return.create"
+    CARD_RETURN_READ = "card_return.read"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -275,4 +279,6 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.ORDER_REFUND: (platform("admin", "support"), merchant(*MANAGER)),
     Action.CONSUMER_BUY: (HOLDER,),
     Action.CONSUMER_ORDERS: (HOLDER,),
+    Action.CARD_RETURN_CREATE: (merchant(store_bound=True), HOLDER),
+    Action.CARD_RETURN_READ: (platform(), merchant(store_bound=True), HOLDER),
 }

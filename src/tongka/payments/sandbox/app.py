@@ -31,6 +31,8 @@ from tongka.payments.keys import channel_keys
 from tongka.payments.sandbox.alipay import AlipaySandbox
 from tongka.payments.sandbox.bank import BankSandbox
 from tongka.payments.sandbox.base import ChannelSandbox, Faults
+from tongka.payments.sandbox.batch_payouts import BatchDesk
+from tongka.payments.sandbox.batch_payouts import router as batch_payouts_router
 from tongka.payments.sandbox.pages import payer_page, result_page
 from tongka.payments.sandbox.payouts import PayoutSimulator
 from tongka.payments.sandbox.payouts import router as payouts_router
@@ -181,6 +183,8 @@ def create_gateway(
         app.include_router(sandbox.router())
     app.state.payouts = PayoutSimulator(now) if now else PayoutSimulator()
     app.include_router(payouts_router(app.state.payouts))
+    app.state.batch_payouts = BatchDesk(app.state.payouts)
+    app.include_router(batch_payouts_router(app.state.batch_payouts))
 
     @app.get("/pay/{channel}/{payment_id}", response_class=HTMLResponse)
     async def pay_page(channel: str, payment_id: str) -> HTMLResponse:
