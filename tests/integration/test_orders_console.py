@@ -232,3 +232,37 @@ async def test_the_holder_reaches_the_buy_and_top_up_pages_from_home_and_the_car
     assert f'href="/console/me/buy?product_id={product_id}"' in home.text
     assert f'href="/console/me/top_up?card_id={card_id}"' in card_page.text
     assert buy.status_code == 200
+
+
+async def test_the_batch_order_form_is_a_managers_and_refuses_a_bad_count(
+    client: httpx.AsyncClient, world: ConsoleWorld, sqlite_database: Database
+) -> None:
+    till = await _as(client, world, "cashier").get("/console/orders/batch")
+    assert till.status_code == 403
+    listing = await _as(client, world, "merchant admin").get("/console/orders")
+    assert "单位批量购卡" in listing.text
+    page = await client.get("/console/orders/batch")
+    assert page.status_code == 200
+    product = re.search(r'<option value="(cpr_[^"]+)"', page.text)
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert product is not None
+    assert token is not None
+    form = {
+        "csrf_token": await csrf_of(client, "/console/orders/batch"),
+        "form_token": token.group(1),
+        "product_id": product.group(1),
+        "face_value": "100",
+        "count": "0",
+        "buyer_name": "上海某某科技有限公司",
+        "export_password": "correct horse battery staple",
+    }
+    refused = await client.post("/console/orders/batch", data=form)
+    assert refused.status_code == 303
+    assert refused.headers["location"].startswith("/console/orders/batch")
+    shown = await client.get(refused.headers["location"])
+    assert "请填写卡数：1 至 100,000 的整数。" in shown.text
+    async with sqlite_database.transaction() as session:
+        batches = (
+            await session.scalars(select(Order).where(Order.kind == OrderKind.BATCH.value))
+        ).all()
+    assert batches == []
