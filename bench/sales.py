@@ -64,6 +64,7 @@ from httpbench import (  # noqa: E402 - bench/httpbench.py
     stop,
     wait_until_serving,
 )
+from sales_notify import notification_lines, wrk_notifications  # noqa: E402
 from tongka.cards import service as cards  # noqa: E402
 from tongka.cards.keys import card_keys  # noqa: E402
 from tongka.cards.models import Card  # noqa: E402
@@ -81,45 +82,6 @@ FACE_VALUE = 10_000
 TARGET_PER_S = 300
 TARGET_P99_MS = 200
 console = Console(width=200)
-
-# One line per notification: the path, the headers (name\x1fvalue, \x1e between), the body.
-NOTIFY_LUA = r"""
-local lines, counter = {}, 0
-tid = "0"
-ok, refused = 0, 0
-local threads = {}
-function setup(thread)
-  thread:set("tid", tostring(#threads + 1))
-  table.insert(threads, thread)
-end
-function init(args)
-  for line in io.lines(args[1]) do table.insert(lines, line) end
-  counter = tonumber(tid) - 2  -- thread 1: lines 1, 3, 5...; thread 2: 2, 4, 6...
-end
-function request()
-  counter = counter + 2  -- each pair's first copy and its duplicate race on two threads
-  if counter > #lines then wrk.thread:stop() end
-  local line = lines[math.min(counter, #lines)]
-  local path, head, body = line:match("([^\t]+)\t([^\t]+)\t(.+)")
-  local headers = {}
-  for pair in head:gmatch("[^\30]+") do
-    local name, value = pair:match("([^\31]+)\31(.*)")
-    headers[name] = value
-  end
-  return wrk.format("POST", path, headers, body)
-end
-function response(status, headers, body)
-  if status == 200 or status == 204 then ok = ok + 1 else refused = refused + 1 end
-end
-function done(summary, latency, requests)
-  local a, r = 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("ok"); r = r + t:get("refused") end
-  io.write(string.format("RESULT %d %d %d %d %d %d\n", a, r,
-    latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.duration))
-end
-"""
 
 
 @dataclass(frozen=True)
@@ -296,85 +258,6 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else 0
 
 
-# --- the notification path: signed notifications built beforehand, fired by wrk --------
-
-
-def _notification_lines(settings: Settings, made: list[dict[str, Any]]) -> list[str]:
-    """Each made payment's success notification as the sandbox signs it, twice."""
-    from tongka.payments.channel import ChannelName, FundingType
-    from tongka.payments.keys import channel_keys
-    from tongka.payments.sandbox.base import Faults
-    from tongka.payments.sandbox.state import GatewayPayment, GatewayState, transaction_id
-    from tongka.payments.sandbox.wechat import WeChatSandbox
-
-    state = GatewayState()
-    sandbox = WeChatSandbox(
-        state, channel_keys(settings, ChannelName.WECHAT), settings.sandbox_gateway_url
-    )
-    now = datetime.now(UTC)
-    lines = []
-    for row in made:
-        payment = GatewayPayment(
-            channel=ChannelName.WECHAT,
-            payment_id=row["payment_id"],
-            amount_minor=TOP_UP_MINOR,
-            currency="CNY",
-            description="bench",
-            notify_url="",
-            method="NATIVE",
-            created_at=now,
-            status="SUCCEEDED",
-            transaction_id=transaction_id("TX"),
-            paid_at=now,
-            funding_type=FundingType.BALANCE,
-        )
-        headers, body = sandbox.notifications(payment, Faults(duplicate=True))[0]
-        head = "\x1e".join(f"{name}\x1f{value}" for name, value in headers.items())
-        line = f"/v1/channels/wechat/notify\t{head}\t{body.decode()}"
-        assert "\n" not in line
-        lines += [line, line]
-    return lines
-
-
-def _wrk_notifications(lines: list[str], connections: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        script, data = Path(folder) / "n.lua", Path(folder) / "notifications.tsv"
-        script.write_text(NOTIFY_LUA)
-        data.write_text("\n".join(lines) + "\n")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{connections}",
-                "-d60s",  # the script stops each thread once its lines are sent
-                "--timeout",
-                "5s",
-                "-s",
-                str(script),
-                f"http://127.0.0.1:{PORT}",
-                "--",
-                str(data),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT"))
-    ok, refused, p50, p99, sock, duration = (int(x) for x in line.split()[1:])
-    seconds = duration / 1e6
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {
-        "done": ok,
-        "errors": refused + sock,
-        "per_s": ok / seconds,
-        "p50": p50 / 1000,
-        "p99": p99 / 1000,
-        "cpu": cpu / seconds,
-    }
-
-
 async def _credited(url: str) -> tuple[dict[str, int], int]:
     """Orders by status, and what the cards hold above their face values."""
     database = Database(create_engine_for(url))
@@ -479,7 +362,8 @@ def main() -> int:
         console.print(f"(e) {done} flows, failures: {flows['failures']}")
         console.print(f"after (e): {load_average()}")
         made = _in_own_process(plan | {"mode": "orders", "count": args.notifications})["made"]
-        rows["n"] = _wrk_notifications(_notification_lines(settings, made), args.connections)
+        lines = notification_lines(settings, made, TOP_UP_MINOR)
+        rows["n"] = wrk_notifications(lines, PORT, args.connections)
         console.print(f"after (n): {load_average()}")
     finally:
         stop(server)
