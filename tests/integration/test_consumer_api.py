@@ -41,6 +41,8 @@ CONSUMER_ROUTES = {
     ("POST", "/v1/holder_bindings/confirm"),  # a holder accepts a card (the texted code)
     ("GET", "/v1/orders"),  # a holder lists their own orders
     ("POST", "/v1/orders"),  # a holder buys or tops up a card (its test: test_orders_api)
+    ("GET", "/v1/card_returns"),  # a holder's own card returns (test_card_returns_api)
+    ("POST", "/v1/card_returns"),  # a holder returns a named card (退卡)
 }
 # Bodies that pass validation, so the refusal comes from the authorization checks.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
