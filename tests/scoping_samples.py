@@ -470,3 +470,32 @@ async def an_order(owner: Owner) -> str:
                 settings=settings,
             )
     return created.order.id
+
+
+# --- card returns (sales, 退卡) ------------------------------------------------------------
+
+
+@sample("card_returns")
+async def a_card_return(owner: Owner) -> str:
+    """Merchant A's till pays cash for one of its named cards (¥50 paid value)."""
+    from tests.cards_support import ensure_consumer
+    from tests.paycore_support import real_now
+    from tongka.identity.models import KycLevel
+
+    now = real_now()
+    async with owner.database.transaction() as session:
+        holder = await ensure_consumer(session, "con_return_sample", now, KycLevel.ID_CARD)
+        product = await active_product(
+            session,
+            now,
+            merchant_id=owner.merchant.merchant_id,
+            name="Member card",
+            is_named=True,
+            max_balance=500_000,
+            validity_months=None,
+        )
+        issued = await funded_card(session, now, product, amount=5_000, holder_id=holder)
+    response = await owner.client.post(
+        "/v1/card_returns", json={"card_id": issued.card.id, "method": "cash"}
+    )
+    return await created_id(response)

@@ -124,6 +124,8 @@ JOBS: list[Job] = [
     Job("sales.activate_paid_batches", "tongka.sales.batch_orders:activate_paid_batches", 5),
     Job("promotions.end_expired", "tongka.sales.promotion_lifecycle:end_expired_promotions", 60),
     Job("reconciliation.daily", "tongka.reconciliation.daily:reconcile_daily", 900),
+    Job("forms.purge_claims", "tongka.edge.form_once:purge_claims", 3600),
+    Job("sales.pay_card_returns", "tongka.sales.return_payouts:pay_card_returns", 10),
 ]
 
 

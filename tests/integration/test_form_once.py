@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tongka.clock import FixedClock
+from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge import form_once
+from tongka.worker import JOBS
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
@@ -36,6 +39,24 @@ async def test_a_failed_attempt_leaves_no_claim_and_old_claims_go(database: Data
     later = NOW + form_once.RETENTION + timedelta(seconds=1)
     async with database.transaction() as session:
         assert await form_once.claim(session, actor="consumer:a", token=token, now=later) is None
+
+
+async def test_the_purge_job_deletes_claims_older_than_a_day_only(
+    database: Database, settings: Settings
+) -> None:
+    async with database.transaction() as session:
+        await form_once.claim(session, actor="consumer:gone", token="old", now=NOW)
+        await form_once.claim(
+            session, actor="consumer:a", token="new", now=NOW + form_once.RETENTION
+        )
+    later = FixedClock(NOW + form_once.RETENTION + timedelta(seconds=1))
+    assert await form_once.purge_claims(database, later, settings) == 1
+    assert await form_once.purge_claims(database, later, settings) == 0
+    async with database.transaction() as session:
+        # the young claim still answers: its form is still sent once
+        made = await form_once.claim(session, actor="consumer:a", token="new", now=later.now())
+        assert made == ""
+    assert any(job.name == "forms.purge_claims" for job in JOBS)
 
 
 @pytest.mark.pg

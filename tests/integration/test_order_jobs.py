@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.cards_support import balance_of
@@ -24,7 +25,7 @@ from tests.orders_support import (  # noqa: F401 - fixtures
 )
 from tests.payments_support import PaymentSandbox
 from tongka.cards.jobs import issue_batches
-from tongka.cards.models import Card, CardBatch
+from tongka.cards.models import Card, CardBatch, CardProduct
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -32,7 +33,7 @@ from tongka.payments.models import Payment
 from tongka.sales.batch_orders import activate_paid_batches
 from tongka.sales.jobs import expire_orders
 from tongka.sales.order_states import OrderKind, OrderStatus
-from tongka.sales.orders import order_history
+from tongka.sales.orders import CreatedOrder, cancel_order, get_order, order_history
 from tongka.sales.purchase_rules import BuyerKind
 
 
@@ -65,15 +66,15 @@ async def test_expiry_polls_first_and_finds_a_silent_payment(
     assert await expire_orders(database, later, payment_settings) == 0
 
 
-async def test_an_enterprise_batch_is_issued_and_activated_once_paid(
-    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
-) -> None:
-    created = await order_of(
+async def batch_order(
+    database: Database, settings: Settings, shop: Shop, *, card_count: int = 3
+) -> CreatedOrder:
+    return await order_of(
         database,
-        payment_settings,
+        settings,
         shop,
         kind=OrderKind.BATCH,
-        card_count=3,
+        card_count=card_count,
         method="bank_transfer",
         channel="bank_transfer",
         buyer_kind=BuyerKind.UNIT,
@@ -83,6 +84,64 @@ async def test_an_enterprise_batch_is_issued_and_activated_once_paid(
         export_password="correct horse battery staple",
         merchant_id=shop.merchant_id,
     )
+
+
+async def issued_count(database: Database, product_id: str) -> int:
+    async with database.transaction() as session:
+        product = await session.get(CardProduct, product_id, populate_existing=True)
+        assert product is not None
+        return product.issued_count
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "expired"])
+async def test_an_unpaid_batch_order_takes_its_held_batch_with_it(
+    database: Database,
+    payment_settings: Settings,
+    paid_channels: PaymentSandbox,
+    shop: Shop,
+    ending: str,
+) -> None:
+    # given a held batch order of 3 cards: its numbers reserved
+    before = await issued_count(database, shop.product_id)
+    created = await batch_order(database, payment_settings, shop)
+    assert await issued_count(database, shop.product_id) == before + 3
+    # when it is cancelled, or expires unpaid
+    if ending == "cancelled":
+        async with database.transaction() as session:
+            order = await get_order(session, created.order.id)
+            await cancel_order(
+                session,
+                order,
+                actor="user:manager",
+                reason="changed our mind",
+                now=real_now(),
+                settings=payment_settings,
+            )
+    else:
+        later = FixedClock(real_now() + timedelta(minutes=16))
+        assert await expire_orders(database, later, payment_settings) == 1
+    # then the batch is cancelled, never issued, and its numbers are free again
+    assert (await load_order(database, created.order.id)).status == ending
+    clock = FixedClock(real_now())
+    await issue_batches(database, clock, payment_settings)
+    async with database.transaction() as session:
+        batch = await session.get(CardBatch, created.order.batch_id)
+        cards = (await session.scalars(select(Card).where(Card.batch_id == batch.id))).all()
+    assert batch is not None
+    assert (batch.status, batch.issued_count, list(cards)) == ("cancelled", 0, [])
+    assert await issued_count(database, shop.product_id) == before
+    # and a new batch takes the very sequences the cancelled one had reserved
+    again = await batch_order(database, payment_settings, shop)
+    async with database.transaction() as session:
+        new_batch = await session.get(CardBatch, again.order.batch_id)
+    assert new_batch is not None
+    assert new_batch.first_sequence == batch.first_sequence
+
+
+async def test_an_enterprise_batch_is_issued_and_activated_once_paid(
+    database: Database, payment_settings: Settings, paid_channels: PaymentSandbox, shop: Shop
+) -> None:
+    created = await batch_order(database, payment_settings, shop)
     clock = FixedClock(real_now())
     batch_id = created.order.batch_id
     # held while unpaid: the issue job skips it

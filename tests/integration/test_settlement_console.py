@@ -19,6 +19,7 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import SESSION_COOKIE
 from tongka.identity import service as identity
+from tongka.payments.sandbox.payouts import PayoutOutcome, Plan
 
 MON = date(2026, 9, 28)
 
@@ -29,7 +30,11 @@ async def pages(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], str]]:
     world = World(sqlite_database, clock, settings)
     till = await world.merchant("mch_a", MON)
+    await world.merchant("mch_b", MON)
     await world.redeem("mch_a", MON, 10_000)
+    await world.redeem("mch_b", MON, 20_000)
+    # the batches are paid in merchant order: mch_a's is paid, mch_b's rejected
+    world.simulator.plan(Plan(PayoutOutcome.ACCEPT), Plan(PayoutOutcome.REJECT, reason="户名不符"))
     await world.run(MON)
     [batch] = await world.batches("mch_a")
     tokens = {}
@@ -98,9 +103,40 @@ async def test_a_till_sees_no_settlement_and_finance_sees_the_runs(
     pages: tuple[httpx.AsyncClient, dict[str, str], str],
 ) -> None:
     client, tokens, batch_id = pages
-    for path in ("/console/settlement_batches", "/console/contracts", "/console/settlement_runs"):
+    for path in (
+        "/console/settlement_batches",
+        "/console/contracts",
+        "/console/settlement_runs",
+        "/console/payouts",
+    ):
         assert (await _as(client, tokens["cashier"]).get(path)).status_code == 403, path
     assert (await _as(client, tokens["manager"]).get("/console/settlement_runs")).status_code == 403
     runs = await _as(client, tokens["finance"]).get("/console/settlement_runs")
     assert runs.status_code == 200
     assert 'data-run-date="2026-09-28"' in runs.text
+
+
+async def test_payouts_show_each_attempt_scoped_filtered_and_as_csv(
+    pages: tuple[httpx.AsyncClient, dict[str, str], str],
+) -> None:
+    client, tokens, batch_id = pages
+    own = await _as(client, tokens["manager"]).get("/console/payouts")
+    assert own.status_code == 200
+    assert "<title>出款记录" in own.text
+    assert 'data-status="paid"' in own.text
+    assert f'href="/console/settlement_batches/{batch_id}"' in own.text
+    assert "户名不符" not in own.text  # mch_b's rejected payout is not mch_a's to see
+    every = await _as(client, tokens["finance"]).get("/console/payouts")
+    assert 'data-status="paid"' in every.text
+    assert 'data-status="rejected"' in every.text
+    rejected = await _as(client, tokens["finance"]).get("/console/payouts?status=rejected")
+    assert "户名不符" in rejected.text
+    assert 'data-status="paid"' not in rejected.text
+    exported = await _as(client, tokens["finance"]).get(
+        "/console/payouts?status=rejected&format=csv"
+    )
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert len(rows) == 2
+    assert "198.80" in rows[1]  # mch_b's ¥200.00 less its fee
+    assert "户名不符" in rows[1]
+    assert "mch_b" in rows[1]

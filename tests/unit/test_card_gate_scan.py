@@ -24,6 +24,7 @@ NON_CARD_POSTERS: dict[str, str] = {
     "sales/promotion_budget.py": "promotion budgets: merchant payable <-> promotion budget",
     "reconciliation/resolutions.py": "approved adjustments: suspense <-> receivable/reserve bank",
     "settlement/split_postings.py": "splits: acceptor payable <-> split transit <-> issuer payable",
+    "sales/return_payouts.py": "card returns paid out: card-returns payable -> reserve bank",
 }
 
 

@@ -75,3 +75,24 @@ def test_the_text_guard_finds_bare_text() -> None:
     assert bare_texts_of("<p>余额 {{ x }}</p>") == ["余额"]
     assert bare_texts_of('<input placeholder="reason">') == ["reason"]
     assert bare_texts_of("<th>Status</th>{# a comment #}") == ["Status"]
+
+
+@pytest.mark.parametrize(
+    ("message", "translation", "formatted", "plural", "wrong"),
+    [
+        ("Fee %(rate)s%%", "费率 %(rate)s%%", True, False, False),
+        ("Fee %(rate)s%%", "费率 %(rate)s%", True, False, True),  # bare % breaks the page
+        ("Card %(number)s", "卡 %(numbr)s", True, False, True),  # misspelt placeholder
+        ("Scale issuer, 20 percent", "规模 20%", False, False, False),  # shown as it is
+        ("Scale issuer, 20 percent", "规模 20%", True, False, True),  # a template formats it
+        ("Scale issuer", "规模 %(x)s", False, False, True),  # nothing fills it
+        ("%(num)d cards", "%(num)d 张卡", True, True, False),
+        ("%(num)d cards", "一张卡", True, True, False),  # a plural form may leave it out
+        ("%(num)d cards", "%(num)d 张卡 %(x)s", True, True, True),
+    ],
+)
+def test_a_translation_keeps_its_messages_formatting(
+    message: str, translation: str, formatted: bool, plural: bool, wrong: bool
+) -> None:
+    problem = catalogs._shape_problem(message, translation, formatted=formatted, plural=plural)
+    assert (problem is not None) is wrong

@@ -120,3 +120,21 @@ def test_a_flash_too_big_for_a_cookie_drops_what_was_typed_first() -> None:
         {"field1": "必填"},
         {},
     )
+
+
+def test_whole_number_fields_refuse_what_is_not_a_whole_number_in_range() -> None:
+    from starlette.datastructures import FormData
+
+    from tongka.errors import InvalidRequest
+    from tongka.web.console import optional_whole_number, whole_number
+
+    form = FormData([("n", " 12 "), ("neg", "-3"), ("empty", ""), ("bad", "1.5"), ("big", "8")])
+    assert optional_whole_number(form, "n") == 12
+    assert optional_whole_number(form, "empty") is None
+    assert whole_number(form, "empty", default=5) == 5
+    assert whole_number(form, "neg", low=None) == -3
+    for name, kwargs in (("neg", {}), ("bad", {}), ("big", {"high": 7})):
+        with pytest.raises(InvalidRequest) as refused:
+            whole_number(form, name, **kwargs)  # type: ignore[arg-type]
+        assert refused.value.code == "not_a_whole_number"
+        assert refused.value.param == name

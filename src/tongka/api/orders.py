@@ -345,6 +345,18 @@ class OrderRefundIn(RequestModel):
         default=None, description="Omitted: all that may be refunded (the paid, unspent value)."
     )
     reason: str | None = Field(default=None, max_length=500)
+    card_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="An enterprise batch order: the cards to refund and close (omitted: "
+        "every card still holding paid value). Each refunds its paid, unspent value up to "
+        "its face value; not with `amount`.",
+    )
+
+
+class RefundedCardOut(BaseModel):
+    card_id: str
+    amount: MoneyModel
 
 
 class OrderRefundOut(BaseModel):
@@ -355,6 +367,9 @@ class OrderRefundOut(BaseModel):
     amount: MoneyModel
     reason: str
     created_at: datetime
+    cards: list[RefundedCardOut] = Field(
+        description="A batch order's refund: the cards refunded (and closed)."
+    )
     order: OrderOut
 
     @classmethod
@@ -365,6 +380,13 @@ class OrderRefundOut(BaseModel):
             payment_id=refund.payment_id,
             amount=_money(refund.amount_minor, refund.currency),
             reason=refund.reason,
+            cards=[
+                RefundedCardOut(
+                    card_id=str(row["card_id"]),
+                    amount=_money(int(row["amount_minor"]), refund.currency),
+                )
+                for row in refund.cards or []
+            ],
             created_at=refund.created_at,
             order=OrderOut.of(order),
         )
@@ -402,6 +424,7 @@ async def refund(
         order.id,
         refund_id=refund_id_of(principal, request.headers.get(HEADER, "")),
         amount_minor=body.amount.amount if body.amount else None,
+        card_ids=body.card_ids,
         reason=body.reason,
         actor=principal.actor,
         now=clock.now(),

@@ -112,6 +112,56 @@ async def create_batch(
     return batch
 
 
+async def cancel_batch(
+    session: AsyncSession, batch_id: str, *, actor: str, now: datetime, reason: str
+) -> bool:
+    """Cancel a batch that has issued nothing yet (an unpaid order's held batch): the issue
+    job never runs it, and its reserved numbers stop blocking later issues.
+
+    No card ever carried a number of its range (nothing was issued or exported), so the
+    room goes back to the product when the range is still the last one reserved
+    (``issued_count`` rolls back to the batch's ``first_sequence``, one conditional
+    statement): the next batch takes those very sequences. A range with later ones after
+    it stays void — counted as used, never issued. False, changing nothing, when the batch
+    has started issuing or is no longer pending."""
+    cancelled = await session.execute(
+        update(CardBatch)
+        .where(
+            CardBatch.id == batch_id,
+            CardBatch.status == BatchStatus.PENDING.value,
+            CardBatch.issued_count == 0,
+        )
+        .values(status=BatchStatus.CANCELLED.value, next_attempt_at=None, last_error=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    batch = await get_batch(session, batch_id)
+    await session.refresh(batch)
+    released = False
+    if batch.first_sequence is not None:
+        rolled_back = await session.execute(
+            update(CardProduct)
+            .where(
+                CardProduct.id == batch.product_id,
+                CardProduct.issued_count == batch.first_sequence + batch.total,
+            )
+            .values(issued_count=batch.first_sequence)
+            .execution_options(synchronize_session=False)
+        )
+        released = rolled_back.rowcount == 1  # type: ignore[attr-defined]
+    await batch_event(
+        session,
+        batch,
+        "card_batch.cancelled",
+        actor,
+        now,
+        reason=reason[:200],
+        numbers="released" if released else "void",
+    )
+    return True
+
+
 async def batch_event(
     session: AsyncSession, batch: CardBatch, type: str, actor: str, now: datetime, **data: Any
 ) -> None:

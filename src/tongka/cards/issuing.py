@@ -55,6 +55,7 @@ class BatchStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"  # parked after repeated failures, with ``last_error``; retry re-queues
+    CANCELLED = "cancelled"  # never issued (an unpaid order's held batch); its room released
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Purpose(enum.StrEnum):
     EXCHANGE = "exchange"  # an expired card's balance onto a new card, the rest breakage
     HOLD_RELEASE = "hold_release"  # an authorization's hold voided: the value was never taken
     SALE_REFUND = "sale_refund"  # a paid order refunded: its paid value leaves the card
+    CARD_RETURN = "card_return"  # 退卡: the paid value paid out to its holder, bonus forfeited
 
 
 ACTIVE, FROZEN, LOST, EXPIRED = (
@@ -86,6 +87,8 @@ ALLOWED: dict[Purpose, dict[Direction, frozenset[CardStatus]]] = {
     Purpose.HOLD_RELEASE: {Direction.CREDIT: frozenset({ACTIVE, FROZEN, LOST, EXPIRED})},
     # an order refunded (sales): only from a card in use, never a frozen one
     Purpose.SALE_REFUND: {Direction.DEBIT: frozenset({ACTIVE})},
+    # a card returned under the regulation (sales): only a card in use, never a frozen one
+    Purpose.CARD_RETURN: {Direction.DEBIT: frozenset({ACTIVE})},
 }
 
 

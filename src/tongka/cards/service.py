@@ -18,6 +18,7 @@ from tongka.cards.acceptance import (
 from tongka.cards.accounts import CardBalance, card_balance, card_balances
 from tongka.cards.batches import (
     batches_query,
+    cancel_batch,
     create_batch,
     get_batch,
     issue_next_chunk,
@@ -130,6 +131,7 @@ __all__ = [
     "cards_query",
     "find_card_by_number",
     "close_card",
+    "cancel_batch",
     "create_batch",
     "create_product",
     "exchange_expired_card",

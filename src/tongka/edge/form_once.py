@@ -8,7 +8,8 @@ corrected form may be sent again with the same token.
 
 Concurrency: the claim is an ``INSERT ... ON CONFLICT DO NOTHING`` on the primary key, so
 PostgreSQL makes a twin wait until the first commits and then read the winner's object;
-SQLite has one writer. A caller's claims older than a day are deleted as it claims anew.
+SQLite has one writer. A caller's claims older than a day are deleted as it claims anew, and
+the worker's ``forms.purge_claims`` deletes those of callers who never come back.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.clock import Clock
+from tongka.config import Settings
+from tongka.db import Database
 from tongka.edge.models import FormClaim
 from tongka.ids import new_id
 
 RETENTION = timedelta(days=1)
 MAX_TOKEN = 120
+PURGE_BATCH = 5000
 
 
 def new_token() -> str:
@@ -62,3 +67,17 @@ async def record(session: AsyncSession, *, actor: str, token: str, object_id: st
     await session.execute(
         update(FormClaim).where(FormClaim.key == _key(actor, token)).values(object_id=object_id)
     )
+
+
+async def purge_claims(database: Database, clock: Clock, settings: Settings) -> int:
+    """Worker job: delete claims older than a day, a batch per run. A claim only matters
+    while its form may still be sent twice; kept longer it is just a row per submit."""
+    expired = (
+        select(FormClaim.key)
+        .where(FormClaim.created_at < clock.now() - RETENTION)
+        .limit(PURGE_BATCH)
+        .scalar_subquery()
+    )
+    async with database.transaction() as session:
+        result = await session.execute(delete(FormClaim).where(FormClaim.key.in_(expired)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

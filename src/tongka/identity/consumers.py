@@ -86,12 +86,24 @@ def principal_for_consumer(consumer: Consumer) -> Principal:
 
 
 async def set_kyc_level(
-    session: AsyncSession, consumer_id: str, level: KycLevel, *, actor: str, now: datetime
+    session: AsyncSession,
+    consumer_id: str,
+    level: KycLevel,
+    *,
+    actor: str,
+    now: datetime,
+    verified_name: str | None = None,
 ) -> Consumer:
-    """Record the consumer's verified KYC level (raised by verification, lowered on review)."""
+    """Record the consumer's verified KYC level (raised by verification, lowered on review)
+    and, when the identity document was checked, the name on it (``verified_name``; a level
+    below the identity card forgets it)."""
     consumer = await get_consumer(session, consumer_id)
     previous = consumer.kyc_level
     consumer.kyc_level = int(level)
+    if level < KycLevel.ID_CARD:
+        consumer.verified_name = None
+    elif verified_name is not None and verified_name.strip():
+        consumer.verified_name = " ".join(verified_name.split())[:100]
     consumer.updated_at = now
     await session.flush()
     await identity_event(

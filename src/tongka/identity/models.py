@@ -167,6 +167,8 @@ class Consumer(Base):
     phone: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     kyc_level: Mapped[int] = mapped_column(Integer)
+    # the name on the identity document checked at KYC level 2 (实名); None: not verified
+    verified_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

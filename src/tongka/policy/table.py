@@ -94,6 +94,7 @@ class Action(enum.StrEnum):
     RESERVE_READ = "reserve.read"
     RESERVE_TRANSFER = "reserve.transfer"
     STATEMENT_IMPORT = "statement.import"
+    TRANSFER_RECORD = "payment.record_transfer"
     # Promotions (充值赠送): a merchant's bonus offers, funded from its own account.
     PROMOTION_READ = "promotion.read"
     PROMOTION_MANAGE = "promotion.manage"
@@ -111,6 +112,10 @@ class Action(enum.StrEnum):
     # paying and cancelling their orders (holders only: staff sell from the till pages).
     CONSUMER_BUY = "consumer.buy"
     CONSUMER_ORDERS = "consumer.orders"
+    # Card returns under the regulation (退卡): the holder, or the issuer's till or console
+    # on the holder's behalf; everyone in scope reads them.
+    CARD_RETURN_CREATE = "card_return.create"
+    CARD_RETURN_READ = "card_return.read"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -251,6 +256,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.RESERVE_READ: (platform("admin", "finance"),),
     Action.RESERVE_TRANSFER: (platform("admin", "finance"),),
     Action.STATEMENT_IMPORT: (platform("admin", "finance"),),
+    # finance records an incoming bank transfer (来账登记), matched to its payment by reference
+    Action.TRANSFER_RECORD: (platform("admin", "finance"),),
     # Promotions: staff read them (a till tells the customer what a load earns); the
     # merchant's managers start and end them, with the merchant's own money.
     Action.PROMOTION_READ: STAFF_READ,
@@ -272,4 +279,6 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.ORDER_REFUND: (platform("admin", "support"), merchant(*MANAGER)),
     Action.CONSUMER_BUY: (HOLDER,),
     Action.CONSUMER_ORDERS: (HOLDER,),
+    Action.CARD_RETURN_CREATE: (merchant(store_bound=True), HOLDER),
+    Action.CARD_RETURN_READ: (platform(), merchant(store_bound=True), HOLDER),
 }

@@ -5,3 +5,4 @@
 # The promotions' tables (充值赠送), registered the same way.
 from tongka.sales import promotion_models as _promotion_models  # noqa: E402,F401
 from tongka.sales import receipt_models as _receipt_models  # noqa: E402,F401
+from tongka.sales import return_models as _return_models  # noqa: E402,F401

@@ -31,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards import accounts
+from tongka.cards.batches import cancel_batch
 from tongka.cards.funding import CardFunding, activate_card, check_max_balance
 from tongka.cards.issuing import issue_card
 from tongka.cards.keys import card_keys
@@ -130,6 +131,7 @@ async def settle_order(
             note=refused.message,
             data={"rule": refused.code, "funding_type": payment.funding_type},
         )
+        await cancel_held_batch(session, order, actor=actor, now=now, reason=refused.code)
         return PaymentOutcome.REFUND
     await move(
         session,
@@ -162,6 +164,7 @@ async def settle_order(
             data={"code": refused.code},
             refunded_minor=fresh.amount_minor,
         )
+        await cancel_held_batch(session, fresh, actor=actor, now=now, reason=refused.code)
         return PaymentOutcome.REFUND
     return PaymentOutcome.FULFILLED
 
@@ -344,6 +347,15 @@ async def release_batch(session: AsyncSession, order: Order) -> None:
         .values(next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def cancel_held_batch(
+    session: AsyncSession, order: Order, *, actor: str, now: datetime, reason: str
+) -> None:
+    """An enterprise order that ends unpaid (cancelled, expired, refused at payment) takes
+    its held batch with it: never issued, its numbers released (``cards.cancel_batch``)."""
+    if order.kind == OrderKind.BATCH and order.batch_id is not None:
+        await cancel_batch(session, order.batch_id, actor=actor, now=now, reason=reason)
 
 
 async def _issue_receipt(

@@ -97,6 +97,8 @@ class OrderRefund(Base):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(120))
+    # a batch order's refund: the cards it refunded and closed, [{"card_id", "amount_minor"}]
+    cards: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -39,7 +39,7 @@ from tongka.sales.order_errors import (
 from tongka.sales.order_receipts import order_receipt
 from tongka.sales.order_states import REFUNDABLE, OrderKind, OrderStatus, move, reload
 
-__all__ = ["order_refunds", "refund_order", "refundable_minor"]
+__all__ = ["order_refunds", "record_refund", "refund_order", "refundable_minor"]
 
 
 def refundable_minor(order: Order) -> int:
@@ -54,8 +54,15 @@ async def order_refunds(session: AsyncSession, order_id: str) -> list[OrderRefun
     return list(rows.all())
 
 
-def _replay(refund: OrderRefund, order: Order, amount_minor: int | None) -> OrderRefund:
-    if refund.order_id != order.id or amount_minor not in (None, refund.amount_minor):
+def _replay(
+    refund: OrderRefund, order: Order, amount_minor: int | None, card_ids: list[str] | None
+) -> OrderRefund:
+    refunded_cards = {str(row["card_id"]) for row in refund.cards or []}
+    if (
+        refund.order_id != order.id
+        or amount_minor not in (None, refund.amount_minor)
+        or (card_ids is not None and set(card_ids) != refunded_cards)
+    ):
         raise OrderRefundIdConflict(
             f"Refund id {refund.id} was used for another refund.",
             param="refund_id",
@@ -70,12 +77,6 @@ def _check_refundable(order: Order) -> None:
             f"The order is {order.status}; only a fulfilled order is refunded.",
             param="order_id",
             details={"status": order.status},
-        )
-    if order.kind == OrderKind.BATCH or order.card_id is None:
-        raise OrderNotRefundable(
-            "An enterprise batch is refunded card by card through the platform, not here.",
-            param="order_id",
-            details={"status": order.status, "problem": "batch"},
         )
 
 
@@ -129,8 +130,11 @@ async def refund_order(
     now: datetime,
     settings: Settings,
     merchant_id: str | None = None,
+    card_ids: list[str] | None = None,
 ) -> OrderRefund:
-    """Refund ``amount_minor`` (``None``: all that may be refunded) of a fulfilled order.
+    """Refund ``amount_minor`` (``None``: all that may be refunded) of a fulfilled order;
+    an enterprise batch order refunds card by card instead (``card_ids``, ``None``: every
+    card it can; ``sales.batch_refunds``).
 
     Raises ``OrderNotFound`` (another merchant's too), ``OrderNotRefundable``,
     ``OrderRefundExceedsUnspent``, ``OrderRefundIdConflict``, the card gate's errors (a
@@ -140,8 +144,29 @@ async def refund_order(
     order = await get_order(session, order_id, merchant_id=merchant_id, lock=True)
     existing = await session.get(OrderRefund, refund_id)
     if existing is not None:
-        return _replay(existing, order, amount_minor)
+        return _replay(existing, order, amount_minor, card_ids)
     _check_refundable(order)
+    if order.kind == OrderKind.BATCH:
+        from tongka.sales.batch_refunds import refund_batch_order  # it imports this module
+
+        return await refund_batch_order(
+            session,
+            order,
+            refund_id=refund_id,
+            amount_minor=amount_minor,
+            card_ids=card_ids,
+            reason=reason,
+            actor=actor,
+            now=now,
+            settings=settings,
+        )
+    if card_ids is not None:
+        raise InvalidRequest(
+            "Only an enterprise batch order is refunded card by card; this order has one card.",
+            code="order_refund_cards_invalid",
+            param="card_ids",
+            details={"problem": "not_a_batch"},
+        )
     if amount_minor is not None and (type(amount_minor) is not int or amount_minor <= 0):
         raise InvalidRequest(
             "A refund's amount is a positive whole number of minor units.",
@@ -195,6 +220,35 @@ async def refund_order(
     )
     [(amount, bonus_back)] = taken
     await _tell_promotions(session, order, bonus_back, refund_id, now)
+    return await record_refund(
+        session,
+        order,
+        refund_id=refund_id,
+        amount=amount,
+        bonus_back=bonus_back,
+        reason=reason,
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+
+
+async def record_refund(
+    session: AsyncSession,
+    order: Order,
+    *,
+    refund_id: str,
+    amount: int,
+    bonus_back: int,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+    cards: list[dict[str, object]] | None = None,
+) -> OrderRefund:
+    """After the card legs are posted: the channel pays ``amount`` back (原路退回), the
+    refund row, the order's move to (partly) refunded, and the refund receipt."""
+    assert order.payment_id is not None
     await refund_payment(
         session,
         order.payment_id,
@@ -213,6 +267,7 @@ async def refund_order(
         currency=order.currency,
         reason=(reason or "")[:500],
         actor=actor,
+        cards=cards or [],
         created_at=now,
     )
     session.add(refund)
@@ -231,7 +286,8 @@ async def refund_order(
             "refund_id": refund_id,
             "refund": amount_detail(amount, order.currency),
             "bonus_taken_back": amount_detail(bonus_back, order.currency),
-        },
+        }
+        | ({"cards": cards} if cards else {}),
         refunded_minor=refunded,
     )
     assert moved  # the order is locked: nobody changed it meanwhile

@@ -368,9 +368,11 @@ async def cancel_order(
         await close_payment(session, order.payment_id, now=now, settings=settings)
     fresh = await get_order(session, order.id)
     event = "cancelled" if target is OrderStatus.CANCELLED else "expired"
-    if not await move(
-        session, fresh, UNPAID, target, event=event, actor=actor, now=now, note=reason
-    ):
+    if await move(session, fresh, UNPAID, target, event=event, actor=actor, now=now, note=reason):
+        await fulfilment.cancel_held_batch(
+            session, fresh, actor=actor, now=now, reason=f"order {fresh.id} {target.value}"
+        )
+    else:
         fresh = await get_order(session, order.id)
         if target is OrderStatus.CANCELLED:
             raise OrderNotCancellable(

@@ -12,6 +12,7 @@ texts rarely touch the same lines.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,53 @@ def update() -> None:
         write_catalog(language, catalog)
 
 
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%%")
+
+
+def format_shape(text: str) -> tuple[frozenset[str], int, int]:
+    """What ``%`` formatting sees in ``text``: its named placeholders, its ``%%`` and its
+    other ``%``."""
+    names = frozenset(name for name in PLACEHOLDER.findall(text) if name)
+    escaped = text.count("%%")
+    bare = PLACEHOLDER.sub("", text).count("%")
+    return names, escaped, bare
+
+
+def _is_formatted(message_id: str, locations: list[tuple[str, int]]) -> bool:
+    """Templates format every text (Jinja's new-style gettext); Python formats a text only
+    when it is given parameters, which a message with placeholders or ``%%`` is."""
+    if any(name.endswith(".html") for name, _ in locations):
+        return True
+    names, escaped, _ = format_shape(message_id)
+    return bool(names or escaped)
+
+
+def _shape_problem(message_id: str, string: str, *, formatted: bool, plural: bool) -> str | None:
+    """A translation must keep its message's formatting: in a formatted text a bare ``%``
+    where the message has ``%%`` breaks the page, and a dropped or misspelt placeholder
+    breaks ``gettext(..., **params)``; a text shown as it is may say "20%" freely. A plural
+    form may leave out a placeholder (“one card”), never add one."""
+    wanted, got = format_shape(message_id), format_shape(string)
+    names_ok = got[0] <= wanted[0] if plural else got[0] == wanted[0]
+    if formatted and (not names_ok or got[1:] != wanted[1:]):
+        return (
+            f"its %-formatting differs: placeholders {sorted(got[0])} (message:"
+            f" {sorted(wanted[0])}), %% {got[1]} ({wanted[1]}), bare % {got[2]} ({wanted[2]})"
+        )
+    if not formatted and got[0]:
+        return f"it has placeholders {sorted(got[0])} that nothing fills"
+    return None
+
+
+def _strings(message_id: object, string: object) -> list[tuple[str, str]]:
+    """(message, translation) pairs to compare; every plural form compares with the plural
+    message, the one that names every placeholder."""
+    if isinstance(string, tuple):
+        ids = message_id if isinstance(message_id, tuple) else (message_id,)
+        return [(str(ids[-1]), str(text)) for text in string]
+    return [(str(message_id), str(string))]
+
+
 def problems() -> list[str]:
     """What keeps the catalogs from being complete (empty when they are)."""
     template = extract()
@@ -91,6 +139,13 @@ def problems() -> list[str]:
                 found.append(f"{language}: {message.id!r} is not translated ({where})")
             elif entry.fuzzy:
                 found.append(f"{language}: {message.id!r} is marked fuzzy ({where})")
+            else:
+                plural = isinstance(entry.string, tuple)
+                formatted = plural or _is_formatted(str(message.id), message.locations)
+                for message_id, string in _strings(message.id, entry.string):
+                    problem = _shape_problem(message_id, string, formatted=formatted, plural=plural)
+                    if problem:
+                        found.append(f"{language}: {message.id!r}: {problem} ({where})")
     return found
 
 

@@ -32,7 +32,7 @@ from tongka.config import Settings
 from tongka.currencies import enabled_currencies
 from tongka.edge.auth import SESSION_COOKIE, IdentityKeysDep
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
-from tongka.errors import DomainError, PermissionDenied
+from tongka.errors import DomainError, InvalidRequest, PermissionDenied
 from tongka.identity import service as identity
 from tongka.identity.crypto import IdentityKeys
 from tongka.identity.models import ConsoleSession, Consumer, User
@@ -351,3 +351,27 @@ def form_text(form: FormData, name: str) -> str:
 
 def optional_text(form: FormData, name: str) -> str | None:
     return form_text(form, name) or None
+
+
+def optional_whole_number(
+    form: FormData, name: str, *, low: int | None = 0, high: int | None = None
+) -> int | None:
+    """A whole-number field: ``None`` when empty; anything else that is not a whole number
+    from ``low`` to ``high`` (``None``: unbounded, so ``low=None`` admits a minus sign) is
+    refused with ``not_a_whole_number`` on that field, before anything changes."""
+    text = form_text(form, name)
+    if not text:
+        return None
+    digits = text[1:] if low is None and text.startswith("-") else text
+    number = int(text) if digits.isdigit() else None
+    if number is None or (low is not None and number < low) or (high is not None and number > high):
+        raise InvalidRequest(N_("Type a whole number."), code="not_a_whole_number", param=name)
+    return number
+
+
+def whole_number(
+    form: FormData, name: str, *, default: int = 0, low: int | None = 0, high: int | None = None
+) -> int:
+    """``optional_whole_number``, with ``default`` for an empty field."""
+    number = optional_whole_number(form, name, low=low, high=high)
+    return default if number is None else number

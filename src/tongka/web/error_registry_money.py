@@ -87,9 +87,6 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("Only an unpaid order can be cancelled; a paid order is refunded instead.")
     ),
     "order_not_refundable": M(N_("Only a fulfilled order can be refunded.")),
-    "order_not_refundable.batch": M(
-        N_("An enterprise batch is refunded card by card through the platform.")
-    ),
     "order_refund_exceeds_unspent": M(
         N_(
             "At most %(refundable)s can be refunded: the paid value the card still holds, less what was refunded already."
@@ -98,6 +95,26 @@ MONEY_MESSAGES: dict[str, Message] = {
     ),
     "order_refund_id_conflict": M(
         N_("This refund id was already used for another refund; use a new one.")
+    ),
+    "order_refund_cards_invalid": M(
+        N_("These cards cannot be refunded with this order; check the cards named.")
+    ),
+    "order_refund_cards_invalid.not_in_batch": M(
+        N_("Some of the cards named are not cards of this order's batch.")
+    ),
+    "order_refund_cards_invalid.amount_with_batch": M(
+        N_("An enterprise batch is refunded card by card: name the cards, not an amount.")
+    ),
+    "order_refund_cards_invalid.card_keeps_value": M(
+        N_(
+            "A card would keep value after its refund (a later top-up or a bonus): refund or spend that first."
+        )
+    ),
+    "order_refund_cards_invalid.no_paid_value": M(
+        N_("A card named holds no paid value to refund.")
+    ),
+    "order_refund_cards_invalid.not_a_batch": M(
+        N_("Only an enterprise batch order is refunded card by card.")
     ),
     "purchase_refused": M(N_("The purchase rules do not allow this purchase.")),
     "purchase_rules_invalid": M(
@@ -127,6 +144,27 @@ MONEY_MESSAGES: dict[str, Message] = {
             "Several purchases just under a threshold on one day look like one purchase split up; give the buyer's real name to go on."
         ),
     ),
+    # card returns (退卡)
+    "return_refused": M(N_("The return rules do not allow this return.")),
+    "return_rules_invalid": M(N_("These return rules cannot be used; check them and try again.")),
+    "return_card_not_named": M(
+        N_("Only a named card bound to its holder is returned under the regulation.")
+    ),
+    "return_holder_unverified": M(
+        N_("Verify the holder's name (identity card) before returning the card to a bank account.")
+    ),
+    "return_account_name_mismatch": M(
+        N_("A returned card pays out only to a bank account in the holder's own name.")
+    ),
+    "return_cash_over_limit": M(
+        N_("Cash is paid only for %(threshold)s or less; return the card to a bank account."),
+        N_("Cash is paid only for small amounts; return the card to a bank account."),
+    ),
+    "return_cash_at_till": M(N_("Cash is paid by the merchant at its till.")),
+    "return_nothing_to_pay": M(N_("The card holds no paid value to return.")),
+    "card_return_not_found": M(N_("No such card return.")),
+    "card_return_exists": M(N_("This card was returned already.")),
+    "card_return_invalid": M(N_("Check the bank account: the bank, the name and the number.")),
     # promotions (充值赠送)
     "promotion_not_found": M(N_("No such promotion.")),
     "invalid_promotion": M(
@@ -204,4 +242,15 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("That day has not ended yet: its statement exists once the day is over."),
     ),
     "order_channel_required": M(N_("Pick how to pay: WeChat Pay or Alipay.")),
+    "reconciliation_statement_empty": M(
+        N_("The statement file is empty: choose the day's statement file.")
+    ),
+    "payout_results_invalid": M(
+        N_("The bank's result file cannot be read: %(problem)s."),
+        N_("The bank's result file cannot be read; nothing of it was applied."),
+    ),
+    "order_product_required": M(N_("Pick one of your cards on sale.")),
+    "order_buyer_required": M(N_("Type the buying unit's name.")),
+    "batch_count_invalid": M(N_("Type how many cards, a whole number from 1 to 100,000.")),
+    "transfer_field_required": M(N_("Fill in this field as the bank shows it.")),
 }

@@ -58,6 +58,7 @@ LABELS: dict[str, dict[str, str]] = {
         "platform": N_("Platform"),
     },
     "batch": {
+        "cancelled": N_("Cancelled"),
         "completed": N_("Completed"),
         "failed": N_("Failed"),
         "pending": N_("Queued"),

@@ -22,6 +22,7 @@ from tongka.identity.principal import Principal
 from tongka.money import MoneyModel
 from tongka.policy import Action
 from tongka.sales.purchase_rules import PurchaseRules, get_purchase_rules, set_purchase_rules
+from tongka.sales.return_rules import ReturnRules, get_return_rules, set_return_rules
 
 router = new_router()
 
@@ -93,6 +94,16 @@ class PurchaseRulesBody(RequestModel):
     )
 
 
+class ReturnRulesBody(RequestModel):
+    """The regulation's return rules (退卡, ``tongka.sales.return_rules``), minor units."""
+
+    is_enforced: bool = True
+    cash_max_minor: StrictInt = Field(
+        default=10_000, ge=0, le=MAX_MINOR, description="Cash only for this much or less."
+    )
+    is_named_only: bool = Field(default=True, description="Only named cards are returned.")
+
+
 class RegulationBody(RequestModel):
     """单用途商业预付卡管理办法（试行） as the platform enforces it (amounts in minor units)."""
 
@@ -108,18 +119,27 @@ class RegulationBody(RequestModel):
     purchase_rules: PurchaseRulesBody | None = Field(
         default=None, description="Buying and loading cards (omitted: unchanged)."
     )
+    return_rules: ReturnRulesBody | None = Field(
+        default=None, description="Returning cards, 退卡 (omitted: unchanged)."
+    )
 
 
 class RegulationOut(RegulationBody):
     object: Literal["card_regulation"] = "card_regulation"
     purchase_rules: PurchaseRulesBody | None = None
+    return_rules: ReturnRulesBody | None = None
 
 
 async def _regulation_out(
     session: SessionDep, rules: service.RegulationRules, now: datetime
 ) -> RegulationOut:
     purchase = await get_purchase_rules(session, now)
-    return RegulationOut(**asdict(rules), purchase_rules=PurchaseRulesBody(**asdict(purchase)))
+    returns = await get_return_rules(session)
+    return RegulationOut(
+        **asdict(rules),
+        purchase_rules=PurchaseRulesBody(**asdict(purchase)),
+        return_rules=ReturnRulesBody(**asdict(returns)),
+    )
 
 
 @router.get("/v1/card_regulation", summary="The prepaid-card rules products are checked against")
@@ -140,7 +160,7 @@ async def set_regulation(
     clock: ClockDep,
 ) -> RegulationOut:
     now = clock.now()
-    rules = service.RegulationRules(**body.model_dump(exclude={"purchase_rules"}))
+    rules = service.RegulationRules(**body.model_dump(exclude={"purchase_rules", "return_rules"}))
     await service.set_regulation(session, rules, actor=principal.actor, now=now)
     if body.purchase_rules is not None:
         await set_purchase_rules(
@@ -148,5 +168,9 @@ async def set_regulation(
             PurchaseRules(**body.purchase_rules.model_dump()),
             actor=principal.actor,
             now=now,
+        )
+    if body.return_rules is not None:
+        await set_return_rules(
+            session, ReturnRules(**body.return_rules.model_dump()), actor=principal.actor, now=now
         )
     return await _regulation_out(session, rules, now)

@@ -74,6 +74,11 @@ class ConsumerIn(RequestModel):
 
 class KycLevelIn(RequestModel):
     kyc_level: KycLevel
+    verified_name: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Level 2 and up: the name on the identity document checked (实名).",
+    )
 
 
 class ConsumerOut(BaseModel):
@@ -217,6 +222,11 @@ async def set_kyc_level(
     principal: Annotated[Principal, Authorized(Action.CONSUMER_KYC)],
 ) -> ConsumerOut:
     consumer = await identity.set_kyc_level(
-        session, consumer_id, body.kyc_level, actor=principal.actor, now=clock.now()
+        session,
+        consumer_id,
+        body.kyc_level,
+        actor=principal.actor,
+        now=clock.now(),
+        verified_name=body.verified_name,
     )
     return ConsumerOut.of(consumer)

@@ -19,7 +19,15 @@ from tongka.currencies import enabled_currencies, require_enabled
 from tongka.edge.no_store import shows_secret
 from tongka.errors import DomainError, InvalidRequest, NotFound
 from tongka.policy import CARD_LIFECYCLE, Action, allowed, authorize, scope_of
-from tongka.web.console import Console, FormDep, SignedInDep, console_router, form_text
+from tongka.web.console import (
+    Console,
+    FormDep,
+    SignedInDep,
+    console_router,
+    form_text,
+    optional_whole_number,
+    whole_number,
+)
 from tongka.web.consumer_home import HomeSection, consumer_home_section
 from tongka.web.forms import attempt_and_redirect, money_minor, required_reason
 from tongka.web.i18n import N_
@@ -50,15 +58,6 @@ def _form_currency(form: FormData) -> str:
     return require_enabled(form_text(form, "currency") or enabled_currencies()[0])
 
 
-def _optional_int(form: FormData, name: str) -> int | None:
-    text = form_text(form, name)
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidRequest(N_("Type a whole number."), code="not_a_whole_number", param=name)
-    return int(text)
-
-
 def _ratio(form: FormData) -> Decimal | None:
     text = form_text(form, "exchange_ratio")
     if not text:
@@ -77,14 +76,14 @@ def product_spec_from_form(form: FormData) -> service.ProductSpec:
         name=form_text(form, "name"),
         currency=currency,
         bin_prefix=form_text(form, "bin_prefix"),
-        number_length=_optional_int(form, "number_length") or 16,
+        number_length=optional_whole_number(form, "number_length") or 16,
         max_balance=_yuan(form, "max_balance", currency),
         is_named=form_text(form, "is_named") == "on",
         form=service.CardForm(form_text(form, "form") or "virtual"),
         face_values=_yuan_list(form, "face_values", currency),
-        validity_months=_optional_int(form, "validity_months"),
+        validity_months=optional_whole_number(form, "validity_months"),
         breakage_policy=service.BreakagePolicy(form_text(form, "breakage_policy") or "forfeit"),
-        exchange_grace_days=_optional_int(form, "exchange_grace_days"),
+        exchange_grace_days=optional_whole_number(form, "exchange_grace_days"),
         exchange_ratio=_ratio(form),
         is_bonus_spent_first=form_text(form, "is_bonus_spent_first") == "on",
     )
@@ -382,7 +381,7 @@ async def create_batch(
             console.session,
             product_id,
             merchant_id=scope_of(principal).merchant(),
-            count=_optional_int(form, "count") or 0,
+            count=whole_number(form, "count"),
             face_value=_yuan(form, "face_value", product.currency),
             export_password=form_text(form, "export_password"),
             reference=form_text(form, "reference") or None,

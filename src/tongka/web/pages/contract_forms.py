@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import Response
 from sqlalchemy import select
 
-from tongka.errors import InvalidRequest
 from tongka.identity.models import Merchant
 from tongka.money import Rounding
 from tongka.policy import Action
@@ -24,7 +23,7 @@ from tongka.settlement.contracts import BankAccount, ContractTerms
 from tongka.settlement.errors import ContractInvalid
 from tongka.settlement.fee_terms import FeeKind, FeeTerms, parse_rate
 from tongka.settlement.models import MerchantContract, PayoutHold
-from tongka.web.console import Console, FormDep, console_router, form_text
+from tongka.web.console import Console, FormDep, console_router, form_text, whole_number
 from tongka.web.forms import (
     attempt_and_redirect,
     money_minor,
@@ -43,15 +42,6 @@ CONTRACTS_URL = "/console/contracts"
 CURRENCY = "CNY"
 CYCLES = (0, 1, 3, 7)
 ACCOUNT_FIELDS = frozenset({"account_number"})
-
-
-def _whole(form: Any, name: str, *, low: int, high: int) -> int:
-    text = form_text(form, name) or "0"
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise InvalidRequest(
-            f"Type a whole number from {low} to {high}.", code="not_a_whole_number", param=name
-        )
-    return int(text)
 
 
 def _fees(form: Any) -> dict[FeeKind, FeeTerms]:
@@ -74,7 +64,7 @@ def _terms(form: Any) -> ContractTerms:
     effective = typed_date(form_text(form, "effective_date"))
     if effective is None:
         raise ContractInvalid("Choose the date the version applies from.", param="effective_date")
-    cycle = _whole(form, "cycle_days", low=0, high=7)
+    cycle = whole_number(form, "cycle_days", high=7)
     if cycle not in CYCLES:
         raise ContractInvalid("The cycle is T+0, T+1, T+3 or T+7.", param="cycle_days")
     return ContractTerms(
@@ -90,7 +80,7 @@ def _terms(form: Any) -> ContractTerms:
         cycle_days=cycle,
         minimum_payout=money_minor(form, "minimum_payout", CURRENCY, required=False) or 0,
         reserve_percent=percent_fraction(form, "reserve_percent") or Decimal(0),
-        reserve_days=_whole(form, "reserve_days", low=0, high=180),
+        reserve_days=whole_number(form, "reserve_days", high=180),
     )
 
 

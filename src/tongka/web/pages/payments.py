@@ -26,7 +26,7 @@ from tongka.payments.fees import FeeSchedule
 from tongka.payments.models import ReserveTransfer
 from tongka.payments.reserve import Direction, reserve_figures, transfer_reserve
 from tongka.policy import Action
-from tongka.web.console import Console, FormDep, console_router, form_text
+from tongka.web.console import Console, FormDep, console_router, form_text, whole_number
 from tongka.web.forms import (
     attempt_and_redirect,
     log_reason,
@@ -114,13 +114,6 @@ def _rate(form: Any) -> Decimal:
         raise
 
 
-def _whole(form: Any, name: str) -> int:
-    text = form_text(form, name) or "0"
-    if not text.lstrip("-").isdigit():
-        raise InvalidRequest("Type a whole number.", code="not_a_whole_number", param=name)
-    return int(text)
-
-
 @router.post("/channels/{name}")
 async def save_channel(
     name: str, console: Annotated[Console, Allowed(Action.CHANNEL_MANAGE)], form: FormDep
@@ -138,7 +131,7 @@ async def save_channel(
                 fee=FeeSchedule(_rate(form), money_minor(form, "fee_fixed", CURRENCY) or 0),
                 min_amount_minor=money_minor(form, "min_amount", CURRENCY) or 0,
                 max_amount_minor=money_minor(form, "max_amount", CURRENCY, required=False),
-                preference=_whole(form, "preference"),
+                preference=whole_number(form, "preference", low=None),
             ),
             actor=console.signed_in.actor,
             now=console.now,

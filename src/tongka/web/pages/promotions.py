@@ -26,7 +26,7 @@ from tongka.policy import Action, scope_of
 from tongka.redemption.fees import merchant_payable_id
 from tongka.sales import promotions
 from tongka.sales.promotion_models import Promotion, PromotionClaim
-from tongka.web.console import Console, FormDep, console_router, form_text
+from tongka.web.console import Console, FormDep, console_router, form_text, optional_whole_number
 from tongka.web.forms import attempt_and_redirect, log_reason, money_minor, required_reason
 from tongka.web.i18n import N_
 from tongka.web.lists import (
@@ -221,15 +221,6 @@ def _start_of(day: date, timezone: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(timezone))
 
 
-def _optional_count(form: FormData, name: str) -> int | None:
-    text = form_text(form, name)
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidRequest(N_("Type a whole number."), code="not_a_whole_number", param=name)
-    return int(text)
-
-
 def _tiers(form: FormData) -> list[promotions.Tier]:
     """The tier rows filled in (a row with neither amount is skipped)."""
     tiers = []
@@ -260,7 +251,7 @@ def spec_from_form(form: FormData, timezone: str, today: date) -> promotions.Pro
         starts_at=None if first <= today else _start_of(first, timezone),
         ends_at=_start_of(last + timedelta(days=1), timezone),
         product_ids=[product_id] if product_id else None,
-        per_holder_count=_optional_count(form, "per_holder_count"),
+        per_holder_count=optional_whole_number(form, "per_holder_count"),
         per_holder_amount_minor=money_minor(form, "per_holder_amount", CURRENCY, required=False),
     )
 
