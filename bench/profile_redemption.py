@@ -18,7 +18,6 @@ import cProfile
 import pstats
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+import httpbench  # noqa: E402  (bench/httpbench.py)
 import redemption as bench  # noqa: E402  (bench/redemption.py)
 from tongka.api.app import create_app  # noqa: E402
 from tongka.config import Settings  # noqa: E402
@@ -58,7 +58,7 @@ def _count(database: Database, counts: collections.Counter[str]) -> None:
 async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -> None:
     settings = Settings(
         database_url=url,
-        secret_key=bench.SECRET,
+        secret_key=httpbench.SECRET,
         rate_limit_per_key="1000000/second",
         rate_limit_per_ip="1000000/second",
         coalesce_max_members=args.coalesce,
@@ -157,12 +157,10 @@ def main() -> int:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args()
-    name = f"tongka_bench_profile_{uuid.uuid4().hex[:8]}"
-    asyncio.run(bench._admin(f'CREATE DATABASE "{name}"'))
-    url = bench.ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    name, url = httpbench.create_database("tongka_bench_profile")
     try:
         seed_args = argparse.Namespace(cards=args.cards, merchants=2, hot_units=1000)
-        settings = Settings(database_url=url, secret_key=bench.SECRET)
+        settings = Settings(database_url=url, secret_key=httpbench.SECRET)
 
         async def seed() -> dict[str, list[str]]:
             database = Database(create_engine_for(url))
@@ -174,7 +172,7 @@ def main() -> int:
         sets = asyncio.run(seed())
         asyncio.run(_run(args, url, sets))
     finally:
-        asyncio.run(bench._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        httpbench.drop_database(name)
     return 0
 
 

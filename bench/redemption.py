@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -40,24 +39,30 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from httpbench import (  # noqa: E402 - bench/httpbench.py
+    SECRET,
+    bench_merchant,
+    create_database,
+    drop_database,
+    ledger_reference,
+    ledger_verify,
+    server_env,
+    start_server,
+    stop,
+    wait_until_serving,
+)
 from tongka.cards import service as cards  # noqa: E402
 from tongka.cards.keys import card_keys  # noqa: E402
 from tongka.config import Settings  # noqa: E402
 from tongka.db import Database  # noqa: E402
 from tongka.db.engine import create_engine_for  # noqa: E402
 from tongka.db.models import import_all_models  # noqa: E402
-from tongka.identity import service as identity  # noqa: E402
-from tongka.identity.credit_code import check_character  # noqa: E402
 from tongka.identity.crypto import IdentityKeys  # noqa: E402
 from tongka.identity.principal import SYSTEM  # noqa: E402
 from tongka.ledger import AccountCode  # noqa: E402
 from tongka.ledger.system_accounts import system_account  # noqa: E402
-from tongka.ledger.verify import verify_ledger  # noqa: E402
 
-ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-SECRET = "ab" * 32
 PORT = 18_731
 console = Console(width=200)
 
@@ -105,52 +110,6 @@ function done(summary, latency, requests)
     summary.errors.status, summary.duration))
 end
 """
-
-
-async def _admin(statement: str) -> None:
-    engine = create_engine_for(ADMIN_URL)
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
-async def _merchant(database: Database, keys: IdentityKeys, index: int) -> tuple[str, str, str]:
-    """An approved merchant with a store and a cashier key bound to it."""
-    base = f"9131000000{index:07d}"
-    details = identity.MerchantRegistration(
-        legal_name=f"基准商户{index}有限公司",
-        credit_code=base + check_character(base),
-        contact_name="张三",
-        contact_phone="13800138000",
-        contact_email=f"bench{index}@example.com",
-        admin_email=f"admin{index}@example.com",
-        admin_password="Bench-password-2026!",
-    )
-    now = datetime.now(UTC)
-    async with database.transaction() as session:
-        merchant, _ = await identity.register_merchant(session, keys, details, now=now)
-        await identity.review_merchant(session, merchant.id, "approve", actor="b", now=now)
-        store = await identity.create_store(
-            session,
-            merchant_id=merchant.id,
-            name="门店",
-            address="南京东路1号",
-            city="上海",
-            actor="b",
-            now=now,
-        )
-        key = await identity.create_api_key(
-            session,
-            keys,
-            name="till",
-            role="cashier",
-            merchant_id=merchant.id,
-            store_id=store.id,
-            actor="b",
-            now=now,
-        )
-    return merchant.id, store.id, key.secret
 
 
 async def _cards(
@@ -243,41 +202,6 @@ def _wrk(lines: list[str], amount: int, connections: int, seconds: float) -> dic
     }
 
 
-def _wait_until_serving(server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    """Until every worker can answer (a fixed sleep was too short on a busy machine)."""
-    import httpx
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{PORT}/v1/health", timeout=1).status_code < 500:
-                time.sleep(2)  # the other workers start at about the same time
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("the server did not start")
-
-
-def _ledger_reference(seconds: float) -> tuple[float, float]:
-    """bench/ledger.py's (c) batched and (r) raw asyncpg rates, in this run."""
-    import ledger as ledger_bench  # bench/ledger.py
-
-    name = f"tongka_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        asyncio.run(ledger_bench.prepare(url))
-        batched = ledger_bench.Scenario("c", "batched", 2, 100, False, 0, "-")
-        raw = ledger_bench.Scenario("r", "raw", 32, 0, False, 0, "-", mode="raw")
-        rates = [ledger_bench.run_scenario(url, s, 2, seconds).per_second for s in (batched, raw)]
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    return rates[0], rates[1]
-
-
 async def _seed(
     database: Database, settings: Settings, args: argparse.Namespace
 ) -> dict[str, list[str]]:
@@ -285,11 +209,11 @@ async def _seed(
         await connection.run_sync(import_all_models().create_all)
     keys = IdentityKeys.from_settings(settings)
     sets: dict[str, list[str]] = {"a": [], "b": [], "c": []}
-    merchant, store, key = await _merchant(database, keys, 0)
+    merchant, store, key = await bench_merchant(database, keys, 0)
     for number, secret in await _cards(database, settings, merchant, args.cards, 100_000, "628890"):
         sets["a"].append(f"{key}\t{store}\t{number}\t{secret}")
     for index in range(1, args.merchants + 1):
-        m, s, k = await _merchant(database, keys, index)
+        m, s, k = await bench_merchant(database, keys, index)
         per = max(1, args.cards // args.merchants)
         for number, secret in await _cards(database, settings, m, per, 100_000, f"62{index:04d}"):
             sets["b"].append(f"{k}\t{s}\t{number}\t{secret}")
@@ -319,18 +243,9 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True)
-    name = f"tongka_bench_redeem_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    env = os.environ | {
-        "TONGKA_DATABASE_URL": url,
-        "TONGKA_SECRET_KEY": SECRET,
-        "TONGKA_RATE_LIMIT_PER_KEY": "1000000/second",
-        "TONGKA_RATE_LIMIT_PER_IP": "1000000/second",
-        "PYTHONPATH": str(ROOT / "src"),
-    }
-    if args.coalesce is not None:
-        env["TONGKA_COALESCE_MAX_MEMBERS"] = str(args.coalesce)
+    name, url = create_database("tongka_bench_redeem")
+    extra = {} if args.coalesce is None else {"TONGKA_COALESCE_MAX_MEMBERS": str(args.coalesce)}
+    env = server_env(url, **extra)
     settings = Settings(database_url=url, secret_key=SECRET)
     server = None
     try:
@@ -345,28 +260,8 @@ def main() -> int:
 
         sets = asyncio.run(seed())
         console.print(f"seeded in {time.perf_counter() - began:.1f} s")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "tongka.api.app:create_app",
-                "--factory",
-                "--workers",
-                str(args.workers),
-                "--port",
-                str(PORT),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-            ],
-            env=env,
-        )
-        _wait_until_serving(server)
+        server = start_server(env, PORT, args.workers)
+        wait_until_serving(server, PORT)
         plans = {
             "a": (sets["a"], 100, 64, args.seconds),
             "b": (sets["b"], 100, 64, args.seconds),
@@ -375,12 +270,10 @@ def main() -> int:
         }
         rows = {key: _wrk(*plan) for key, plan in plans.items() if key in (args.only or plans)}
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
+        stop(server)
         if "rows" not in locals():
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    batched, raw = _ledger_reference(args.ledger_seconds)
+            drop_database(name)
+    batched, raw = ledger_reference(args.ledger_seconds)
     table = Table(title=f"Redemption over HTTP ({args.workers} uvicorn workers, wrk -t2)")
     for column in (
         "scenario",
@@ -413,22 +306,13 @@ def main() -> int:
     console.print(table)
     console.print(f"ledger batched (c): {batched:.0f}/s; raw asyncpg (r): {raw:.0f}/s")
 
-    async def check() -> tuple[bool, list[str]]:
-        database = Database(create_engine_for(url))
-        try:
-            async with database.transaction() as session:
-                report = await verify_ledger(session, datetime.now(UTC))
-            return report.ok, [f"{c.name}: {'ok' if c.ok else 'FAILED'}" for c in report.checks]
-        finally:
-            await database.dispose()
-
-    ok, lines = asyncio.run(check())
-    console.print("ledger verify: " + ("ok" if ok else "FAILED") + " — " + "; ".join(lines))
+    ok, verified = ledger_verify(url)
+    console.print(verified)
     if "c" in rows:
         console.print(
             json.dumps({"hot_card_approved": rows["c"]["approved"], "expected": args.hot_units})
         )
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_database(name)
     return 0 if ok else 1
 
 

@@ -3,16 +3,19 @@ redemptions on given business days, runs of the settlement with a sandbox payout
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from tests.cards_support import grant_quota
 from tests.redemption_support import Till, make_till, redeem, request
 from tests.settlement_support import make_contract
 from tongka import ledger
+from tongka.cards import acceptance
+from tongka.cards.acceptance import Acceptance
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -23,6 +26,7 @@ from tongka.redemption.models import Redemption
 from tongka.settlement.models import Payout, SettlementBatch, SettlementLine
 from tongka.settlement.payout_channel import SimulatorChannel
 from tongka.settlement.service import SettlementRun, settle_date
+from tongka.settlement.split_rules import set_rule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -61,6 +65,50 @@ class World:
             )
         self.tills[merchant_id] = till
         return till
+
+    async def cross_till(
+        self, name: str, issuer_id: str, acceptor_id: str, *, rule: dict[str, Any] | None
+    ) -> None:
+        """Till ``name``: a card of ``issuer_id`` at ``acceptor_id``'s store (both made by
+        ``merchant``; an acceptance agreement, a product naming the acceptor), and the pair's
+        split ``rule`` (if any) from today."""
+        now = self.clock.now()
+        async with self.database.transaction() as session:
+            await grant_quota(session, now, 10**10, issuer_id)
+            agreement = await acceptance.propose_agreement(
+                session, issuer_id, acceptor_id, note=None, actor="user:issuer", now=now
+            )
+            await acceptance.decide_agreement(
+                session,
+                agreement.id,
+                is_approved=True,
+                merchant_id=acceptor_id,
+                note=None,
+                actor="user:acceptor",
+                now=now,
+            )
+            card = await make_till(
+                session,
+                now,
+                amount=100_000,
+                merchant_id=issuer_id,
+                acceptance=Acceptance.MERCHANTS,
+                accepted_merchant_ids=[acceptor_id],
+            )
+            if rule is not None:
+                today = self.clock.now().astimezone(SHANGHAI).date()
+                await set_rule(
+                    session,
+                    issuer_id,
+                    acceptor_id,
+                    rule,
+                    effective_date=today,
+                    today=today,
+                    actor="user:ops",
+                    now=now,
+                )
+        store_id = self.tills[acceptor_id].store_id
+        self.tills[name] = replace(card, merchant_id=acceptor_id, store_id=store_id)
 
     async def redeem(self, merchant_id: str, day: date, amount: int, hour: int = 12) -> str:
         self.clock.current = at(day, hour)

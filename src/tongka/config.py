@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(
         default=1_048_576, description="Larger request bodies are refused with 413."
     )
+    max_statement_upload_bytes: int = Field(
+        default=1_073_741_824,
+        description=(
+            "The limit of an uploaded statement file (the reconciliation statement routes: "
+            "streamed to a temporary file, so it bounds disk, not memory); 1 GiB holds a "
+            "day of a million channel statement lines."
+        ),
+    )
     rate_limit_per_key: str = Field(
         default="100/second;3000/minute",
         description="Requests allowed per API key (``limits`` notation, ';'-separated).",
@@ -93,6 +101,14 @@ class Settings(BaseSettings):
     sandbox_gateway_url: str = Field(
         default="http://127.0.0.1:8100",
         description="Base URL of the sandbox payment gateway (``tongka sandbox-gateway``).",
+    )
+    payout_channel: Literal["http", "file"] = Field(
+        default="http",
+        description=(
+            "How settlement pays merchants: http (one request per payout to the bank's "
+            "payout desk, /bank/payouts) or file (the day's payouts in one bank batch "
+            "payment file, 批量代付文件: tongka settlement payout-file / payout-results)."
+        ),
     )
     payments_notify_base_url: str = Field(
         default="http://127.0.0.1:8000",

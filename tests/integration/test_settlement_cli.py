@@ -60,3 +60,33 @@ def test_payouts_are_held_and_released_with_a_reason(data_dir: Path) -> None:
     assert released.exit_code == 0, released.output
     assert "payouts released" in released.output
     assert runner.invoke(app, ["settlement", "hold", "mch_x", "--reason", " "]).exit_code == 1
+
+
+def test_a_payout_file_and_its_result_file(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tongka.payments.sandbox.batch_payouts import BatchDesk
+    from tongka.payments.sandbox.payouts import PayoutSimulator
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    out = data_dir / "pay.csv"
+    args = ["settlement", "payout-file", "--date", "2030-01-02", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 2  # the channel is http (the default)
+    monkeypatch.setenv("TONGKA_PAYOUT_CHANNEL", "file")
+    get_settings.cache_clear()
+    made = runner.invoke(app, args)
+    assert made.exit_code == 0, made.output
+    assert "PAY20300102:" in made.output
+    assert out.read_bytes().decode("gb18030").startswith("序号,收款账号,收款户名")
+    assert runner.invoke(app, args).exit_code == 0
+    desk = BatchDesk(PayoutSimulator())
+    desk.receive("PAY20300102", out.read_bytes())
+    results = data_dir / "result.csv"
+    results.write_bytes(desk.result("PAY20300102") or b"")
+    first = runner.invoke(app, ["settlement", "payout-results", str(results)])
+    again = runner.invoke(app, ["settlement", "payout-results", str(results)])
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    assert " 0 paid" in again.output
+    results.write_bytes("序号,业务参考号\n".encode("gb18030"))
+    refused = runner.invoke(app, ["settlement", "payout-results", str(results)])
+    assert refused.exit_code == 1
+    assert "payout_results_invalid" in refused.output

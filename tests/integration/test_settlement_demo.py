@@ -1,6 +1,7 @@
 """The settlement demo step (``tongka demo``): a settled week — contracts, batches for each
 business day of the week before today, payouts (one rejected and carried), a reconciliation
-run with an open exception; a second run changes nothing, the ledger verifies, and the
+run with an open exception, the canteen's cards at the bookshop split 70/25/5 (split lines);
+a second run changes nothing, the ledger verifies, and the
 console shows the batches and the run."""
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from tongka.ledger.verify import verify_ledger
 from tongka.reconciliation.models import ReconciliationException, ReconciliationRun
 from tongka.settlement.calendar import load_calendar
 from tongka.settlement.demo import REJECTED_REASON, demo_week
-from tongka.settlement.models import MerchantContract, Payout, SettlementBatch
+from tongka.settlement.models import (
+    MerchantContract,
+    Payout,
+    SettlementBatch,
+    SettlementLine,
+    SplitRuleRow,
+)
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # a Thursday, noon in Shanghai
 
@@ -58,6 +65,14 @@ async def test_the_demo_week_is_settled_once_and_shown(
         payouts = (await session.scalars(select(Payout))).all()
         contracts = await session.scalar(select(func.count()).select_from(MerchantContract))
         run = await session.scalar(select(ReconciliationRun))
+        rule = await session.scalar(select(SplitRuleRow))
+        splits = (
+            await session.execute(
+                select(SettlementBatch.merchant_id, SettlementLine.code, SettlementLine.amount)
+                .join(SettlementBatch, SettlementBatch.id == SettlementLine.batch_id)
+                .where(SettlementLine.kind == "split")
+            )
+        ).all()
         exceptions = (await session.scalars(select(ReconciliationException))).all()
         report = await verify_ledger(session, NOW)
     assert report.ok, report.failures
@@ -70,6 +85,18 @@ async def test_the_demo_week_is_settled_once_and_shown(
     assert run is not None
     assert (run.channel, run.statement_date) == ("wechat", week[-1])
     assert [e.kind for e in exceptions] == ["long"]
+    assert rule is not None
+    assert (rule.issuer_merchant_id, rule.acceptor_merchant_id) == tuple(merchant_ids)
+    books_splits = [
+        (code, amount) for merchant, code, amount in splits if merchant != rule.issuer_merchant_id
+    ]
+    # two cross-issuer days: the issuer's part and the platform's part, each a line
+    assert (
+        sorted(code for code, _ in books_splits)
+        == ["settlement_split"] * 2 + ["settlement_split_platform"] * 2
+    )
+    assert all(amount < 0 for _, amount in books_splits)
+    assert any(merchant == rule.issuer_merchant_id for merchant, _, _ in splits)
 
     app = create_app(settings, database=database, clock=FixedClock(NOW))
     transport = httpx.ASGITransport(app=app)
@@ -87,3 +114,5 @@ async def test_the_demo_week_is_settled_once_and_shown(
         runs = await client.get("/console/reconciliations")
         assert runs.status_code == 200
         assert run.id in runs.text
+        rules = await client.get("/console/split_rules")
+        assert f'data-split-rule-id="{rule.id}"' in rules.text

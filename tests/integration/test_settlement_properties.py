@@ -1,6 +1,8 @@
-"""Property: for any redemptions, refunds and payout outcomes over several days, the
-settlement lines equal the payable's movements, their fees equal the fees taken, and what
-was paid plus what is still open (due or carried) equals everything owed."""
+"""Property: for any redemptions, refunds and payout outcomes over several days — some of
+them of mch_a's card at mch_b, split three ways (issuer, acceptor, platform) — the
+settlement lines equal the payable's movements, their fees equal the fees taken, the
+platform's split lines equal what its fee income took of them, and what was paid plus what
+is still open (due or carried) equals everything owed."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import _fresh_sqlite, assert_books_balance
 from tests.settlement_world import World
@@ -25,14 +28,31 @@ from tongka.payments.sandbox.payouts import PayoutOutcome, Plan
 from tongka.redemption.fees import merchant_payable_id
 from tongka.settlement.models import Payout, SettlementBatch, SettlementLine
 from tongka.settlement.runs import PAYOUT_CODE
+from tongka.settlement.split_postings import (
+    PLATFORM_SPLIT_CODE,
+    TRANSIT_CODE,
+    transit_account_id,
+)
 
 DAYS = [date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30), date(2026, 10, 8)]
+QUIET_DAY = date(2026, 10, 9)  # settles the issuer's parts split on the last day
 MERCHANTS = ("mch_a", "mch_b")
+CROSS = "cross"  # mch_a's card at mch_b
+THREE_WAY = {
+    "shares": [
+        {"party": "issuer", "percent": "0.7", "cap_percent": "0.3"},
+        {"party": "acceptor", "percent": "0.25"},
+        {"party": "platform", "percent": "0.05", "fixed": 10},
+    ],
+    "excess_party": "acceptor",
+}
 OPEN = ("due", "carried", "failed")
 
 day_plans = st.lists(
     st.tuples(
-        st.lists(st.tuples(st.sampled_from(MERCHANTS), st.integers(1, 20_000)), max_size=3),
+        st.lists(
+            st.tuples(st.sampled_from((*MERCHANTS, CROSS)), st.integers(1, 20_000)), max_size=3
+        ),
         st.lists(st.integers(1, 100), max_size=2),  # refund percents of earlier redemptions
         st.sampled_from(list(PayoutOutcome)),
     ),
@@ -44,6 +64,7 @@ day_plans = st.lists(
 async def _play(world: World, plans: list, minimum: int) -> None:  # type: ignore[type-arg]
     for merchant in MERCHANTS:
         await world.merchant(merchant, DAYS[0], minimum_payout=minimum)
+    await world.cross_till(CROSS, *MERCHANTS, rule=THREE_WAY)
     redeemed: list[tuple[str, int]] = []
     for day, (redemptions, refunds, outcome) in zip(DAYS, plans, strict=True):
         for merchant, amount in redemptions:
@@ -56,6 +77,9 @@ async def _play(world: World, plans: list, minimum: int) -> None:  # type: ignor
                     await world.refund(redemption_id, day, amount * percent // 100)
         world.simulator.plan(Plan(outcome, return_after_days=1))
         await world.run(day, on=day, hour=23)
+    # an issuer's batch of a day may be built before the acceptor's split its part to it:
+    # that part lands in the issuer's next batch
+    await world.run(QUIET_DAY, on=QUIET_DAY, hour=23)
 
 
 async def _check(world: World) -> None:
@@ -115,6 +139,33 @@ async def _check(world: World) -> None:
             assert paid + open_nets == sum(signed.values())
             balance = await ledger.get_balance(session, payable)
             assert balance.posted == open_nets
+        await _check_platform_split(session)
+
+
+async def _check_platform_split(session: AsyncSession) -> None:
+    """The platform's split lines are exactly what its fee income took of splits; the
+    issuers' parts passed through an empty transit account."""
+    lines = (
+        await session.scalars(
+            select(SettlementLine.amount).where(SettlementLine.code == PLATFORM_SPLIT_CODE)
+        )
+    ).all()
+    fee_income = system_account_id(AccountCode.FEE_INCOME, "CNY")
+    transit = transit_account_id("CNY")
+    opened = {
+        spec.account_id
+        for code in (AccountCode.FEE_INCOME, TRANSIT_CODE)
+        for spec in await ledger.list_accounts(session, code)
+    }
+    taken = 0
+    if fee_income in opened:
+        for transfer in await ledger.list_transfers(session, fee_income, limit=1000):
+            if transfer.code == PLATFORM_SPLIT_CODE:
+                is_in = transfer.credit_account_id == fee_income
+                taken += transfer.amount if is_in else -transfer.amount
+    assert taken == -sum(lines)
+    if transit in opened:
+        assert (await ledger.get_balance(session, transit)).posted == 0
 
 
 @settings(

@@ -4,20 +4,18 @@ the issuer its part of the line, moved from the acceptor's payable in the accept
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from tests.cards_support import assert_ledger_verifies, grant_quota
-from tests.redemption_support import make_till
+from tests.cards_support import assert_ledger_verifies
 from tests.settlement_world import World, at
 from tongka import ledger
-from tongka.cards import acceptance
-from tongka.cards.acceptance import Acceptance
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.ledger import AccountCode
+from tongka.ledger.system_accounts import system_account
 from tongka.settlement.errors import SplitInvalid
 from tongka.settlement.net_positions import net_positions
 from tongka.settlement.split_postings import transit_account_id
@@ -35,51 +33,28 @@ CAPPED = {  # the issuer's 70 %, capped at 30 % of the line (as a channel caps a
 }
 
 
+THREE_WAY = {  # issuer 70 % capped at 30 % of the line, acceptor 25 %, platform 5 %
+    "shares": [
+        {"party": "issuer", "percent": "0.7", "cap_percent": "0.3"},
+        {"party": "acceptor", "percent": "0.25"},
+        {"party": "platform", "percent": "0.05"},
+    ],
+    "remainder": "largest_remainder",
+    "excess_party": "acceptor",
+}
+
+
 @pytest.fixture
 def world(database: Database, clock: FixedClock, settings: Settings) -> World:
     return World(database, clock, settings)
 
 
 async def _cross_issuer(world: World, *, rule: dict[str, object] | None) -> None:
-    """ISSUER and ACCEPTOR with contracts; ACCEPTOR takes ISSUER's cards (agreement, and a
-    product naming it); the ``CROSS`` till is an ISSUER card at ACCEPTOR's store."""
+    """ISSUER and ACCEPTOR with contracts; the ``CROSS`` till is an ISSUER card at
+    ACCEPTOR's store (``World.cross_till``), the pair's rule from MON."""
     await world.merchant(ISSUER, MON)
-    acceptor = await world.merchant(ACCEPTOR, MON)
-    now = world.clock.now()
-    async with world.database.transaction() as session:
-        await grant_quota(session, now, 10**10, ISSUER)
-        agreement = await acceptance.propose_agreement(
-            session, ISSUER, ACCEPTOR, note=None, actor="user:issuer", now=now
-        )
-        await acceptance.decide_agreement(
-            session,
-            agreement.id,
-            is_approved=True,
-            merchant_id=ACCEPTOR,
-            note=None,
-            actor="user:acceptor",
-            now=now,
-        )
-        card = await make_till(
-            session,
-            now,
-            amount=100_000,
-            merchant_id=ISSUER,
-            acceptance=Acceptance.MERCHANTS,
-            accepted_merchant_ids=[ACCEPTOR],
-        )
-        if rule is not None:
-            await set_rule(
-                session,
-                ISSUER,
-                ACCEPTOR,
-                rule,
-                effective_date=MON,
-                today=MON,
-                actor="user:ops",
-                now=now,
-            )
-    world.tills[CROSS] = replace(card, merchant_id=ACCEPTOR, store_id=acceptor.store_id)
+    await world.merchant(ACCEPTOR, MON)
+    await world.cross_till(CROSS, ISSUER, ACCEPTOR, rule=rule)
 
 
 async def _kinds(world: World, merchant_id: str, day: date) -> list[tuple[str, int]]:
@@ -119,6 +94,54 @@ async def test_a_capped_split_moves_the_issuers_part_to_its_next_batch(world: Wo
     async with world.database.transaction() as session:
         balance = await ledger.get_balance(session, transit_account_id("CNY"))
     assert balance.posted == 0
+    await assert_ledger_verifies(world.database, world.clock.now())
+
+
+async def _fee_income(world: World) -> int:
+    async with world.database.transaction() as session:
+        account = await system_account(
+            session, AccountCode.FEE_INCOME, "CNY", now=world.clock.now()
+        )
+        return (await ledger.get_balance(session, account)).posted
+
+
+async def test_a_three_way_split_caps_the_issuer_and_gives_the_platform_its_part(
+    world: World,
+) -> None:
+    # given a three-way rule; 10,031 redeemed less its fee (60) = 9,971
+    await _cross_issuer(world, rule=THREE_WAY)
+    before = await _fee_income(world)
+    redemption = await world.redeem(CROSS, MON, 10_031)
+    # when the acceptor's day is settled
+    await world.run(MON)
+    # then 70/25/5 % of 9,971 = 6,979.7 / 2,492.75 / 498.55 → 6,979 / 2,492 / 498, the two
+    # fen left go to the largest fractions (acceptor .75, issuer .7): 6,980 / 2,493 / 498;
+    # the issuer is capped at 30 % (2,991) and its excess goes to the acceptor (6,482)
+    assert await _kinds(world, ACCEPTOR, MON) == [
+        ("redemption", 9_971),
+        ("split", -2_991),
+        ("split", -498),
+    ]
+    batch = next(b for b in await world.batches(ACCEPTOR) if b.business_date == MON)
+    lines = await world.lines(batch.id)
+    assert [line.transfer_id for line in lines[1:]] == [
+        f"split:{lines[0].transfer_id}",
+        f"split:{lines[0].transfer_id}:platform",
+    ]
+    assert lines[2].code == "settlement_split_platform"
+    assert await world.payable(ISSUER) == 2_991
+    assert await _fee_income(world) - before == 60 + 498  # the fee and the platform's part
+    async with world.database.transaction() as session:
+        [position] = await net_positions(session, MON)
+    # the platform is no party: the acceptor is owed what it keeps
+    assert (position.debtor_id, position.creditor_id, position.net) == (ISSUER, ACCEPTOR, 6_482)
+    # a refund gives both parts back, signed; a re-run changes nothing
+    await world.refund(redemption, TUE, 2_000)
+    await world.run(TUE)
+    [(_, refunded), (_, issuer_back), (_, platform_back)] = await _kinds(world, ACCEPTOR, TUE)
+    assert refunded < 0 < issuer_back
+    assert 0 < platform_back < issuer_back
+    assert (await world.run(TUE)).built == []
     await assert_ledger_verifies(world.database, world.clock.now())
 
 
@@ -167,7 +190,7 @@ async def test_a_new_version_replaces_the_rule_from_its_date(world: World) -> No
     "raw",
     [
         {"shares": []},
-        {"shares": [{"party": "platform", "percent": "1"}]},
+        {"shares": [{"party": "bank", "percent": "1"}]},
         {"shares": [{"party": "issuer", "percent": 0.5}, {"party": "acceptor", "percent": "0.5"}]},
         {
             "shares": [

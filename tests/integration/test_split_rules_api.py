@@ -97,7 +97,7 @@ async def test_only_platform_finance_writes_and_bad_rules_are_refused(
     for name in ("support", "issuer"):
         response = await client.put("/v1/split_rules", json=BODY, headers=_as(name))
         assert response.status_code == 403, name
-    bad = {**BODY, "rule": {"shares": [{"party": "platform", "percent": "1"}]}}
+    bad = {**BODY, "rule": {"shares": [{"party": "bank", "percent": "1"}]}}
     response = await client.put("/v1/split_rules", json=bad, headers=_as("finance"))
     assert response.status_code in (400, 422)
     assert response.json()["error"]["code"] == "split_invalid"

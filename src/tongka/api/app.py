@@ -23,6 +23,7 @@ from tongka.api.promotions import router as promotions_router
 from tongka.api.rate_limits import RateLimiter, RateLimitMiddleware
 from tongka.api.receipts import router as receipts_router
 from tongka.api.reconciliation import router as reconciliation_router
+from tongka.api.reconciliation_statements import router as statements_router
 from tongka.api.redemption_controls import router as redemption_controls_router
 from tongka.api.redemptions import router as redemptions_router
 from tongka.api.settlement import router as settlement_router
@@ -31,6 +32,7 @@ from tongka.clock import Clock, SystemClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
 from tongka.edge.no_store import NoStoreMiddleware
+from tongka.edge.uploads import CONSOLE_STATEMENTS_PATH, STATEMENTS_PATH
 from tongka.logging import configure_logging
 from tongka.metrics import HttpMetricsMiddleware
 from tongka.sales.fulfilment import register_order_listener
@@ -82,7 +84,13 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        larger=dict.fromkeys(
+            (STATEMENTS_PATH, CONSOLE_STATEMENTS_PATH), settings.max_statement_upload_bytes
+        ),
+    )
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -104,5 +112,6 @@ def create_app(
     app.include_router(orders_router)
     app.include_router(card_returns_router)
     app.include_router(split_rules_router)
+    app.include_router(statements_router)
     install_console(app)
     return app

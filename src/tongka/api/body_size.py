@@ -2,9 +2,15 @@
 
 A declared ``Content-Length`` over the limit is answered at once; a body without one (chunked)
 is counted as it streams in and cut off at the limit, so memory use stays bounded either way.
+
+A few routes take files (a day's statement: ``/v1/reconciliation_statements`` and the
+console's form) and have a larger limit of their own (``larger``: exact paths), since
+their handlers stream the body to a temporary file instead of holding it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,17 +24,21 @@ class BodyTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            error = BodyTooLarge(self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            error = BodyTooLarge(limit)
             response = error_response(
                 413, type="invalid_request", code="body_too_large", message=str(error.detail)
             )
@@ -41,8 +51,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)

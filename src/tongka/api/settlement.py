@@ -174,6 +174,10 @@ class PayoutOut(ResponseModel):
     failure_reason: str | None
     transfer_id: str | None
     return_transfer_id: str | None
+    payout_file: str | None = Field(
+        default=None,
+        description="The bank batch payment file (批量代付文件) it went out in, if any.",
+    )
     created_at: datetime
 
     @classmethod
@@ -189,6 +193,7 @@ class PayoutOut(ResponseModel):
             failure_reason=row.failure_reason,
             transfer_id=row.transfer_id,
             return_transfer_id=row.return_transfer_id,
+            payout_file=row.payout_file,
             created_at=row.created_at,
         )
 

@@ -65,12 +65,16 @@ class ChannelKeys:
         return _public(self.platform_public_pem)
 
 
+# Loading a private key checks it (about 0.1 s of CPU for RSA-2048 on a busy machine): the
+# gateway signs every answer and notification, so each PEM is loaded once per process.
+@lru_cache(maxsize=32)
 def _private(pem: str) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     return key
 
 
+@lru_cache(maxsize=32)
 def _public(pem: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode())
     assert isinstance(key, rsa.RSAPublicKey)

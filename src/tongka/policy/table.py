@@ -94,6 +94,7 @@ class Action(enum.StrEnum):
     RESERVE_READ = "reserve.read"
     RESERVE_TRANSFER = "reserve.transfer"
     STATEMENT_IMPORT = "statement.import"
+    TRANSFER_RECORD = "payment.record_transfer"
     # Promotions (充值赠送): a merchant's bonus offers, funded from its own account.
     PROMOTION_READ = "promotion.read"
     PROMOTION_MANAGE = "promotion.manage"
@@ -255,6 +256,8 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.RESERVE_READ: (platform("admin", "finance"),),
     Action.RESERVE_TRANSFER: (platform("admin", "finance"),),
     Action.STATEMENT_IMPORT: (platform("admin", "finance"),),
+    # finance records an incoming bank transfer (来账登记), matched to its payment by reference
+    Action.TRANSFER_RECORD: (platform("admin", "finance"),),
     # Promotions: staff read them (a till tells the customer what a load earns); the
     # merchant's managers start and end them, with the merchant's own money.
     Action.PROMOTION_READ: STAFF_READ,

@@ -49,12 +49,7 @@ async def statement_lines(
     ``content`` it is downloaded from the channel (a day that has ended only)."""
     adapter = registry.channel(settings, channel)
     if content is None:
-        if day >= business_date(now, settings.timezone):
-            raise DayNotOver(
-                "A day's statement exists once the day has ended.",
-                param="statement_date",
-                details={"statement_date": day.isoformat()},
-            )
+        refuse_open_day(day, settings, now=now)
         try:
             content = await adapter.download_statement(day)
         except ChannelError as failed:
@@ -87,6 +82,57 @@ async def reconcile_day(
     return await reconcile_channel(
         session, channel, day, lines, actor=actor, now=now, timezone=settings.timezone
     )
+
+
+def refuse_open_day(day: date, settings: Settings, *, now: datetime) -> None:
+    if day >= business_date(now, settings.timezone):
+        raise DayNotOver(
+            "A day's statement exists once the day has ended.",
+            param="statement_date",
+            details={"statement_date": day.isoformat()},
+        )
+
+
+async def reconcile_upload(
+    session: AsyncSession,
+    settings: Settings,
+    channel: str,
+    day: date,
+    content: Iterable[bytes],
+    *,
+    actor: str,
+    now: datetime,
+) -> tuple[ReconciliationRun, bool]:
+    """An uploaded statement of ``day`` (the API and the console), in the caller's
+    transaction: a channel's statement, matched; or (``reserve``) the reserve account's
+    bank statement, imported (every channel run it settles is checked) and its closing
+    balance reconciled. The run, and whether this upload made it: a day that ran answers
+    its run and its file is not read (uploading the same file twice changes nothing). A
+    file that cannot be read raises ``StatementInvalid`` and leaves nothing behind."""
+    refuse_open_day(day, settings, now=now)
+    if await find_run(session, channel, day) is not None:
+        if channel == RESERVE:
+            run = await reconcile_reserve(
+                session, day, actor=actor, now=now, timezone=settings.timezone
+            )
+        else:
+            run = await reconcile_channel(
+                session, channel, day, (), actor=actor, now=now, timezone=settings.timezone
+            )
+        return run, False
+    if channel == RESERVE:
+        await import_bank_statement(
+            session, day, parse_bank_statement(content), actor=actor, now=now
+        )
+        run = await reconcile_reserve(
+            session, day, actor=actor, now=now, timezone=settings.timezone
+        )
+    else:
+        lines = await statement_lines(settings, channel, day, content, now=now)
+        run = await reconcile_channel(
+            session, channel, day, lines, actor=actor, now=now, timezone=settings.timezone
+        )
+    return run, True
 
 
 async def run_channel(

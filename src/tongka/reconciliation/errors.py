@@ -64,3 +64,9 @@ class StatementInvalid(InvalidRequest):
     """A statement file that cannot be read (a missing column, a bad amount or date)."""
 
     code = "reconciliation_statement_invalid"
+
+
+class StatementEmpty(InvalidRequest):
+    """An uploaded statement file with nothing in it (or none chosen)."""
+
+    code = "reconciliation_statement_empty"

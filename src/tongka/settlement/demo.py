@@ -2,7 +2,9 @@
 
 Each demo merchant gets a T+1 contract, a card of its own week product (结算周卡) and a
 week of redemptions at its store — the canteen's card is also spent at the bookshop, which
-the bookshop agreed to accept (cross-issuer: the canteen owes the bookshop). Every business
+the bookshop agreed to accept (cross-issuer: the canteen owes the bookshop), under a split
+rule (分账: the issuer 70 %, the acceptor 25 %, the platform 5 %), so the bookshop's batches
+of those days show split lines and the canteen's next batches its part. Every business
 day of the week is settled into batches and paid through the sandbox bank's payout desk in
 process; the bookshop's first payout is rejected (户名不符) and paid with its next batch. One
 WeChat Pay reconciliation run of the week's last day lists a payment we have no record of
@@ -51,7 +53,7 @@ from tongka.payments.sandbox.payouts import PayoutOutcome, PayoutSimulator, Plan
 from tongka.reconciliation.service import reconcile_channel
 from tongka.redemption import service as redemption
 from tongka.redemption.service import CardCredential, RedeemRequest
-from tongka.settlement import contracts
+from tongka.settlement import contracts, split_rules
 from tongka.settlement.calendar import BusinessCalendar, load_calendar
 from tongka.settlement.contracts import BankAccount, ContractTerms
 from tongka.settlement.fee_terms import FeeKind, FeeTerms
@@ -70,6 +72,14 @@ FEES = {
 }
 ACCOUNTS = ["6222 0210 0100 8801", "6217 0012 3400 8802"]
 REJECTED_REASON = "收款账户户名不符（演示）"
+SPLIT_RULE = {  # the canteen's cards at the bookshop (分账)
+    "shares": [
+        {"party": "issuer", "percent": "0.7"},
+        {"party": "acceptor", "percent": "0.25"},
+        {"party": "platform", "percent": "0.05"},
+    ],
+    "remainder": "largest_remainder",
+}
 
 
 @dataclass(frozen=True)
@@ -332,6 +342,16 @@ async def seed(session: AsyncSession, context: DemoContext, now: datetime) -> No
     tills.append(Till(books, tills[1].store_id, tills[0].number, tills[0].secret))
     for index, merchant_id in enumerate(merchant_ids):
         await _contract(session, settings, merchant_id, index, week[0], setup_at)
+    await split_rules.set_rule(
+        session,
+        canteen,
+        books,
+        SPLIT_RULE,
+        effective_date=week[0],
+        today=business_date(setup_at, settings.timezone),
+        actor=ACTOR,
+        now=setup_at,
+    )
     for index, day in enumerate(week):
         for number, spend in enumerate(_spends(index)):
             key = f"demo:settlement:{day.isoformat()}:{number}"

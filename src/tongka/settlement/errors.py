@@ -63,3 +63,9 @@ class SplitInvalid(InvalidRequest):
 
 class InvalidIssuerClass(InvalidRequest):
     code = "invalid_issuer_class"
+
+
+class PayoutResultsInvalid(InvalidRequest):
+    """A bank result file (代付结果文件) that cannot be read: nothing of it is applied."""
+
+    code = "payout_results_invalid"

@@ -9,7 +9,7 @@ import httpx
 from tongka.clock import Clock, business_date
 from tongka.config import Settings
 from tongka.db import Database
-from tongka.settlement.payout_channel import HttpPayoutChannel
+from tongka.settlement.payout_channel import channel_of
 from tongka.settlement.service import last_closed_business_date, settle_date
 
 
@@ -20,7 +20,7 @@ async def settle_daily(database: Database, clock: Clock, settings: Settings) -> 
         run = await settle_date(
             database,
             day,
-            channel=HttpPayoutChannel(settings.sandbox_gateway_url, http),
+            channel=channel_of(settings, http),
             settings=settings,
             now=now,
             pay_through=business_date(now, settings.timezone),

@@ -143,6 +143,7 @@ class Payout(Base):
     __table_args__ = (
         UniqueConstraint("batch_id", "attempt", name="uq_settlement_payouts_attempt"),
         Index("ix_settlement_payouts_status", "status"),
+        Index("ix_settlement_payouts_payout_file", "payout_file"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -160,6 +161,8 @@ class Payout(Base):
     transfer_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     return_transfer_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     carried_into_batch_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # the bank batch payment file (批量代付文件) it went out in (``payout_file.py``): one
+    payout_file: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -1,7 +1,10 @@
 """How settlement reaches a payout channel: submit an order under its idempotency key,
 query it later. ``SimulatorChannel`` talks to the sandbox bank's payout desk in process
 (tests, the embedded default); ``HttpPayoutChannel`` to the sandbox gateway over HTTP
-(``settings.sandbox_gateway_url``) — a real bank's adapter takes the same two calls."""
+(``settings.sandbox_gateway_url``) — a real bank's adapter takes the same two calls.
+``FilePayoutChannel`` answers neither: its orders go out in the day's bank batch payment
+file and their answers come back in the bank's result file (``payout_file.py``).
+``settings.payout_channel`` picks one (``channel_of``)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from tongka.config import Settings
 from tongka.payments.sandbox.payouts import PayoutSimulator, SandboxTimeout
 
 
@@ -101,3 +105,22 @@ class HttpPayoutChannel:
             return PayoutAnswer("unknown")
         response.raise_for_status()
         return _answer(response.json())
+
+
+class FilePayoutChannel:
+    """批量代付文件: a payout is written into the day's file, not sent; until the bank's
+    result file is imported every answer is "unknown" (the payout stays open, and a
+    later run asks again and gets "unknown" again: nothing is sent twice)."""
+
+    async def submit(self, order: PayoutOrder) -> PayoutAnswer:
+        return PayoutAnswer("unknown")
+
+    async def query(self, key: str) -> PayoutAnswer:
+        return PayoutAnswer("unknown")
+
+
+def channel_of(settings: Settings, http: httpx.AsyncClient) -> PayoutChannel:
+    """The payout channel ``settings.payout_channel`` names (default: ``http``)."""
+    if settings.payout_channel == "file":
+        return FilePayoutChannel()
+    return HttpPayoutChannel(settings.sandbox_gateway_url, http)

@@ -326,7 +326,10 @@ async def follow_up(
             payout = await session.get(Payout, payout_id)
             assert payout is not None
             key = payout.idempotency_key
-            order = await _order(session, payout, settings, now) if status in OPEN else None
+            # a payout that went out in a bank batch payment file is answered by its
+            # result file only: never re-sent another way (``payout_file.py``)
+            resend = status in OPEN and payout.payout_file is None
+            order = await _order(session, payout, settings, now) if resend else None
         answer = await channel.query(key)
         if status in OPEN:
             if answer.status == "unknown" and order is not None:
@@ -344,3 +347,8 @@ async def follow_up(
             if is_new:
                 summary.returned.append(payout_id)
     return summary
+
+
+# The answer paths every channel's answers take (the HTTP desk's, a result file's).
+record_answer = _record
+record_return = _record_return

@@ -42,7 +42,7 @@ from tongka.redemption.fees import merchant_payable_id
 from tongka.settlement.calendar import BusinessCalendar
 from tongka.settlement.contracts import contract_on, reserve_percent_of
 from tongka.settlement.models import ReserveHold, SettlementBatch, SettlementLine
-from tongka.settlement.split_postings import SPLIT_CODE, split_lines
+from tongka.settlement.split_postings import PLATFORM_SPLIT_CODE, SPLIT_CODE, split_lines
 
 LATE_WINDOW = timedelta(days=1)
 PAGE = 500
@@ -60,6 +60,7 @@ KINDS = {
     RESERVE_RELEASE_CODE: "reserve_release",
     PAYOUT_RETURN_CODE: "payout_returned",
     SPLIT_CODE: "split",  # the issuer's part of a cross-issuer line (split_postings.py)
+    PLATFORM_SPLIT_CODE: "split",  # the platform's part (to fee income)
 }
 POSTED = (TransferKind.SINGLE, TransferKind.POST_PENDING)
 CARRYABLE = ("carried", "failed")  # a batch whose net moves on to the next batch

@@ -2,23 +2,31 @@
 
 For each cross-issuer line of the batch (a redemption or a refund whose ``reference`` is a
 redemption of a card another merchant issued) with a rule in force for (issuer, acceptor)
-on the batch's date, the issuer's part of the line's amount moves from the acceptor's
-payable to the issuer's payable, in two legs through a transit account that is always
-left empty (``platform:split_clearing:<cur>``):
+on the batch's date, the issuer's and the platform's parts of the line's amount leave the
+acceptor's payable (the acceptor keeps the rest):
 
-- ``split:<line transfer id>``: acceptor payable → transit: a ``split`` line of this batch
-  (signed: − for a redemption, + for a refund), so the batch's net stays its lines' sum;
+- ``split:<line transfer id>``: acceptor payable → transit (``platform:split_clearing:<cur>``,
+  always left empty): a ``split`` line of this batch (signed: − for a redemption, + for a
+  refund), so the batch's net stays its lines' sum;
 - ``split:<line transfer id>:issuer``: transit → issuer payable: a ``split`` line of the
-  issuer's next batch, found like any movement on its payable.
+  issuer's next batch, found like any movement on its payable;
+- ``split:<line transfer id>:platform``: acceptor payable → the platform's fee income
+  (``platform:fee_income:<cur>``, code ``settlement_split_platform``): a second ``split``
+  line of this batch. Fee income is the platform's own money, still inside the reserve until
+  it is transferred to the operating account (三分离); it is owed to no one, so the cover
+  check counts it on neither side, and the platform is no party of net positions.
 
-Two legs because a ledger transfer is on at most one settlement line (the uniqueness that
-keeps runs safe). Both are posted as one group with ids derived from the line's transfer,
-and only by the run that claimed the batch, so a re-run moves nothing. A line smaller than
-the rule's fixed parts is not split (nothing can be divided).
+The issuer's part goes through transit because a ledger transfer is on at most one
+settlement line (the uniqueness that keeps runs safe) and both payables are settled; the
+platform's part is on the acceptor's payable only. All legs of a line are posted as one
+group with ids derived from the line's transfer, and only by the run that claimed the
+batch, so a re-run moves nothing. A line smaller than the rule's fixed parts is not split
+(nothing can be divided).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -28,14 +36,15 @@ from tongka import ledger
 from tongka.cards.models import Card
 from tongka.ledger import AccountSpec, AccountType
 from tongka.ledger import TransferRequest as Request
-from tongka.redemption.fees import merchant_payable_account
+from tongka.redemption.fees import fee_income_account, merchant_payable_account
 from tongka.redemption.models import Redemption
 from tongka.settlement.errors import SplitInvalid
 from tongka.settlement.models import SettlementBatch, SettlementLine
-from tongka.settlement.split_rules import ISSUER, rule_on
+from tongka.settlement.split_rules import ISSUER, PLATFORM, rule_on
 from tongka.settlement.splits import SplitRule, split
 
 SPLIT_CODE = "settlement_split"
+PLATFORM_SPLIT_CODE = "settlement_split_platform"
 SPLIT_KINDS = ("redemption", "refund")
 TRANSIT_CODE = "split_clearing"
 
@@ -79,13 +88,15 @@ async def _rules(
     return found
 
 
-def issuer_part(amount: int, rule: SplitRule) -> int:
-    """The issuer's part of a line's signed ``amount`` (same sign), 0 if it cannot split."""
+def parts_of(amount: int, rule: SplitRule) -> tuple[int, int]:
+    """The issuer's and the platform's parts of a line's signed ``amount`` (same sign);
+    ``(0, 0)`` if the rule cannot divide it."""
     try:
-        part = split(abs(amount), rule).get(ISSUER, 0)
+        parts = split(abs(amount), rule)
     except SplitInvalid:
-        return 0
-    return part if amount >= 0 else -part
+        return 0, 0
+    sign = 1 if amount >= 0 else -1
+    return sign * parts.get(ISSUER, 0), sign * parts.get(PLATFORM, 0)
 
 
 async def split_lines(
@@ -117,50 +128,69 @@ async def split_lines(
     for line in cross:
         issuer_id = issuers[str(line.reference)]
         rule = rules.get(issuer_id)
-        part = issuer_part(line.amount, rule) if rule is not None else 0
-        if part:
-            added.append(await _post_split(session, batch, payable, issuer_id, line, part, now))
+        if rule is not None:
+            legs = _Legs(batch, payable, line, *parts_of(line.amount, rule))
+            added += await _post_split(session, legs, issuer_id, now)
     return added
 
 
-async def _post_split(
-    session: AsyncSession,
-    batch: SettlementBatch,
-    payable: str,
-    issuer_id: str,
-    line: SettlementLine,
-    part: int,
-    now: datetime,
-) -> SettlementLine:
-    """Move ``part`` (signed like the line) from the acceptor's payable to the issuer's."""
-    transit = await _transit_account(session, batch.currency, now)
-    issuer_payable = await merchant_payable_account(session, issuer_id, batch.currency, now=now)
-    leg_id = f"split:{line.transfer_id}"
-    if part > 0:
-        sides = [(leg_id, payable, transit), (f"{leg_id}:issuer", transit, issuer_payable)]
-    else:
-        sides = [(leg_id, transit, payable), (f"{leg_id}:issuer", issuer_payable, transit)]
-    legs = [
-        Request(
-            transfer_id=transfer_id,
+@dataclass(frozen=True)
+class _Legs:
+    """What one line's split moves: ``issuer`` and ``platform`` signed like the line."""
+
+    batch: SettlementBatch
+    payable: str
+    line: SettlementLine
+    issuer: int
+    platform: int
+
+    def leg(self, suffix: str, source: str, target: str, part: int, code: str) -> Request:
+        """Move a signed ``part`` from ``source`` to ``target`` (back when negative)."""
+        debit, credit = (source, target) if part > 0 else (target, source)
+        return Request(
+            transfer_id=f"split:{self.line.transfer_id}{suffix}",
             debit_account_id=debit,
             credit_account_id=credit,
             amount=abs(part),
-            currency=batch.currency,
-            code=SPLIT_CODE,
-            reference=line.reference,
+            currency=self.batch.currency,
+            code=code,
+            reference=self.line.reference,
         )
-        for transfer_id, debit, credit in sides
+
+
+async def _post_split(
+    session: AsyncSession, legs: _Legs, issuer_id: str, now: datetime
+) -> list[SettlementLine]:
+    """Post the line's legs as one group; the batch's ``split`` lines (on its payable)."""
+    currency, requests, on_payable = legs.batch.currency, [], []
+    if legs.issuer:
+        transit = await _transit_account(session, currency, now)
+        issuer_payable = await merchant_payable_account(session, issuer_id, currency, now=now)
+        requests += [
+            legs.leg("", legs.payable, transit, legs.issuer, SPLIT_CODE),
+            legs.leg(":issuer", transit, issuer_payable, legs.issuer, SPLIT_CODE),
+        ]
+        on_payable.append((requests[0], legs.issuer))
+    if legs.platform:
+        income = await fee_income_account(session, currency, now=now)
+        requests.append(
+            legs.leg(":platform", legs.payable, income, legs.platform, PLATFORM_SPLIT_CODE)
+        )
+        on_payable.append((requests[-1], legs.platform))
+    if not requests:
+        return []
+    posted = {t.transfer_id: t for t in await ledger.post_transfers(session, requests, now=now)}
+    return [
+        SettlementLine(
+            batch_id=legs.batch.id,
+            kind="split",
+            transfer_id=request.transfer_id,
+            source_id=None,
+            code=request.code,
+            reference=legs.line.reference,
+            amount=-part,
+            fee=0,
+            occurred_at=posted[request.transfer_id].created_at,
+        )
+        for request, part in on_payable
     ]
-    posted = await ledger.post_transfers(session, legs, now=now)
-    return SettlementLine(
-        batch_id=batch.id,
-        kind="split",
-        transfer_id=leg_id,
-        source_id=None,
-        code=SPLIT_CODE,
-        reference=line.reference,
-        amount=-part,
-        fee=0,
-        occurred_at=posted[0].created_at,
-    )

@@ -1,7 +1,9 @@
 """Split rules (分账) between an issuer and an acceptor, stored per pair and versioned.
 
-A rule divides each cross-issuer redemption an acceptor settles between the two parties
-``issuer`` and ``acceptor`` (``splits.py`` does the arithmetic). One rule is in force per
+A rule divides each cross-issuer redemption an acceptor settles among the parties
+``issuer``, ``acceptor`` and ``platform`` (``splits.py`` does the arithmetic): the issuer's
+part goes to the issuer's payable, the platform's to its fee income, the acceptor keeps the
+rest (``split_postings.py``). One rule is in force per
 pair on a day: the latest version that started on or before it. A new version replaces the
 pair's rule from its date on (today or later: a batch already built keeps the rule it was
 built under); rows are never edited in place.
@@ -9,7 +11,8 @@ built under); rows are never edited in place.
 The JSON a rule is stored as (and the API takes)::
 
     {"shares": [{"party": "issuer", "percent": "0.7", "fixed": 0, "cap_percent": "0.3",
-                 "cap": null}, {"party": "acceptor", "percent": "0.3"}],
+                 "cap": null}, {"party": "acceptor", "percent": "0.25"},
+                {"party": "platform", "percent": "0.05"}],
      "remainder": "largest_remainder", "remainder_party": null, "excess_party": "acceptor"}
 
 Percents are decimal strings (never floats: a rate must be exact).
@@ -29,13 +32,15 @@ from tongka.settlement.errors import SplitInvalid
 from tongka.settlement.models import SplitRuleRow
 from tongka.settlement.splits import Remainder, Share, SplitRule, check_rule
 
-PARTIES = ("issuer", "acceptor")
-ISSUER = "issuer"
+PARTIES = ("issuer", "acceptor", "platform")
+ISSUER, ACCEPTOR, PLATFORM = PARTIES
 
 
-def _invalid(problem: str) -> SplitInvalid:
+def _invalid(problem: str, param: str | None = None) -> SplitInvalid:
     return SplitInvalid(
-        f"This split rule cannot divide the amount: {problem}.", details={"problem": problem}
+        f"This split rule cannot divide the amount: {problem}.",
+        param=param,
+        details={"problem": problem},
     )
 
 
@@ -59,7 +64,7 @@ def _minor(value: object, name: str) -> int:
 
 def _share(raw: Any) -> Share:
     if not isinstance(raw, dict) or raw.get("party") not in PARTIES:
-        raise _invalid("a share's party is not issuer or acceptor")
+        raise _invalid("a share's party is not issuer, acceptor or platform")
     party = str(raw["party"])
     cap_percent, cap = raw.get("cap_percent"), raw.get("cap")
     return Share(
@@ -74,7 +79,7 @@ def _share(raw: Any) -> Share:
 def _party(raw: dict[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is not None and value not in PARTIES:
-        raise _invalid(f"the {key.replace('_', ' ')} is not issuer or acceptor")
+        raise _invalid(f"the {key.replace('_', ' ')} is not issuer, acceptor or platform")
     return value
 
 
@@ -128,9 +133,9 @@ async def set_rule(
     """A new version of the pair's rule from ``effective_date`` (not before ``today``);
     the latest version itself when it is already this rule from this date (a repeated PUT)."""
     if issuer_id == acceptor_id:
-        raise _invalid("the issuer and the acceptor are the same merchant")
+        raise _invalid("the issuer and the acceptor are the same merchant", "acceptor_merchant_id")
     if effective_date < today:
-        raise _invalid("the effective date is in the past")
+        raise _invalid("the effective date is in the past", "effective_date")
     stored = rule_to_json(rule_of_json(raw))
     latest = await session.scalar(
         select(SplitRuleRow)

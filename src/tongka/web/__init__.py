@@ -41,12 +41,16 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.payouts",
     "tongka.web.pages.net_positions",
     "tongka.web.pages.contract_forms",
+    "tongka.web.pages.split_rules",
     "tongka.web.pages.deposits",
     "tongka.web.pages.receipts",
+    # before pages.orders: its /orders/{order_id}
+    "tongka.web.pages.batch_orders",
     "tongka.web.pages.orders",
     "tongka.web.pages.promotions",
     "tongka.web.pages.reconciliation",
     "tongka.web.pages.consumer_orders",
+    "tongka.web.pages.incoming",
 ]
 
 

@@ -37,6 +37,7 @@ MONEY_MESSAGES: dict[str, Message] = {
     "split_invalid": M(
         N_("This split rule cannot divide the amount: %(problem)s."),
         N_("This split rule cannot divide the amount."),
+        groups={"problem": "split_problem"},
     ),
     "invalid_calendar_day": M(
         N_("Name the day, e.g. the Spring Festival or a make-up working day.")
@@ -241,4 +242,15 @@ MONEY_MESSAGES: dict[str, Message] = {
         N_("That day has not ended yet: its statement exists once the day is over."),
     ),
     "order_channel_required": M(N_("Pick how to pay: WeChat Pay or Alipay.")),
+    "reconciliation_statement_empty": M(
+        N_("The statement file is empty: choose the day's statement file.")
+    ),
+    "payout_results_invalid": M(
+        N_("The bank's result file cannot be read: %(problem)s."),
+        N_("The bank's result file cannot be read; nothing of it was applied."),
+    ),
+    "order_product_required": M(N_("Pick one of your cards on sale.")),
+    "order_buyer_required": M(N_("Type the buying unit's name.")),
+    "batch_count_invalid": M(N_("Type how many cards, a whole number from 1 to 100,000.")),
+    "transfer_field_required": M(N_("Fill in this field as the bank shows it.")),
 }

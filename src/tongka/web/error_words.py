@@ -57,6 +57,7 @@ WORDS: dict[str, dict[str, str]] = {
         "credit_code": N_("Unified social credit code"),
         "currency": N_("Currency"),
         "device_id": N_("Device id"),
+        "effective_date": N_("Effective from"),
         "email": N_("Email"),
         "enabled_events": N_("Event types"),
         "exchange_grace_days": N_("Exchange grace period (days)"),
@@ -68,6 +69,7 @@ WORDS: dict[str, dict[str, str]] = {
         "face_values": N_("Face values"),
         "format": N_("File format"),
         "holder_id": N_("Card holder"),
+        "issuer_merchant_id": N_("Issuing merchant"),
         "latitude": N_("Latitude"),
         "limit": N_("Page size"),
         "longitude": N_("Longitude"),
@@ -153,6 +155,30 @@ WORDS: dict[str, dict[str, str]] = {
     "resolution": {
         "posted": N_("posted"),
         "voided": N_("voided"),
+    },
+    # settlement.splits / split_rules: what is wrong with a split rule (分账); a problem that
+    # names a party has no words here and the message shows without it
+    "split_problem": {
+        "no parties": N_("no party has a share"),
+        "a party is listed twice": N_("a party is listed twice"),
+        "the percents do not add up to 100 %": N_(
+            "the percents do not add up to a hundred (or give the remainder to a party)"
+        ),
+        "the percents add up to more than 100 %": N_("the percents add up to more than a hundred"),
+        "the remainder party is not among the parties": N_(
+            "the party that takes the remainder has no share"
+        ),
+        "a share is capped but no party takes what the cap cuts": N_(
+            "a share is capped, so choose the party that takes what the cap cuts"
+        ),
+        "the party that takes what caps cut is capped itself": N_(
+            "the party that takes what caps cut is capped itself"
+        ),
+        "the remainder rule is unknown": N_("the remainder rule is unknown"),
+        "the issuer and the acceptor are the same merchant": N_(
+            "the issuer and the acceptor are the same merchant"
+        ),
+        "the effective date is in the past": N_("the effective date is in the past"),
     },
 }
 

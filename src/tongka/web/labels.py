@@ -200,7 +200,16 @@ LABELS: dict[str, dict[str, str]] = {
         "carried": N_("Carried from an earlier batch"),
         "promotion_funding": N_("Promotion budget funded"),
         "promotion_return": N_("Promotion budget returned"),
-        "split": N_("Split with the card's issuer"),
+        "split": N_("Split with the issuer or the platform"),
+    },
+    "settlement.split_party": {
+        "issuer": N_("Issuer"),
+        "acceptor": N_("Acceptor"),
+        "platform": N_("Platform"),
+    },
+    "settlement.split_remainder": {
+        "largest_remainder": N_("Largest remainders first"),
+        "to_party": N_("All to one party"),
     },
     "settlement.fee_kind": {
         "redemption_own": N_("Redemption at own stores"),

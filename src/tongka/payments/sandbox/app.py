@@ -13,10 +13,13 @@ forged_signature, silent). ``GET /sandbox/payments`` lists what the gateway hold
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import certifi
 import httpx
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -28,6 +31,8 @@ from tongka.payments.keys import channel_keys
 from tongka.payments.sandbox.alipay import AlipaySandbox
 from tongka.payments.sandbox.bank import BankSandbox
 from tongka.payments.sandbox.base import ChannelSandbox, Faults
+from tongka.payments.sandbox.batch_payouts import BatchDesk
+from tongka.payments.sandbox.batch_payouts import router as batch_payouts_router
 from tongka.payments.sandbox.pages import payer_page, result_page
 from tongka.payments.sandbox.payouts import PayoutSimulator
 from tongka.payments.sandbox.payouts import router as payouts_router
@@ -44,6 +49,13 @@ class PayControl(BaseModel):
     faults: list[str] = Field(default_factory=list)
     other_payment_id: str | None = None
     delay_seconds: float = Field(default=0.0, ge=0, le=60)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every delivery's client: building one (loading the CA bundle)
+    costs more than a delivery."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class Gateway:
@@ -134,7 +146,7 @@ class Gateway:
         self, url: str, messages: list[tuple[dict[str, str], bytes]]
     ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
-        client = self.notify_http or httpx.AsyncClient(timeout=10.0)
+        client = self.notify_http or httpx.AsyncClient(timeout=10.0, verify=_tls())
         try:
             for headers, body in messages:
                 try:
@@ -171,6 +183,8 @@ def create_gateway(
         app.include_router(sandbox.router())
     app.state.payouts = PayoutSimulator(now) if now else PayoutSimulator()
     app.include_router(payouts_router(app.state.payouts))
+    app.state.batch_payouts = BatchDesk(app.state.payouts)
+    app.include_router(batch_payouts_router(app.state.batch_payouts))
 
     @app.get("/pay/{channel}/{payment_id}", response_class=HTMLResponse)
     async def pay_page(channel: str, payment_id: str) -> HTMLResponse:

@@ -130,7 +130,7 @@ async def buy(console: Buyer, form: FormDep) -> Response:
     async def order() -> str:
         product = await cards.get_product(console.session, product_id)
         face_value = forms.money_minor(form, "face_value", product.currency)
-        return await _once(
+        return await create_order_once(
             console,
             form,
             OrderRequest(
@@ -172,7 +172,7 @@ async def top_up(console: Buyer, form: FormDep) -> Response:
     async def order() -> str:
         card = await cards.get_card(console.session, card_id, **scope_of(console.signed_in).cards())
         amount = forms.money_minor(form, "amount", card.currency)
-        return await _once(
+        return await create_order_once(
             console,
             form,
             OrderRequest(
@@ -191,7 +191,7 @@ async def top_up(console: Buyer, form: FormDep) -> Response:
     return await _ordered(console, form, order, back, "amount")
 
 
-async def _once(console: Console, form: Any, request: OrderRequest) -> str:
+async def create_order_once(console: Console, form: Any, request: OrderRequest) -> str:
     """The order of this form: made now, or the one its first submit made."""
     token = form_text(form, "form_token") or form_once.new_token()
     actor = console.signed_in.actor

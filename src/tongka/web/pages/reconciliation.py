@@ -6,16 +6,19 @@ proposer, and the page says why)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import Response
 from sqlalchemy import select
+from starlette.datastructures import UploadFile
 
 from tongka.edge.schemas import ObjectId
+from tongka.edge.uploads import pieces, size_of
 from tongka.errors import InvalidRequest
 from tongka.policy import Action
 from tongka.reconciliation import resolutions
-from tongka.reconciliation.daily import reconcile_day
+from tongka.reconciliation.daily import reconcile_day, reconcile_upload
+from tongka.reconciliation.errors import StatementEmpty, StatementInvalid
 from tongka.reconciliation.kinds import (
     RUN_CHANNELS,
     ExceptionKind,
@@ -131,6 +134,48 @@ async def run_page(
 
 def _run_url(run_id: str) -> str:
     return f"{RUNS_URL}/{run_id}"
+
+
+def _statement_file(form: FormDep) -> IO[bytes]:
+    chosen = form.get("statement")
+    if not isinstance(chosen, UploadFile) or size_of(chosen.file) == 0:
+        raise StatementEmpty("The statement file is empty.", param="statement")
+    return chosen.file
+
+
+@router.post("/reconciliation_statements")
+async def upload_statement(
+    console: Annotated[Console, Allowed(Action.RECONCILIATION_RUN)], form: FormDep
+) -> Response:
+    """Upload a day's statement file (a channel's bill, or the reserve account's bank
+    statement) and reconcile the day; the file arrives spooled to disk (bounded memory)
+    and is parsed in pieces. A day that ran shows its run unchanged; a file that cannot be
+    read is refused next to the file field, and nothing is kept."""
+
+    async def work() -> tuple[ReconciliationRun, bool]:
+        channel, day, file = _channel(form), _day(form), _statement_file(form)
+        return await reconcile_upload(
+            console.session,
+            console.settings,
+            channel,
+            day,
+            pieces(file),
+            actor=console.signed_in.actor,
+            now=console.now,
+        )
+
+    result, exc = await console.attempt_error(work)
+    if exc is not None:
+        field = "statement" if isinstance(exc, StatementInvalid | StatementEmpty) else None
+        return console.redirect_with_error(RUNS_URL, exc, form, field=field)
+    assert result is not None
+    run, made = result
+    success = (
+        N_("The statement is imported and the day reconciled.")
+        if made
+        else N_("That day was reconciled already: its run is shown unchanged.")
+    )
+    return console.redirect_after(_run_url(run.id), success=success)
 
 
 @router.post("/reconciliation_exceptions/{reconciliation_exception_id}/resolve")

@@ -9,3 +9,14 @@ document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["X-CSRF-Token"] = token;
   }
 });
+
+// A file upload form ([data-upload]) shows how much of the file has been sent.
+document.addEventListener("htmx:xhr:progress", function (event) {
+  var form = event.target.closest && event.target.closest("form[data-upload]");
+  var bar = form && form.querySelector("[data-upload-progress]");
+  if (bar && event.detail.lengthComputable && event.detail.total > 0) {
+    bar.hidden = false;
+    bar.value = Math.round((100 * event.detail.loaded) / event.detail.total);
+    bar.textContent = bar.value + "%";
+  }
+});
