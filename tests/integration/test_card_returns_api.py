@@ -279,3 +279,22 @@ async def test_the_platform_sets_the_cash_limit_and_scoping_holds(
         )
     assert refused.json()["error"]["code"] == "return_cash_over_limit"
     assert "¥50.00" in refused.json()["error"]["message"]
+
+
+async def test_a_payout_without_an_answer_is_asked_for_again_by_its_key(
+    app: FastAPI, database: Database, clock: FixedClock, settings: Settings, world: Holder
+) -> None:
+    card_id = await a_card(database, clock, world, 10_001)
+    async with api_client(app, world.holder_token) as holder:
+        created = await holder.post("/v1/card_returns", json=to_bank(card_id))
+        assert created.status_code == 201, created.text
+    simulator = PayoutSimulator()
+    simulator.plan(Plan(PayoutOutcome.TIMEOUT))
+    channel = SimulatorChannel(simulator)
+    first = await pay_returns(database, channel, settings=settings, now=clock.now())
+    assert first.unknown == [created.json()["id"]]
+    second = await pay_returns(database, channel, settings=settings, now=clock.now())
+    assert second.paid == [created.json()["id"]]
+    async with database.transaction() as session:
+        payable = await get_balance(session, "returns_payable:CNY")
+    assert payable.credits_posted == payable.debits_posted == 10_001

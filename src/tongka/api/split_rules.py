@@ -31,7 +31,8 @@ router = APIRouter(tags=["settlement"], route_class=UnitOfWorkRoute, responses=E
 EXAMPLE_RULE = {
     "shares": [
         {"party": "issuer", "percent": "0.7", "cap_percent": "0.3"},
-        {"party": "acceptor", "percent": "0.3"},
+        {"party": "acceptor", "percent": "0.25"},
+        {"party": "platform", "percent": "0.05"},
     ],
     "remainder": "largest_remainder",
     "excess_party": "acceptor",
@@ -46,7 +47,8 @@ class SplitRuleIn(RequestModel):
     )
     rule: dict[str, Any] = Field(
         description=(
-            "Shares of the parties issuer and acceptor: percent (a decimal string), fixed "
+            "Shares of the parties issuer, acceptor and platform (its part goes to the "
+            "platform's fee income): percent (a decimal string), fixed "
             "(minor units), cap_percent, cap; remainder (largest_remainder or to_party), "
             "remainder_party, excess_party."
         ),

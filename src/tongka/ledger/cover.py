@@ -29,6 +29,7 @@ OWED = (
     AccountCode.CARD_BONUS,
     AccountCode.MERCHANT_PAYABLE,
     AccountCode.PROMOTION_BUDGET,
+    AccountCode.RETURN_PAYABLE,
 )
 
 

@@ -42,6 +42,7 @@ class AccountCode(enum.StrEnum):
     CHANNEL_FEE_EXPENSE = "channel_fee_expense"  # expense: what channels keep of a payment
     PROMOTION_BUDGET = "promotion_budget"  # liability: a merchant's bonus budget (充值赠送)
     MERCHANT_RESERVE = "merchant_reserve"  # liability: a merchant's rolling reserve (held back)
+    RETURN_PAYABLE = "return_payable"  # liability: owed to holders of returned cards (退卡)
 
 
 class TransferKind(enum.StrEnum):

@@ -46,7 +46,7 @@ from tongka.errors import Conflict, InvalidRequest, NotFound
 from tongka.events import record_event
 from tongka.identity.merchants import masked_account_number
 from tongka.identity.models import Consumer
-from tongka.ledger import AccountSpec, AccountType, TransferRequest
+from tongka.ledger import AccountCode, AccountSpec, AccountType, TransferRequest
 from tongka.payments.parties import mask_name
 from tongka.redemption.fees import merchant_payable_account
 from tongka.sales import fulfilment
@@ -71,7 +71,6 @@ __all__ = [
 ]
 
 KEY_PURPOSE = "card-return-bank-account"
-PAYABLE_CODE = "card_return_payable"
 
 
 class CardReturnNotFound(NotFound):
@@ -121,7 +120,7 @@ async def returns_payable_account(session: AsyncSession, currency: str, *, now: 
             account_id=account_id,
             currency=currency,
             type=AccountType.LIABILITY,
-            code=PAYABLE_CODE,
+            code=AccountCode.RETURN_PAYABLE,
             owner_type="platform",
         ),
         now=now,
