@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.cards.acceptance import require_merchant_exists
-from tongka.cards.accounts import card_balances
 from tongka.cards.errors import IssuerQuotaExceeded
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card, CardIssuerQuota
 from tongka.currencies import require_enabled
 from tongka.errors import amount_detail
 from tongka.events import record_event
+from tongka.ledger import AccountCode
+from tongka.ledger.models import LedgerAccount, LedgerBalance
 
 HOLDING_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.LOST, CardStatus.EXPIRED)
 
@@ -61,18 +62,31 @@ async def set_quota(
 
 
 async def outstanding_balance(session: AsyncSession, merchant_id: str, currency: str) -> int:
-    """What the issuer's cards hold today (paid and bonus parts), from the ledger."""
-    cards = (
+    """What the issuer's cards hold today (paid and bonus parts, holds deducted), from the
+    ledger, in one aggregate statement: it runs under the issuer's quota lock on every
+    funding and top-up, so it must not load the issuer's cards (it did: a top-up cost grew
+    with the number of cards the issuer had, and every top-up of the issuer queued on it)."""
+    debits, credits, pending = (
         await session.execute(
-            select(Card).where(
+            select(
+                func.sum(LedgerBalance.debits_posted),
+                func.sum(LedgerBalance.credits_posted),
+                func.sum(LedgerBalance.debits_pending),
+            )
+            .join(LedgerAccount, LedgerAccount.id == LedgerBalance.account_id)
+            .join(Card, Card.id == LedgerAccount.owner_id)
+            .where(
+                LedgerAccount.owner_type == "card",
+                LedgerAccount.code.in_((AccountCode.CARD.value, AccountCode.CARD_BONUS.value)),
+                LedgerAccount.currency == currency,
                 Card.merchant_id == merchant_id,
                 Card.currency == currency,
                 Card.status.in_([status.value for status in HOLDING_STATUSES]),
             )
         )
-    ).scalars()
-    balances = await card_balances(session, list(cards))
-    return sum(balance.total for balance in balances.values())
+    ).one()
+    # card accounts are liabilities (credit-normal): available = credits - debits - pending
+    return int(credits or 0) - int(debits or 0) - int(pending or 0)
 
 
 async def reserve_quota(
