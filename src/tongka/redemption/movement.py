@@ -20,7 +20,13 @@ from tongka.cards.money_gate import (
 from tongka.ledger import TransferRequest
 from tongka.redemption.card_lookup import product_of
 from tongka.redemption.fees import fee_income_account, fee_of, merchant_payable_account
-from tongka.redemption.purchase import DEFAULT_HOLD, Declined, RedeemRequest, redemption_id_of
+from tongka.redemption.purchase import (
+    DEFAULT_HOLD,
+    CardFacts,
+    Declined,
+    RedeemRequest,
+    redemption_id_of,
+)
 
 
 def split_parts(
@@ -95,7 +101,7 @@ async def move_value(
     return takes, after
 
 
-def card_fee(amount: int, currency: str, fee_rate: Decimal, card: Card) -> int:
+def card_fee(amount: int, currency: str, fee_rate: Decimal, card: CardFacts) -> int:
     """The fee on ``amount`` taken off ``card``: a card its acceptor did not issue takes the
     contract's other-issuer terms (``fees.fee_of``), its own cards the own-store terms."""
     return fee_of(amount, currency, fee_rate, issuer_merchant_id=card.merchant_id)

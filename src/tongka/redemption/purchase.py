@@ -6,10 +6,26 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
+from tongka.redemption.decision_point import DecisionRequest
 from tongka.redemption.models import Redemption
 
 DEFAULT_HOLD = timedelta(minutes=30)
+
+
+class CardFacts(Protocol):
+    """What the decision point, the fee and the records read of a card: an ORM ``Card``
+    or the fast path's row (``fast_path.CardRow``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def merchant_id(self) -> str: ...
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def holder_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -67,3 +83,21 @@ def redemption_id_of(merchant_id: str, key: str, index: int) -> str:
     """Deterministic from the idempotency key, so transfer ids are too."""
     digest = hashlib.sha256(f"{merchant_id}\n{key}\n{index}".encode()).hexdigest()[:26]
     return f"rdm_{digest}"
+
+
+def decision_request(card: CardFacts, request: RedeemRequest, share: int) -> DecisionRequest:
+    return DecisionRequest(
+        merchant_id=request.merchant_id,
+        store_id=request.store_id,
+        terminal_id=request.terminal_id,
+        card_id=card.id,
+        product_id=card.product_id,
+        issuer_merchant_id=card.merchant_id,
+        holder_id=card.holder_id,
+        amount=share,
+        currency=request.currency,
+        kind=request.kind,
+        via_payment_code=request.via_payment_code,
+        challenge_id=request.challenge_id,
+        challenge_code=request.challenge_code,
+    )

@@ -3,18 +3,19 @@ already answered."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.cards.models import Card
 from tongka.events import record_event
 from tongka.redemption.models import Redemption
 from tongka.redemption.movement import card_fee
 from tongka.redemption.purchase import (
     DEFAULT_HOLD,
+    CardFacts,
     Purchase,
     RedeemRequest,
     redemption_id_of,
@@ -25,7 +26,7 @@ async def record_purchase(
     session: AsyncSession,
     request: RedeemRequest,
     purchase_id: str,
-    found: list[tuple[Card | None, str | None]],
+    found: Sequence[tuple[CardFacts | None, str | None]],
     shares: list[int],
     codes: list[str | None],
     decline: str | None,

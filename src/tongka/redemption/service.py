@@ -30,6 +30,7 @@ from tongka.cards.keys import CardKeys
 from tongka.cards.models import Card, CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, Purpose, lock_cards
 from tongka.config import Settings, get_settings
+from tongka.redemption import fast_path
 from tongka.redemption.card_lookup import check_place, find_card, product_of, status_decline
 from tongka.redemption.claim import claim_key
 from tongka.redemption.decision_point import DecisionRequest, decide, release
@@ -47,6 +48,7 @@ from tongka.redemption.purchase import (
     Declined,
     Purchase,
     RedeemRequest,
+    decision_request,
     redemption_id_of,
 )
 from tongka.redemption.records import record_purchase, replay
@@ -112,6 +114,12 @@ async def redeem(
         return await replay(session, claimed.existing, request, now=now)
     await check_place(session, request.merchant_id, request.store_id, request.terminal_id)
     purchase_id = claimed.purchase_id
+    if fast_path.applies(session, request, settings):
+        fast = await fast_path.redeem_one(
+            session, request, purchase_id, keys=keys, fee_rate=fee_rate, now=now, settings=settings
+        )
+        if fast is not None:
+            return fast
     found: list[tuple[Card | None, str | None]] = []
     for credential in request.cards:
         found.append(await find_card(session, credential, keys, now))
@@ -204,21 +212,3 @@ async def _acceptance_decline(
     ):
         return "not_accepted_here"
     return None
-
-
-def decision_request(card: Card, request: RedeemRequest, share: int) -> DecisionRequest:
-    return DecisionRequest(
-        merchant_id=request.merchant_id,
-        store_id=request.store_id,
-        terminal_id=request.terminal_id,
-        card_id=card.id,
-        product_id=card.product_id,
-        issuer_merchant_id=card.merchant_id,
-        holder_id=card.holder_id,
-        amount=share,
-        currency=request.currency,
-        kind=request.kind,
-        via_payment_code=request.via_payment_code,
-        challenge_id=request.challenge_id,
-        challenge_code=request.challenge_code,
-    )
