@@ -30,13 +30,17 @@ from tongka.cards.validity import add_months
 from tongka.clock import FixedClock
 from tongka.config import Settings, get_settings
 from tongka.db import Database
+from tongka.events.models import Event
 from tongka.ledger import get_balance
 from tongka.ledger.errors import AccountNotFound
 from tongka.ledger.models import LedgerTransfer
 from tongka.redemption import aftercare, fast_path, service
 from tongka.redemption.fees import fee_income_account, merchant_payable_id
 from tongka.redemption.limit_settings import LimitValues, set_product_limits
+from tongka.redemption.models import Redemption
 from tongka.redemption.service import CardCredential, Purchase, RedeemRequest
+from tongka.webhooks.models import WebhookDelivery
+from tongka.webhooks.service import create_endpoint
 
 pytestmark = pytest.mark.pg
 
@@ -114,7 +118,15 @@ async def _ledger_of(database: Database, till: Till) -> tuple[Any, ...]:
         for t in rows
         if (t.transfer_metadata or {}).get("card_id") == till.card_id
     )
-    return (await balance_of(database, till.card_id), mine, payable, fee)
+    async with database.transaction() as session:
+        ids = select(Redemption.id).where(Redemption.card_id == till.card_id)
+        events = (await session.scalars(select(Event).where(Event.object_id.in_(ids)))).all()
+    announced = sorted(
+        (e.type, e.object_type, e.merchant_id, e.actor, sorted(e.data.items()))
+        for e in events
+        if e.data.pop("purchase_id", None) and e.data.pop("card_id", None) == till.card_id
+    )
+    return (await balance_of(database, till.card_id), mine, announced, payable, fee)
 
 
 async def _both(database: Database, clock: FixedClock, scenario: Scenario) -> int:
@@ -160,7 +172,7 @@ def _single(asked: int, **till_kwargs: Any) -> Scenario:
 
 def _delta(before: tuple[Any, ...], after: tuple[Any, ...]) -> tuple[Any, ...]:
     """The card's own state, and the shared accounts' change (both paths share them)."""
-    return after[0], after[1], after[2] - before[2], after[3] - before[3]
+    return after[0], after[1], after[2], after[3] - before[3], after[4] - before[4]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +266,7 @@ async def test_the_other_declines_and_shapes_fall_back_with_the_same_answers(
                     answers.append(_answer(await _redeem(database, wrong, now, settings)))
                 req = request(till, 1_000, _k(settings, "after-lock"))
         answers.append(_answer(await _redeem(database, req, now, settings)))
-        return answers, (await _ledger_of(database, till))[:2]
+        return answers, (await _ledger_of(database, till))[:3]
 
     assert await _both(pg_database, clock, scenario) == 0
 
@@ -278,7 +290,7 @@ async def test_limits_and_the_threshold_decide_the_same(
         for index, amount in enumerate([4_000, 2_500, 1_000, 1_000, 1_000]):
             req = request(till, amount, _k(settings, f"l{index}"))
             answers.append(_answer(await _redeem(database, req, now, settings)))
-        return answers, (await _ledger_of(database, till))[:2]
+        return answers, (await _ledger_of(database, till))[:3]
 
     assert await _both(pg_database, clock, scenario) == 5
 
@@ -303,7 +315,7 @@ async def test_replays_and_reversals_in_every_order_match(
         late = await _redeem(database, request(till, 1_000, _k(settings, "late")), now, settings)
         after = await _redeem(database, request(till, 700, _k(settings, "after")), now, settings)
         answers = [_answer(p) for p in (first, again, late, after)]
-        return answers, outcomes, (await _ledger_of(database, till))[:2]
+        return answers, outcomes, (await _ledger_of(database, till))[:3]
 
     # the original, its replay (fast path: the claim answers before it) and "after"
     assert await _both(pg_database, clock, scenario) == 2
@@ -349,3 +361,42 @@ async def test_under_concurrency_limits_and_a_hot_card_are_exact_on_both_paths(
         )
 
     assert await _both(pg_database, clock, scenario) >= 52  # a retried request: again
+
+
+async def test_webhook_deliveries_are_owed_the_same(
+    pg_database: Database, clock: FixedClock
+) -> None:
+    async with pg_database.transaction() as session:
+        await make_store(session, MERCHANT, clock.now())  # the merchant exists
+        for events in (["redemption.approved", "redemption.declined"], ["card.frozen"]):
+            await create_endpoint(
+                session,
+                merchant_id=MERCHANT,
+                url="https://hooks.example.com/tongka",
+                enabled_events=events,
+                description="",
+                actor="test",
+                settings=get_settings(),
+                now=clock.now(),
+            )
+
+    async def scenario(database: Database, now: datetime, settings: Settings) -> Any:
+        till = await _till(database, now, amount=1_000)
+        answers = [
+            _answer(
+                await _redeem(database, request(till, amount, _k(settings, key)), now, settings)
+            )
+            for amount, key in ((600, "w1"), (600, "w2"))
+        ]
+        async with database.transaction() as session:
+            ids = select(Redemption.id).where(Redemption.card_id == till.card_id)
+            events = select(Event.id).where(Event.object_id.in_(ids))
+            owed = (
+                await session.scalars(
+                    select(WebhookDelivery.event_type).where(WebhookDelivery.event_id.in_(events))
+                )
+            ).all()
+        assert sorted(owed) == ["redemption.approved", "redemption.declined"]
+        return answers, sorted(owed)
+
+    assert await _both(pg_database, clock, scenario) == 2

@@ -20,7 +20,9 @@ challenge recorded), the balances read under the lock (``ledger.get_balances``),
 decline ``insufficient_funds`` (and ``release`` of the reserved use), the same transfers
 (``card_transfers``, ``split_parts``, ``card_fee``) posted as one atomic group
 (``ledger.post_transfers``, what the card gate posts), the same records and events
-(``records.record_purchase``). What it skips is what the gate would re-do for a card it
+(``records.purchase_records`` / ``event_of``) written in one statement that also tells
+whether the merchant has a webhook endpoint (then its deliveries are added as
+``record_event`` adds them). What it skips is what the gate would re-do for a card it
 has just locked and checked here: the second lock and re-read (``lock_cards``) and the
 status check (an active card may be debited by a redemption). ``tests/pg/
 test_redemption_fast_path.py`` runs the same scenarios through both paths and compares
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka import ledger
@@ -44,8 +46,11 @@ from tongka.cards.keys import CardKeys
 from tongka.clock import ensure_utc
 from tongka.config import Settings, get_settings
 from tongka.db.statements import DriverStatement, dialect_of, fetch_one
+from tongka.events.models import Event
+from tongka.ids import new_id
 from tongka.redemption.decision_point import decide, release
 from tongka.redemption.fees import fee_income_account, merchant_payable_account
+from tongka.redemption.models import Redemption
 from tongka.redemption.movement import card_fee, card_transfers, split_parts
 from tongka.redemption.purchase import (
     Purchase,
@@ -53,7 +58,8 @@ from tongka.redemption.purchase import (
     decision_request,
     redemption_id_of,
 )
-from tongka.redemption.records import record_purchase
+from tongka.redemption.records import event_of, purchase_records
+from tongka.webhooks.fanout import enqueue_deliveries
 
 CARD_AND_PRODUCT = DriverStatement(
     text(
@@ -64,6 +70,52 @@ CARD_AND_PRODUCT = DriverStatement(
         " WHERE c.number_index = :number_index"
         " FOR UPDATE OF c"
     )
+)
+
+
+RECORD_COLUMNS = (
+    "id",
+    "kind",
+    "status",
+    "decline_code",
+    "merchant_id",
+    "store_id",
+    "terminal_id",
+    "card_id",
+    "purchase_id",
+    "idempotency_key",
+    "currency",
+    "requested",
+    "amount",
+    "paid",
+    "bonus",
+    "fee",
+    "captured",
+    "refunded",
+    "refunded_paid",
+    "refunded_bonus",
+    "refunded_fee",
+    "balance_after",
+    "expires_at",
+    "actor",
+    "created_at",
+    "updated_at",
+)
+# The record, its event, and whether the merchant has a webhook endpoint that may want the
+# event (then its deliveries are added as ``record_event`` adds them): one round trip.
+RECORD_AND_EVENT = DriverStatement(
+    text(
+        "WITH record AS (INSERT INTO redemptions ("
+        + ", ".join(RECORD_COLUMNS)
+        + ") VALUES ("
+        + ", ".join(f":{name}" for name in RECORD_COLUMNS)
+        + ")), event AS (INSERT INTO events"
+        " (id, type, object_type, object_id, merchant_id, actor, data, created_at)"
+        " VALUES (:event_id, :event_type, :kind, :id, :merchant_id, :actor, :data,"
+        " :created_at))"
+        " SELECT count(*) FROM webhook_endpoints"
+        " WHERE merchant_id = :merchant_id AND status = 'enabled'"
+    ).bindparams(bindparam("data", type_=JSON))
 )
 
 
@@ -100,6 +152,7 @@ async def _plain_card(
     session: AsyncSession, request: RedeemRequest, keys: CardKeys, now: datetime
 ) -> CardRow | None:
     """The card, locked, if it is the plain case; ``None`` for the ORM path to answer."""
+    await session.flush()  # the raw read must see the session's pending changes too
     credential = request.cards[0]
     digits = numbers.normalise(credential.number or "")
     row = await fetch_one(session, CARD_AND_PRODUCT, {"number_index": keys.number_index(digits)})
@@ -212,8 +265,7 @@ async def _answer(
     decline = decline or code
     takes = [taken[0] if taken is not None else (0, 0)]
     after: list[int | None] = [taken[1] if taken is not None else None]
-    records = await record_purchase(
-        session,
+    records = purchase_records(
         request,
         purchase_id,
         [(card, code)],
@@ -225,6 +277,7 @@ async def _answer(
         fee_rate=fee_rate,
         now=now,
     )
+    await _write(session, records[0], now)
     return Purchase(
         id=purchase_id,
         status="declined" if decline else "approved",
@@ -235,3 +288,23 @@ async def _answer(
         redemptions=records,
         challenge_id=challenge_id,
     )
+
+
+async def _write(session: AsyncSession, record: Redemption, now: datetime) -> None:
+    """``record_purchase`` for one record, in one hand-written statement."""
+    event_type, data = event_of(record)
+    values = {name: getattr(record, name) for name in RECORD_COLUMNS}
+    values |= {"event_id": new_id("evt"), "event_type": event_type, "data": data}
+    row = await fetch_one(session, RECORD_AND_EVENT, values)
+    if row is not None and row[0]:
+        event = Event(
+            id=values["event_id"],
+            type=event_type,
+            object_type=record.kind,
+            object_id=record.id,
+            merchant_id=record.merchant_id,
+            actor=record.actor,
+            data=data,
+            created_at=now,
+        )
+        await enqueue_deliveries(session, event)

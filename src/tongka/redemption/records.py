@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,82 @@ from tongka.redemption.purchase import (
 )
 
 
+def purchase_records(
+    request: RedeemRequest,
+    purchase_id: str,
+    found: Sequence[tuple[CardFacts | None, str | None]],
+    shares: list[int],
+    codes: list[str | None],
+    decline: str | None,
+    takes: list[tuple[int, int]],
+    balances_after: list[int | None],
+    *,
+    fee_rate: Decimal,
+    now: datetime,
+) -> list[Redemption]:
+    """Every card's record (not added to a session: ``record_purchase`` or the fast path
+    writes them)."""
+    is_hold = request.kind == "authorization"
+    records = []
+    for index, ((card, _), share) in enumerate(zip(found, shares, strict=True)):
+        paid, bonus = takes[index] if decline is None else (0, 0)
+        amount = paid + bonus
+        approved = decline is None
+        status = ("authorized" if is_hold else "approved") if approved else "declined"
+        records.append(
+            Redemption(
+                id=redemption_id_of(request.merchant_id, request.idempotency_key, index),
+                kind=request.kind,
+                status=status,
+                decline_code=None if approved else (codes[index] or decline),
+                merchant_id=request.merchant_id,
+                store_id=request.store_id,
+                terminal_id=request.terminal_id,
+                card_id=card.id if card is not None else None,
+                purchase_id=purchase_id,
+                idempotency_key=request.idempotency_key,
+                currency=request.currency,
+                requested=share,
+                amount=amount,
+                paid=paid,
+                bonus=bonus,
+                fee=(
+                    0
+                    if is_hold or not approved or card is None
+                    else card_fee(amount, request.currency, fee_rate, card)
+                ),
+                captured=0,
+                refunded=0,
+                refunded_paid=0,
+                refunded_bonus=0,
+                refunded_fee=0,
+                balance_after=balances_after[index] if approved else None,
+                expires_at=(
+                    now + timedelta(seconds=request.hold_seconds or DEFAULT_HOLD.total_seconds())
+                    if is_hold and approved
+                    else None
+                ),
+                actor=request.actor,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return records
+
+
+def event_of(record: Redemption) -> tuple[str, dict[str, Any]]:
+    """A record's event type and data."""
+    event = f"{record.kind}.{record.status}"
+    data = {
+        "purchase_id": record.purchase_id,
+        "card_id": record.card_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "decline_code": record.decline_code,
+    }
+    return event, data
+
+
 async def record_purchase(
     session: AsyncSession,
     request: RedeemRequest,
@@ -36,52 +113,21 @@ async def record_purchase(
     fee_rate: Decimal,
     now: datetime,
 ) -> list[Redemption]:
-    is_hold = request.kind == "authorization"
-    records = []
-    for index, ((card, _), share) in enumerate(zip(found, shares, strict=True)):
-        paid, bonus = takes[index] if decline is None else (0, 0)
-        amount = paid + bonus
-        approved = decline is None
-        status = ("authorized" if is_hold else "approved") if approved else "declined"
-        record = Redemption(
-            id=redemption_id_of(request.merchant_id, request.idempotency_key, index),
-            kind=request.kind,
-            status=status,
-            decline_code=None if approved else (codes[index] or decline),
-            merchant_id=request.merchant_id,
-            store_id=request.store_id,
-            terminal_id=request.terminal_id,
-            card_id=card.id if card is not None else None,
-            purchase_id=purchase_id,
-            idempotency_key=request.idempotency_key,
-            currency=request.currency,
-            requested=share,
-            amount=amount,
-            paid=paid,
-            bonus=bonus,
-            fee=(
-                0
-                if is_hold or not approved or card is None
-                else card_fee(amount, request.currency, fee_rate, card)
-            ),
-            captured=0,
-            refunded=0,
-            refunded_paid=0,
-            refunded_bonus=0,
-            refunded_fee=0,
-            balance_after=balances_after[index] if approved else None,
-            expires_at=(
-                now + timedelta(seconds=request.hold_seconds or DEFAULT_HOLD.total_seconds())
-                if is_hold and approved
-                else None
-            ),
-            actor=request.actor,
-            created_at=now,
-            updated_at=now,
-        )
+    records = purchase_records(
+        request,
+        purchase_id,
+        found,
+        shares,
+        codes,
+        decline,
+        takes,
+        balances_after,
+        fee_rate=fee_rate,
+        now=now,
+    )
+    for record in records:
         session.add(record)
-        records.append(record)
-        event = f"{request.kind}.{'declined' if not approved else status}"
+        event, data = event_of(record)
         await record_event(
             session,
             type=event,
@@ -90,13 +136,7 @@ async def record_purchase(
             actor=request.actor,
             now=now,
             merchant_id=request.merchant_id,
-            data={
-                "purchase_id": purchase_id,
-                "card_id": record.card_id,
-                "amount": amount,
-                "currency": request.currency,
-                "decline_code": record.decline_code,
-            },
+            data=data,
         )
     await session.flush()
     return records
