@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         ge=1,
         description="PostgreSQL: shared redemption transactions one process runs side by side.",
     )
+    redemption_fast_path: bool = Field(
+        default=True,
+        description="PostgreSQL: a plain one-card redemption runs as hand-written statements "
+        "(``tongka.redemption.fast_path``); false: always the ORM path.",
+    )
 
     sandbox_gateway_url: str = Field(
         default="http://127.0.0.1:8100",

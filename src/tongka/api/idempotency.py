@@ -42,8 +42,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +54,7 @@ from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
+from tongka.db.statements import DriverStatement, fetch_one
 from tongka.edge.callers import caller_identity
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import Conflict
@@ -97,6 +97,15 @@ def _box(settings: Settings) -> SecretBox:
     return SecretBox(settings.secret_key_bytes(), "idempotency-responses")
 
 
+RESERVE = DriverStatement(
+    text(
+        "INSERT INTO idempotency_records (caller, key, request_hash, method, path, created_at)"
+        " VALUES (:caller, :key, :request_hash, :method, :path, :created_at)"
+        " ON CONFLICT DO NOTHING RETURNING id"
+    )
+)
+
+
 async def _request_hash(request: Request) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b"\n")
@@ -121,15 +130,19 @@ async def _insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> in
     refuses to wait-and-skip a row committed after our snapshot and aborts with a
     serialization failure instead; the twin is then answered 409 ``in_progress``.
     """
-    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(IdempotencyRecord)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.id)
-    )
     try:
-        record_id: int | None = await session.scalar(statement)
+        if session.bind.dialect.name == "postgresql":
+            # compiled once: SQLAlchemy's statement cache does not keep an
+            # ``insert ... on_conflict_do_nothing``, which cost a compilation per request
+            row = await fetch_one(session, RESERVE, values)
+            record_id: int | None = None if row is None else int(row[0])
+        else:
+            record_id = await session.scalar(
+                sqlite_insert(IdempotencyRecord)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(IdempotencyRecord.id)
+            )
     except DBAPIError as exc:
         if is_retryable_error(exc):
             raise _in_progress() from exc

@@ -11,12 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.db.statements import DriverStatement, execute_count
 from tongka.ids import new_id
 from tongka.redemption.models import RedemptionKey
+
+CLAIM = DriverStatement(
+    text(
+        "INSERT INTO redemption_keys"
+        " (merchant_id, key, purchase_id, is_reversed, created_at, reversed_at)"
+        " VALUES (:merchant_id, :key, :purchase_id, :is_reversed, :created_at, :reversed_at)"
+        " ON CONFLICT DO NOTHING"
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -47,20 +57,23 @@ async def claim_key(
     """Claim ``key`` for an original (a new purchase id) or, ``reversal=True``, for a
     reversal that came first (no purchase: a tombstone a late original is declined by)."""
     purchase_id = new_id("pur")
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = await session.execute(
-        dialect.insert(RedemptionKey)
-        .values(
-            merchant_id=merchant_id,
-            key=key,
-            purchase_id=None if reversal else purchase_id,
-            is_reversed=reversal,
-            created_at=now,
-            reversed_at=now if reversal else None,
+    values = {
+        "merchant_id": merchant_id,
+        "key": key,
+        "purchase_id": None if reversal else purchase_id,
+        "is_reversed": reversal,
+        "created_at": now,
+        "reversed_at": now if reversal else None,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        # compiled once (the ORM's ``insert ... on_conflict_do_nothing`` was compiled anew
+        # on every call: not in SQLAlchemy's statement cache)
+        inserted = bool(await execute_count(session, CLAIM, values))
+    else:
+        result = await session.execute(
+            sqlite.insert(RedemptionKey).values(**values).on_conflict_do_nothing()
         )
-        .on_conflict_do_nothing()
-    )
-    inserted = bool(result.rowcount)  # type: ignore[attr-defined]
+        inserted = bool(result.rowcount)  # type: ignore[attr-defined]
     if inserted:  # ours, locked by the insert itself: nothing to read back
         return Claim(purchase_id=purchase_id, existing=None, row=None)
     row = await session.scalar(
