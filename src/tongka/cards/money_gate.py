@@ -165,6 +165,38 @@ async def move_card_value(
     return MovedValue(cards=locked.cards, balances_before=locked.balances, transfers=posted)
 
 
+@dataclass(frozen=True)
+class CardLockedByCaller:
+    """A card row its caller has just locked (``SELECT ... FOR UPDATE`` in this transaction)
+    and read in that same statement: what ``check_movement`` needs of it."""
+
+    id: str
+    status: str
+    frozen_by_side: str | None = None
+    frozen_reason: str | None = None
+
+
+async def move_value_of_locked_card(
+    session: AsyncSession,
+    card: CardLockedByCaller,
+    movement: CardMovement,
+    transfers: Sequence[TransferRequest],
+    *,
+    now: datetime,
+) -> list[Transfer]:
+    """``move_card_value`` for one card the caller locked and read itself, in one statement
+    with what else it needed (the redemption fast path reads the card and its product
+    together): the status is checked against ``ALLOWED`` and every transfer must be
+    covered by the movement, as in ``move_card_value``; only the second lock and re-read
+    are skipped. The caller must hold the row lock: without it the status could change
+    before the commit."""
+    if movement.card_id != card.id:
+        raise UngatedCardTransfer(f"movement for {movement.card_id} given card {card.id}")
+    check_movement(card, movement)
+    _check_covered(transfers, [movement])
+    return await _post(session, transfers, now=now)
+
+
 async def lock_cards(
     session: AsyncSession, card_ids: Sequence[str], *, param: str = "card_id"
 ) -> dict[str, Card]:
@@ -190,7 +222,7 @@ async def lock_cards(
     return cards
 
 
-def check_movement(card: Card, movement: CardMovement) -> None:
+def check_movement(card: Card | CardLockedByCaller, movement: CardMovement) -> None:
     allowed = ALLOWED[movement.purpose].get(movement.direction, frozenset())
     if card.status in allowed:
         return

@@ -18,13 +18,13 @@ Then the same steps as the ORM path, in the same order and with the same functio
 they are not ORM-bound: the decision point (``decide``: limits reserved, a decline or a
 challenge recorded), the balances read under the lock (``ledger.get_balances``), the
 decline ``insufficient_funds`` (and ``release`` of the reserved use), the same transfers
-(``card_transfers``, ``split_parts``, ``card_fee``) posted as one atomic group
-(``ledger.post_transfers``, what the card gate posts), the same records and events
-(``records.purchase_records`` / ``event_of``) written in one statement that also tells
-whether the merchant has a webhook endpoint (then its deliveries are added as
-``record_event`` adds them). What it skips is what the gate would re-do for a card it
-has just locked and checked here: the second lock and re-read (``lock_cards``) and the
-status check (an active card may be debited by a redemption). ``tests/pg/
+(``card_transfers``, ``split_parts``, ``card_fee``) posted through the card money gate
+(``money_gate.move_value_of_locked_card``: the status checked against the gate's table and
+every transfer covered by the movement, as ``move_card_value`` does), the same records and
+events (``records.purchase_records`` / ``event_of``) written in one statement that also
+tells whether the merchant has a webhook endpoint (then its deliveries are added as
+``record_event`` adds them). What it skips is what the gate would re-do for a card it has
+just locked here: the second lock and re-read (``lock_cards``). ``tests/pg/
 test_redemption_fast_path.py`` runs the same scenarios through both paths and compares
 answers and ledger state.
 """
@@ -37,12 +37,20 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from tongka import ledger
 from tongka.cards import accounts, numbers
 from tongka.cards.acceptance import Acceptance
 from tongka.cards.issuing import CardStatus
 from tongka.cards.keys import CardKeys
+from tongka.cards.money_gate import (
+    CardLockedByCaller,
+    CardMovement,
+    Direction,
+    Purpose,
+    move_value_of_locked_card,
+)
 from tongka.clock import ensure_utc
 from tongka.config import Settings, get_settings
 from tongka.db.statements import DriverStatement, dialect_of, fetch_one
@@ -128,6 +136,7 @@ class CardRow:
     product_id: str
     holder_id: str | None
     is_bonus_spent_first: bool
+    status: str
 
 
 def applies(session: AsyncSession, request: RedeemRequest, settings: Settings | None) -> bool:
@@ -172,7 +181,7 @@ async def _plain_card(
         return None
     if acceptance == Acceptance.STORES:
         return None
-    return CardRow(card_id, issuer, product_id, holder_id, bool(bonus_first))
+    return CardRow(card_id, issuer, product_id, holder_id, bool(bonus_first), status)
 
 
 async def redeem_one(
@@ -233,7 +242,13 @@ async def redeem_one(
         fee_account,
         request.currency,
     )
-    await ledger.post_transfers(session, transfers, now=now)
+    await move_value_of_locked_card(
+        session,
+        CardLockedByCaller(card.id, card.status),
+        CardMovement(card.id, Direction.DEBIT, Purpose.REDEMPTION),
+        transfers,
+        now=now,
+    )
     return await _answer(
         session,
         request,
@@ -296,6 +311,10 @@ async def _write(session: AsyncSession, record: Redemption, now: datetime) -> No
     values = {name: getattr(record, name) for name in RECORD_COLUMNS}
     values |= {"event_id": new_id("evt"), "event_type": event_type, "data": data}
     row = await fetch_one(session, RECORD_AND_EVENT, values)
+    # the row exists now: the session holds the record as the ORM path's would be held, so
+    # a later change of it in this transaction (a refund of the answer) is flushed
+    make_transient_to_detached(record)
+    session.add(record)
     if row is not None and row[0]:
         event = Event(
             id=values["event_id"],
