@@ -190,11 +190,38 @@ async def move_value_of_locked_card(
     covered by the movement, as in ``move_card_value``; only the second lock and re-read
     are skipped. The caller must hold the row lock: without it the status could change
     before the commit."""
-    if movement.card_id != card.id:
-        raise UngatedCardTransfer(f"movement for {movement.card_id} given card {card.id}")
-    check_movement(card, movement)
-    _check_covered(transfers, [movement])
+    _check_locked_by_caller([card], [movement], transfers)
     return await _post(session, transfers, now=now)
+
+
+async def move_value_of_locked_cards(
+    session: AsyncSession,
+    cards: Sequence[CardLockedByCaller],
+    movements: Sequence[CardMovement],
+    transfers: Sequence[TransferRequest],
+    *,
+    now: datetime,
+) -> list[Transfer]:
+    """``move_value_of_locked_card`` for many cards at once (the redemption lane: the
+    purchases of one batch), posted with ``post_batch`` in one statement where it can be.
+    The ledger decides the transfers in order against the balances, so two debits of one
+    card account can never overdraw it; any refusal undoes all of them and is raised."""
+    _check_locked_by_caller(cards, movements, transfers)
+    return await _post_independent(session, transfers, now=now)
+
+
+def _check_locked_by_caller(
+    cards: Sequence[CardLockedByCaller],
+    movements: Sequence[CardMovement],
+    transfers: Sequence[TransferRequest],
+) -> None:
+    by_id = {card.id: card for card in cards}
+    for movement in movements:
+        card = by_id.get(movement.card_id)
+        if card is None:
+            raise UngatedCardTransfer(f"movement for {movement.card_id}, a card not locked")
+        check_movement(card, movement)
+    _check_covered(transfers, movements)
 
 
 async def lock_cards(

@@ -129,6 +129,22 @@ async def execute_count(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def execute_many(
+    unit: AnyUnitOfWork, statement: DriverStatement, values: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a statement that returns no rows once per set of values, sent together (asyncpg's
+    ``executemany``: one round trip's worth of messages, not one per row)."""
+    if not values:
+        return
+    if isinstance(unit, DriverConnection):
+        await unit.connection.executemany(statement.sql, [statement.arguments(v) for v in values])
+    elif dialect_of(unit) == "postgresql":
+        connection = await connection_of(unit)
+        await connection.exec_driver_sql(statement.sql, [statement.arguments(v) for v in values])
+    else:
+        await unit.execute(statement.sqlite, list(values))
+
+
 def savepoint(unit: AnyUnitOfWork) -> AbstractAsyncContextManager[Any]:
     """A nested transaction on any unit of work: rolled back alone if its block raises."""
     if isinstance(unit, DriverConnection):
