@@ -82,7 +82,6 @@ class RedemptionLaneMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._lanes: dict[int, _Lane] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
@@ -98,7 +97,7 @@ class RedemptionLaneMiddleware:
         replay = _replaying(body)
         member = _member(Request(scope, replay), body)
         if member is not None:
-            self._lane(database, settings, state).join(member)
+            lane_of(state).join(member)
             response = await member.answer
             if response is not None:
                 scope.setdefault("state", {})[AUTHENTICATED_STATE] = presented_credential(
@@ -109,12 +108,15 @@ class RedemptionLaneMiddleware:
                 return
         await self.app(scope, _replaying(body), send)
 
-    def _lane(self, database: Database, settings: Settings, state: Any) -> _Lane:
-        found = self._lanes.get(id(database))
-        if found is None or found.database is not database:
-            found = _Lane(database, settings, state)
-            self._lanes[id(database)] = found
-        return found
+
+def lane_of(state: Any) -> Lane:
+    """The app's lane for its database (``state``: the app's), made on first use: one per
+    process, like the coalescer."""
+    existing: Lane | None = getattr(state, "redemption_lane", None)
+    if existing is None or existing.database is not state.database:
+        existing = Lane(state.database, state.settings, state)
+        state.redemption_lane = existing
+    return existing
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -172,7 +174,7 @@ def _member(request: Request, body: bytes) -> _Member | None:
     return _Member(request, parsed, secret, key, future)
 
 
-class _Lane:
+class Lane:
     """The queue of one process and database, and the batches running from it."""
 
     def __init__(self, database: Database, settings: Settings, state: Any) -> None:
@@ -182,7 +184,9 @@ class _Lane:
         self.queue: list[_Member] = []
         self.running = 0
         self.lanes = max(1, settings.coalesce_lanes)
-        self.batches = 0  # batches committed, and the most members one had (tests, bench)
+        # batches committed, members the lane answered, the most members a batch had
+        self.batches = 0
+        self.answered = 0
         self.largest = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -212,6 +216,7 @@ class _Lane:
             answers = [None] * len(batch)
         else:
             self.batches += 1
+            self.answered += sum(answer is not None for answer in answers)
             self.largest = max(self.largest, len(batch))
         for member, answer in zip(batch, answers, strict=True):
             if not member.answer.done():
