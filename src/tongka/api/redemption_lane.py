@@ -35,11 +35,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import structlog
-from fastapi.encoders import jsonable_encoder
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongka.api.idempotency import HEADER, MAX_KEY_LENGTH, complete_many, reserve_many
@@ -74,7 +73,7 @@ class _Member:
     body: RedeemIn
     secret: str
     key: str
-    answer: asyncio.Future[JSONResponse | None]
+    answer: asyncio.Future[Response | None]
 
 
 class RedemptionLaneMiddleware:
@@ -170,7 +169,7 @@ def _member(request: Request, body: bytes) -> _Member | None:
         or parsed.challenge_code is not None
     ):
         return None
-    future: asyncio.Future[JSONResponse | None] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[Response | None] = asyncio.get_running_loop().create_future()
     return _Member(request, parsed, secret, key, future)
 
 
@@ -247,7 +246,7 @@ class Lane:
             settings=self.settings,
             now=now,
         )
-        answers: list[JSONResponse | None] = []
+        answers: list[Response | None] = []
         stored, forget = [], []
         found = iter(purchases)
         for member, request, record_id in zip(batch, taken, record_ids, strict=True):
@@ -257,11 +256,18 @@ class Lane:
                 if record_id is not None:
                     forget.append(record_id)
                 continue
-            response = JSONResponse(jsonable_encoder(purchase_out(purchase, now)))
+            response = _json(purchase_out(purchase, now))
             stored.append((record_id, _caller(member), member.key, response))
             answers.append(response)
         await complete_many(session, self.settings, stored, forget)
         return answers
+
+
+def _json(answer: BaseModel) -> Response:
+    """The route's JSON response for ``answer``, rendered by pydantic in one call (the same
+    compact bytes as FastAPI's ``Response`` of the serialised model; a tenth of the
+    cost of ``jsonable_encoder``'s walk)."""
+    return Response(answer.model_dump_json().encode(), media_type="application/json")
 
 
 def _caller(member: _Member) -> str:

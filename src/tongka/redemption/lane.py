@@ -11,9 +11,13 @@ write every record and event.
 
 Only the plain case is taken here, exactly as ``fast_path`` defines it for one card (the
 same ``plain_card`` check), and only where the decision point surely allows without
-writing (``decision.allowed_without_rules``) and the card holds enough: anything else —
-a decline, a challenge, a limit to reserve, a wrong secret, a store that is not the
-merchant's, the same card or key twice in one batch — is answered ``None`` with nothing of
+writing (``decision.allowed_without_rules``). Several members may spend one card: they
+take, in the batch's order, from what the earlier ones left, and one the card cannot pay
+is declined ``insufficient_funds`` here, as the service would (a hot card's many requests
+stay in the lane). Anything else —
+a decline other than ``insufficient_funds``, a challenge, a limit to reserve, a wrong
+secret, a store that is not the merchant's, the same key twice in one batch — is answered
+``None`` with nothing of
 it left written (its key claim is taken back), and the caller sends it the usual way,
 which answers it as it always has. So the lane never answers differently from the
 service; it answers fewer cases, faster. ``tests/pg/test_redemption_lane.py`` runs the
@@ -127,7 +131,8 @@ class _Member:
     number_index: str
     card: CardRow | None = None
     take: tuple[int, int] = (0, 0)  # paid, bonus
-    balance_after: int = 0
+    balance_after: int | None = None
+    decline: str | None = None  # insufficient_funds: answered here, as the service would
     fee_rate: FeeRate | None = None
 
 
@@ -190,18 +195,15 @@ async def redeem_plain(
 
 
 def _distinct(members: list[_Member]) -> list[_Member]:
-    """The first of each (merchant, key) and of each card: a second one in the same batch
-    is a duplicate or a second spend of one card, which the usual path answers after it."""
-    seen_keys: set[tuple[str, str]] = set()
-    seen_cards: set[str] = set()
+    """The first of each (merchant, key): a second one in the same batch is a duplicate,
+    which the usual path answers after it (replaying the first's answer)."""
+    seen: set[tuple[str, str]] = set()
     kept = []
     for member in members:
         key = (member.request.merchant_id, member.request.idempotency_key)
-        if key in seen_keys or member.number_index in seen_cards:
-            continue
-        seen_keys.add(key)
-        seen_cards.add(member.number_index)
-        kept.append(member)
+        if key not in seen:
+            seen.add(key)
+            kept.append(member)
     return kept
 
 
@@ -293,34 +295,39 @@ def _card(member: _Member) -> CardRow:
 
 
 async def _funded(session: AsyncSession, members: list[_Member]) -> list[_Member]:
-    """The balances of every card under its lock; a card short of the amount (without
-    ``allow_partial``) is the usual path's, which declines it ``insufficient_funds``."""
+    """What each member takes, from the balances read under the cards' locks, in the
+    batch's order: the members on one card take from what the earlier ones left, and a
+    member the card cannot pay (without ``allow_partial``) is declined
+    ``insufficient_funds``, as the service declines it."""
     if not members:
         return []
-    ids = [
-        account
-        for m in members
-        for account in (
-            accounts.main_account_id(_card(m).id),
-            accounts.bonus_account_id(_card(m).id),
-        )
-    ]
+    ids = sorted(
+        {
+            account
+            for m in members
+            for account in (
+                accounts.main_account_id(_card(m).id),
+                accounts.bonus_account_id(_card(m).id),
+            )
+        }
+    )
     balances = await ledger.get_balances(session, ids)
-    kept = []
+    left = {account: balances[account].available for account in ids}
     for member in members:
         card, request = _card(member), member.request
-        paid_left = balances[accounts.main_account_id(card.id)].available
-        bonus_left = balances[accounts.bonus_account_id(card.id)].available
-        total = paid_left + bonus_left
+        main, bonus = accounts.main_account_id(card.id), accounts.bonus_account_id(card.id)
+        total = left[main] + left[bonus]
         take = min(total, request.amount) if request.allow_partial else request.amount
         if take <= 0 or take > total:
+            member.decline = "insufficient_funds"
             continue
         member.take = split_parts(
-            paid_left, bonus_left, take, bonus_first=card.is_bonus_spent_first
+            left[main], left[bonus], take, bonus_first=card.is_bonus_spent_first
         )
+        left[main] -= member.take[0]
+        left[bonus] -= member.take[1]
         member.balance_after = total - take
-        kept.append(member)
-    return kept
+    return members
 
 
 async def _fees(
@@ -338,11 +345,14 @@ async def _fees(
 
 
 async def _post(session: AsyncSession, members: list[_Member], now: datetime) -> None:
-    """Every member's transfers through the card money gate, in one posting."""
+    """Every approved member's transfers through the card money gate, in one posting."""
     payables: dict[tuple[str, str], str] = {}
     fee_accounts: dict[str, str] = {}
     transfers = []
-    for member in members:
+    approved = [m for m in members if m.decline is None]
+    if not approved:
+        return
+    for member in approved:
         request, card = member.request, _card(member)
         key = (request.merchant_id, request.currency)
         if key not in payables:
@@ -364,10 +374,11 @@ async def _post(session: AsyncSession, members: list[_Member], now: datetime) ->
                 request.currency,
             )
         )
+    cards = {_card(m).id: _card(m) for m in approved}
     await move_value_of_locked_cards(
         session,
-        [CardLockedByCaller(_card(m).id, _card(m).status) for m in members],
-        [CardMovement(_card(m).id, Direction.DEBIT, Purpose.REDEMPTION) for m in members],
+        [CardLockedByCaller(card.id, card.status) for card in cards.values()],
+        [CardMovement(card_id, Direction.DEBIT, Purpose.REDEMPTION) for card_id in cards],
         transfers,
         now=now,
     )
@@ -379,6 +390,7 @@ def _rate(member: _Member) -> Any:
 
 
 def _purchase(member: _Member, now: datetime) -> Purchase:
+    """The member's answer and record, as ``service.redeem`` makes them."""
     request, card = member.request, _card(member)
     records = purchase_records(
         request,
@@ -386,7 +398,7 @@ def _purchase(member: _Member, now: datetime) -> Purchase:
         [(card, None)],
         [request.amount],
         [None],
-        None,
+        member.decline,
         [member.take],
         [member.balance_after],
         fee_rate=_rate(member),
@@ -394,11 +406,11 @@ def _purchase(member: _Member, now: datetime) -> Purchase:
     )
     return Purchase(
         id=member.purchase_id,
-        status="approved",
+        status="declined" if member.decline else "approved",
         amount=request.amount,
         taken=records[0].amount,
         currency=request.currency,
-        decline_code=None,
+        decline_code=member.decline,
         redemptions=records,
     )
 
