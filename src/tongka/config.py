@@ -109,6 +109,13 @@ class Settings(BaseSettings):
         "together, up to this many per database transaction (``tongka.api.redemption_lane``); "
         "0 turns the lane off (every request takes the usual path).",
     )
+    redemption_lane_batches: int = Field(
+        default=1,
+        ge=1,
+        description="PostgreSQL: lane batches one process runs side by side. One is fastest "
+        "on a small machine: requests arriving while it runs make the next batch larger, and "
+        "a larger batch costs less per request.",
+    )
 
     sandbox_gateway_url: str = Field(
         default="http://127.0.0.1:8100",

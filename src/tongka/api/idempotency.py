@@ -54,7 +54,13 @@ from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
-from tongka.db.statements import DriverStatement, execute_count, fetch_all, fetch_one
+from tongka.db.statements import (
+    AnyUnitOfWork,
+    DriverStatement,
+    execute_count,
+    fetch_all,
+    fetch_one,
+)
 from tongka.edge.callers import caller_identity
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import Conflict
@@ -133,7 +139,7 @@ FORGET_MANY = DriverStatement(text("DELETE FROM idempotency_records WHERE id = A
 
 
 async def reserve_many(
-    session: AsyncSession, requests: Sequence[tuple[Request, str]], *, now: datetime
+    unit: AnyUnitOfWork, requests: Sequence[tuple[Request, str]], *, now: datetime
 ) -> dict[tuple[str, str], int]:
     """Reserve ``(request, key)`` pairs at once; a key not reserved (a replay, a twin in
     flight, an expired row to reuse) is answered by ``require_idempotency_key`` as ever.
@@ -148,7 +154,7 @@ async def reserve_many(
     if not rows:
         return {}
     found = await fetch_all(
-        session,
+        unit,
         RESERVE_MANY,
         {
             "callers": [row[0] for row in rows],
@@ -163,7 +169,7 @@ async def reserve_many(
 
 
 async def complete_many(
-    session: AsyncSession,
+    unit: AnyUnitOfWork,
     settings: Settings,
     responses: Sequence[tuple[int, str, str, Response]],
     forget: Sequence[int],
@@ -174,7 +180,7 @@ async def complete_many(
     box = _box(settings)
     if responses:
         await execute_count(
-            session,
+            unit,
             COMPLETE_MANY,
             {
                 "ids": [record_id for record_id, _, _, _ in responses],
@@ -189,7 +195,7 @@ async def complete_many(
             },
         )
     if forget:
-        await execute_count(session, FORGET_MANY, {"ids": list(forget)})
+        await execute_count(unit, FORGET_MANY, {"ids": list(forget)})
 
 
 async def _request_hash(request: Request) -> str:

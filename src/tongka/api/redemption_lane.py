@@ -46,6 +46,7 @@ from tongka.api.redemptions import RedeemIn, purchase_out
 from tongka.cards.keys import card_keys
 from tongka.config import Settings
 from tongka.db import Database
+from tongka.db.statements import driver_of
 from tongka.edge.auth import identity_keys_of
 from tongka.edge.callers import (
     AUTHENTICATED_STATE,
@@ -182,7 +183,7 @@ class Lane:
         self.state = state
         self.queue: list[_Member] = []
         self.running = 0
-        self.lanes = max(1, settings.coalesce_lanes)
+        self.lanes = settings.redemption_lane_batches
         # batches committed, members the lane answered, the most members a batch had
         self.batches = 0
         self.answered = 0
@@ -231,7 +232,8 @@ class Lane:
             _redeem_request(m, principals.get(m.secret)) for m in batch
         ]
         asked = [(m.request, m.key) for m, r in zip(batch, requests, strict=True) if r]
-        reserved = await reserve_many(session, asked, now=now)
+        unit = await driver_of(session)  # after the keys' look-up: the transaction has begun
+        reserved = await reserve_many(unit, asked, now=now)
         record_ids: list[int | None] = []
         for member, request in zip(batch, requests, strict=True):
             record_id = None
@@ -259,7 +261,7 @@ class Lane:
             response = _json(purchase_out(purchase, now))
             stored.append((record_id, _caller(member), member.key, response))
             answers.append(response)
-        await complete_many(session, self.settings, stored, forget)
+        await complete_many(unit, self.settings, stored, forget)
         return answers
 
 

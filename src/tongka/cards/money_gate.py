@@ -34,6 +34,7 @@ from tongka.cards.accounts import CardBalance, card_balances, card_of_account
 from tongka.cards.errors import CardFrozen, CardMovementRefused, CardNotFound
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card
+from tongka.db.statements import AnyUnitOfWork, savepoint
 from tongka.ledger import Transfer, TransferRequest
 
 
@@ -195,7 +196,7 @@ async def move_value_of_locked_card(
 
 
 async def move_value_of_locked_cards(
-    session: AsyncSession,
+    session: AnyUnitOfWork,
     cards: Sequence[CardLockedByCaller],
     movements: Sequence[CardMovement],
     transfers: Sequence[TransferRequest],
@@ -301,7 +302,7 @@ async def _post(
 
 
 async def _post_independent(
-    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
+    session: AnyUnitOfWork, transfers: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
     """Like ``_post`` (all or nothing) for very many transfers that do not depend on each
     other, such as a batch activation's one per card.
@@ -313,7 +314,7 @@ async def _post_independent(
     its 32,766 bound parameters.)
     """
     posted: list[Transfer] = []
-    async with session.begin_nested():
+    async with savepoint(session):
         for start in range(0, len(transfers), POST_CHUNK):
             chunk = transfers[start : start + POST_CHUNK]
             for result in await ledger.post_batch(session, chunk, now=now):

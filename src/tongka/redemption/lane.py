@@ -49,7 +49,8 @@ from tongka.cards.money_gate import (
     move_value_of_locked_cards,
 )
 from tongka.config import Settings
-from tongka.db.statements import DriverStatement, execute_many, fetch_all
+from tongka.db.driver import DriverConnection
+from tongka.db.statements import DriverStatement, driver_of, execute_many, fetch_all
 from tongka.events.models import Event
 from tongka.ids import new_id
 from tongka.redemption.decision import RedemptionContext, allowed_without_rules
@@ -169,21 +170,22 @@ async def redeem_plain(
         if is_plain(r)
     ]
     members = _distinct(members)
-    claimed = await _claim(session, members, now)
-    members = await _placed(session, claimed)
-    members = await _plain_cards(session, members, keys, now)
-    members = await _allowed(session, members)
-    members = await _funded(session, members)
+    unit = await driver_of(session)  # the hand-written statements: asyncpg, straight
+    claimed = await _claim(unit, members, now)
+    members = await _placed(unit, claimed)
+    members = await _plain_cards(unit, members, keys, now)
+    members = await _allowed(unit, members)
+    members = await _funded(unit, members)
     if members:
         await _fees(session, members, settings, now)
-        await _post(session, members, now)
+        await _post(session, unit, members, now)
     answers: list[Purchase | None] = [None] * len(requests)
     for member in members:
         answers[member.index] = _purchase(member, now)
-    await _write(session, [p for p in answers if p is not None], now)
+    await _write(session, unit, [p for p in answers if p is not None], now)
     taken = {m.index for m in members}
     await execute_many(
-        session,
+        unit,
         UNCLAIM,
         [
             {"merchant_id": m.request.merchant_id, "key": m.request.idempotency_key}
@@ -207,13 +209,13 @@ def _distinct(members: list[_Member]) -> list[_Member]:
     return kept
 
 
-async def _claim(session: AsyncSession, members: list[_Member], now: datetime) -> list[_Member]:
+async def _claim(unit: DriverConnection, members: list[_Member], now: datetime) -> list[_Member]:
     """Claim every key at once; a key already claimed (a replay, a reversal first, a twin
     in flight) is the usual path's to answer."""
     if not members:
         return []
     rows = await fetch_all(
-        session,
+        unit,
         CLAIM_MANY,
         {
             "merchant_ids": [m.request.merchant_id for m in members],
@@ -226,12 +228,12 @@ async def _claim(session: AsyncSession, members: list[_Member], now: datetime) -
     return [m for m in members if (m.request.merchant_id, m.request.idempotency_key) in won]
 
 
-async def _placed(session: AsyncSession, members: list[_Member]) -> list[_Member]:
+async def _placed(unit: DriverConnection, members: list[_Member]) -> list[_Member]:
     """``card_lookup.check_place`` for all: the store is the merchant's, the terminal at it."""
     store_ids = sorted({m.request.store_id for m in members if m.request.store_id})
     terminal_ids = sorted({m.request.terminal_id for m in members if m.request.terminal_id})
-    stores = {r[0]: r[1] for r in await _rows(session, STORES, store_ids)}
-    terminals = {r[0]: (r[1], r[2]) for r in await _rows(session, TERMINALS, terminal_ids)}
+    stores = {r[0]: r[1] for r in await _rows(unit, STORES, store_ids)}
+    terminals = {r[0]: (r[1], r[2]) for r in await _rows(unit, TERMINALS, terminal_ids)}
 
     def placed(request: RedeemRequest) -> bool:
         if request.store_id is not None and stores.get(request.store_id) != request.merchant_id:
@@ -244,19 +246,18 @@ async def _placed(session: AsyncSession, members: list[_Member]) -> list[_Member
     return [m for m in members if placed(m.request)]
 
 
-async def _rows(session: AsyncSession, statement: DriverStatement, ids: list[str]) -> Any:
-    return await fetch_all(session, statement, {"ids": ids}) if ids else []
+async def _rows(unit: DriverConnection, statement: DriverStatement, ids: list[str]) -> Any:
+    return await fetch_all(unit, statement, {"ids": ids}) if ids else []
 
 
 async def _plain_cards(
-    session: AsyncSession, members: list[_Member], keys: CardKeys, now: datetime
+    unit: DriverConnection, members: list[_Member], keys: CardKeys, now: datetime
 ) -> list[_Member]:
     """Lock and read every card with its product in one statement; keep the plain ones."""
     if not members:
         return []
-    await session.flush()  # the raw read must see the session's pending changes too
     rows = await fetch_all(
-        session, CARDS_AND_PRODUCTS, {"indexes": sorted({m.number_index for m in members})}
+        unit, CARDS_AND_PRODUCTS, {"indexes": sorted({m.number_index for m in members})}
     )
     by_index = {row[0]: row[1:] for row in rows}
     kept = []
@@ -268,9 +269,9 @@ async def _plain_cards(
     return kept
 
 
-async def _allowed(session: AsyncSession, members: list[_Member]) -> list[_Member]:
+async def _allowed(unit: DriverConnection, members: list[_Member]) -> list[_Member]:
     contexts = [_context(m) for m in members]
-    answers = await allowed_without_rules(session, contexts)
+    answers = await allowed_without_rules(unit, contexts)
     return [m for m, allowed in zip(members, answers, strict=True) if allowed]
 
 
@@ -294,7 +295,7 @@ def _card(member: _Member) -> CardRow:
     return member.card
 
 
-async def _funded(session: AsyncSession, members: list[_Member]) -> list[_Member]:
+async def _funded(unit: DriverConnection, members: list[_Member]) -> list[_Member]:
     """What each member takes, from the balances read under the cards' locks, in the
     batch's order: the members on one card take from what the earlier ones left, and a
     member the card cannot pay (without ``allow_partial``) is declined
@@ -311,7 +312,7 @@ async def _funded(session: AsyncSession, members: list[_Member]) -> list[_Member
             )
         }
     )
-    balances = await ledger.get_balances(session, ids)
+    balances = await ledger.get_balances(unit, ids)
     left = {account: balances[account].available for account in ids}
     for member in members:
         card, request = _card(member), member.request
@@ -344,7 +345,9 @@ async def _fees(
         member.fee_rate = rates[member.request.merchant_id]
 
 
-async def _post(session: AsyncSession, members: list[_Member], now: datetime) -> None:
+async def _post(
+    session: AsyncSession, unit: DriverConnection, members: list[_Member], now: datetime
+) -> None:
     """Every approved member's transfers through the card money gate, in one posting."""
     payables: dict[tuple[str, str], str] = {}
     fee_accounts: dict[str, str] = {}
@@ -376,7 +379,7 @@ async def _post(session: AsyncSession, members: list[_Member], now: datetime) ->
         )
     cards = {_card(m).id: _card(m) for m in approved}
     await move_value_of_locked_cards(
-        session,
+        unit,
         [CardLockedByCaller(card.id, card.status) for card in cards.values()],
         [CardMovement(card_id, Direction.DEBIT, Purpose.REDEMPTION) for card_id in cards],
         transfers,
@@ -415,7 +418,9 @@ def _purchase(member: _Member, now: datetime) -> Purchase:
     )
 
 
-async def _write(session: AsyncSession, purchases: list[Purchase], now: datetime) -> None:
+async def _write(
+    session: AsyncSession, unit: DriverConnection, purchases: list[Purchase], now: datetime
+) -> None:
     """Every record and its event, two statements; webhook deliveries where the merchant
     has an enabled endpoint (as ``events.record_event`` adds them)."""
     records: list[Redemption] = [r for p in purchases for r in p.redemptions]
@@ -423,11 +428,11 @@ async def _write(session: AsyncSession, purchases: list[Purchase], now: datetime
         return
     events = [_event(record, now) for record in records]
     await execute_many(
-        session, INSERT_RECORD, [{n: getattr(r, n) for n in RECORD_COLUMNS} for r in records]
+        unit, INSERT_RECORD, [{n: getattr(r, n) for n in RECORD_COLUMNS} for r in records]
     )
-    await execute_many(session, INSERT_EVENT, [_event_values(event) for event in events])
+    await execute_many(unit, INSERT_EVENT, [_event_values(event) for event in events])
     merchants = sorted({r.merchant_id for r in records})
-    rows = await fetch_all(session, MERCHANTS_WITH_ENDPOINTS, {"merchant_ids": merchants})
+    rows = await fetch_all(unit, MERCHANTS_WITH_ENDPOINTS, {"merchant_ids": merchants})
     listening = {row[0] for row in rows}
     for event in events:
         if event.merchant_id in listening:
