@@ -138,30 +138,37 @@ COMPLETE_MANY = DriverStatement(
 FORGET_MANY = DriverStatement(text("DELETE FROM idempotency_records WHERE id = ANY(:ids)"))
 
 
+@dataclass(frozen=True)
+class KeyRequest:
+    """What ``reserve_many`` records of one request: its caller (``caller_identity``), its
+    key, its hash (``request_hash_of``), method and path."""
+
+    caller: str
+    key: str
+    request_hash: str
+    method: str
+    path: str
+
+
 async def reserve_many(
-    unit: AnyUnitOfWork, requests: Sequence[tuple[Request, str]], *, now: datetime
+    unit: AnyUnitOfWork, requests: Sequence[KeyRequest], *, now: datetime
 ) -> dict[tuple[str, str], int]:
-    """Reserve ``(request, key)`` pairs at once; a key not reserved (a replay, a twin in
-    flight, an expired row to reuse) is answered by ``require_idempotency_key`` as ever.
-    In (caller, key) order, so two batches never wait for each other's rows in turn."""
-    rows = sorted(
-        [
-            (caller_identity(request), key, await _request_hash(request), request)
-            for request, key in requests
-        ],
-        key=lambda row: (row[0], row[1]),
-    )
+    """Reserve the keys of many requests at once: ``(caller, key)`` -> its row. A key not
+    reserved (a replay, a twin in flight, an expired row to reuse) is answered by
+    ``require_idempotency_key`` as ever. In (caller, key) order, so two batches never wait
+    for each other's rows in turn."""
+    rows = sorted(requests, key=lambda row: (row.caller, row.key))
     if not rows:
         return {}
     found = await fetch_all(
         unit,
         RESERVE_MANY,
         {
-            "callers": [row[0] for row in rows],
-            "keys": [row[1] for row in rows],
-            "request_hashes": [row[2] for row in rows],
-            "methods": [row[3].method for row in rows],
-            "paths": [row[3].url.path[:500] for row in rows],
+            "callers": [row.caller for row in rows],
+            "keys": [row.key for row in rows],
+            "request_hashes": [row.request_hash for row in rows],
+            "methods": [row.method for row in rows],
+            "paths": [row.path[:500] for row in rows],
             "created_at": now,
         },
     )
@@ -199,10 +206,17 @@ async def complete_many(
 
 
 async def _request_hash(request: Request) -> str:
+    return request_hash_of(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+
+
+def request_hash_of(method: str, path: str, query: str, body: bytes) -> str:
+    """What tells a retry (same hash) from a different request under one key."""
     digest = hashlib.sha256()
-    digest.update(request.method.encode() + b"\n")
-    digest.update(request.url.path.encode() + b"?" + request.url.query.encode() + b"\n")
-    digest.update(await request.body())
+    digest.update(method.encode() + b"\n")
+    digest.update(path.encode() + b"?" + query.encode() + b"\n")
+    digest.update(body)
     return digest.hexdigest()
 
 

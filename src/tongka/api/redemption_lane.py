@@ -41,7 +41,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tongka.api.idempotency import HEADER, MAX_KEY_LENGTH, complete_many, reserve_many
+from tongka.api.idempotency import (
+    HEADER,
+    MAX_KEY_LENGTH,
+    KeyRequest,
+    complete_many,
+    request_hash_of,
+    reserve_many,
+)
 from tongka.api.redemptions import RedeemIn, purchase_out
 from tongka.cards.keys import card_keys
 from tongka.config import Settings
@@ -51,7 +58,6 @@ from tongka.edge.auth import identity_keys_of
 from tongka.edge.callers import (
     AUTHENTICATED_STATE,
     bearer_token,
-    caller_identity,
     presented_credential,
 )
 from tongka.identity import api_keys
@@ -74,6 +80,7 @@ class _Member:
     body: RedeemIn
     secret: str
     key: str
+    reserve: KeyRequest  # the caller (the key's ``presented_credential``), its hash
     answer: asyncio.Future[Response | None]
 
 
@@ -100,9 +107,7 @@ class RedemptionLaneMiddleware:
             lane_of(state).join(member)
             response = await member.answer
             if response is not None:
-                scope.setdefault("state", {})[AUTHENTICATED_STATE] = presented_credential(
-                    member.request
-                )
+                scope.setdefault("state", {})[AUTHENTICATED_STATE] = member.reserve.caller
                 scope["route"] = ROUTE
                 await response(scope, replay, send)
                 return
@@ -171,7 +176,11 @@ def _member(request: Request, body: bytes) -> _Member | None:
     ):
         return None
     future: asyncio.Future[Response | None] = asyncio.get_running_loop().create_future()
-    return _Member(request, parsed, secret, key, future)
+    caller = presented_credential(request)  # the bearer key's: ``caller_identity``'s answer
+    assert caller is not None
+    path, query = request.url.path, request.url.query
+    reserve = KeyRequest(caller, key, request_hash_of("POST", path, query, body), "POST", path)
+    return _Member(request, parsed, secret, key, reserve, future)
 
 
 class Lane:
@@ -231,14 +240,14 @@ class Lane:
         requests: list[RedeemRequest | None] = [
             _redeem_request(m, principals.get(m.secret)) for m in batch
         ]
-        asked = [(m.request, m.key) for m, r in zip(batch, requests, strict=True) if r]
+        asked = [m.reserve for m, r in zip(batch, requests, strict=True) if r]
         unit = await driver_of(session)  # after the keys' look-up: the transaction has begun
         reserved = await reserve_many(unit, asked, now=now)
         record_ids: list[int | None] = []
         for member, request in zip(batch, requests, strict=True):
             record_id = None
             if request is not None:
-                record_id = reserved.get((_caller(member), member.key))
+                record_id = reserved.get((member.reserve.caller, member.key))
             record_ids.append(record_id)
         taken = [r if i is not None else None for r, i in zip(requests, record_ids, strict=True)]
         purchases = await lane.redeem_plain(
@@ -259,7 +268,7 @@ class Lane:
                     forget.append(record_id)
                 continue
             response = _json(purchase_out(purchase, now))
-            stored.append((record_id, _caller(member), member.key, response))
+            stored.append((record_id, member.reserve.caller, member.key, response))
             answers.append(response)
         await complete_many(unit, self.settings, stored, forget)
         return answers
@@ -270,10 +279,6 @@ def _json(answer: BaseModel) -> Response:
     compact bytes as FastAPI's ``Response`` of the serialised model; a tenth of the
     cost of ``jsonable_encoder``'s walk)."""
     return Response(answer.model_dump_json().encode(), media_type="application/json")
-
-
-def _caller(member: _Member) -> str:
-    return caller_identity(member.request)
 
 
 def _redeem_request(member: _Member, principal: Principal | None) -> RedeemRequest | None:
