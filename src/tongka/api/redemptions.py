@@ -39,6 +39,7 @@ from tongka.policy import Action, scope_of
 from tongka.redemption import aftercare, fees, service
 from tongka.redemption.errors import RedemptionNotFound, StoreNotAllowed
 from tongka.redemption.models import Redemption
+from tongka.redemption.records import AnyRecord
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["redemptions"], route_class=IdempotentRoute)
 
@@ -86,7 +87,7 @@ class RedemptionOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, r: Redemption, now: datetime | None = None) -> RedemptionOut:
+    def of(cls, r: AnyRecord, now: datetime | None = None) -> RedemptionOut:
         c = r.currency
         status = aftercare.shown_status(r, now) if now is not None else r.status
         return cls(

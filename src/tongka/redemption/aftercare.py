@@ -47,6 +47,7 @@ from tongka.redemption.errors import (
 )
 from tongka.redemption.fees import fee_income_account, fee_of, merchant_payable_account
 from tongka.redemption.models import Redemption, RedemptionRefund
+from tongka.redemption.records import AnyRecord
 from tongka.redemption.service import split_parts
 
 HOLD_PARTS = ("paid", "bonus")  # a hold's pending legs (no fee until capture)
@@ -58,7 +59,7 @@ def _cumulative(total: int, parts: list[int], currency: str) -> list[int]:
     return [m.minor_units for m in Money.of_minor(total, currency).allocate(parts)]
 
 
-def is_hold_expired(record: Redemption, now: datetime) -> bool:
+def is_hold_expired(record: AnyRecord, now: datetime) -> bool:
     return (
         record.status == "authorized"
         and record.expires_at is not None
@@ -66,7 +67,7 @@ def is_hold_expired(record: Redemption, now: datetime) -> bool:
     )
 
 
-def shown_status(record: Redemption, now: datetime) -> str:
+def shown_status(record: AnyRecord, now: datetime) -> str:
     return "expired" if is_hold_expired(record, now) else record.status
 
 

@@ -67,7 +67,7 @@ from tongka.redemption.purchase import (
     decision_request,
     redemption_id_of,
 )
-from tongka.redemption.records import event_of, purchase_records
+from tongka.redemption.records import RECORD_COLUMNS, event_of, purchase_records
 from tongka.webhooks.fanout import enqueue_deliveries
 
 # what ``plain_card`` reads of a card and its product, in this order
@@ -86,34 +86,6 @@ CARD_AND_PRODUCT = DriverStatement(
 )
 
 
-RECORD_COLUMNS = (
-    "id",
-    "kind",
-    "status",
-    "decline_code",
-    "merchant_id",
-    "store_id",
-    "terminal_id",
-    "card_id",
-    "purchase_id",
-    "idempotency_key",
-    "currency",
-    "requested",
-    "amount",
-    "paid",
-    "bonus",
-    "fee",
-    "captured",
-    "refunded",
-    "refunded_paid",
-    "refunded_bonus",
-    "refunded_fee",
-    "balance_after",
-    "expires_at",
-    "actor",
-    "created_at",
-    "updated_at",
-)
 # The record, its event, and whether the merchant has a webhook endpoint that may want the
 # event (then its deliveries are added as ``record_event`` adds them): one round trip.
 RECORD_AND_EVENT = DriverStatement(

@@ -56,7 +56,6 @@ from tongka.ids import new_id
 from tongka.redemption.decision import RedemptionContext, allowed_without_rules
 from tongka.redemption.fast_path import (
     CARD_AND_PRODUCT_COLUMNS,
-    RECORD_COLUMNS,
     CardRow,
     plain_card,
 )
@@ -66,10 +65,14 @@ from tongka.redemption.fees import (
     merchant_payable_account,
     redemption_fees_of_merchants,
 )
-from tongka.redemption.models import Redemption
 from tongka.redemption.movement import card_fee, card_transfers, split_parts
 from tongka.redemption.purchase import Purchase, RedeemRequest, redemption_id_of
-from tongka.redemption.records import event_of, purchase_records
+from tongka.redemption.records import (
+    RECORD_COLUMNS,
+    AnyRecord,
+    event_of,
+    purchase_record_rows,
+)
 from tongka.webhooks.fanout import enqueue_deliveries
 
 CLAIM_MANY = DriverStatement(
@@ -395,7 +398,7 @@ def _rate(member: _Member) -> Any:
 def _purchase(member: _Member, now: datetime) -> Purchase:
     """The member's answer and record, as ``service.redeem`` makes them."""
     request, card = member.request, _card(member)
-    records = purchase_records(
+    records = purchase_record_rows(
         request,
         member.purchase_id,
         [(card, None)],
@@ -423,44 +426,32 @@ async def _write(
 ) -> None:
     """Every record and its event, two statements; webhook deliveries where the merchant
     has an enabled endpoint (as ``events.record_event`` adds them)."""
-    records: list[Redemption] = [r for p in purchases for r in p.redemptions]
+    records = [r for p in purchases for r in p.redemptions]
     if not records:
         return
-    events = [_event(record, now) for record in records]
+    events = [_event_values(record, now) for record in records]
     await execute_many(
         unit, INSERT_RECORD, [{n: getattr(r, n) for n in RECORD_COLUMNS} for r in records]
     )
-    await execute_many(unit, INSERT_EVENT, [_event_values(event) for event in events])
+    await execute_many(unit, INSERT_EVENT, events)
     merchants = sorted({r.merchant_id for r in records})
     rows = await fetch_all(unit, MERCHANTS_WITH_ENDPOINTS, {"merchant_ids": merchants})
     listening = {row[0] for row in rows}
-    for event in events:
-        if event.merchant_id in listening:
-            await enqueue_deliveries(session, event)
+    for values in events:
+        if values["merchant_id"] in listening:
+            await enqueue_deliveries(session, Event(**values))
 
 
-def _event(record: Redemption, now: datetime) -> Event:
+def _event_values(record: AnyRecord, now: datetime) -> dict[str, Any]:
+    """The record's event, as ``events.record_event`` would write it."""
     event_type, data = event_of(record)
-    return Event(
-        id=new_id("evt"),
-        type=event_type,
-        object_type=record.kind,
-        object_id=record.id,
-        merchant_id=record.merchant_id,
-        actor=record.actor,
-        data=data,
-        created_at=now,
-    )
-
-
-def _event_values(event: Event) -> dict[str, Any]:
     return {
-        "id": event.id,
-        "type": event.type,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "merchant_id": event.merchant_id,
-        "actor": event.actor,
-        "data": event.data,
-        "created_at": event.created_at,
+        "id": new_id("evt"),
+        "type": event_type,
+        "object_type": record.kind,
+        "object_id": record.id,
+        "merchant_id": record.merchant_id,
+        "actor": record.actor,
+        "data": data,
+        "created_at": now,
     }

@@ -6,10 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tongka.redemption.decision_point import DecisionRequest
 from tongka.redemption.models import Redemption
+
+if TYPE_CHECKING:
+    from tongka.redemption.records import RecordRow
 
 DEFAULT_HOLD = timedelta(minutes=30)
 
@@ -64,7 +67,8 @@ class Purchase:
     taken: int
     currency: str
     decline_code: str | None
-    redemptions: list[Redemption]
+    # ORM records (the service) or plain ones (``lane``): read, never changed, through this
+    redemptions: Sequence[Redemption | RecordRow]
     is_replay: bool = False
     challenge_id: str | None = None  # with ``challenge_required``: answer with its code
 

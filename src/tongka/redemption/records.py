@@ -4,6 +4,7 @@ already answered."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,44 @@ from tongka.redemption.purchase import (
 )
 
 
-def purchase_records(
+@dataclass(slots=True)
+class RecordRow:
+    """One card's part of a purchase as plain values: the columns of ``redemptions``."""
+
+    id: str
+    kind: str
+    status: str
+    decline_code: str | None
+    merchant_id: str
+    store_id: str | None
+    terminal_id: str | None
+    card_id: str | None
+    purchase_id: str | None
+    idempotency_key: str
+    currency: str
+    requested: int
+    amount: int
+    paid: int
+    bonus: int
+    fee: int
+    captured: int
+    refunded: int
+    refunded_paid: int
+    refunded_bonus: int
+    refunded_fee: int
+    balance_after: int | None
+    expires_at: datetime | None
+    actor: str
+    created_at: datetime
+    updated_at: datetime
+
+
+RECORD_COLUMNS = tuple(field.name for field in fields(RecordRow))
+# a record as ``RedemptionOut`` and the event read it: an ORM one, or the lane's values
+AnyRecord = Redemption | RecordRow
+
+
+def purchase_record_rows(
     request: RedeemRequest,
     purchase_id: str,
     found: Sequence[tuple[CardFacts | None, str | None]],
@@ -35,18 +73,18 @@ def purchase_records(
     *,
     fee_rate: Decimal,
     now: datetime,
-) -> list[Redemption]:
-    """Every card's record (not added to a session: ``record_purchase`` or the fast path
-    writes them)."""
+) -> list[RecordRow]:
+    """Every card's record as plain values (``purchase_records`` makes them ORM objects;
+    the redemption lane writes them by hand)."""
     is_hold = request.kind == "authorization"
-    records = []
+    records: list[RecordRow] = []
     for index, ((card, _), share) in enumerate(zip(found, shares, strict=True)):
         paid, bonus = takes[index] if decline is None else (0, 0)
         amount = paid + bonus
         approved = decline is None
         status = ("authorized" if is_hold else "approved") if approved else "declined"
         records.append(
-            Redemption(
+            RecordRow(
                 id=redemption_id_of(request.merchant_id, request.idempotency_key, index),
                 kind=request.kind,
                 status=status,
@@ -86,7 +124,37 @@ def purchase_records(
     return records
 
 
-def event_of(record: Redemption) -> tuple[str, dict[str, Any]]:
+def purchase_records(
+    request: RedeemRequest,
+    purchase_id: str,
+    found: Sequence[tuple[CardFacts | None, str | None]],
+    shares: list[int],
+    codes: list[str | None],
+    decline: str | None,
+    takes: list[tuple[int, int]],
+    balances_after: list[int | None],
+    *,
+    fee_rate: Decimal,
+    now: datetime,
+) -> list[Redemption]:
+    """Every card's record (not added to a session: ``record_purchase`` or the fast path
+    writes them)."""
+    rows = purchase_record_rows(
+        request,
+        purchase_id,
+        found,
+        shares,
+        codes,
+        decline,
+        takes,
+        balances_after,
+        fee_rate=fee_rate,
+        now=now,
+    )
+    return [Redemption(**{name: getattr(row, name) for name in RECORD_COLUMNS}) for row in rows]
+
+
+def event_of(record: AnyRecord) -> tuple[str, dict[str, Any]]:
     """A record's event type and data."""
     event = f"{record.kind}.{record.status}"
     data = {
