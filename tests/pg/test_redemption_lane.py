@@ -22,6 +22,7 @@ from tests.cards_support import active_product, assert_ledger_verifies, balance_
 from tests.factories import TEST_KEYS, MerchantWithKey, make_merchant_with_key
 from tongka.api.app import create_app
 from tongka.api.redemption_lane import Lane
+from tongka.cards.models import Card as CardRow
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
@@ -329,3 +330,21 @@ async def test_one_hot_card_is_never_overdrawn(world: World) -> None:
     assert outcomes.count("insufficient_funds") == 40
     assert (await balance_of(world.database, card.id)).paid == 0
     assert world.lane().answered == 60  # one card's many requests stay in the lane
+
+
+async def test_a_card_held_elsewhere_is_not_waited_for(world: World) -> None:
+    """A batch skips a card another transaction holds (``SKIP LOCKED``): the others of the
+    batch go on, and the held card's request is tried again, then answered once."""
+    held, free = await world.card(1_000), await world.card(1_000)
+    async with world.database.transaction() as session:
+        await session.execute(select(CardRow).where(CardRow.id == held.id).with_for_update())
+        waiting = asyncio.create_task(_post(world.clients[True], world.cashier, _body(held, 300)))
+        other = await asyncio.wait_for(
+            _post(world.clients[True], world.cashier, _body(free, 300)), TIME_CAP_SECONDS
+        )
+        assert other.json()["status"] == "approved"  # not stalled behind the held card
+        assert not waiting.done()
+    answer = await asyncio.wait_for(waiting, TIME_CAP_SECONDS)
+    assert answer.json()["status"] == "approved"
+    assert (await balance_of(world.database, held.id)).paid == 700
+    assert (await balance_of(world.database, free.id)).paid == 700

@@ -70,6 +70,8 @@ log = structlog.get_logger(__name__)
 
 PATH = "/v1/redemptions"
 ROUTE = SimpleNamespace(path_format=PATH)  # the metrics' route label, as the route's
+# batches a member may find its card held elsewhere (or unknown) before the route answers it
+BUSY_ATTEMPTS = 3
 
 
 @dataclass
@@ -82,6 +84,7 @@ class _Member:
     key: str
     reserve: KeyRequest  # the caller (the key's ``presented_credential``), its hash
     answer: asyncio.Future[Response | None]
+    attempts: int = 0  # batches that found its card held by another transaction
 
 
 class RedemptionLaneMiddleware:
@@ -222,17 +225,25 @@ class Lane:
                 answers = await self._answer(session, batch)
         except Exception as error:  # noqa: BLE001 - every member goes the usual way
             log.info("redemption_lane.batch_failed", members=len(batch), error=repr(error))
-            answers = [None] * len(batch)
+            answers = [None for _ in batch]
         else:
             self.batches += 1
-            self.answered += sum(answer is not None for answer in answers)
+            self.answered += sum(isinstance(answer, Response) for answer in answers)
             self.largest = max(self.largest, len(batch))
+        again = []
         for member, answer in zip(batch, answers, strict=True):
-            if not member.answer.done():
-                member.answer.set_result(answer)
+            if isinstance(answer, lane.Busy) and member.attempts < BUSY_ATTEMPTS:
+                member.attempts += 1
+                again.append(member)  # its card was held elsewhere: the next batch
+            elif not member.answer.done():
+                member.answer.set_result(answer if isinstance(answer, Response) else None)
+        self.queue[:0] = again
 
-    async def _answer(self, session: AsyncSession, batch: list[_Member]) -> list[Any]:
-        """Each member's response, or None for the route; in the batch's transaction."""
+    async def _answer(
+        self, session: AsyncSession, batch: list[_Member]
+    ) -> list[Response | lane.Busy | None]:
+        """Each member's response; None for the route, ``BUSY`` for a later batch; in the
+        batch's transaction."""
         now = self.state.clock.now()
         principals = await api_keys.authenticate_api_keys(
             session, identity_keys_of(self.state), [m.secret for m in batch], now=now
@@ -257,13 +268,13 @@ class Lane:
             settings=self.settings,
             now=now,
         )
-        answers: list[Response | None] = []
+        answers: list[Response | lane.Busy | None] = []
         stored, forget = [], []
         found = iter(purchases)
         for member, request, record_id in zip(batch, taken, record_ids, strict=True):
-            purchase: Purchase | None = next(found) if request is not None else None
-            if purchase is None or record_id is None:
-                answers.append(None)
+            purchase = next(found) if request is not None else None
+            if not isinstance(purchase, Purchase) or record_id is None:
+                answers.append(purchase if isinstance(purchase, lane.Busy) else None)
                 if record_id is not None:
                     forget.append(record_id)
                 continue
@@ -276,7 +287,7 @@ class Lane:
 
 def _json(answer: BaseModel) -> Response:
     """The route's JSON response for ``answer``, rendered by pydantic in one call (the same
-    compact bytes as FastAPI's ``Response`` of the serialised model; a tenth of the
+    compact bytes as FastAPI's ``JSONResponse`` of the serialised model; a tenth of the
     cost of ``jsonable_encoder``'s walk)."""
     return Response(answer.model_dump_json().encode(), media_type="application/json")
 

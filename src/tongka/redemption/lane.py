@@ -25,7 +25,10 @@ same requests both ways and compares answers, records, transfers, balances and e
 
 Order of locks, the same as the service's: the key claims (the unique index), then the
 cards (sorted by id, one statement), then the ledger's balance rows; so a batch and a
-single request never wait for each other in opposite orders.
+single request never wait for each other in opposite orders. A card another transaction
+holds is not waited for (``SKIP LOCKED``): its request is answered ``BUSY`` and the
+caller tries it again in a later batch — two batches of one promotion day's cards would
+otherwise queue behind each other's commits.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ CARDS_AND_PRODUCTS = DriverStatement(
         f"SELECT c.number_index, {CARD_AND_PRODUCT_COLUMNS}"
         " FROM cards AS c JOIN card_products AS p ON p.id = c.product_id"
         " WHERE c.number_index = ANY(:indexes)"
-        " ORDER BY c.id FOR UPDATE OF c"
+        " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED"
     )
 )
 INSERT_RECORD = DriverStatement(
@@ -125,6 +128,14 @@ MERCHANTS_WITH_ENDPOINTS = DriverStatement(
 )
 
 
+class Busy:
+    """The answer for a request whose card another transaction held (or that names no
+    card): nothing of it was written; try it in a later batch, or the usual way."""
+
+
+BUSY = Busy()
+
+
 @dataclass
 class _Member:
     """One purchase of the batch while the lane works on it."""
@@ -138,6 +149,7 @@ class _Member:
     balance_after: int | None = None
     decline: str | None = None  # insufficient_funds: answered here, as the service would
     fee_rate: FeeRate | None = None
+    busy: bool = False  # its card was locked elsewhere (``SKIP LOCKED``) or is unknown
 
 
 def is_plain(request: RedeemRequest) -> bool:
@@ -164,9 +176,10 @@ async def redeem_plain(
     keys: CardKeys,
     settings: Settings,
     now: datetime,
-) -> list[Purchase | None]:
-    """Each request's approved purchase, or ``None`` where the usual path must answer
-    (nothing of it written). Runs in the caller's transaction; never commits."""
+) -> list[Purchase | Busy | None]:
+    """Each request's purchase; ``None`` where the usual path must answer, ``BUSY``
+    where the card was held by another transaction (nothing of either written). Runs in
+    the caller's transaction; never commits."""
     members = [
         _Member(i, r, new_id("pur"), keys.number_index(numbers.normalise(r.cards[0].number or "")))
         for i, r in enumerate(requests)
@@ -182,10 +195,13 @@ async def redeem_plain(
     if members:
         await _fees(session, members, settings, now)
         await _post(session, unit, members, now)
-    answers: list[Purchase | None] = [None] * len(requests)
+    answers: list[Purchase | Busy | None] = [None] * len(requests)
+    for member in claimed:
+        if member.busy:
+            answers[member.index] = BUSY
     for member in members:
         answers[member.index] = _purchase(member, now)
-    await _write(session, unit, [p for p in answers if p is not None], now)
+    await _write(session, unit, [p for p in answers if isinstance(p, Purchase)], now)
     taken = {m.index for m in members}
     await execute_many(
         unit,
@@ -256,7 +272,10 @@ async def _rows(unit: DriverConnection, statement: DriverStatement, ids: list[st
 async def _plain_cards(
     unit: DriverConnection, members: list[_Member], keys: CardKeys, now: datetime
 ) -> list[_Member]:
-    """Lock and read every card with its product in one statement; keep the plain ones."""
+    """Lock and read every card with its product in one statement; keep the plain ones.
+    A card another transaction holds is skipped, not waited for (``SKIP LOCKED``): a batch
+    holds its cards until it commits, so waiting would stall it whole behind another; its
+    members are ``busy``, for a later batch."""
     if not members:
         return []
     rows = await fetch_all(
@@ -266,6 +285,7 @@ async def _plain_cards(
     kept = []
     for member in members:
         row = by_index.get(member.number_index)
+        member.busy = row is None
         member.card = None if row is None else plain_card(row, member.request, keys, now)
         if member.card is not None:
             kept.append(member)
