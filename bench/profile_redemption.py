@@ -120,6 +120,12 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
     coalescer = getattr(app.state, "coalescer", None)
     if coalescer is not None:
         print(f"  batches: {coalescer.batches}, largest: {coalescer.largest_batch}")
+    lane = getattr(app.state, "redemption_lane", None)
+    if lane is not None:
+        print(
+            f"  lane: {lane.answered} answered in {lane.batches} batches"
+            f" (largest {lane.largest}); the rest by the route"
+        )
     for name in ("statements", "commits", "savepoints"):
         print(f"  {name} per request: {counts[name] / n:.2f}")
     for name, value in sorted(counts.items(), key=lambda x: -x[1]):
@@ -148,6 +154,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--scenario", default="a")
+    parser.add_argument("--merchants", type=int, default=2, help="(b)'s merchants")
     parser.add_argument("--amount", type=int, default=100)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--coalesce", type=int, default=32, help="members per batch; 1: off")
@@ -159,7 +166,7 @@ def main() -> int:
     args = parser.parse_args()
     name, url = httpbench.create_database("tongka_bench_profile")
     try:
-        seed_args = argparse.Namespace(cards=args.cards, merchants=2, hot_units=1000)
+        seed_args = argparse.Namespace(cards=args.cards, merchants=args.merchants, hot_units=1000)
         settings = Settings(database_url=url, secret_key=httpbench.SECRET)
 
         async def seed() -> dict[str, list[str]]:

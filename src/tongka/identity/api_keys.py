@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongka.clock import ensure_utc
 from tongka.crypto import keyed_hash, random_token
+from tongka.db.statements import DriverStatement, fetch_all
 from tongka.errors import InvalidRequest
 from tongka.identity.common import (
     flush_unique,
@@ -163,12 +164,18 @@ async def revoke_api_key(
 
 
 def principal_for_api_key(api_key: ApiKey) -> Principal:
+    return _principal(api_key.id, api_key.kind, api_key.role, api_key.merchant_id, api_key.store_id)
+
+
+def _principal(
+    key_id: str, kind: str, role: str, merchant_id: str | None, store_id: str | None
+) -> Principal:
     return Principal(
-        kind=PrincipalKind(api_key.kind),
-        actor=f"api_key:{api_key.id}",
-        roles=expand_role(api_key.role),
-        merchant_id=api_key.merchant_id,
-        store_id=api_key.store_id,
+        kind=PrincipalKind(kind),
+        actor=f"api_key:{key_id}",
+        roles=expand_role(role),
+        merchant_id=merchant_id,
+        store_id=store_id,
     )
 
 
@@ -184,6 +191,32 @@ async def authenticate_api_key(
     return found[secret]
 
 
+# The keys and their merchants' status in one round trip, a statement compiled once (the
+# hot path: every request with a key; the redemption lane's batch asks for many at once).
+_KEY_COLUMNS = (
+    ApiKey.id,
+    ApiKey.kind,
+    ApiKey.role,
+    ApiKey.merchant_id,
+    ApiKey.store_id,
+    ApiKey.secret_hash,
+    ApiKey.revoked_at,
+    ApiKey.last_used_at,
+    Merchant.status,
+)
+KEYS_BY_HASH = DriverStatement(
+    text(
+        "SELECT k.id, k.kind, k.role, k.merchant_id, k.store_id, k.secret_hash,"
+        " k.revoked_at, k.last_used_at, m.status"
+        " FROM api_keys AS k LEFT JOIN merchants AS m ON m.id = k.merchant_id"
+        " WHERE k.secret_hash = ANY(:hashes)"
+    ),
+    sqlite=select(*_KEY_COLUMNS)
+    .outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
+    .where(ApiKey.secret_hash.in_(bindparam("hashes", expanding=True))),
+)
+
+
 async def authenticate_api_keys(
     session: AsyncSession, keys: IdentityKeys, secrets: Sequence[str], *, now: datetime
 ) -> dict[str, Principal | None]:
@@ -194,45 +227,38 @@ async def authenticate_api_keys(
         for secret in secrets
         if secret.startswith(API_KEY_PREFIX)
     }
-    # the keys and their merchants' status in one round trip (the hot path: every redemption)
-    rows = (
-        (
-            await session.execute(
-                select(ApiKey, Merchant.status)
-                .outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
-                .where(ApiKey.secret_hash.in_(sorted(set(hashes.values()))))
-            )
-        ).all()
-        if hashes
-        else []
-    )
-    by_hash = {api_key.secret_hash: (api_key, status) for api_key, status in rows}
+    wanted = sorted(set(hashes.values()))
+    rows = await fetch_all(session, KEYS_BY_HASH, {"hashes": wanted}) if wanted else []
+    by_hash = {row[5]: row for row in rows}
     answers: dict[str, Principal | None] = {}
     touched: set[str] = set()
     for secret in secrets:
-        api_key, merchant_status = by_hash.get(hashes.get(secret, ""), (None, None))
-        if api_key is None or api_key.revoked_at is not None:
+        row = by_hash.get(hashes.get(secret, ""))
+        if row is None:
             answers[secret] = None
             continue
-        if api_key.merchant_id is not None and merchant_status != MerchantStatus.ACTIVE:
+        key_id, kind, role, merchant_id, store_id, _, revoked_at, last_used_at, status = row
+        if revoked_at is not None or (merchant_id is not None and status != MerchantStatus.ACTIVE):
             answers[secret] = None
             continue
-        if api_key.id not in touched:
-            touched.add(api_key.id)
-            await _note_use(session, api_key, now)
-        answers[secret] = principal_for_api_key(api_key)
+        if key_id not in touched:
+            touched.add(key_id)
+            await _note_use(session, key_id, last_used_at, now)
+        answers[secret] = _principal(key_id, kind, role, merchant_id, store_id)
     return answers
 
 
-async def _note_use(session: AsyncSession, api_key: ApiKey, now: datetime) -> None:
+async def _note_use(
+    session: AsyncSession, key_id: str, last_used_at: datetime | None, now: datetime
+) -> None:
     """``last_used_at``, written at most once a minute per key by a conditional UPDATE, so
     the hot path reads without writing."""
     threshold = now - LAST_USED_RESOLUTION
-    if api_key.last_used_at is None or ensure_utc(api_key.last_used_at) < threshold:
+    if last_used_at is None or ensure_utc(last_used_at) < threshold:
         await session.execute(
             update(ApiKey)
             .where(
-                ApiKey.id == api_key.id,
+                ApiKey.id == key_id,
                 or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < threshold),
             )
             .values(last_used_at=now)
