@@ -2,7 +2,11 @@
 
 Every ``/v1/`` request except the health check counts against one bucket
 (``Settings.rate_limit_per_key`` / ``rate_limit_per_ip``, e.g. ``"100/second;3000/minute"``).
-Over the limit: 429 ``rate_limited`` with ``Retry-After`` (whole seconds).
+Over the limit: 429 ``rate_limited`` with ``Retry-After`` (whole seconds). The window is a
+sliding counter (the current and the previous window's counts, weighted): two counters per
+bucket, where a moving window keeps every hit — a list per bucket that memory storage
+expires with a thread hop per bucket, and a Redis list per key. On a promotion day's rate
+that cost more than the redemption it guarded (issue #12, "Speed").
 
 Which bucket — and why a header alone never decides it: anyone can send
 ``Authorization: Bearer <junk>`` or a made-up session cookie, so if the bucket followed the
@@ -32,7 +36,7 @@ import time
 
 import structlog
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -55,12 +59,12 @@ class RateLimiter:
         self._settings = settings
         self._per_key = parse_many(settings.rate_limit_per_key)
         self._per_ip = parse_many(settings.rate_limit_per_ip)
-        self._strategy: MovingWindowRateLimiter | None = None
+        self._strategy: SlidingWindowCounterRateLimiter | None = None
 
     @property
-    def strategy(self) -> MovingWindowRateLimiter:
+    def strategy(self) -> SlidingWindowCounterRateLimiter:
         if self._strategy is None:
-            self._strategy = MovingWindowRateLimiter(make_storage(self._settings))
+            self._strategy = SlidingWindowCounterRateLimiter(make_storage(self._settings))
         return self._strategy
 
     async def retry_after(self, identity: str, items: list[RateLimitItem]) -> int | None:
@@ -80,13 +84,15 @@ class RateLimiter:
             return credential, self._per_key
         return "ip:" + client_address(request), self._per_ip
 
-    async def check(self, request: Request) -> int | None:
+    async def check(self, request: Request) -> tuple[int | None, bool]:
+        """Count the request: the seconds to wait (None: allowed), and whether it counted
+        against a credential already known verified (then nothing is left to remember)."""
         try:
             identity, items = await self.bucket(request)
-            return await self.retry_after(identity, items)
+            return await self.retry_after(identity, items), not identity.startswith("ip:")
         except Exception as exc:  # the limiter's storage failing must not fail the API
             log.warning("rate_limit.storage_unavailable", error=type(exc).__name__)
-            return None
+            return None, False
 
     async def remember_verified(self, request: Request) -> None:
         """After the request: keep a credential ``auth`` verified as verified for a while."""
@@ -113,12 +119,13 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        retry_after = await self.limiter.check(request)
+        retry_after, known_verified = await self.limiter.check(request)
         if retry_after is None:
             try:
                 await self.app(scope, receive, send)
             finally:
-                await self.limiter.remember_verified(request)
+                if not known_verified:
+                    await self.limiter.remember_verified(request)
             return
         response = error_response(
             429,
