@@ -14,6 +14,10 @@ buy-back — calls ``move_card_value``. In one transaction with the ledger write
    account whose card is not locked with that direction;
 5. posts the transfers through the ledger, all or nothing.
 
+A path that has just locked and read the cards itself, in one statement with what else it
+needed (the redemption fast path and lane read each card with its product), calls
+``move_value_of_locked_card(s)``: steps 2, 4 and 5 the same, steps 1 and 3 its own.
+
 Nothing else in ``src/tongka`` posts to card accounts: ``tests/unit/test_card_gate_scan.py``
 scans the source for ledger posting calls outside the ledger and this module.
 """
