@@ -127,6 +127,7 @@ async def test_the_holder_sends_a_rejected_payout_again_once_and_it_is_paid_once
     assert summary.paid == [return_id]  # type: ignore[attr-defined]
     assert f"{return_id}-2" in bank.simulator.payouts
     assert bank.simulator.payouts[f"{return_id}-2"].account_last4 == "9876"
+    assert bank.simulator.payouts[f"{return_id}-2"].account_name == NAME  # not masked
     assert await _payable(database) == (AMOUNT, AMOUNT)  # paid once
     async with api_client(app, world.holder_token) as holder:
         shown = (await holder.get(f"/v1/card_returns/{return_id}")).json()

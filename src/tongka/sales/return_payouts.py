@@ -30,6 +30,7 @@ from tongka.clock import Clock
 from tongka.config import Settings
 from tongka.crypto import decrypt
 from tongka.db import Database
+from tongka.identity.models import Consumer
 from tongka.ledger import AccountCode, TransferRequest
 from tongka.ledger.system_accounts import system_account
 from tongka.sales.card_returns import (
@@ -71,7 +72,10 @@ async def _open_ids(session: AsyncSession) -> list[str]:
     return list(rows.all())
 
 
-def _order(row: CardReturn, settings: Settings) -> PayoutOrder:
+def _order(row: CardReturn, settings: Settings, holder_name: str | None) -> PayoutOrder:
+    """What the bank is sent. The account's name is the holder's verified name — the
+    return was accepted only for an account in that name (spaces and case aside) — and
+    not the masked name the return shows (a bank refuses a payout to a masked name)."""
     assert row.account_number_encrypted is not None
     assert row.payout_key is not None
     return PayoutOrder(
@@ -79,7 +83,7 @@ def _order(row: CardReturn, settings: Settings) -> PayoutOrder:
         amount_minor=row.amount_minor,
         currency=row.currency,
         bank_name=row.bank_name or "",
-        account_name=row.account_name or "",
+        account_name=holder_name or row.account_name or "",
         account_number=decrypt(
             account_key(settings),
             row.account_number_encrypted,
@@ -230,7 +234,8 @@ async def pay_returns(
         ) -> tuple[str, PayoutOrder]:
             row = await session.get(CardReturn, return_id, populate_existing=True)
             assert row is not None
-            return row.status, _order(row, settings)
+            holder = await session.get(Consumer, row.holder_id) if row.holder_id else None
+            return row.status, _order(row, settings, holder.verified_name if holder else None)
 
         status, order = await database.run(read)
         try:
