@@ -17,9 +17,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.factories import (
+    TEST_PASSWORD,
     api_client,
     make_consumer_with_token,
     make_platform_key,
+    unique_email,
 )
 from tests.integration.test_card_returns_api import (  # noqa: F401 - fixtures
     NAME,
@@ -29,10 +31,13 @@ from tests.integration.test_card_returns_api import (  # noqa: F401 - fixtures
     to_bank,
     world,
 )
+from tests.integration.test_console import log_in
 from tongka.clock import FixedClock
 from tongka.config import Settings
 from tongka.db import Database
 from tongka.edge.auth import SESSION_COOKIE
+from tongka.identity import service as identity
+from tongka.identity.models import User
 from tongka.ledger import get_balance
 from tongka.payments.sandbox.payouts import PayoutOutcome, PayoutSimulator, Plan
 from tongka.sales.return_models import CardReturnRetry
@@ -264,3 +269,67 @@ async def test_the_holder_sends_it_again_from_the_returns_page_once(
     assert 'data-attempt="2"' in shown
     assert "**** 9876" in shown
     assert "data-retry-form" not in shown
+
+
+async def test_platform_finance_may_send_it_again_from_the_console_and_the_issuer_may_not(
+    app: FastAPI,  # noqa: F811
+    database: Database,
+    clock: FixedClock,
+    settings: Settings,
+    world: Holder,  # noqa: F811
+) -> None:
+    return_id = await _returned_card(app, database, clock, world)
+    bank = Bank(clock.now())
+    bank.simulator.plan(Plan(PayoutOutcome.REJECT))
+    await bank.pay(database, settings)
+    page_url = f"/console/card_returns/{return_id}"
+    finance_email = unique_email("finance")
+    async with database.transaction() as session:
+        await identity.create_user(
+            session,
+            email=finance_email,
+            display_name="财务",
+            role="finance",
+            password=TEST_PASSWORD,
+            actor="test",
+            now=clock.now(),
+        )
+        issuer_email = await session.scalar(
+            select(User.email).where(
+                User.merchant_id == world.merchant_id, User.role == "merchant_admin"
+            )
+        )
+    assert issuer_email is not None
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as issuer:
+        assert (await log_in(issuer, issuer_email, TEST_PASSWORD)).status_code == 303
+        shown = await issuer.get(page_url)
+        assert shown.status_code == 200
+        assert "data-retry-form" not in shown.text
+        csrf = CSRF.search(shown.text)
+        assert csrf is not None
+        refused = await issuer.post(
+            f"{page_url}/retries", data={"csrf_token": csrf.group(1), "account_name": NAME}
+        )
+        assert refused.status_code == 403
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as finance:
+        assert (await log_in(finance, finance_email, TEST_PASSWORD)).status_code == 303
+        page = (await finance.get(page_url)).text
+        assert "data-retry-form" in page
+        csrf, token = CSRF.search(page), TOKEN.search(page)
+        assert csrf is not None
+        assert token is not None
+        sent = await finance.post(
+            f"{page_url}/retries",
+            data={
+                "csrf_token": csrf.group(1),
+                "form_token": token.group(1),
+                "bank_name": "中国建设银行",
+                "account_name": NAME,
+                "account_number": "6217000011119876",
+            },
+        )
+        assert sent.headers["location"] == page_url
+        assert 'data-return-status="paying"' in (await finance.get(page_url)).text
+    assert await _retries(database) == 1
+    assert (await bank.pay(database, settings)).paid == [return_id]  # type: ignore[attr-defined]
