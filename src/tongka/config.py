@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         description="PostgreSQL: a plain one-card redemption runs as hand-written statements "
         "(``tongka.redemption.fast_path``); false: always the ORM path.",
     )
+    redemption_lane_members: int = Field(
+        default=64,
+        ge=0,
+        description="PostgreSQL: concurrent plain redemptions of one process are answered "
+        "together, up to this many per database transaction (``tongka.api.redemption_lane``); "
+        "0 turns the lane off (every request takes the usual path).",
+    )
+    redemption_lane_batches: int = Field(
+        default=1,
+        ge=1,
+        description="PostgreSQL: lane batches one process runs side by side. One is fastest "
+        "on a small machine: requests arriving while it runs make the next batch larger, and "
+        "a larger batch costs less per request.",
+    )
 
     sandbox_gateway_url: str = Field(
         default="http://127.0.0.1:8100",

@@ -25,6 +25,7 @@ from tongka.api.receipts import router as receipts_router
 from tongka.api.reconciliation import router as reconciliation_router
 from tongka.api.reconciliation_statements import router as statements_router
 from tongka.api.redemption_controls import router as redemption_controls_router
+from tongka.api.redemption_lane import RedemptionLaneMiddleware
 from tongka.api.redemptions import router as redemptions_router
 from tongka.api.settlement import router as settlement_router
 from tongka.api.split_rules import router as split_rules_router
@@ -82,6 +83,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(RedemptionLaneMiddleware)  # innermost: see its module
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(

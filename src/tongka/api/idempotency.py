@@ -54,7 +54,13 @@ from tongka.clock import Clock, ensure_utc
 from tongka.config import Settings
 from tongka.crypto import SecretBox
 from tongka.db import Database, is_retryable_error
-from tongka.db.statements import DriverStatement, fetch_one
+from tongka.db.statements import (
+    AnyUnitOfWork,
+    DriverStatement,
+    execute_count,
+    fetch_all,
+    fetch_one,
+)
 from tongka.edge.callers import caller_identity
 from tongka.edge.deps import ClockDep, SessionDep, SettingsDep, UnitOfWorkRoute
 from tongka.errors import Conflict
@@ -104,6 +110,92 @@ RESERVE = DriverStatement(
         " ON CONFLICT DO NOTHING RETURNING id"
     )
 )
+
+
+# The same for many requests at once (the redemption lane's batch; PostgreSQL), and the
+# lane's completion of the rows it reserved: the sealed responses in one statement.
+RESERVE_MANY = DriverStatement(
+    text(
+        "INSERT INTO idempotency_records (caller, key, request_hash, method, path, created_at)"
+        " SELECT u.caller, u.key, u.request_hash, u.method, u.path, :created_at"
+        " FROM unnest(CAST(:callers AS VARCHAR[]), CAST(:keys AS VARCHAR[]),"
+        " CAST(:request_hashes AS VARCHAR[]), CAST(:methods AS VARCHAR[]),"
+        " CAST(:paths AS VARCHAR[])) AS u(caller, key, request_hash, method, path)"
+        " ON CONFLICT DO NOTHING RETURNING id, caller, key"
+    )
+)
+COMPLETE_MANY = DriverStatement(
+    text(
+        "UPDATE idempotency_records AS r"
+        " SET status_code = u.status_code, content_type = u.content_type,"
+        " sealed_body = u.sealed_body"
+        " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:status_codes AS INTEGER[]),"
+        " CAST(:content_types AS VARCHAR[]), CAST(:sealed_bodies AS BYTEA[]))"
+        " AS u(id, status_code, content_type, sealed_body)"
+        " WHERE r.id = u.id"
+    )
+)
+FORGET_MANY = DriverStatement(text("DELETE FROM idempotency_records WHERE id = ANY(:ids)"))
+
+
+async def reserve_many(
+    unit: AnyUnitOfWork, requests: Sequence[tuple[Request, str]], *, now: datetime
+) -> dict[tuple[str, str], int]:
+    """Reserve ``(request, key)`` pairs at once; a key not reserved (a replay, a twin in
+    flight, an expired row to reuse) is answered by ``require_idempotency_key`` as ever.
+    In (caller, key) order, so two batches never wait for each other's rows in turn."""
+    rows = sorted(
+        [
+            (caller_identity(request), key, await _request_hash(request), request)
+            for request, key in requests
+        ],
+        key=lambda row: (row[0], row[1]),
+    )
+    if not rows:
+        return {}
+    found = await fetch_all(
+        unit,
+        RESERVE_MANY,
+        {
+            "callers": [row[0] for row in rows],
+            "keys": [row[1] for row in rows],
+            "request_hashes": [row[2] for row in rows],
+            "methods": [row[3].method for row in rows],
+            "paths": [row[3].url.path[:500] for row in rows],
+            "created_at": now,
+        },
+    )
+    return {(row[1], row[2]): row[0] for row in found}
+
+
+async def complete_many(
+    unit: AnyUnitOfWork,
+    settings: Settings,
+    responses: Sequence[tuple[int, str, str, Response]],
+    forget: Sequence[int],
+) -> None:
+    """Seal each ``(record id, caller, key, response)`` into its reserved row, as
+    ``_complete`` does for one, and delete the rows in ``forget`` (reserved, then left to
+    the usual path)."""
+    box = _box(settings)
+    if responses:
+        await execute_count(
+            unit,
+            COMPLETE_MANY,
+            {
+                "ids": [record_id for record_id, _, _, _ in responses],
+                "status_codes": [response.status_code for _, _, _, response in responses],
+                "content_types": [
+                    response.headers.get("content-type") for _, _, _, response in responses
+                ],
+                "sealed_bodies": [
+                    box.seal(bytes(response.body), context=f"{caller}\n{key}")
+                    for _, caller, key, response in responses
+                ],
+            },
+        )
+    if forget:
+        await execute_count(unit, FORGET_MANY, {"ids": list(forget)})
 
 
 async def _request_hash(request: Request) -> str:

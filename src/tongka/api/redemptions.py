@@ -122,7 +122,7 @@ class PurchaseOut(BaseModel):
     challenge_id: str | None = None
 
 
-def _purchase_out(purchase: service.Purchase, now: datetime) -> PurchaseOut:
+def purchase_out(purchase: service.Purchase, now: datetime) -> PurchaseOut:
     c = purchase.currency
     return PurchaseOut(
         id=purchase.id,
@@ -202,7 +202,7 @@ async def _redeem(
     )
     if purchase.status == "declined" and not purchase.is_replay:
         await _give_back_codes(session, body)
-    return _purchase_out(purchase, now)
+    return purchase_out(purchase, now)
 
 
 async def _give_back_codes(session: SessionDep, body: RedeemIn) -> None:

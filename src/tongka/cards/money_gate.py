@@ -34,6 +34,7 @@ from tongka.cards.accounts import CardBalance, card_balances, card_of_account
 from tongka.cards.errors import CardFrozen, CardMovementRefused, CardNotFound
 from tongka.cards.issuing import CardStatus
 from tongka.cards.models import Card
+from tongka.db.statements import AnyUnitOfWork, savepoint
 from tongka.ledger import Transfer, TransferRequest
 
 
@@ -190,11 +191,38 @@ async def move_value_of_locked_card(
     covered by the movement, as in ``move_card_value``; only the second lock and re-read
     are skipped. The caller must hold the row lock: without it the status could change
     before the commit."""
-    if movement.card_id != card.id:
-        raise UngatedCardTransfer(f"movement for {movement.card_id} given card {card.id}")
-    check_movement(card, movement)
-    _check_covered(transfers, [movement])
+    _check_locked_by_caller([card], [movement], transfers)
     return await _post(session, transfers, now=now)
+
+
+async def move_value_of_locked_cards(
+    session: AnyUnitOfWork,
+    cards: Sequence[CardLockedByCaller],
+    movements: Sequence[CardMovement],
+    transfers: Sequence[TransferRequest],
+    *,
+    now: datetime,
+) -> list[Transfer]:
+    """``move_value_of_locked_card`` for many cards at once (the redemption lane: the
+    purchases of one batch), posted with ``post_batch`` in one statement where it can be.
+    The ledger decides the transfers in order against the balances, so two debits of one
+    card account can never overdraw it; any refusal undoes all of them and is raised."""
+    _check_locked_by_caller(cards, movements, transfers)
+    return await _post_independent(session, transfers, now=now)
+
+
+def _check_locked_by_caller(
+    cards: Sequence[CardLockedByCaller],
+    movements: Sequence[CardMovement],
+    transfers: Sequence[TransferRequest],
+) -> None:
+    by_id = {card.id: card for card in cards}
+    for movement in movements:
+        card = by_id.get(movement.card_id)
+        if card is None:
+            raise UngatedCardTransfer(f"movement for {movement.card_id}, a card not locked")
+        check_movement(card, movement)
+    _check_covered(transfers, movements)
 
 
 async def lock_cards(
@@ -274,7 +302,7 @@ async def _post(
 
 
 async def _post_independent(
-    session: AsyncSession, transfers: Sequence[TransferRequest], *, now: datetime
+    session: AnyUnitOfWork, transfers: Sequence[TransferRequest], *, now: datetime
 ) -> list[Transfer]:
     """Like ``_post`` (all or nothing) for very many transfers that do not depend on each
     other, such as a batch activation's one per card.
@@ -286,7 +314,7 @@ async def _post_independent(
     its 32,766 bound parameters.)
     """
     posted: list[Transfer] = []
-    async with session.begin_nested():
+    async with savepoint(session):
         for start in range(0, len(transfers), POST_CHUNK):
             chunk = transfers[start : start + POST_CHUNK]
             for result in await ledger.post_batch(session, chunk, now=now):

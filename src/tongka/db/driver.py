@@ -53,10 +53,19 @@ class DriverConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, connection: asyncpg.Connection, sync_engine: Engine) -> None:
+    def __init__(
+        self,
+        connection: asyncpg.Connection,
+        sync_engine: Engine,
+        info: dict[str, Any] | None = None,
+    ) -> None:
         self.connection = connection
         self.sync_engine = sync_engine
         self.slot: int = connection.get_server_pid()
+        # the ORM session whose transaction this runs in (``statements.driver_of``): what
+        # the session remembers of its transaction (the ledger accounts it opened, not yet
+        # committed) is the driver's too; None for a transaction of the driver's own
+        self.info = info
 
     async def fetch(
         self, statement: DriverStatement, values: Mapping[str, Any] | None = None

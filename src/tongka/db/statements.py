@@ -91,6 +91,21 @@ async def connection_of(unit: UnitOfWork) -> AsyncConnection:
     return await unit.connection()
 
 
+async def driver_of(session: AsyncSession) -> DriverConnection:
+    """The session's own connection as a ``DriverConnection``, inside the session's open
+    transaction (PostgreSQL): hand-written statements then go to asyncpg straight, without
+    SQLAlchemy's per-statement bridge, and still commit or roll back with the session.
+    Do not use the driver after the session's transaction ends."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins the database's transaction with its first statement: without
+        # it the driver's statements would each commit on their own
+        await connection.exec_driver_sql("SELECT 1")
+    return DriverConnection(driver, connection.sync_engine, session.info)
+
+
 async def fetch_all(
     unit: AnyUnitOfWork, statement: DriverStatement, values: Mapping[str, Any] | None = None
 ) -> Sequence[Any]:
@@ -127,6 +142,22 @@ async def execute_count(
     else:
         result = await unit.execute(statement.sqlite, values)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def execute_many(
+    unit: AnyUnitOfWork, statement: DriverStatement, values: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a statement that returns no rows once per set of values, sent together (asyncpg's
+    ``executemany``: one round trip's worth of messages, not one per row)."""
+    if not values:
+        return
+    if isinstance(unit, DriverConnection):
+        await unit.connection.executemany(statement.sql, [statement.arguments(v) for v in values])
+    elif dialect_of(unit) == "postgresql":
+        connection = await connection_of(unit)
+        await connection.exec_driver_sql(statement.sql, [statement.arguments(v) for v in values])
+    else:
+        await unit.execute(statement.sqlite, list(values))
 
 
 def savepoint(unit: AnyUnitOfWork) -> AbstractAsyncContextManager[Any]:

@@ -23,7 +23,7 @@ passwords are never logged.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
@@ -51,9 +51,14 @@ _bearer = HTTPBearer(
 )
 
 
-def get_identity_keys(request: Request) -> IdentityKeys:
-    """Keys derived once per app from the configured root secret."""
-    state = request.app.state
+async def get_identity_keys(request: Request) -> IdentityKeys:
+    """Keys derived once per app from the configured root secret (a coroutine: see
+    ``edge.deps.get_clock``)."""
+    return identity_keys_of(request.app.state)
+
+
+def identity_keys_of(state: Any) -> IdentityKeys:
+    """The app's identity keys (``state``: the app's), derived on first use."""
     keys: IdentityKeys | None = getattr(state, "identity_keys", None)
     if keys is None:
         keys = IdentityKeys.from_settings(state.settings)

@@ -46,15 +46,26 @@ _OPENER_STATE = "unit_of_work_opener"
 UnitOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
-def get_database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     return request.app.state.database  # type: ignore[no-any-return]
 
 
-def get_settings_dep(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_clock(request: Request) -> Clock:
+# The dependencies are coroutines, though they only read the app's state: FastAPI runs a
+# plain ``def`` dependency in its thread pool, a hand-off per dependency per request that
+# cost the hottest routes more than their reading does (issue #12, "Speed").
+async def get_database(request: Request) -> Database:
+    return database_of(request)
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
@@ -68,10 +79,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     attempt: AsyncExitStack | None = getattr(request.state, _ATTEMPT_STATE, None)
     if attempt is not None:
-        opener = getattr(request.state, _OPENER_STATE, None) or get_database(request).transaction
+        opener = getattr(request.state, _OPENER_STATE, None) or database_of(request).transaction
         yield await attempt.enter_async_context(opener())
         return
-    async with get_database(request).transaction() as session:
+    async with database_of(request).transaction() as session:
         yield session
 
 
@@ -136,8 +147,8 @@ class UnitOfWorkRoute(APIRoute):
         a transaction shared with concurrent requests (``tongka.edge.coalescing``)."""
         if not is_coalesced(self.endpoint):
             return None
-        database = get_database(request)
-        settings = get_settings_dep(request)
+        database = database_of(request)
+        settings = settings_of(request)
         if database.dialect != "postgresql" or settings.coalesce_max_members <= 1:
             return None
         coalescer = coalescer_of(

@@ -73,7 +73,7 @@ def platform_instant(value: datetime | None, timezone: str, *, param: str) -> da
     return instant
 
 
-def page_params(
+async def page_params(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (1–100).")] = 20,
     starting_after: Annotated[

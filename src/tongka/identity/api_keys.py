@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -179,23 +180,53 @@ async def authenticate_api_key(
     ``last_used_at`` is written at most once a minute per key, by a conditional UPDATE, so
     the hot path reads without writing.
     """
-    if not secret.startswith(API_KEY_PREFIX):
-        return None
-    # the key and its merchant's status in one round trip (the hot path: every redemption)
-    found = (
-        await session.execute(
-            select(ApiKey, Merchant.status)
-            .outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
-            .where(ApiKey.secret_hash == keyed_hash(keys.api_key_hash, secret))
-        )
-    ).first()
-    if found is None:
-        return None
-    api_key, merchant_status = found
-    if api_key.revoked_at is not None:
-        return None
-    if api_key.merchant_id is not None and merchant_status != MerchantStatus.ACTIVE:
-        return None
+    found = await authenticate_api_keys(session, keys, [secret], now=now)
+    return found[secret]
+
+
+async def authenticate_api_keys(
+    session: AsyncSession, keys: IdentityKeys, secrets: Sequence[str], *, now: datetime
+) -> dict[str, Principal | None]:
+    """``authenticate_api_key`` for many keys in one round trip (the redemption lane's
+    batch; one key for every other request): each secret's caller, or None."""
+    hashes = {
+        secret: keyed_hash(keys.api_key_hash, secret)
+        for secret in secrets
+        if secret.startswith(API_KEY_PREFIX)
+    }
+    # the keys and their merchants' status in one round trip (the hot path: every redemption)
+    rows = (
+        (
+            await session.execute(
+                select(ApiKey, Merchant.status)
+                .outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
+                .where(ApiKey.secret_hash.in_(sorted(set(hashes.values()))))
+            )
+        ).all()
+        if hashes
+        else []
+    )
+    by_hash = {api_key.secret_hash: (api_key, status) for api_key, status in rows}
+    answers: dict[str, Principal | None] = {}
+    touched: set[str] = set()
+    for secret in secrets:
+        api_key, merchant_status = by_hash.get(hashes.get(secret, ""), (None, None))
+        if api_key is None or api_key.revoked_at is not None:
+            answers[secret] = None
+            continue
+        if api_key.merchant_id is not None and merchant_status != MerchantStatus.ACTIVE:
+            answers[secret] = None
+            continue
+        if api_key.id not in touched:
+            touched.add(api_key.id)
+            await _note_use(session, api_key, now)
+        answers[secret] = principal_for_api_key(api_key)
+    return answers
+
+
+async def _note_use(session: AsyncSession, api_key: ApiKey, now: datetime) -> None:
+    """``last_used_at``, written at most once a minute per key by a conditional UPDATE, so
+    the hot path reads without writing."""
     threshold = now - LAST_USED_RESOLUTION
     if api_key.last_used_at is None or ensure_utc(api_key.last_used_at) < threshold:
         await session.execute(
@@ -207,4 +238,3 @@ async def authenticate_api_key(
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-    return principal_for_api_key(api_key)

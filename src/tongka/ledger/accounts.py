@@ -93,7 +93,10 @@ def _engine_cache(unit: AnyUnitOfWork) -> dict[str, AccountInfo]:
 def _session_accounts(unit: AnyUnitOfWork) -> dict[str, AccountInfo]:
     """Accounts opened by this unit of work and not yet known to be committed."""
     if isinstance(unit, DriverConnection):
-        return {}  # a driver connection opens no accounts
+        if unit.info is not None:  # in an ORM session's transaction: the session's
+            shared: dict[str, AccountInfo] = unit.info.setdefault(_SESSION_KEY, {})
+            return shared
+        return {}  # a driver connection of its own opens no accounts
     if isinstance(unit, AsyncSession):
         accounts: dict[str, AccountInfo] = unit.info.setdefault(_SESSION_KEY, {})
         return accounts

@@ -37,6 +37,24 @@ LOAD_LIMITS = DriverStatement(
     )
 )
 
+# The same for many products at once (the redemption lane): the currencies' bounds and the
+# products' limits, each row named by its key (PostgreSQL only: the lane's).
+LOAD_BOUNDS_MANY = DriverStatement(
+    text(
+        "SELECT b.currency, "
+        + ", ".join(f"b.{column}" for column in LIMIT_COLUMNS)
+        + " FROM redemption_limit_bounds AS b WHERE b.currency = ANY(:currencies)"
+    )
+)
+LOAD_PRODUCT_LIMITS_MANY = DriverStatement(
+    text(
+        "SELECT p.product_id, "
+        + ", ".join(f"p.{column}" for column in LIMIT_COLUMNS)
+        + ", p.challenge_threshold_minor"
+        " FROM redemption_product_limits AS p WHERE p.product_id = ANY(:product_ids)"
+    )
+)
+
 # Reserve one use in one scope, only if the limits still hold after it: the conditional
 # upsert is the lock, the check and the write in one statement (STYLE habit 3). A first
 # use of the day inserts (its own check was made before: 1 <= max_count, amount <=

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from tongka.clock import business_date
 from tongka.config import Settings, get_settings
-from tongka.db.statements import AnyUnitOfWork, fetch_one
+from tongka.db.statements import AnyUnitOfWork, fetch_all, fetch_one
 
 
 class Outcome(enum.StrEnum):
@@ -171,10 +171,60 @@ async def load_limits(unit: AnyUnitOfWork, context: RedemptionContext) -> Produc
         unit, LOAD_LIMITS, {"currency": context.currency, "product_id": context.product_id}
     )
     count = len(LIMIT_COLUMNS)
+    return _limits_of(row[:count], row[count : 2 * count], row[2 * count])
+
+
+def _limits_of(
+    bounds: Sequence[Any], limits: Sequence[Any], threshold: int | None
+) -> ProductLimits:
+    """The product's ``limits`` within its currency's ``bounds`` (values in ``LIMIT_COLUMNS``
+    order; ``None``: none set)."""
+    from tongka.redemption.control_statements import LIMIT_COLUMNS
+
     values = {
-        name: _capped(row[index], row[count + index]) for index, name in enumerate(LIMIT_COLUMNS)
+        name: _capped(bounds[index], limits[index]) for index, name in enumerate(LIMIT_COLUMNS)
     }
-    return ProductLimits(**values, challenge_threshold_minor=row[2 * count])
+    return ProductLimits(**values, challenge_threshold_minor=threshold)
+
+
+async def allowed_without_rules(
+    unit: AnyUnitOfWork, contexts: Sequence[RedemptionContext]
+) -> list[bool]:
+    """For each context, whether ``decide`` would surely ``allow`` it without writing a
+    thing: no limit of its product (within its currency's bounds) applies and its amount
+    is at most the challenge threshold. Two statements for all of them (PostgreSQL): the
+    redemption lane asks this of a whole batch, and sends the others — whose answer needs
+    the rules to run, reserving uses or recording a breach — to ``decide`` by the usual
+    path. When rules are added here (the risk engine), this answer must consult them."""
+    from tongka.redemption.control_statements import (
+        LIMIT_COLUMNS,
+        LOAD_BOUNDS_MANY,
+        LOAD_PRODUCT_LIMITS_MANY,
+    )
+
+    if not contexts:
+        return []
+    currencies = sorted({context.currency for context in contexts})
+    products = sorted({context.product_id for context in contexts})
+    bounds = {
+        row[0]: row[1:]
+        for row in await fetch_all(unit, LOAD_BOUNDS_MANY, {"currencies": currencies})
+    }
+    limits = {
+        row[0]: row[1:]
+        for row in await fetch_all(unit, LOAD_PRODUCT_LIMITS_MANY, {"product_ids": products})
+    }
+    none = (None,) * len(LIMIT_COLUMNS)
+    answers = []
+    for context in contexts:
+        product = limits.get(context.product_id, (*none, None))
+        found = _limits_of(bounds.get(context.currency, none), product[:-1], product[-1])
+        threshold = found.challenge_threshold_minor
+        answers.append(
+            all(getattr(found, name) is None for name in LIMIT_COLUMNS)
+            and (threshold is None or context.amount_minor <= threshold)
+        )
+    return answers
 
 
 def as_context(request: Any) -> RedemptionContext:

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,11 +70,15 @@ from tongka.redemption.purchase import (
 from tongka.redemption.records import event_of, purchase_records
 from tongka.webhooks.fanout import enqueue_deliveries
 
+# what ``plain_card`` reads of a card and its product, in this order
+CARD_AND_PRODUCT_COLUMNS = (
+    "c.id, c.merchant_id, c.product_id, c.holder_id, c.secret_hash, c.status,"
+    " c.currency, c.failed_secret_attempts, c.locked_until, c.expires_at,"
+    " c.activated_at, p.merchant_id, p.acceptance, p.is_bonus_spent_first"
+)
 CARD_AND_PRODUCT = DriverStatement(
     text(
-        "SELECT c.id, c.merchant_id, c.product_id, c.holder_id, c.secret_hash, c.status,"
-        " c.currency, c.failed_secret_attempts, c.locked_until, c.expires_at,"
-        " c.activated_at, p.merchant_id, p.acceptance, p.is_bonus_spent_first"
+        f"SELECT {CARD_AND_PRODUCT_COLUMNS}"
         " FROM cards AS c JOIN card_products AS p ON p.id = c.product_id"
         " WHERE c.number_index = :number_index"
         " FOR UPDATE OF c"
@@ -162,13 +167,17 @@ async def _plain_card(
 ) -> CardRow | None:
     """The card, locked, if it is the plain case; ``None`` for the ORM path to answer."""
     await session.flush()  # the raw read must see the session's pending changes too
-    credential = request.cards[0]
-    digits = numbers.normalise(credential.number or "")
+    digits = numbers.normalise(request.cards[0].number or "")
     row = await fetch_one(session, CARD_AND_PRODUCT, {"number_index": keys.number_index(digits)})
-    if row is None:
-        return None
+    return None if row is None else plain_card(row, request, keys, now)
+
+
+def plain_card(row: Any, request: RedeemRequest, keys: CardKeys, now: datetime) -> CardRow | None:
+    """The card of ``row`` (``CARD_AND_PRODUCT``'s columns) if this one-card request on it
+    is the plain case (see the module), else ``None``: the ORM path answers."""
+    credential = request.cards[0]
     (card_id, issuer, product_id, holder_id, secret_hash, status, currency, failed) = row[:8]
-    locked_until, expires_at, activated_at, product_issuer, acceptance, bonus_first = row[8:]
+    locked_until, expires_at, activated_at, product_issuer, acceptance, bonus_first = row[8:14]
     if locked_until is not None and ensure_utc(locked_until) > now:
         return None
     if failed or not keys.secret_matches(credential.secret or "", card_id, secret_hash):

@@ -13,6 +13,7 @@ rate or what it found. A multi-merchant card credits the *accepting* merchant's 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,8 +25,9 @@ from tongka.clock import business_date
 from tongka.ledger import AccountCode, AccountSpec, AccountType
 from tongka.ledger.system_accounts import system_account
 from tongka.money import Money, Rounding
-from tongka.settlement.contracts import contract_on, fees_of
+from tongka.settlement.contracts import contract_on, contracts_on, fees_of
 from tongka.settlement.fee_terms import FeeKind, FeeTerms
+from tongka.settlement.models import MerchantContract
 
 FEE_ROUNDING = Rounding.HALF_UP
 
@@ -71,6 +73,31 @@ async def redemption_fees(
     platform's default rate. With ``issuer_merchant_id`` (one known card, e.g. a capture)
     the answer is already the terms for that card, whoever asks ``fee_of``."""
     contract = await contract_on(session, merchant_id, business_date(now, timezone))
+    return _fee_rate(contract, merchant_id, default_rate, issuer_merchant_id)
+
+
+async def redemption_fees_of_merchants(
+    session: AsyncSession,
+    merchant_ids: Collection[str],
+    *,
+    default_rate: Decimal,
+    timezone: str,
+    now: datetime,
+) -> dict[str, FeeRate]:
+    """``redemption_fees`` of many accepting merchants in one query (the lane's batch)."""
+    contracts = await contracts_on(session, merchant_ids, business_date(now, timezone))
+    return {
+        merchant_id: _fee_rate(contracts.get(merchant_id), merchant_id, default_rate, None)
+        for merchant_id in merchant_ids
+    }
+
+
+def _fee_rate(
+    contract: MerchantContract | None,
+    merchant_id: str,
+    default_rate: Decimal,
+    issuer_merchant_id: str | None,
+) -> FeeRate:
     if contract is None:
         return default_rate
     terms = fees_of(contract)

@@ -10,7 +10,7 @@ account (its name must be the merchant's verified name; the number is sealed wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -193,6 +193,23 @@ async def contract_on(
         .order_by(MerchantContract.effective_date.desc())
         .limit(1)
     )
+
+
+async def contracts_on(
+    session: AsyncSession, merchant_ids: Collection[str], day: date
+) -> dict[str, MerchantContract]:
+    """``contract_on`` for many merchants in one query (the redemption lane's batch)."""
+    if not merchant_ids:
+        return {}
+    found = await session.scalars(
+        select(MerchantContract)
+        .where(
+            MerchantContract.merchant_id.in_(sorted(merchant_ids)),
+            MerchantContract.effective_date <= day,
+        )
+        .order_by(MerchantContract.effective_date, MerchantContract.version)
+    )
+    return {contract.merchant_id: contract for contract in found}  # the latest wins
 
 
 async def list_contracts(session: AsyncSession, merchant_id: str | None) -> list[MerchantContract]:

@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongka.edge.deps import get_database
+from tongka.edge.deps import database_of
 from tongka.edge.pagination import platform_instant
 from tongka.money import Money
 from tongka.web.console import Console
@@ -336,7 +336,7 @@ class ListSpec:
         columns = self.columns_for(console, csv=True)
         writer = _CsvWriter(console.language, console.settings.timezone)
         header = writer.line([console.gettext(column.title) for column in columns])
-        database = get_database(console.request)
+        database = database_of(console.request)
 
         async def body() -> AsyncIterator[str]:
             yield BOM + header
