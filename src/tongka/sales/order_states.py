@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tongka.errors import amount_detail
 from tongka.events import record_event
@@ -137,6 +138,13 @@ async def note(
     )
 
 
+def mark_written(order: Order, **values: Any) -> None:
+    """Record on the held ``order`` what a Core ``UPDATE`` of this transaction just wrote
+    to its row, as loaded values (nothing for the ORM to flush, nothing to read back)."""
+    for name, value in values.items():
+        set_committed_value(order, name, value)
+
+
 async def reload(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order | None:
     statement = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
     if lock:
@@ -169,13 +177,19 @@ async def move(
         .execution_options(synchronize_session=False)
     )
     before = order.status
-    fresh = await reload(session, order.id)
-    assert fresh is not None
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
+    if changed.rowcount != 1 or order not in session:  # type: ignore[attr-defined]
+        fresh = await reload(session, order.id)  # what the row says now
+        assert fresh is not None
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        order = fresh
+    else:
+        # the row is what the held order says plus what this statement set: no read back
+        # (the caller's order is fresh: read in this transaction and flushed above)
+        mark_written(order, status=target.value, updated_at=now, **values)
     await _append(
         session,
-        fresh,
+        order,
         from_status=before if before in allowed else None,
         event=event,
         actor=actor,

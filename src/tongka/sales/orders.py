@@ -30,13 +30,21 @@ from tongka.clock import business_date
 from tongka.config import Settings
 from tongka.ids import new_id
 from tongka.payments.channel import PaymentMethod
+from tongka.payments.models import PaymentStatus
 from tongka.payments.parties import mask_name
 from tongka.payments.service import close_payment, start_payment
 from tongka.payments.views import StartedPayment
 from tongka.sales import fulfilment
 from tongka.sales.models import Order, OrderHistory
 from tongka.sales.order_errors import InvalidOrder, OrderNotCancellable, OrderNotFound
-from tongka.sales.order_states import UNPAID, OrderKind, OrderStatus, move, record_created
+from tongka.sales.order_states import (
+    UNPAID,
+    OrderKind,
+    OrderStatus,
+    mark_written,
+    move,
+    record_created,
+)
 from tongka.sales.purchase_rules import BuyerKind, PurchaseFacts, PurchaseKind, check_purchase
 
 __all__ = [
@@ -262,14 +270,18 @@ async def create_order(
         settings=settings,
         description=f"通卡 {priced.product.name}"[:60],
     )
+    written = {"payment_id": started.payment.id, "channel": started.payment.channel}
     await session.execute(
         update(Order)
         .where(Order.id == order.id)
-        .values(payment_id=started.payment.id, channel=started.payment.channel)
+        .values(**written)
         .execution_options(synchronize_session=False)
     )
-    fresh = await get_order(session, order.id)
-    return CreatedOrder(fresh, started)
+    if started.payment.status != PaymentStatus.AWAITING:
+        # settled at once (cash, a scanned code): the listener moved the order meanwhile
+        return CreatedOrder(await get_order(session, order.id), started)
+    mark_written(order, **written)
+    return CreatedOrder(order, started)
 
 
 def _batch_options(request: OrderRequest) -> dict[str, object]:
