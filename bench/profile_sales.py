@@ -17,7 +17,9 @@ Seeds a throw-away database with ``bench/sales.py``'s helper (a merchant, its ti
   (iii) duplicates — the same notifications again: each must credit nothing.
   (iv)  read — ``GET /v1/orders/{id}`` (the last step of bench/sales.py's flow).
 
-Counts statements, commits and savepoints per request (``bench/profiling.py``) and prints
+CPU per request: the whole process's (the httpx client, the app and, for orders, the
+in-process gateway) and, with ``--clients 1``, the app's alone (an ASGI wrapper). Counts
+statements, commits and savepoints per request (``bench/profiling.py``) and prints
 a summary table; ``--phase`` prints one phase's statements by kind (and ``--trace N`` its
 last N statements in order); ``--cprofile`` profiles that phase.
 """
@@ -63,6 +65,25 @@ from tongka.payments.channel import ChannelName, PaymentMethod, PaymentRequest  
 from tongka.payments.sandbox.app import create_gateway  # noqa: E402
 
 GATEWAY_URL = "http://sandbox-gateway.test"
+
+
+class ServerClock:
+    """This process's CPU spent inside the app (an ASGI wrapper): with one client the app
+    runs alone between the client's steps, so this is the server's part of the request
+    (and, for an order, the in-process gateway's); with more clients the tasks interleave
+    and it means nothing."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.cpu = app, 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        began = time.process_time()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.cpu += time.process_time() - began
+
+
 APP_URL = "http://tongka.test"
 PHASES = ("orders", "notify", "duplicates", "read")
 
@@ -102,7 +123,8 @@ async def _channel_alone(channels: Any, count: int) -> float:
 async def _run(args: argparse.Namespace, url: str, settings: Settings, seeded: Any) -> None:
     database = Database(create_engine_for(url))
     app = create_app(settings, database=database)
-    app_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL)
+    server = ServerClock(app)
+    app_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url=APP_URL)
     gateway = create_gateway(settings, notify_http=app_http)
     gateway_http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=gateway), base_url=GATEWAY_URL
@@ -112,7 +134,7 @@ async def _run(args: argparse.Namespace, url: str, settings: Settings, seeded: A
     cards = seeded.card_ids
     made: list[dict[str, str]] = []
     answers: collections.Counter[str] = collections.Counter()
-    rows: dict[str, tuple[Timed, collections.Counter[str]]] = {}
+    rows: dict[str, tuple[Timed, collections.Counter[str], float]] = {}
     counter = StatementCounter(trace=[] if args.trace else None, on=False).listen(database)
     try:
         with registry.override_channels(channels):
@@ -146,13 +168,18 @@ async def _run(args: argparse.Namespace, url: str, settings: Settings, seeded: A
                 await order(-1 - i)
 
             async def phase(name: str, jobs: range, one: Any) -> None:
-                profile = cProfile.Profile() if args.cprofile and args.phase == name else None
+                profile = (
+                    cProfile.Profile(time.process_time)  # CPU, not wall (waits are not cost)
+                    if args.cprofile and args.phase == name
+                    else None
+                )
                 counter.take()
                 counter.on = True
+                server.cpu = 0.0
                 timed = await run_clients(jobs, one, clients=args.clients, profile=profile)
                 counter.on = False
                 counts = counter.take() if args.phase != name or not args.trace else counter.counts
-                rows[name] = (timed, counts)
+                rows[name] = (timed, counts, server.cpu / timed.requests * 1000)
                 if args.phase == name:
                     print(f"--- {name}: statements by kind, per request")
                     print_counts(counts, timed.requests)
@@ -189,12 +216,12 @@ async def _run(args: argparse.Namespace, url: str, settings: Settings, seeded: A
     )
     print()
     print(
-        f"| phase ({args.clients} clients) | requests | per s | wall ms | CPU ms | statements"
-        " | commits | savepoints |"
+        f"| phase ({args.clients} clients) | requests | per s | wall ms | CPU ms (process)"
+        " | CPU ms (app) | statements | commits | savepoints |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in PHASES:
-        timed, counts = rows[name]
+        timed, counts, app_cpu = rows[name]
         n = timed.requests
         label = {
             "orders": "(i) POST /v1/orders (top-up, WeChat Native)",
@@ -202,11 +229,14 @@ async def _run(args: argparse.Namespace, url: str, settings: Settings, seeded: A
             "duplicates": "(iii) notification, duplicate",
             "read": "(iv) GET /v1/orders/{id}",
         }[name]
-        cpu = f"{timed.cpu_ms:.1f}"
-        if name == "orders":
-            cpu += f" (of which the channel call alone ~{alone:.1f})"
+        inside = "—"
+        if args.clients == 1:
+            inside = f"{app_cpu:.1f}"
+            if name == "orders":
+                inside += f" (incl. the channel call, alone ~{alone:.1f})"
         print(
-            f"| {label} | {n} | {timed.per_second:.0f} | {timed.wall_ms:.1f} | {cpu}"
+            f"| {label} | {n} | {timed.per_second:.0f} | {timed.wall_ms:.1f}"
+            f" | {timed.cpu_ms:.1f} | {inside}"
             f" | {counts['statements'] / n:.1f} | {counts['commits'] / n:.2f}"
             f" | {counts['savepoints'] / n:.2f} |"
         )

@@ -39,7 +39,7 @@ from tongka.cards.lifecycle import card_event
 from tongka.cards.models import CardBatch, CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
 from tongka.cards.products import get_product
-from tongka.cards.quota import reserve_quota
+from tongka.cards.quota import check_quota_after
 from tongka.config import Settings
 from tongka.db.statements import savepoint
 from tongka.errors import DomainError
@@ -262,8 +262,9 @@ async def fulfil(
         )
         card_id = issued.card.id
     assert card_id is not None
+    issuer: tuple[str, str] | None = None
     if kind is OrderKind.TOP_UP:
-        await top_up_card(session, card_id, funding, actor=actor, now=now, product=product)
+        issuer = await top_up_card(session, card_id, funding, actor=actor, now=now, product=product)
     else:
         await activate_card(
             session,
@@ -291,6 +292,9 @@ async def fulfil(
     if bonus is not None and bonus.amount_minor > 0:
         await mark_order_bonus_posted(session, order.id, card_id, now=now)
     await order_receipt(session, order, payment, now=now, settings=settings, product=product)
+    if issuer is not None:
+        # last: the issuer's quota lock is held from here to the commit only (cards.quota)
+        await check_quota_after(session, *issuer, funding.amount + funding.bonus)
 
 
 async def top_up_card(
@@ -301,11 +305,16 @@ async def top_up_card(
     actor: str,
     now: datetime,
     product: CardProduct | None = None,
-) -> None:
+) -> tuple[str, str]:
     """充值: the paid value (and bonus) onto an active card, within the product's maximum
-    balance and the issuer's quota, the balance read under the gate's lock. ``product``:
-    the card's product if the caller read it in this transaction (the product row is never
-    locked, so reading it once per transaction is as good as reading it here)."""
+    balance, the balance read under the gate's lock. ``product``: the card's product if the
+    caller read it in this transaction (the product row is never locked, so reading it once
+    per transaction is as good as reading it here).
+
+    The issuer's quota is the caller's to check, after (``cards.quota.check_quota_after``
+    with the issuer and currency answered here, as the transaction's last step, inside the
+    same savepoint as this posting): checked here, its lock would queue every top-up of the
+    issuer for the rest of the transaction."""
     movement = CardMovement(card_id, Direction.CREDIT, Purpose.TOP_UP)
 
     async def transfers(locked: LockedCards) -> list[TransferRequest]:
@@ -313,9 +322,6 @@ async def top_up_card(
         known = product if product is not None and product.id == card.product_id else None
         limits = known or await get_product(session, card.product_id)
         check_max_balance(limits, locked.balances[card_id].total, funding.amount + funding.bonus)
-        await reserve_quota(
-            session, card.merchant_id, card.currency, funding.amount + funding.bonus
-        )
         requests = [
             TransferRequest(
                 transfer_id=funding.transfer_id,
@@ -353,6 +359,7 @@ async def top_up_card(
         amount=funding.amount,
         bonus=funding.bonus,
     )
+    return moved.cards[card_id].merchant_id, moved.cards[card_id].currency
 
 
 async def release_batch(session: AsyncSession, order: Order) -> None:
