@@ -15,9 +15,7 @@ import argparse
 import asyncio
 import collections
 import cProfile
-import pstats
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,34 +23,20 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
-from sqlalchemy import event  # noqa: E402
 
 import httpbench  # noqa: E402  (bench/httpbench.py)
 import redemption as bench  # noqa: E402  (bench/redemption.py)
+from profiling import (  # noqa: E402  (bench/profiling.py)
+    StatementCounter,
+    print_counts,
+    print_cprofile,
+    print_run,
+    run_clients,
+)
 from tongka.api.app import create_app  # noqa: E402
 from tongka.config import Settings  # noqa: E402
 from tongka.db import Database  # noqa: E402
 from tongka.db.engine import create_engine_for  # noqa: E402
-
-TRACE: list[str] = []
-
-
-def _count(database: Database, counts: collections.Counter[str]) -> None:
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _statement(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        counts["statements"] += 1
-        head = " ".join(statement.split()[:4])[:60]
-        counts["s: " + head] += 1
-        if TRACE:
-            TRACE.append(" ".join(statement.split())[:150])
-
-    @event.listens_for(database.engine.sync_engine, "commit")
-    def _commit(conn):  # type: ignore[no-untyped-def]
-        counts["commits"] += 1
-
-    @event.listens_for(database.engine.sync_engine, "savepoint")
-    def _savepoint(conn, name):  # type: ignore[no-untyped-def]
-        counts["savepoints"] += 1
 
 
 async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -> None:
@@ -65,7 +49,6 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
         coalesce_lanes=args.lanes,
     )
     database = Database(create_engine_for(url))
-    counts: collections.Counter[str] = collections.Counter()
     app = create_app(settings, database=database)
     lines = sets[args.scenario]
     transport = httpx.ASGITransport(app=app)
@@ -92,30 +75,14 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
 
         for i in range(10):  # warm-up (caches, prepared statements)
             await one(-1 - i)
-        _count(database, counts)
-        if args.trace:
-            TRACE.append("(start)")
+        counter = StatementCounter(trace=[] if args.trace else None).listen(database)
         answers.clear()
-        queue = list(range(args.requests))
         profile = cProfile.Profile() if args.cprofile else None
-
-        async def client_task() -> None:
-            while queue:
-                await one(queue.pop())
-
-        began, cpu_began = time.perf_counter(), time.process_time()
-        if profile:
-            profile.enable()
-        await asyncio.gather(*(client_task() for _ in range(args.clients)))
-        if profile:
-            profile.disable()
-        elapsed = time.perf_counter() - began
-        cpu = time.process_time() - cpu_began
+        timed = await run_clients(range(args.requests), one, clients=args.clients, profile=profile)
+        counts = counter.take()
     await database.dispose()
     n = args.requests
-    print(f"{n} requests, {args.clients} clients: {elapsed:.2f} s, {n / elapsed:.0f}/s,")
-    print(f"  {elapsed / n * 1000:.2f} ms per request (wall, one process)")
-    print(f"  {cpu / n * 1000:.2f} ms of this process's CPU per request")
+    print_run(timed)
     print("  answers:", dict(answers))
     coalescer = getattr(app.state, "coalescer", None)
     if coalescer is not None:
@@ -126,26 +93,15 @@ async def _run(args: argparse.Namespace, url: str, sets: dict[str, list[str]]) -
             f"  lane: {lane.answered} answered in {lane.batches} batches"
             f" (largest {lane.largest}); the rest by the route"
         )
-    for name in ("statements", "commits", "savepoints"):
-        print(f"  {name} per request: {counts[name] / n:.2f}")
-    for name, value in sorted(counts.items(), key=lambda x: -x[1]):
-        if name.startswith("s: "):
-            print(f"    {value / n:5.2f}  {name[3:]}")
-    if args.trace:
+    print_counts(counts, n)
+    if args.trace and counter.trace is not None:
         print("  the statements of the last requests, in order:")
-        for line in TRACE[-args.trace :]:
+        for line in counter.trace[-args.trace :]:
             print("    " + line)
     if profile:
-        stats = pstats.Stats(profile)
-        profile.dump_stats("/tmp/profile_redemption.pstats")
-        groups: collections.Counter[str] = collections.Counter()
-        for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-            part = filename.split("site-packages/")[-1].split("/src/")[-1]
-            groups["/".join(part.split("/")[:2])] += tottime
-        print("  CPU by package (ms per request):")
-        for name, value in groups.most_common(25):
-            print(f"    {value / n * 1000:6.2f}  {name}")
-        stats.sort_stats(args.sort).print_stats(args.top)
+        print_cprofile(
+            profile, n, dump="/tmp/profile_redemption.pstats", sort=args.sort, top=args.top
+        )
 
 
 def main() -> int:

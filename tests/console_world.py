@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 
+from tests.cards_support import funded_card
 from tests.factories import TEST_KEYS, TEST_PASSWORD, unique_email
 from tests.integration.test_policy_routes import declarations
 from tests.promotions_support import fund_merchant, promotion_spec
@@ -32,6 +33,8 @@ from tongka.identity.models import User
 from tongka.identity.principal import Principal
 from tongka.policy import Action
 from tongka.sales import promotions
+from tongka.sales.card_returns import ReturnRequest, start_return
+from tongka.sales.return_rules import ReturnMethod
 from tongka.webhooks import service as webhooks
 
 PARAMETER = re.compile(r"\{([^}]+)\}")
@@ -249,6 +252,14 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
         canteen["store_id"],
     )
     reconciliation = await seeded_run(database, date(2026, 11, 20))  # the 对账 pages' ids
+    return_id = await _demo_return(
+        database,
+        settings,
+        now,
+        issued["62880103"]["product_id"],
+        credentials["consumer"]["id"],
+        canteen["store_id"],
+    )
     return ConsoleWorld(
         credentials=credentials,
         callers=callers,
@@ -270,10 +281,40 @@ async def build_world(database: Database, settings: Settings, now: datetime) -> 
             "reconciliation_id": reconciliation[0],
             "reconciliation_exception_id": reconciliation[1],
             "reconciliation_resolution_id": reconciliation[2],
+            "return_id": return_id,
         },
         consumer_card_id=issued["62880103"]["cards"][0]["card_id"],
         other_card_id=canteen_card["card_id"],
     )
+
+
+async def _demo_return(
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    product_id: str,
+    holder_id: str,
+    store_id: str,
+) -> str:
+    """A second named card of the demo holder, ¥50, returned in cash at the canteen's till
+    (退卡): the card-return pages get a return every reader of it may open."""
+    async with database.transaction() as session:
+        product = await cards.get_product(session, product_id)
+        issued = await funded_card(session, now, product, amount=5_000, holder_id=holder_id)
+        row = await start_return(
+            session,
+            ReturnRequest(
+                card_id=issued.card.id,
+                method=ReturnMethod.CASH,
+                actor="test",
+                merchant_id=product.merchant_id,
+                store_id=store_id,
+            ),
+            return_id="ret_demo0000000000000000001",
+            now=now,
+            settings=settings,
+        )
+        return row.id
 
 
 async def _promotion(session: Any, merchant_id: str, product_id: str, now: datetime) -> str:

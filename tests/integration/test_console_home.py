@@ -65,8 +65,9 @@ async def test_the_merchant_home_shows_its_cards_value_and_a_chart(
 ) -> None:
     page = await _as(client, world, "merchant admin").get("/console/home")
     assert page.status_code == 200
-    # the cards demo's three, the sales demo's e-card, the settled week's card
-    assert _figure(page.text, "cards_issued") == "5"
+    # the cards demo's three, the sales demo's e-card, the settled week's card, and the
+    # holder's card returned at the till (closed: issued, not active)
+    assert _figure(page.text, "cards_issued") == "6"
     assert _figure(page.text, "cards_active") == "5"
     assert _figure(page.text, "outstanding") == CANTEEN_OUTSTANDING
     assert '<svg class="chart"' in page.text

@@ -43,6 +43,7 @@ CONSUMER_ROUTES = {
     ("POST", "/v1/orders"),  # a holder buys or tops up a card (its test: test_orders_api)
     ("GET", "/v1/card_returns"),  # a holder's own card returns (test_card_returns_api)
     ("POST", "/v1/card_returns"),  # a holder returns a named card (退卡)
+    ("POST", "/v1/card_returns/{return_id}/retries"),  # another account after a 退票
 }
 # Bodies that pass validation, so the refusal comes from the authorization checks.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -4,7 +4,8 @@ key on merchant A's object, answers exactly like an unknown id (404) and changes
 The walk reads the app's OpenAPI document, so a new route is covered as soon as it exists;
 its objects come from ``tests/scoping_samples.py`` (add a factory there for a new part).
 Routes only platform callers may use answer merchant B with the same 403 they give merchant
-A — that reveals nothing either, and is checked the same way.
+A — that reveals nothing either, and is checked the same way; so do routes no merchant may
+use at all (a holder's and the platform's, e.g. a card return's retry).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tongka.config import Settings
 from tongka.db import Database
 from tongka.db.models import import_all_models
 from tongka.identity.principal import PrincipalKind
+from tongka.policy.table import TABLE
 
 PARAMETER = re.compile(r"\{([^}]+)\}")
 UNKNOWN_ID = "zzz_00000000000000000000000000"
@@ -48,6 +50,23 @@ def _is_platform_only(app: FastAPI, path: str, method: str) -> bool:
         route = context.route
         if isinstance(route, APIRoute) and context.path_format == path and method in route.methods:
             return PrincipalKind.PLATFORM in _required_kinds(route.dependant)
+    raise AssertionError(f"no route for {method} {path}")
+
+
+def _is_merchant_refused(app: FastAPI, path: str, method: str) -> bool:
+    """No merchant caller may take the route's action (the policy table grants none)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.route
+        if isinstance(route, APIRoute) and context.path_format == path and method in route.methods:
+            actions = [
+                call.policy_action
+                for call in declarations(route.dependant)
+                if hasattr(call, "policy_action")
+            ]
+            return bool(actions) and all(
+                all(grant.kind is not PrincipalKind.MERCHANT for grant in TABLE[action])
+                for action in actions
+            )
     raise AssertionError(f"no route for {method} {path}")
 
 
@@ -129,7 +148,10 @@ async def test_no_route_reaches_another_merchants_objects(
             unknown = _fill(path, [UNKNOWN_ID for _ in collections])
             response = await intruder_client.request(method, target, json=body)
             reference = await intruder_client.request(method, unknown, json=body)
-            expected = 403 if _is_platform_only(app, path, method) else 404
+            refused = _is_platform_only(app, path, method) or _is_merchant_refused(
+                app, path, method
+            )
+            expected = 403 if refused else 404
             if response.status_code != expected or response.json() != reference.json():
                 failures.append(
                     f"{method} {path}: got {response.status_code} {response.text}, expected "

@@ -5,6 +5,10 @@
   card's issuer does it on the holder's behalf (its console, or its till — which may also
   pay cash for ¥100 or less, ``method: cash``). The card is closed at once; a bank payout
   follows (``status`` ``paying`` → ``paid`` / ``rejected``).
+* ``POST /v1/card_returns/{return_id}/retries`` (``Idempotency-Key``: a replay answers the
+  first answer) — the bank rejected the payout or returned it (退票): the holder, or the
+  platform's finance for them, names another bank account in the holder's verified name
+  and the payout is sent again, once per request (``sales.return_retries``).
 * ``GET /v1/card_returns`` (newest first) and ``GET /v1/card_returns/{return_id}`` — in the
   caller's scope (the holder's, the issuer's, a till's store's; the platform sees all).
 """
@@ -38,6 +42,7 @@ from tongka.sales.card_returns import (
     start_return,
 )
 from tongka.sales.return_models import CardReturn
+from tongka.sales.return_retries import RetryRequest, retry_return
 from tongka.sales.return_rules import ReturnMethod
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["card_returns"], route_class=IdempotentRoute)
@@ -60,6 +65,12 @@ class CardReturnIn(RequestModel):
     bank_account: BankAccountIn | None = Field(default=None, description="bank_account only.")
 
 
+class CardReturnRetryIn(RequestModel):
+    bank_account: BankAccountIn = Field(
+        description="Another account in the holder's own name (their verified name)."
+    )
+
+
 class CardReturnOut(BaseModel):
     object: Literal["card_return"] = "card_return"
     id: str
@@ -74,6 +85,7 @@ class CardReturnOut(BaseModel):
     account_name: str | None = Field(description="Masked.")
     account_number: str | None = Field(description="Masked.")
     failure_reason: str | None
+    attempt: int = Field(description="1, then one more per retry of the payout.")
     created_at: datetime
     updated_at: datetime
 
@@ -92,16 +104,17 @@ class CardReturnOut(BaseModel):
             account_name=row.account_name,
             account_number=masked_account_number(row.account_last4),
             failure_reason=row.failure_reason,
+            attempt=row.attempt,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
 
 
-def return_id_of(principal: Principal, key: str) -> str:
+def return_id_of(principal: Principal, key: str, prefix: str = "ret") -> str:
     """Stable per caller and Idempotency-Key (none: a new id)."""
     if not key:
-        return new_id("ret")
-    return "ret_" + hashlib.sha256(f"{principal.actor}\n{key}".encode()).hexdigest()[:40]
+        return new_id(prefix)
+    return f"{prefix}_" + hashlib.sha256(f"{principal.actor}\n{key}".encode()).hexdigest()[:40]
 
 
 @router.post("/v1/card_returns", status_code=201, summary="Return a card (退卡)")
@@ -131,6 +144,36 @@ async def create(
             holder_id=principal.consumer_id if is_holder else None,
         ),
         return_id=return_id_of(principal, request.headers.get(HEADER, "")),
+        now=clock.now(),
+        settings=settings,
+    )
+    return CardReturnOut.of(row)
+
+
+@router.post(
+    "/v1/card_returns/{return_id}/retries",
+    status_code=201,
+    summary="Send a rejected or returned payout again, to another account",
+)
+async def retry(
+    return_id: ObjectId,
+    body: CardReturnRetryIn,
+    request: Request,
+    principal: Annotated[Principal, Authorized(Action.CARD_RETURN_RETRY)],
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> CardReturnOut:
+    account = body.bank_account
+    row = await retry_return(
+        session,
+        RetryRequest(
+            return_id=return_id,
+            account=BankAccount(account.bank_name, account.account_name, account.account_number),
+            actor=principal.actor,
+            holder_id=scope_of(principal).holder_id,
+        ),
+        retry_id=return_id_of(principal, request.headers.get(HEADER, ""), prefix="rrt"),
         now=clock.now(),
         settings=settings,
     )

@@ -67,15 +67,17 @@ async def channel_notification(
         return Response(status_code=404)
     body = await request.body()
     try:
-        async with session.begin_nested():  # nothing of a refused notification is kept
-            ack = await accept_notification(
-                session,
-                adapter.name,
-                dict(request.headers),
-                body,
-                now=clock.now(),
-                settings=settings,
-            )
+        # no savepoint around it: accept_notification refuses (forged, mismatched) before it
+        # writes anything, so a refusal leaves nothing to undo (tests/integration/
+        # test_payment_notifications.py checks that a refused message changed nothing)
+        ack = await accept_notification(
+            session,
+            adapter.name,
+            dict(request.headers),
+            body,
+            now=clock.now(),
+            settings=settings,
+        )
     except (ForgedNotification, NotificationMismatch) as refused:
         log.warning("payments.notification_refused", channel=adapter.name.value, error=str(refused))
         ack = adapter.notification_ack(accepted=False)

@@ -6,6 +6,14 @@ outstanding balances of the issuer's cards from the ledger, checks ``outstanding
 <= quota``, and posts the funding transfer before the lock is released at commit. Two
 fundings of one issuer therefore queue; spending never takes the lock (it only lowers the
 outstanding amount, which cannot break the rule). See docs/decisions/0004.
+
+A funding may also post first and check last (``check_quota_after``, a paid top-up does):
+the lock is then taken as the transaction's last step, and the sum read under it already
+holds the transaction's own posting. It is the same rule under the same lock — every
+funding of the issuer takes it before it commits, and the sum read after waiting for it
+sees each funding committed before (READ COMMITTED reads afresh per statement; SQLite has
+one writer) — but the lock is held for the last statements before the commit instead of
+for the whole rest of the transaction, which is what queued one issuer's top-ups.
 """
 
 from __future__ import annotations
@@ -95,9 +103,31 @@ async def reserve_quota(
     """Lock the issuer's quota and check that ``amount`` more fits. Call before funding."""
     if amount <= 0:
         return
-    row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
-    quota = row.quota if row is not None else 0
+    quota = await _locked_quota(session, merchant_id, currency)
     outstanding = await outstanding_balance(session, merchant_id, currency)
+    _check(outstanding, amount, quota, currency)
+
+
+async def check_quota_after(
+    session: AsyncSession, merchant_id: str, currency: str, amount: int
+) -> None:
+    """``amount`` was just posted to the issuer's cards in this transaction: lock the
+    issuer's quota and check that what its cards now hold fits (see the module). Call it
+    as the transaction's last step before it commits; raising, it leaves the posting to
+    the caller's rollback (a savepoint around posting and check)."""
+    if amount <= 0:
+        return
+    quota = await _locked_quota(session, merchant_id, currency)
+    outstanding = await outstanding_balance(session, merchant_id, currency) - amount
+    _check(outstanding, amount, quota, currency)
+
+
+async def _locked_quota(session: AsyncSession, merchant_id: str, currency: str) -> int:
+    row = await session.get(CardIssuerQuota, (merchant_id, currency), with_for_update=True)
+    return row.quota if row is not None else 0
+
+
+def _check(outstanding: int, amount: int, quota: int, currency: str) -> None:
     if outstanding + amount > quota:
         raise IssuerQuotaExceeded(
             f"The issuer's cards already hold {outstanding} {currency} (minor units); "

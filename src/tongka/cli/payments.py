@@ -1,4 +1,5 @@
-"""``tongka payments``: import a channel's daily statement."""
+"""``tongka payments``: import a channel's daily statement; pay bank-transfer orders from
+the reserve account's statement (``match-transfers``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tongka.identity.principal import SYSTEM
 from tongka.money import Money, format_money
 from tongka.payments import registry
 from tongka.payments.channel import ChannelName
+from tongka.payments.statement_transfers import StatementMatch, match_statement_transfers
 from tongka.payments.statements import ImportResult, import_statement
 from tongka.policy import Action, authorize
 
@@ -86,3 +88,46 @@ def import_statement_command(
     )
     if result.differences:
         console.print(differences_table(result, f"differences: {channel.value} {day}"))
+
+
+@app.command("match-transfers")
+def match_transfers_command(
+    file: Path = typer.Argument(..., help="The reserve bank account's statement CSV."),
+) -> None:
+    """Pay the bank-transfer orders the statement's credits name by their reference (as
+    来账登记 does, once however often it runs) and list every credit that paid nothing."""
+
+    async def work(database: Database, settings: Settings) -> StatementMatch:
+        authorize(SYSTEM, Action.TRANSFER_RECORD)
+        return await match_statement_transfers(
+            database, file.read_bytes(), now=SystemClock().now(), settings=settings
+        )
+
+    result = run_with_database(work)
+    console.print(
+        f"{result.credits} credits: {len(result.paid)} paid, "
+        f"{len(result.matched) - len(result.paid)} paid already, "
+        f"{len(result.unmatched)} unmatched; {result.skipped} other lines"
+    )
+    if result.paid:
+        paid = Table(title="paid")
+        for column in ("line", "serial", "payment", "amount"):
+            paid.add_column(column)
+        for line in result.paid:
+            paid.add_row(
+                str(line.line), line.serial, line.payment_id, _amount(line.amount_minor, "CNY")
+            )
+        console.print(paid)
+    if result.unmatched:
+        unmatched = Table(title="unmatched")
+        for column in ("line", "serial", "amount", "附言", "reason"):
+            unmatched.add_column(column)
+        for item in result.unmatched:
+            unmatched.add_row(
+                str(item.line),
+                item.serial,
+                _amount(item.amount_minor, "CNY"),
+                item.note,
+                item.reason,
+            )
+        console.print(unmatched)

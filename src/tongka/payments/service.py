@@ -17,6 +17,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tongka.config import Settings
 from tongka.db.statements import savepoint
@@ -204,7 +205,9 @@ async def _start(
     if immediate is not None and immediate.status is ChannelPaymentStatus.SUCCEEDED:
         _check_match(payment, immediate)
         await settle_paid(session, payment, immediate, now=now, settings=settings)
-    return StartedPayment(await _fresh_view(session, payment.id), instructions)
+        # its listener may have refunded it meanwhile: read what the row says now
+        return StartedPayment(await _fresh_view(session, payment.id), instructions)
+    return StartedPayment(view_of(payment), instructions)  # flushed just above: as stored
 
 
 async def _create_at_channel(
@@ -295,26 +298,35 @@ async def settle_paid(
 ) -> bool:
     """Mark the payment succeeded — once — and tell its purpose; True if this call did."""
     parties = Parties.of(paid)
+    written = {
+        "status": PaymentStatus.SUCCEEDED.value,
+        "paid_at": paid.paid_at or now,
+        "channel_transaction_id": paid.channel_transaction_id,
+        "funding_type": paid.funding_type.value,
+        "payer_account_name_masked": mask_name(parties.payer_account_name),
+        "payer_account_number_masked": mask_number(parties.payer_account_number),
+        "payee_account_name_masked": mask_name(parties.payee_account_name),
+        "payee_account_number_masked": mask_number(parties.payee_account_number),
+        "parties_encrypted": seal_parties(settings, payment.id, parties),
+        "updated_at": now,
+    }
     changed = await session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_([s.value for s in PAYABLE_STATUSES]))
-        .values(
-            status=PaymentStatus.SUCCEEDED.value,
-            paid_at=paid.paid_at or now,
-            channel_transaction_id=paid.channel_transaction_id,
-            funding_type=paid.funding_type.value,
-            payer_account_name_masked=mask_name(parties.payer_account_name),
-            payer_account_number_masked=mask_number(parties.payer_account_number),
-            payee_account_name_masked=mask_name(parties.payee_account_name),
-            payee_account_number_masked=mask_number(parties.payee_account_number),
-            parties_encrypted=seal_parties(settings, payment.id, parties),
-            updated_at=now,
-        )
+        .values(**written)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         return False  # someone settled it first: a duplicate
-    view = await _fresh_view(session, payment.id)
+    if payment in session:
+        # the conditional UPDATE won: the row is the payment read in this transaction (its
+        # status was payable, and only such an UPDATE changes a payable payment) plus what
+        # it wrote — no read back
+        for name, value in written.items():
+            set_committed_value(payment, name, value)
+        view = view_of(payment)
+    else:
+        view = await _fresh_view(session, payment.id)
     outcome = await listener_for(view.purpose_kind).payment_succeeded(session, view, now=now)
     await record_event(
         session,
@@ -363,7 +375,11 @@ async def accept_notification(
     """
     adapter = registry.channel(settings, channel)
     paid = adapter.parse_notification(headers, body)  # ForgedNotification
-    payment = await session.scalar(select(Payment).where(Payment.id == paid.payment_id))
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.id == paid.payment_id)
+        .execution_options(populate_existing=True)
+    )
     if payment is None or payment.channel != adapter.name.value:
         raise NotificationMismatch(
             f"no payment {paid.payment_id} was made through {adapter.name.value}",

@@ -116,6 +116,11 @@ class Action(enum.StrEnum):
     # on the holder's behalf; everyone in scope reads them.
     CARD_RETURN_CREATE = "card_return.create"
     CARD_RETURN_READ = "card_return.read"
+    # The holder's own 退卡 form in the console (holders only: staff use the API or the till).
+    CONSUMER_RETURN_CARD = "consumer.return_card"
+    # A rejected or returned (退票) return payout sent again to another account in the
+    # holder's name: the holder, or the platform's finance for them.
+    CARD_RETURN_RETRY = "card_return.retry"
 
 
 # The card lifecycle endpoints (``/v1/cards/{id}/<name>``) and their actions.
@@ -281,4 +286,6 @@ TABLE: dict[Action, tuple[Grant, ...]] = {
     Action.CONSUMER_ORDERS: (HOLDER,),
     Action.CARD_RETURN_CREATE: (merchant(store_bound=True), HOLDER),
     Action.CARD_RETURN_READ: (platform(), merchant(store_bound=True), HOLDER),
+    Action.CONSUMER_RETURN_CARD: (HOLDER,),
+    Action.CARD_RETURN_RETRY: (platform("admin", "finance"), HOLDER),
 }

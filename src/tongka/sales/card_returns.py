@@ -63,7 +63,9 @@ from tongka.sales.return_rules import (
 __all__ = [
     "BankAccount",
     "ReturnRequest",
+    "account_binding",
     "account_key",
+    "checked_account",
     "card_returns_query",
     "get_card_return",
     "returns_payable_account",
@@ -107,6 +109,13 @@ def account_key(settings: Settings) -> bytes:
     return derive_key(settings.secret_key_bytes(), KEY_PURPOSE)
 
 
+def account_binding(return_id: str, attempt: int) -> str:
+    """What a return's sealed account number is bound to: the return (its first account),
+    then each retry's attempt (``return_retries``), so one attempt's seal never opens
+    as another's."""
+    return return_id if attempt <= 1 else f"{return_id}:{attempt}"
+
+
 def returns_payable_id(currency: str) -> str:
     return f"returns_payable:{currency}"
 
@@ -128,7 +137,7 @@ async def returns_payable_account(session: AsyncSession, currency: str, *, now: 
     return account_id
 
 
-def _checked_account(account: BankAccount | None) -> BankAccount:
+def checked_account(account: BankAccount | None) -> BankAccount:
     if account is None:
         raise CardReturnInvalid(
             "A return to a bank account names the account.", param="bank_account"
@@ -198,7 +207,7 @@ async def start_return(
     if await session.scalar(select(CardReturn.id).where(CardReturn.card_id == card.id)):
         raise CardReturnExists("The card was returned already.", param="card_id")
     method = ReturnMethod(request.method)
-    account = _checked_account(request.account) if method is ReturnMethod.BANK_ACCOUNT else None
+    account = checked_account(request.account) if method is ReturnMethod.BANK_ACCOUNT else None
     product = await get_product(session, card.product_id)
     holder = await session.get(Consumer, card.holder_id) if card.holder_id else None
     rules = await get_return_rules(session)

@@ -36,10 +36,10 @@ from tongka.cards.funding import CardFunding, activate_card, check_max_balance
 from tongka.cards.issuing import issue_card
 from tongka.cards.keys import card_keys
 from tongka.cards.lifecycle import card_event
-from tongka.cards.models import CardBatch
+from tongka.cards.models import CardBatch, CardProduct
 from tongka.cards.money_gate import CardMovement, Direction, LockedCards, Purpose, move_card_value
 from tongka.cards.products import get_product
-from tongka.cards.quota import reserve_quota
+from tongka.cards.quota import check_quota_after
 from tongka.config import Settings
 from tongka.db.statements import savepoint
 from tongka.errors import DomainError
@@ -148,7 +148,7 @@ async def settle_order(
     )
     try:
         async with savepoint(session):
-            await fulfil(session, order.id, payment, now=now, settings=settings)
+            await fulfil(session, order, payment, now=now, settings=settings, product=product)
     except DomainError as refused:
         fresh = await reload(session, order.id)
         assert fresh is not None
@@ -217,11 +217,18 @@ async def mark_order_bonus_posted(
 
 
 async def fulfil(
-    session: AsyncSession, order_id: str, payment: PaymentView, *, now: datetime, settings: Settings
+    session: AsyncSession,
+    order: Order,
+    payment: PaymentView,
+    *,
+    now: datetime,
+    settings: Settings,
+    product: CardProduct | None = None,
 ) -> None:
-    """Credit the card (or release the batch), move ``paid → fulfilled``, issue the receipt."""
-    order = await reload(session, order_id, lock=True)
-    assert order is not None
+    """Credit the card (or release the batch), move ``paid → fulfilled``, issue the receipt.
+
+    ``order`` is the order ``settle_order`` locked and moved ``paid`` in this transaction
+    (held up to date by ``move``: not read again); ``product`` its product, read there."""
     debit = await channel_receivable_account(
         session, payment.channel, order.currency, now=now, merchant_id=order.merchant_id
     )
@@ -230,7 +237,7 @@ async def fulfil(
     kind = OrderKind(order.kind)
     if kind is OrderKind.BATCH:
         await release_batch(session, order)
-        await _issue_receipt(session, order, payment, now=now, settings=settings)
+        await order_receipt(session, order, payment, now=now, settings=settings, product=product)
         return  # fulfilled once the batch is issued and activated (sales.batch_orders)
     funding = CardFunding(
         transfer_id=f"order:{order.id}",
@@ -255,8 +262,9 @@ async def fulfil(
         )
         card_id = issued.card.id
     assert card_id is not None
+    issuer: tuple[str, str] | None = None
     if kind is OrderKind.TOP_UP:
-        await top_up_card(session, card_id, funding, actor=actor, now=now)
+        issuer = await top_up_card(session, card_id, funding, actor=actor, now=now, product=product)
     else:
         await activate_card(
             session,
@@ -283,23 +291,37 @@ async def fulfil(
     )
     if bonus is not None and bonus.amount_minor > 0:
         await mark_order_bonus_posted(session, order.id, card_id, now=now)
-    await _issue_receipt(session, order, payment, now=now, settings=settings)
+    await order_receipt(session, order, payment, now=now, settings=settings, product=product)
+    if issuer is not None:
+        # last: the issuer's quota lock is held from here to the commit only (cards.quota)
+        await check_quota_after(session, *issuer, funding.amount + funding.bonus)
 
 
 async def top_up_card(
-    session: AsyncSession, card_id: str, funding: CardFunding, *, actor: str, now: datetime
-) -> None:
+    session: AsyncSession,
+    card_id: str,
+    funding: CardFunding,
+    *,
+    actor: str,
+    now: datetime,
+    product: CardProduct | None = None,
+) -> tuple[str, str]:
     """充值: the paid value (and bonus) onto an active card, within the product's maximum
-    balance read under the gate's lock and the issuer's quota."""
+    balance, the balance read under the gate's lock. ``product``: the card's product if the
+    caller read it in this transaction (the product row is never locked, so reading it once
+    per transaction is as good as reading it here).
+
+    The issuer's quota is the caller's to check, after (``cards.quota.check_quota_after``
+    with the issuer and currency answered here, as the transaction's last step, inside the
+    same savepoint as this posting): checked here, its lock would queue every top-up of the
+    issuer for the rest of the transaction."""
     movement = CardMovement(card_id, Direction.CREDIT, Purpose.TOP_UP)
 
     async def transfers(locked: LockedCards) -> list[TransferRequest]:
         card = locked.cards[card_id]
-        product = await get_product(session, card.product_id)
-        check_max_balance(product, locked.balances[card_id].total, funding.amount + funding.bonus)
-        await reserve_quota(
-            session, card.merchant_id, card.currency, funding.amount + funding.bonus
-        )
+        known = product if product is not None and product.id == card.product_id else None
+        limits = known or await get_product(session, card.product_id)
+        check_max_balance(limits, locked.balances[card_id].total, funding.amount + funding.bonus)
         requests = [
             TransferRequest(
                 transfer_id=funding.transfer_id,
@@ -337,6 +359,7 @@ async def top_up_card(
         amount=funding.amount,
         bonus=funding.bonus,
     )
+    return moved.cards[card_id].merchant_id, moved.cards[card_id].currency
 
 
 async def release_batch(session: AsyncSession, order: Order) -> None:
@@ -356,11 +379,3 @@ async def cancel_held_batch(
     its held batch with it: never issued, its numbers released (``cards.cancel_batch``)."""
     if order.kind == OrderKind.BATCH and order.batch_id is not None:
         await cancel_batch(session, order.batch_id, actor=actor, now=now, reason=reason)
-
-
-async def _issue_receipt(
-    session: AsyncSession, order: Order, payment: PaymentView, *, now: datetime, settings: Settings
-) -> None:
-    fresh = await reload(session, order.id)
-    assert fresh is not None
-    await order_receipt(session, fresh, payment, now=now, settings=settings)

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongka.cards.models import CardProduct
 from tongka.cards.products import get_product
 from tongka.config import Settings
 from tongka.identity.service import get_merchant
 from tongka.payments.views import PaymentView
 from tongka.sales.models import Order, OrderRefund
-from tongka.sales.order_states import OrderKind
+from tongka.sales.order_states import OrderKind, mark_written
 from tongka.sales.receipts import Receipt, ReceiptFacts, ReceiptKind, ReceiptLine, issue_receipt
 
 BUYER_DISPLAY = {"unit": "单位", "person": "个人"}  # no real name given
@@ -32,9 +33,12 @@ async def order_receipt(
     now: datetime,
     settings: Settings,
     refund: OrderRefund | None = None,
+    product: CardProduct | None = None,
 ) -> Receipt:
-    """The paid order's receipt (kept on the order), or the receipt of ``refund``."""
-    product = await get_product(session, order.product_id)
+    """The paid order's receipt (kept on the order), or the receipt of ``refund``.
+    ``product``: the order's product, when the caller read it in this transaction."""
+    if product is None or product.id != order.product_id:
+        product = await get_product(session, order.product_id)
     merchant = await get_merchant(session, order.merchant_id)
     amount = refund.amount_minor if refund is not None else order.amount_minor
     receipt = await issue_receipt(
@@ -72,4 +76,5 @@ async def order_receipt(
             .values(receipt_id=receipt.id)
             .execution_options(synchronize_session=False)
         )
+        mark_written(order, receipt_id=receipt.id)
     return receipt

@@ -20,12 +20,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from tongka.db.base import UTCDateTime
+from tongka.db.statements import DriverStatement, execute_count
 from tongka.errors import amount_detail
 from tongka.events import record_event
-from tongka.sales.models import Order, OrderHistory
+from tongka.sales.models import Order
 
 
 class OrderStatus(enum.StrEnum):
@@ -65,6 +68,26 @@ def order_data(order: Order) -> dict[str, Any]:
     }
 
 
+_HISTORY_COLUMNS = (
+    "order_id",
+    "from_status",
+    "to_status",
+    "event_type",
+    "actor",
+    "note",
+    "data",
+    "created_at",
+)
+# two history rows per paid top-up and two per order made: one hand-written INSERT each
+# (compiled once) instead of an ORM object and its flush; ids still follow the calls
+_INSERT_HISTORY = DriverStatement(
+    text(
+        f"INSERT INTO order_history ({', '.join(_HISTORY_COLUMNS)})"
+        f" VALUES ({', '.join(':' + column for column in _HISTORY_COLUMNS)})"
+    ).bindparams(bindparam("data", type_=JSON()), bindparam("created_at", type_=UTCDateTime()))
+)
+
+
 async def _append(
     session: AsyncSession,
     order: Order,
@@ -76,19 +99,21 @@ async def _append(
     note: str | None,
     data: dict[str, Any] | None,
 ) -> None:
-    session.add(
-        OrderHistory(
-            order_id=order.id,
-            from_status=from_status,
-            to_status=order.status,
-            event_type=f"order.{event}",
-            actor=actor,
-            note=note[:500] if note else None,
-            data=data or {},
-            created_at=now,
-        )
+    await session.flush()  # what the caller added goes first (as when this was an ORM add)
+    await execute_count(
+        session,
+        _INSERT_HISTORY,
+        {
+            "order_id": order.id,
+            "from_status": from_status,
+            "to_status": order.status,
+            "event_type": f"order.{event}",
+            "actor": actor,
+            "note": note[:500] if note else None,
+            "data": data or {},
+            "created_at": now,
+        },
     )
-    await session.flush()
     await record_event(
         session,
         type=f"order.{event}",
@@ -137,6 +162,13 @@ async def note(
     )
 
 
+def mark_written(order: Order, **values: Any) -> None:
+    """Record on the held ``order`` what a Core ``UPDATE`` of this transaction just wrote
+    to its row, as loaded values (nothing for the ORM to flush, nothing to read back)."""
+    for name, value in values.items():
+        set_committed_value(order, name, value)
+
+
 async def reload(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order | None:
     statement = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
     if lock:
@@ -169,13 +201,19 @@ async def move(
         .execution_options(synchronize_session=False)
     )
     before = order.status
-    fresh = await reload(session, order.id)
-    assert fresh is not None
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
+    if changed.rowcount != 1 or order not in session:  # type: ignore[attr-defined]
+        fresh = await reload(session, order.id)  # what the row says now
+        assert fresh is not None
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        order = fresh
+    else:
+        # the row is what the held order says plus what this statement set: no read back
+        # (the caller's order is fresh: read in this transaction and flushed above)
+        mark_written(order, status=target.value, updated_at=now, **values)
     await _append(
         session,
-        fresh,
+        order,
         from_status=before if before in allowed else None,
         event=event,
         actor=actor,

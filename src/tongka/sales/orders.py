@@ -9,6 +9,37 @@ listener), which credits the card and issues the receipt in the same transaction
 
 Every function takes the caller's session (the caller commits) and ``now``. Every status
 change goes through ``order_states.move`` (history row + ``order.*`` event).
+
+**Why the channel is still called inside the order's transaction** (issue #11 asked whether
+it can move out; measured in bench/RESULTS.md, "Sales over HTTP", 2026-12-04). What the
+transaction holds while the gateway answers is its own: the caller's ``Idempotency-Key``
+row, the new order, its history and events, the new payment. No row another request needs
+is locked before the call (routing only reads the channel's configuration and health; the
+breaker writes after the call, and only when there is a failure count to reset), so the
+open transaction costs a pooled connection for the call's duration, not a queue. What
+keeps it inside is crash and retry safety, which one transaction gives for free: the
+order, its payment and the stored answer commit together or not at all, so a retry with
+the same key either replays the first answer or runs from scratch. Moving the call out
+needs, all of them:
+
+1. the order's id derived from (caller, key), so a re-run of the request finds the order
+   the first run committed instead of making a second;
+2. a first transaction committing the order ``awaiting_payment`` with its payment
+   ``created`` (and its notify URL, amount, description: the request to the channel);
+3. the channel asked outside any transaction, under the payment's id, so that asking
+   twice is harmless: the sandbox's WeChat Pay, Alipay and UnionPay answer a repeated
+   merchant order number of the same amount, while unpaid, with the same payment (each
+   real channel's rule for a repeated ``out_trade_no`` / ``orderId`` to be checked);
+4. a second transaction moving the payment ``created → awaiting`` by a conditional UPDATE
+   (a notification may already have settled it: a scanned code), storing the instructions
+   and sealing the response with the key;
+5. a retry that finds the key's row still unanswered and older than a lease taking the
+   request over (today it answers 409 ``idempotency_request_in_progress`` until the row
+   expires: a crash between 2 and 4 would leave the client without an answer for 24 h),
+   and the expiry job closing a ``created`` payment at the channel like an ``awaiting`` one.
+
+Until that is built (``api.idempotency`` and ``payments.service`` both change), the call
+stays where it is.
 """
 
 from __future__ import annotations
@@ -30,13 +61,21 @@ from tongka.clock import business_date
 from tongka.config import Settings
 from tongka.ids import new_id
 from tongka.payments.channel import PaymentMethod
+from tongka.payments.models import PaymentStatus
 from tongka.payments.parties import mask_name
 from tongka.payments.service import close_payment, start_payment
 from tongka.payments.views import StartedPayment
 from tongka.sales import fulfilment
 from tongka.sales.models import Order, OrderHistory
 from tongka.sales.order_errors import InvalidOrder, OrderNotCancellable, OrderNotFound
-from tongka.sales.order_states import UNPAID, OrderKind, OrderStatus, move, record_created
+from tongka.sales.order_states import (
+    UNPAID,
+    OrderKind,
+    OrderStatus,
+    mark_written,
+    move,
+    record_created,
+)
 from tongka.sales.purchase_rules import BuyerKind, PurchaseFacts, PurchaseKind, check_purchase
 
 __all__ = [
@@ -262,14 +301,18 @@ async def create_order(
         settings=settings,
         description=f"通卡 {priced.product.name}"[:60],
     )
+    written = {"payment_id": started.payment.id, "channel": started.payment.channel}
     await session.execute(
         update(Order)
         .where(Order.id == order.id)
-        .values(payment_id=started.payment.id, channel=started.payment.channel)
+        .values(**written)
         .execution_options(synchronize_session=False)
     )
-    fresh = await get_order(session, order.id)
-    return CreatedOrder(fresh, started)
+    if started.payment.status != PaymentStatus.AWAITING:
+        # settled at once (cash, a scanned code): the listener moved the order meanwhile
+        return CreatedOrder(await get_order(session, order.id), started)
+    mark_written(order, **written)
+    return CreatedOrder(order, started)
 
 
 def _batch_options(request: OrderRequest) -> dict[str, object]:

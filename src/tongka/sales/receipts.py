@@ -400,7 +400,8 @@ async def issue_receipt(
         _document(facts, receipt_id=receipt_id, code=code, original=original, issued_at=now)
     )
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(
+    # RETURNING the row: ours when the insert took, none when a concurrent call won
+    inserted: Receipt | None = await session.scalar(
         dialect.insert(Receipt)
         .values(
             id=receipt_id,
@@ -417,8 +418,9 @@ async def issue_receipt(
             issued_at=now,
         )
         .on_conflict_do_nothing(index_elements=["issue_key"])
+        .returning(Receipt)
     )
-    receipt = await _by_issue_key(session, issue_key)
+    receipt = inserted if inserted is not None else await _by_issue_key(session, issue_key)
     assert receipt is not None
     if receipt.id != receipt_id:  # a concurrent call issued it first
         return _first_answer(receipt, facts)

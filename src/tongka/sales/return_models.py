@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongka.db.base import Base, UTCDateTime
@@ -38,11 +38,37 @@ class CardReturn(Base):
     account_number_encrypted: Mapped[str | None] = mapped_column(String(200), nullable=True)
     account_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
     payout_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # 1, then one more per retry of a rejected or returned payout (``return_retries``): the
+    # account fields above and ``payout_key`` are the current attempt's
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     channel_reference: Mapped[str | None] = mapped_column(String(120), nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     actor: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CardReturnRetry(Base):
+    """A new payout attempt of a return whose payout the bank rejected or returned (退票),
+    to another account in the holder's name. ``id`` comes from the caller's idempotency
+    key; one row per attempt; the attempt it replaced is kept here as it was."""
+
+    __tablename__ = "card_return_retries"
+    __table_args__ = (
+        UniqueConstraint("return_id", "attempt", name="uq_card_return_retries_attempt"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    return_id: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)  # the new attempt's number (2, 3, ...)
+    previous_status: Mapped[str] = mapped_column(String(20))  # rejected | returned
+    previous_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    previous_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    bank_name: Mapped[str] = mapped_column(String(100))
+    account_name: Mapped[str] = mapped_column(String(100))  # masked
+    account_last4: Mapped[str] = mapped_column(String(4))
+    actor: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ReturnRuleSettings(Base):

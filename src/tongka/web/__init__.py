@@ -51,6 +51,8 @@ PAGE_MODULES: list[str] = [
     "tongka.web.pages.reconciliation",
     "tongka.web.pages.consumer_orders",
     "tongka.web.pages.incoming",
+    "tongka.web.pages.card_returns",
+    "tongka.web.pages.consumer_returns",
 ]
 
 

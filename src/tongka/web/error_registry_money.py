@@ -253,4 +253,8 @@ MONEY_MESSAGES: dict[str, Message] = {
     "order_buyer_required": M(N_("Type the buying unit's name.")),
     "batch_count_invalid": M(N_("Type how many cards, a whole number from 1 to 100,000.")),
     "transfer_field_required": M(N_("Fill in this field as the bank shows it.")),
+    "card_return_not_retryable": M(
+        N_("Only a payout the bank rejected or returned is sent again to another account.")
+    ),
+    "card_return_retry_conflict": M(N_("This form was used for another return; reload the page.")),
 }

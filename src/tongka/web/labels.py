@@ -291,6 +291,18 @@ LABELS: dict[str, dict[str, str]] = {
         "3_to_7_days": N_("3–7 days"),
         "over_7_days": N_("Over 7 days"),
     },
+    "card_return.status": {
+        "paying": N_("Paying out"),
+        "unknown": N_("Awaiting the bank"),
+        "paid": N_("Paid"),
+        "rejected": N_("Rejected by the bank"),
+        "returned": N_("Returned by the bank"),
+        "paid_cash": N_("Paid in cash"),
+    },
+    "card_return.method": {
+        "bank_account": N_("Bank account"),
+        "cash": N_("Cash at the till"),
+    },
 }
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Response
+from sqlalchemy import select
 
 from tongka.cards import numbers, service
 from tongka.policy import Action, scope_of
+from tongka.sales.return_models import CardReturn
 from tongka.web.console import Console, console_router
 from tongka.web.i18n import N_
 from tongka.web.labels import LABELS
@@ -51,4 +53,7 @@ async def my_card(
             for movement in history.data
         },
         next_after=history.data[-1].transfer.sequence if history.has_more else None,
+        card_return=await console.session.scalar(
+            select(CardReturn).where(CardReturn.card_id == card.id)
+        ),
     )
