@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,8 @@ from tongka.identity import service as identity
 from tongka.identity.errors import AlreadyExists, IllegalTransition, MerchantNotActive
 from tongka.identity.models import ApiKey, Merchant, Store
 from tongka.identity.principal import PrincipalKind
+
+TIME_CAP_SECONDS = 30  # fails only on a hang
 
 NOW = DEFAULT_NOW
 
@@ -227,6 +230,26 @@ async def test_last_used_is_written_at_most_once_a_minute(database: Database) ->
     assert await use(timedelta(0)) == NOW
     assert await use(timedelta(seconds=59)) == NOW
     assert await use(timedelta(seconds=61)) == NOW + timedelta(seconds=61)
+
+
+@pytest.mark.pg
+async def test_a_key_another_transaction_is_noting_does_not_wait(pg_database: Database) -> None:
+    """Once a minute a key's use is written; a request that finds the row being written by
+    another transaction goes on (``SKIP LOCKED``) instead of queueing behind it."""
+    merchant = await make_merchant_with_key(pg_database)
+    async with pg_database.transaction() as holder:
+        await holder.execute(
+            select(ApiKey).where(ApiKey.id == merchant.api_key_id).with_for_update()
+        )
+        async with pg_database.transaction() as session:
+            principal = await asyncio.wait_for(
+                identity.authenticate_api_key(
+                    session, TEST_KEYS, merchant.api_key, now=NOW + timedelta(hours=1)
+                ),
+                TIME_CAP_SECONDS,
+            )
+    assert principal is not None
+    assert principal.merchant_id == merchant.merchant_id
 
 
 async def test_revoked_keys_and_keys_of_suspended_merchants_stop_working(

@@ -252,15 +252,24 @@ async def _note_use(
     session: AsyncSession, key_id: str, last_used_at: datetime | None, now: datetime
 ) -> None:
     """``last_used_at``, written at most once a minute per key by a conditional UPDATE, so
-    the hot path reads without writing."""
+    the hot path reads without writing. A row another transaction is writing is skipped
+    (``SKIP LOCKED``): that one notes the use, and this request must not queue behind the
+    other's whole transaction for a timestamp — once a minute, every concurrent request of
+    a busy key did."""
     threshold = now - LAST_USED_RESOLUTION
     if last_used_at is None or ensure_utc(last_used_at) < threshold:
-        await session.execute(
-            update(ApiKey)
+        free = (
+            select(ApiKey.id)
             .where(
                 ApiKey.id == key_id,
                 or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < threshold),
             )
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == free)
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
