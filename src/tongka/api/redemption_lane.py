@@ -70,8 +70,15 @@ log = structlog.get_logger(__name__)
 
 PATH = "/v1/redemptions"
 ROUTE = SimpleNamespace(path_format=PATH)  # the metrics' route label, as the route's
-# batches a member may find its card held elsewhere (or unknown) before the route answers it
-BUSY_ATTEMPTS = 3
+# batches a member may find its card held elsewhere (or unknown) before the route answers
+# it, and the pause before each new try: about a second in all, a batch's time at first
+BUSY_ATTEMPTS = 40
+BUSY_DELAY_SECONDS = 0.002
+BUSY_DELAY_MAX_SECONDS = 0.04
+
+
+def _busy_delay(attempts: int) -> float:
+    return float(min(BUSY_DELAY_SECONDS * attempts, BUSY_DELAY_MAX_SECONDS))
 
 
 @dataclass
@@ -230,14 +237,15 @@ class Lane:
             self.batches += 1
             self.answered += sum(isinstance(answer, Response) for answer in answers)
             self.largest = max(self.largest, len(batch))
-        again = []
+        loop = asyncio.get_running_loop()
         for member, answer in zip(batch, answers, strict=True):
             if isinstance(answer, lane.Busy) and member.attempts < BUSY_ATTEMPTS:
+                # its card was held elsewhere (another process's batch, most likely): a
+                # later batch, once that one has had the time to commit
                 member.attempts += 1
-                again.append(member)  # its card was held elsewhere: the next batch
+                loop.call_later(_busy_delay(member.attempts), self.join, member)
             elif not member.answer.done():
                 member.answer.set_result(answer if isinstance(answer, Response) else None)
-        self.queue[:0] = again
 
     async def _answer(
         self, session: AsyncSession, batch: list[_Member]
