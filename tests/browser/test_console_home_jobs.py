@@ -35,8 +35,9 @@ def test_a_merchant_sees_its_figures_and_a_chart_on_its_home_page(
                 page.get_by_label("密码").fill(admin["password"])
                 page.get_by_role("button", name="登录").click()
                 expect(page.get_by_role("heading", name="首页", exact=True)).to_be_visible()
-                # the cards demo's three, the sales demo's e-card, the settled week's card
-                expect(page.locator('[data-figure="cards_issued"]')).to_have_text("5")
+                # the cards demo's three, the sales demo's e-card, the settled week's card,
+                # and the holder's card returned at the till (closed: issued, not active)
+                expect(page.locator('[data-figure="cards_issued"]')).to_have_text("6")
                 expect(page.locator('[data-figure="cards_active"]')).to_have_text("5")
                 expect(page.locator('[data-figure="outstanding"]')).to_contain_text("¥1,559.50")
                 chart = page.get_by_role("img", name="近 30 天动态")
