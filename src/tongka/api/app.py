@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,6 +65,10 @@ def create_app(
             worker_task = asyncio.create_task(
                 run_worker(app.state.database, app.state.clock, settings, stop)
             )
+        # What start-up made (modules, the ORM's metadata, routes, compiled statements) lives
+        # as long as the process: out of the collector's sight, a full collection walks only
+        # what requests made, and stops the process for far less (the hot paths' p99).
+        gc.freeze()
         yield
         stop.set()
         if worker_task is not None:
