@@ -21,7 +21,7 @@ decline ``insufficient_funds`` (and ``release`` of the reserved use), the same t
 (``card_transfers``, ``split_parts``, ``card_fee``) posted through the card money gate
 (``money_gate.move_value_of_locked_card``: the status checked against the gate's table and
 every transfer covered by the movement, as ``move_card_value`` does), the same records and
-events (``records.purchase_records`` / ``event_of``) written in one statement that also
+events (``records.purchase_record_rows`` / ``event_of``) written in one statement that also
 tells whether the merchant has a webhook endpoint (then its deliveries are added as
 ``record_event`` adds them). What it skips is what the gate would re-do for a card it has
 just locked here: the second lock and re-read (``lock_cards``). ``tests/pg/
@@ -67,7 +67,12 @@ from tongka.redemption.purchase import (
     decision_request,
     redemption_id_of,
 )
-from tongka.redemption.records import RECORD_COLUMNS, event_of, purchase_records
+from tongka.redemption.records import (
+    RECORD_COLUMNS,
+    event_of,
+    orm_records,
+    purchase_record_rows,
+)
 from tongka.webhooks.fanout import enqueue_deliveries
 
 # what ``plain_card`` reads of a card and its product, in this order
@@ -120,6 +125,12 @@ def applies(session: AsyncSession, request: RedeemRequest, settings: Settings | 
     """Whether ``redeem_one`` may be tried for this request (see the module)."""
     if not (settings or get_settings()).redemption_fast_path:
         return False
+    return is_plain_request(request) and dialect_of(session) == "postgresql"
+
+
+def is_plain_request(request: RedeemRequest) -> bool:
+    """A redemption (not a hold) of one card named by number and secret, without a share,
+    a payment code or a challenge answer: what the fast path and the lane may try."""
     if request.kind != "redemption" or len(request.cards) != 1:
         return False
     card = request.cards[0]
@@ -127,10 +138,10 @@ def applies(session: AsyncSession, request: RedeemRequest, settings: Settings | 
         card.card_id is None
         and card.share is None
         and card.number is not None
+        and card.secret is not None
         and not request.via_payment_code
         and request.challenge_id is None
         and request.challenge_code is None
-        and dialect_of(session) == "postgresql"
     )
 
 
@@ -261,17 +272,19 @@ async def _answer(
     decline = decline or code
     takes = [taken[0] if taken is not None else (0, 0)]
     after: list[int | None] = [taken[1] if taken is not None else None]
-    records = purchase_records(
-        request,
-        purchase_id,
-        [(card, code)],
-        [request.amount],
-        [code],
-        decline,
-        takes,
-        after,
-        fee_rate=fee_rate,
-        now=now,
+    records = orm_records(
+        purchase_record_rows(
+            request,
+            purchase_id,
+            [(card, code)],
+            [request.amount],
+            [code],
+            decline,
+            takes,
+            after,
+            fee_rate=fee_rate,
+            now=now,
+        )
     )
     await _write(session, records[0], now)
     return Purchase(

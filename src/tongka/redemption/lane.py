@@ -60,6 +60,7 @@ from tongka.redemption.decision import RedemptionContext, allowed_without_rules
 from tongka.redemption.fast_path import (
     CARD_AND_PRODUCT_COLUMNS,
     CardRow,
+    is_plain_request,
     plain_card,
 )
 from tongka.redemption.fees import (
@@ -152,23 +153,6 @@ class _Member:
     busy: bool = False  # its card was locked elsewhere (``SKIP LOCKED``) or is unknown
 
 
-def is_plain(request: RedeemRequest) -> bool:
-    """Whether the lane may try ``request`` at all (``fast_path.applies`` without the
-    session: one card by number and secret, a redemption, no share, code or challenge)."""
-    if request.kind != "redemption" or len(request.cards) != 1:
-        return False
-    card = request.cards[0]
-    return (
-        card.card_id is None
-        and card.share is None
-        and card.number is not None
-        and card.secret is not None
-        and not request.via_payment_code
-        and request.challenge_id is None
-        and request.challenge_code is None
-    )
-
-
 async def redeem_plain(
     session: AsyncSession,
     requests: Sequence[RedeemRequest],
@@ -183,7 +167,7 @@ async def redeem_plain(
     members = [
         _Member(i, r, new_id("pur"), keys.number_index(numbers.normalise(r.cards[0].number or "")))
         for i, r in enumerate(requests)
-        if is_plain(r)
+        if is_plain_request(r)
     ]
     members = _distinct(members)
     unit = await driver_of(session)  # the hand-written statements: asyncpg, straight

@@ -74,7 +74,7 @@ def purchase_record_rows(
     fee_rate: Decimal,
     now: datetime,
 ) -> list[RecordRow]:
-    """Every card's record as plain values (``purchase_records`` makes them ORM objects;
+    """Every card's record as plain values (``orm_records`` makes ORM objects of them;
     the redemption lane writes them by hand)."""
     is_hold = request.kind == "authorization"
     records: list[RecordRow] = []
@@ -124,33 +124,8 @@ def purchase_record_rows(
     return records
 
 
-def purchase_records(
-    request: RedeemRequest,
-    purchase_id: str,
-    found: Sequence[tuple[CardFacts | None, str | None]],
-    shares: list[int],
-    codes: list[str | None],
-    decline: str | None,
-    takes: list[tuple[int, int]],
-    balances_after: list[int | None],
-    *,
-    fee_rate: Decimal,
-    now: datetime,
-) -> list[Redemption]:
-    """Every card's record (not added to a session: ``record_purchase`` or the fast path
-    writes them)."""
-    rows = purchase_record_rows(
-        request,
-        purchase_id,
-        found,
-        shares,
-        codes,
-        decline,
-        takes,
-        balances_after,
-        fee_rate=fee_rate,
-        now=now,
-    )
+def orm_records(rows: Sequence[RecordRow]) -> list[Redemption]:
+    """The ORM objects of ``purchase_record_rows``' rows (not added to a session)."""
     return [Redemption(**{name: getattr(row, name) for name in RECORD_COLUMNS}) for row in rows]
 
 
@@ -181,17 +156,19 @@ async def record_purchase(
     fee_rate: Decimal,
     now: datetime,
 ) -> list[Redemption]:
-    records = purchase_records(
-        request,
-        purchase_id,
-        found,
-        shares,
-        codes,
-        decline,
-        takes,
-        balances_after,
-        fee_rate=fee_rate,
-        now=now,
+    records = orm_records(
+        purchase_record_rows(
+            request,
+            purchase_id,
+            found,
+            shares,
+            codes,
+            decline,
+            takes,
+            balances_after,
+            fee_rate=fee_rate,
+            now=now,
+        )
     )
     for record in records:
         session.add(record)
