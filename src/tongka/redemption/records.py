@@ -143,33 +143,10 @@ def event_of(record: AnyRecord) -> tuple[str, dict[str, Any]]:
 
 
 async def record_purchase(
-    session: AsyncSession,
-    request: RedeemRequest,
-    purchase_id: str,
-    found: Sequence[tuple[CardFacts | None, str | None]],
-    shares: list[int],
-    codes: list[str | None],
-    decline: str | None,
-    takes: list[tuple[int, int]],
-    balances_after: list[int | None],
-    *,
-    fee_rate: Decimal,
-    now: datetime,
+    session: AsyncSession, request: RedeemRequest, records: list[Redemption], *, now: datetime
 ) -> list[Redemption]:
-    records = orm_records(
-        purchase_record_rows(
-            request,
-            purchase_id,
-            found,
-            shares,
-            codes,
-            decline,
-            takes,
-            balances_after,
-            fee_rate=fee_rate,
-            now=now,
-        )
-    )
+    """Add a purchase's records (``orm_records(purchase_record_rows(...))``) to the session,
+    each with its event."""
     for record in records:
         session.add(record)
         event, data = event_of(record)

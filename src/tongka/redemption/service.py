@@ -51,7 +51,12 @@ from tongka.redemption.purchase import (
     decision_request,
     redemption_id_of,
 )
-from tongka.redemption.records import record_purchase, replay
+from tongka.redemption.records import (
+    orm_records,
+    purchase_record_rows,
+    record_purchase,
+    replay,
+)
 
 __all__ = [
     "DEFAULT_HOLD",
@@ -158,8 +163,7 @@ async def redeem(
     if decline is not None:
         for asked in allowed:  # nothing was taken: the limits give the uses back
             await release(session, asked, now=now, settings=settings)
-    records = await record_purchase(
-        session,
+    rows = purchase_record_rows(
         request,
         purchase_id,
         found,
@@ -171,6 +175,7 @@ async def redeem(
         fee_rate=fee_rate,
         now=now,
     )
+    records = await record_purchase(session, request, orm_records(rows), now=now)
     taken = sum(record.amount for record in records)
     return Purchase(
         id=purchase_id,
