@@ -95,6 +95,22 @@ async def _retries(database: Database) -> int:
         return int(await session.scalar(select(func.count()).select_from(CardReturnRetry)) or 0)
 
 
+async def _rejected(
+    app: FastAPI,  # noqa: F811
+    database: Database,
+    clock: FixedClock,
+    settings: Settings,
+    world: Holder,  # noqa: F811
+    reason: str,
+) -> tuple[str, Bank]:
+    """A returned card whose payout the bank rejected with ``reason``; the bank, for more."""
+    return_id = await _returned_card(app, database, clock, world)
+    bank = Bank(clock.now())
+    bank.simulator.plan(Plan(PayoutOutcome.REJECT, reason=reason))
+    await bank.pay(database, settings)
+    return return_id, bank
+
+
 async def test_the_holder_sends_a_rejected_payout_again_once_and_it_is_paid_once(
     app: FastAPI,  # noqa: F811
     database: Database,
@@ -103,10 +119,7 @@ async def test_the_holder_sends_a_rejected_payout_again_once_and_it_is_paid_once
     world: Holder,  # noqa: F811
 ) -> None:
     # given: the bank rejected the payout
-    return_id = await _returned_card(app, database, clock, world)
-    bank = Bank(clock.now())
-    bank.simulator.plan(Plan(PayoutOutcome.REJECT, reason="收款账户已销户"))
-    await bank.pay(database, settings)
+    return_id, bank = await _rejected(app, database, clock, settings, world, "收款账户已销户")
     retries = f"/v1/card_returns/{return_id}/retries"
     async with api_client(app, world.holder_token) as holder:
         # when: the holder names another account, and the call is replayed
@@ -230,10 +243,7 @@ async def test_the_holder_sends_it_again_from_the_returns_page_once(
     settings: Settings,
     world: Holder,  # noqa: F811
 ) -> None:
-    return_id = await _returned_card(app, database, clock, world)
-    bank = Bank(clock.now())
-    bank.simulator.plan(Plan(PayoutOutcome.REJECT, reason="户名不符"))
-    await bank.pay(database, settings)
+    return_id, bank = await _rejected(app, database, clock, settings, world, "户名不符")
     page_url = f"/console/card_returns/{return_id}"
     page = (await holder_console.get(page_url)).text
     assert "data-retry-form" in page
