@@ -85,6 +85,8 @@ def _sign_in(page: Page, shop: Shop) -> None:
     page.goto(f"{shop.url}/console/consumer/login")
     page.get_by_label("手机号").fill(PHONE)
     page.get_by_role("button", name="获取验证码").click()
+    # the code is read once the page says it was sent (not before the server has sent it)
+    expect(page.get_by_role("status")).to_contain_text("138****5671")
     page.get_by_label("验证码").fill(_texted_code(shop.settings))
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", name="我的卡", exact=True)).to_be_visible()
